@@ -1,0 +1,41 @@
+"""Atomic file writes: a reader sees the old file or the new one, never a part of either."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def _temp_for(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def temp_path(path: Path) -> Path:
+    """A fresh temporary file beside `path` (same file system, so a rename is atomic)."""
+    return _temp_for(path)
+
+
+def write_files(contents: Mapping[Path, str | bytes]) -> None:
+    """Write every file to a temporary sibling first, then rename them all into place.
+
+    If anything fails before the renames, no target is touched and the temporaries are removed.
+    """
+    temps: dict[Path, Path] = {}
+    try:
+        for path, data in contents.items():
+            temp = temps[path] = _temp_for(path)
+            with open(temp, "wb") as handle:
+                handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, 0o644)
+        for path, temp in temps.items():
+            os.replace(temp, path)
+    finally:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)

@@ -1,0 +1,68 @@
+"""nianbao's exceptions: one root, and subclasses that carry the fields a user needs to find the fault."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .findings import Finding
+
+
+class NianbaoError(Exception):
+    """Root of nianbao's errors. The message is meant for the analyst, as is."""
+
+
+class InputError(NianbaoError):
+    """Bad input: names the file (and line), office, year and field where known."""
+
+    def __init__(self, problem: str, *, file: object = None, line: int | None = None, office: str | None = None,
+                 year: int | None = None, field: str | None = None) -> None:
+        self.problem = problem
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.office = office
+        self.year = year
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(f"{self.file}:{self.line}" if self.line else self.file)
+        if self.office:
+            where.append(f"office {self.office}")
+        if self.year is not None:
+            where.append(f"year {self.year}")
+        if self.field:
+            where.append(f"field {self.field}")
+        return f"{', '.join(where)}: {self.problem}" if where else self.problem
+
+
+class GateFailed(NianbaoError):
+    """Critical findings: the report must not be published."""
+
+    def __init__(self, office: str, year: int, findings: Sequence[Finding]) -> None:
+        self.office = office
+        self.year = year
+        self.findings = list(findings)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        critical = [f for f in self.findings if f.critical]
+        lines = [f"{self.office} {self.year}: {len(critical)} critical finding(s), report not published"]
+        lines += [f"  {f.describe()}" for f in critical[:20]]
+        if len(critical) > 20:
+            lines.append(f"  ... and {len(critical) - 20} more")
+        return "\n".join(lines)
+
+
+class ExecutionFailed(NianbaoError):
+    """The report notebook raised, or its kernel died."""
+
+    def __init__(self, office: str, year: int, ename: str, evalue: str) -> None:
+        self.office = office
+        self.year = year
+        self.ename = ename
+        self.evalue = evalue
+        super().__init__(f"{office} {year}: notebook failed: {ename}: {evalue}")

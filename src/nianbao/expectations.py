@@ -1,0 +1,142 @@
+"""great-expectations suites made from the rules of `formats.rules`, kept as JSON in `expectations/`.
+
+Four suites, each run on one data frame that `nianbao.validate` builds:
+
+| suite      | frame: one row per ...              | rules                                   |
+|------------|-------------------------------------|-----------------------------------------|
+| cells      | data cell of each office-year       | CELL-FILLED, T2-INT, T2-AMT(-DEC), T3-INT, T4-INT |
+| arithmetic | instance of an identity             | T2-DELTA-FLOOR ... T4-GROUPSUM          |
+| prose      | office-year                         | SEC-HEADINGS, SEC1-SCOPE, SEC5-PREV, SEC6-FEE |
+| labels     | label cell of each office-year      | LABEL-EXACT                             |
+
+Every expectation carries its rule id, status tag and Chinese message in `meta`, and its severity in GX's
+own `severity`. Identities carry their instances (the terms of each formula) in `meta`, so the suites
+hold the whole rule; the JSON files are generated (`nianbao expectations`) and checked by the tests.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .exceptions import InputError
+from .formats import FORMATS, RULES, Format, Rule
+from .formats.rules import CellPattern, Identity, LabelsExact, ProsePattern
+
+SUITES: dict[str, list[str]] = {
+    # suite name → the columns that identify a failing row (GX `unexpected_index_column_names`)
+    "cells": ["office", "year", "format", "table", "row", "column", "source"],
+    "arithmetic": ["office", "year", "format", "table", "row", "column", "source"],
+    "prose": ["office", "year", "format", "source"],
+    "labels": ["office", "year", "format", "position", "source"],
+}
+
+
+def _quoted(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def _expectation(rule: Rule, kind: str, kwargs: dict[str, Any], condition: str | None, **meta: Any) -> dict:
+    if condition:
+        kwargs = {**kwargs, "row_condition": condition, "condition_parser": "pandas"}
+    return {
+        "type": kind,
+        "kwargs": kwargs,
+        "severity": rule.severity.value,
+        "meta": {"rule": rule.id, "status": rule.status, "soft": rule.soft, "message": rule.message, **meta},
+    }
+
+
+def _formats(rule: Rule) -> list[Format]:
+    return [f for f in FORMATS if rule.applies_to(f)]
+
+
+def build_suites() -> dict[str, dict]:
+    """The four suites, as GX suite JSON, from the rule and format definitions."""
+    suites: dict[str, list[dict]] = {name: [] for name in SUITES}
+    for rule in RULES:
+        versions = [f.id for f in _formats(rule)]
+        for check in rule.checks:
+            if isinstance(check, CellPattern):
+                cond = (f"format in {_quoted(versions)} and table in {_quoted(list(check.tables))}"
+                        f" and kind in {_quoted([k.value for k in check.kinds])}")
+                if check.regex is None:
+                    suites["cells"].append(_expectation(
+                        rule, "expect_column_values_to_not_be_null", {"column": "value"}, cond))
+                else:
+                    suites["cells"].append(_expectation(
+                        rule, "expect_column_values_to_match_regex", {"column": "value", "regex": check.regex}, cond))
+            elif isinstance(check, Identity):
+                bounds = {"min_value": 0, "max_value": 0 if check.relation == "==" else None}
+                instances = {
+                    f.id: [{"table": i.table, "row": i.row, "column": i.column, "terms": [t.encode() for t in i.terms]}
+                           for i in check.instances(f)]
+                    for f in _formats(rule)
+                }
+                suites["arithmetic"].append(_expectation(
+                    rule, "expect_column_values_to_be_between", {"column": "value", **bounds},
+                    f"rule == {json.dumps(rule.id)}", relation=check.relation,
+                    same_format_prev=check.same_format_prev, instances=instances))
+            elif isinstance(check, ProsePattern):
+                if check.regex is None:
+                    for f in _formats(rule):
+                        official = {"column": check.field, "value_set": ["\n".join(f.headings)]}
+                        suites["prose"].append(_expectation(
+                            rule, "expect_column_values_to_be_in_set", official, f"format == {json.dumps(f.id)}"))
+                else:
+                    suites["prose"].append(_expectation(
+                        rule, "expect_column_values_to_match_regex", {"column": check.field, "regex": check.regex},
+                        f"format in {_quoted(versions)}"))
+            elif isinstance(check, LabelsExact):
+                pairs = [[f"{f.id}/{pos}", text] for f in _formats(rule) for t in f.tables
+                         for pos, label in t.labels() for text in label.accepted]
+                suites["labels"].append(_expectation(
+                    rule, "expect_column_pair_values_to_be_in_set",
+                    {"column_A": "position", "column_B": "label", "value_pairs_set": pairs}, None))
+    return {
+        name: {"name": f"nianbao-{name}", "expectations": exps, "meta": {"frame": name, "index": SUITES[name]}}
+        for name, exps in suites.items()
+    }
+
+
+def dump(suite: dict) -> str:
+    return json.dumps(suite, ensure_ascii=False, indent=1) + "\n"
+
+
+def write_suites(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, suite in build_suites().items():
+        path = folder / f"{name}.json"
+        path.write_text(dump(suite), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale_suites(folder: Path) -> list[str]:
+    """Names of the suites in `folder` that differ from what the definitions generate."""
+    stale = []
+    for name, suite in build_suites().items():
+        path = folder / f"{name}.json"
+        if not path.is_file() or path.read_text(encoding="utf-8") != dump(suite):
+            stale.append(name)
+    return stale
+
+
+def load_suites(folder: Path) -> dict[str, dict]:
+    """The suites of a project, by frame name. A missing or malformed file is an input error."""
+    suites = {}
+    for name in SUITES:
+        path = folder / f"{name}.json"
+        try:
+            suite = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError("expectation suite not found (run `nianbao expectations` to write it)",
+                             file=path) from None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"malformed JSON: {exc.msg}", file=path, line=exc.lineno) from None
+        if not isinstance(suite, dict) or suite.get("meta", {}).get("frame") != name:
+            raise InputError(f"not a nianbao suite for the {name!r} frame", file=path)
+        suites[name] = suite
+    return suites

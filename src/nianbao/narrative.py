@@ -1,0 +1,125 @@
+"""The prose of one office-year: a Markdown file an analyst edits by hand.
+
+    data/narrative/<office>/<year>.md
+
+Text before the first `# ` heading is the optional preamble. Each `# ` line opens one of the six
+sections, with the official heading as its text (the SEC-HEADINGS rule checks them). The body is
+Markdown; `{{ t3.new.total }}`, `{{ year }}` or `{{ office.phone }}` take their value from the data, so
+the prose cannot contradict the tables. Raw HTML is refused: a report is text and tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cache
+
+from markdown_it import MarkdownIt
+
+from .exceptions import InputError
+
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    body: str
+    line: int  # 1-based line of the heading
+    body_line: int  # 1-based line where the body's text starts
+
+
+@dataclass(frozen=True)
+class Narrative:
+    file: str
+    preamble: str
+    sections: tuple[Section, ...]
+    preamble_line: int = 1
+
+    @property
+    def headings(self) -> tuple[str, ...]:
+        return tuple(s.heading for s in self.sections)
+
+    def body(self, heading: str) -> str:
+        for s in self.sections:
+            if s.heading == heading:
+                return s.body
+        return ""
+
+
+def parse(text: str, file: str) -> Narrative:
+    preamble: list[str] = []
+    sections: list[tuple[str, int, list[str]]] = []
+    in_fence = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        if not in_fence and re.match(r"# \S", line):
+            sections.append((line[2:].strip(), number, []))
+        elif sections:
+            sections[-1][2].append(line)
+        else:
+            preamble.append(line)
+    return Narrative(
+        file=file,
+        preamble="\n".join(preamble).strip(),
+        sections=tuple(Section(h, "\n".join(body).strip(), n, n + 1 + _leading_blanks(body))
+                       for h, n, body in sections),
+        preamble_line=1 + _leading_blanks(preamble),
+    )
+
+
+def _leading_blanks(lines: list[str]) -> int:
+    return next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+
+
+@cache
+def _detector() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": True})
+
+
+def _html_line(markdown: str) -> int | None:
+    """The 0-based line of the first raw HTML in `markdown`, or None."""
+    for token in _detector().parse(markdown):
+        if token.type == "html_block":
+            return token.map[0] if token.map else 0
+        for child in token.children or ():
+            if child.type == "html_inline":
+                return token.map[0] if token.map else 0
+    return None
+
+
+def _parts(narrative: Narrative) -> list[tuple[str, str, int]]:
+    """(field name, text, first line) of the preamble and each section body."""
+    parts = [("preamble", narrative.preamble, narrative.preamble_line)]
+    parts += [(s.heading, s.body, s.body_line) for s in narrative.sections]
+    return parts
+
+
+def check_no_html(narrative: Narrative, office: str, year: int) -> None:
+    for field, text, first in _parts(narrative):
+        offset = _html_line(text)
+        if offset is not None:
+            raise InputError("raw HTML is not allowed in report prose (write plain text or Markdown)",
+                             file=narrative.file, line=first + offset, office=office, year=year, field=field)
+
+
+def fill(narrative: Narrative, resolve: Callable[[str], str | None], office: str, year: int) -> Narrative:
+    """Replace every placeholder by its value; an unknown name or a blank cell is an error."""
+
+    def substitute(text: str, field: str, first: int) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            value = resolve(name)
+            if value is None:
+                line = first + text.count("\n", 0, match.start())
+                raise InputError(f"placeholder {{{{ {name} }}}} names no value (unknown name or blank cell)",
+                                 file=narrative.file, line=line, office=office, year=year, field=field)
+            return value
+
+        return PLACEHOLDER.sub(one, text)
+
+    sections = tuple(replace(s, body=substitute(s.body, s.heading, s.body_line)) for s in narrative.sections)
+    preamble = substitute(narrative.preamble, "preamble", narrative.preamble_line)
+    return replace(narrative, preamble=preamble, sections=sections)

@@ -1,0 +1,52 @@
+"""What the report notebook calls: validate, gate, display. Each display carries `nianbao` metadata,
+which is how the exporter knows which outputs make the published page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .exceptions import GateFailed, InputError
+from .findings import Finding, has_critical, loads
+from .project import Project
+from .render import findings_html, report_html
+from .report import Report
+
+
+def check_report(report: Report, project: Project, findings_file: str | Path | None = None) -> list[Finding]:
+    """The findings of `report`: read from `findings_file` when the batch validated already, else computed."""
+    if findings_file:
+        path = Path(findings_file)
+        try:
+            every = loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read findings: {exc}", file=path, office=report.office.id,
+                             year=report.year) from None
+        return [f for f in every if f.office == report.office.id and f.year == report.year]
+    from .validate import validate  # imports great-expectations: only when needed
+
+    return validate([report], project)
+
+
+def _display(html: str, role: str, title: str, **meta: object) -> None:
+    from IPython.display import display
+
+    display({"text/html": html}, raw=True, metadata={"nianbao": {"role": role, "title": title, **meta}})
+
+
+def gate(report: Report, findings: Sequence[Finding]) -> None:
+    """Show the findings; on any critical one, show them as the page and stop with `GateFailed`."""
+    if not findings:
+        return
+    if has_critical(findings):
+        _display(findings_html(findings, f"{report.title}：未通过数据校验，不予发布"), "findings", report.title,
+                 findings=[f.to_dict() for f in findings])
+        raise GateFailed(report.office.id, report.year, findings)
+    from IPython.display import HTML, display
+
+    # Warnings are for the analyst in the notebook, not for the published page.
+    display(HTML(findings_html(findings, f"{report.title}：数据校验警告")))
+
+
+def show_report(report: Report) -> None:
+    _display(report_html(report), "report", report.title)

@@ -1,0 +1,49 @@
+"""`ReportExporter`: nbconvert's way to render an executed report notebook as a report page.
+
+Registered as the `nianbao` exporter (entry point group `nbconvert.exporters`), so the stock CLI works:
+`jupyter nbconvert --to nianbao executed.ipynb`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nbconvert.exporters import TemplateExporter
+from traitlets import default
+
+TEMPLATES = str(Path(__file__).parent / "templates")
+
+
+def report_title(nb: Any) -> str:
+    """The title the notebook's report (or findings) output carries."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", ()):
+            title = output.get("metadata", {}).get("nianbao", {}).get("title")
+            if title:
+                return str(title)
+    return "政府信息公开工作年度报告"
+
+
+class ReportExporter(TemplateExporter):
+    """A small, self-contained HTML page holding the report and nothing of the notebook machinery."""
+
+    export_from_notebook = "nianbao report"
+    output_mimetype = "text/html"
+
+    @default("file_extension")
+    def _file_extension_default(self) -> str:
+        return ".html"
+
+    @default("template_name")
+    def _template_name_default(self) -> str:
+        return "nianbao"
+
+    @default("extra_template_basedirs")
+    def _extra_template_basedirs_default(self) -> list[str]:
+        return [TEMPLATES]
+
+    def from_notebook_node(self, nb: Any, resources: dict | None = None, **kw: Any) -> tuple[str, dict]:
+        resources = self._init_resources(resources)
+        resources["nianbao"] = {"title": report_title(nb)}
+        return super().from_notebook_node(nb, resources, **kw)

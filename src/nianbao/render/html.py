@@ -1,0 +1,102 @@
+"""HTML fragments of a report and of a list of findings.
+
+Tables are written straight from the format's grid, with real rowspan/colspan. Prose is Markdown
+rendered with raw HTML disabled (escaped, never executed) and images off (a report fetches nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from html import escape
+from importlib.resources import files
+
+from markdown_it import MarkdownIt
+
+from ..findings import Finding
+from ..formats import Data, Label, Role, Table
+from ..report import Report
+
+SEVERITY_LABEL = {"critical": "严重", "warning": "警告"}
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False}).disable("image")
+
+
+@cache
+def report_css() -> str:
+    return files("nianbao.render").joinpath("templates/nianbao/report.css").read_text(encoding="utf-8")
+
+
+def prose(text: str) -> str:
+    return _markdown().render(text) if text else ""
+
+
+def _span(cell: Label | Data) -> str:
+    attrs = ""
+    if cell.rowspan > 1:
+        attrs += f' rowspan="{cell.rowspan}"'
+    if cell.colspan > 1:
+        attrs += f' colspan="{cell.colspan}"'
+    return attrs
+
+
+def table_html(table: Table, report: Report) -> str:
+    lines = [f'<table class="nb-table nb-{table.key}">']
+    for line in table.grid:
+        cells = []
+        for cell in line:
+            if isinstance(cell, Data):
+                value = report.values.get(f"{table.key}.{cell.row}.{cell.column}")
+                cells.append(f'<td class="num"{_span(cell)}>{escape(value or "")}</td>')
+            else:
+                scope = ' scope="row"' if cell.role is Role.ROW else ""
+                cells.append(f'<th class="{cell.role.value}"{scope}{_span(cell)}>{escape(report.label(cell))}</th>')
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def report_html(report: Report) -> str:
+    """The whole report (title, preamble, six sections with their tables) as one fragment."""
+    tables = {t.section: t for t in report.format.tables}
+    parts = [
+        f"<style>{report_css()}</style>",
+        '<article class="nianbao-report" lang="zh-CN">',
+        f"<h1>{escape(report.title)}</h1>",
+    ]
+    if report.narrative.preamble:
+        parts.append(f'<div class="preamble">{prose(report.narrative.preamble)}</div>')
+    for i, heading in enumerate(report.format.headings):
+        parts.append(f"<section><h2>{escape(heading)}</h2>")
+        parts.append(prose(report.narrative.body(heading)))
+        if i in tables:
+            parts.append(table_html(tables[i], report))
+        parts.append("</section>")
+    parts.append("</article>")
+    return "\n".join(parts)
+
+
+def findings_html(findings: Sequence[Finding], title: str) -> str:
+    """The findings as a table, critical first, for the analyst and the reviewer."""
+    head = ("规则", "级别", "表", "行", "列", "说明", "值", "来源")
+    rows = []
+    for f in sorted(findings, key=lambda f: (not f.critical, f.rule, f.where)):
+        cells = (f.rule, SEVERITY_LABEL.get(f.severity, f.severity), f.table, f.row, f.column, f.message, f.value,
+                 f.source)
+        rows.append(f'<tr class="{escape(f.severity)}">' + "".join(f"<td>{escape(c or '')}</td>" for c in cells)
+                    + "</tr>")
+    critical = sum(f.critical for f in findings)
+    summary = f"严重问题{critical}项，警告{len(findings) - critical}项"
+    return "\n".join([
+        f"<style>{report_css()}</style>",
+        '<article class="nianbao-report nianbao-findings" lang="zh-CN">',
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="summary">数据校验结果：{summary}。</p>',
+        '<table class="nb-findings"><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr>",
+        *rows,
+        "</table>",
+        "</article>",
+    ])

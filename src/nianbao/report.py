@@ -1,0 +1,111 @@
+"""One office-year's report as loaded from the data: office, format, figures, prose, last year's figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data import Figures, Office, read_figures, read_offices
+from .exceptions import InputError
+from .formats import Format, Label, format_for
+from .narrative import Narrative, check_no_html, fill, parse
+from .project import Project, check_office_id, check_year
+
+
+@dataclass(frozen=True)
+class Report:
+    office: Office
+    year: int
+    format: Format
+    values: dict[str, str | None]  # every data cell of the format: "t3.new.natural" → text or None
+    sources: dict[str, str]  # "t3.new.natural" → "data/figures/x.csv:12"
+    narrative: Narrative  # placeholders filled
+    previous: dict[str, str | None] | None = None  # last year's figures, for the cross-year rules
+    previous_format: Format | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.office.name}{self.year}年政府信息公开工作年度报告"
+
+    def label(self, label: Label) -> str:
+        """A label as this office prints it (configurable labels may be overridden per office)."""
+        if label.key and label.key in self.office.labels:
+            return self.office.labels[label.key]
+        return label.text
+
+
+def _resolver(office: Office, year: int, values: dict[str, str | None]):
+    def resolve(name: str) -> str | None:
+        if name == "year":
+            return str(year)
+        if name.startswith("office."):
+            attr = name.removeprefix("office.")
+            return getattr(office, attr, None) if attr in ("name", "region", "address", "postcode", "phone") else None
+        return values.get(name)
+
+    return resolve
+
+
+def read_narrative(project: Project, office: Office, year: int, values: dict[str, str | None]) -> Narrative:
+    path = project.narrative_file(office.id, year)
+    rel = project.relative(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError("narrative file not found", file=rel, office=office.id, year=year) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason})", file=rel, office=office.id, year=year) from None
+    narrative = parse(text, rel)
+    check_no_html(narrative, office.id, year)
+    return fill(narrative, _resolver(office, year, values), office.id, year)
+
+
+def build_report(project: Project, office: Office, year: int, figures: dict[int, Figures]) -> Report:
+    fmt = format_for(year)
+    if year not in figures:
+        raise InputError("no figures for this year", file=project.relative(project.figures_file(office.id)),
+                         office=office.id, year=year)
+    this = figures[year]
+    rel = project.relative(project.figures_file(office.id))
+    values = {ref: this.values.get(ref) for ref in fmt.cell_kinds()}
+    sources = {ref: f"{rel}:{line}" for ref, line in this.lines.items()}
+    prev = figures.get(year - 1)
+    return Report(
+        office=office,
+        year=year,
+        format=fmt,
+        values=values,
+        sources=sources,
+        narrative=read_narrative(project, office, year, values),
+        previous=dict(prev.values) if prev else None,
+        previous_format=format_for(year - 1) if prev else None,
+    )
+
+
+def load_report(office: str, year: int | str, project: Project | str | Path | None = None) -> Report:
+    """Load one office-year from a project (by default the one around the current directory)."""
+    if not isinstance(project, Project):
+        project = Project.find(project)
+    check_office_id(office)
+    year = check_year(year, office=office)
+    offices = read_offices(project)
+    if office not in offices:
+        known = ", ".join(sorted(offices)) or "none"
+        raise InputError(f"unknown office {office!r} (known: {known})", file=project.relative(project.offices_file),
+                         office=office, year=year)
+    return build_report(project, offices[office], year, read_figures(project, office))
+
+
+def load_reports(project: Project, pairs: list[tuple[str, int]]) -> list[Report]:
+    """Load many office-years, reading the registry once and each office's figures once."""
+    offices = read_offices(project)
+    figures: dict[str, dict[int, Figures]] = {}
+    reports = []
+    for office, year in pairs:
+        if office not in offices:
+            raise InputError(f"unknown office {office!r}", file=project.relative(project.offices_file),
+                             office=office, year=year)
+        if office not in figures:
+            figures[office] = read_figures(project, office)
+        reports.append(build_report(project, offices[office], year, figures[office]))
+    return reports

@@ -1,0 +1,229 @@
+"""Run the expectation suites on a set of reports, in one great-expectations pass, and return findings.
+
+The frames are long: one row per data cell, per identity instance, per label, per office-year. So a
+suite is a few dozen expectations whatever the number of reports, and the whole dataset is validated at
+once (GX's cost is per expectation and per validation far more than per row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+import pandas as pd
+
+from .exceptions import NianbaoError
+from .expectations import SUITES, load_suites
+from .findings import Finding
+from .formats import get_format
+from .formats.rules import Term
+from .project import Project
+from .report import Report
+
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def number(text: str | None) -> Decimal | None:
+    """The value of a cell for arithmetic, or None when it is blank or not a plain number."""
+    if text is None or not _NUMBER.fullmatch(text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+# -- frames ------------------------------------------------------------------------------------------
+
+def cells_frame(reports: Sequence[Report]) -> pd.DataFrame:
+    rows = []
+    for r in reports:
+        kinds = r.format.cell_kinds()
+        for ref, value in r.values.items():
+            table, row, column = ref.split(".")
+            rows.append((r.office.id, r.year, r.format.id, table, row, column, kinds[ref].value, value,
+                         r.sources.get(ref)))
+    return pd.DataFrame(rows, columns=["office", "year", "format", "table", "row", "column", "kind", "value",
+                                       "source"], dtype=object)
+
+
+def _term_value(term: Term, report: Report) -> Decimal | None:
+    values = report.previous if term.prev else report.values
+    if values is None:
+        return None
+    v = number(values.get(term.ref))
+    if v is None:
+        return None
+    return Decimal(v == 0) if term.is_zero else v
+
+
+def arithmetic_frame(reports: Sequence[Report], suite: dict) -> pd.DataFrame:
+    rows = []
+    for exp in suite["expectations"]:
+        meta = exp["meta"]
+        same_format = meta.get("same_format_prev", False)
+        for r in reports:
+            instances = meta["instances"].get(r.format.id)
+            if not instances:
+                continue
+            if same_format and r.previous_format is not None and r.previous_format.id != r.format.id:
+                continue
+            for inst in instances:
+                total: Decimal | None = Decimal(0)
+                for raw in inst["terms"]:
+                    term = Term.decode(raw)
+                    v = _term_value(term, r)
+                    if v is None:  # not assessable: blank cell, or no report last year
+                        total = None
+                        break
+                    total += term.coef * v
+                source = r.sources.get(Term.decode(inst["terms"][0]).ref)
+                rows.append((r.office.id, r.year, r.format.id, meta["rule"], inst["table"], inst["row"],
+                             inst["column"], None if total is None else float(total),
+                             source.rsplit(":", 1)[0] if source else None))
+    frame = pd.DataFrame(rows, columns=["office", "year", "format", "rule", "table", "row", "column", "value",
+                                        "source"])
+    frame["value"] = frame["value"].astype("float64")
+    return frame
+
+
+def prose_frame(reports: Sequence[Report]) -> pd.DataFrame:
+    rows = []
+    for r in reports:
+        h = r.format.headings
+        rows.append({
+            "office": r.office.id, "year": r.year, "format": r.format.id, "source": r.narrative.file,
+            "headings": "\n".join(r.narrative.headings),
+            "sec1": r.narrative.body(h[0]), "sec5": r.narrative.body(h[4]), "sec6": r.narrative.body(h[5]),
+        })
+    return pd.DataFrame(rows, columns=["office", "year", "format", "source", "headings", "sec1", "sec5", "sec6"])
+
+
+def labels_frame(reports: Sequence[Report], offices_file: str = "data/offices.csv") -> pd.DataFrame:
+    rows = []
+    for r in reports:
+        for table in r.format.tables:
+            for pos, label in table.labels():
+                overridden = label.key is not None and label.key in r.office.labels
+                rows.append((r.office.id, r.year, r.format.id, f"{r.format.id}/{pos}", r.label(label),
+                             offices_file if overridden else None))
+    return pd.DataFrame(rows, columns=["office", "year", "format", "position", "label", "source"])
+
+
+# -- great-expectations -------------------------------------------------------------------------------
+
+@cache
+def _context() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+@cache
+def _batch_definition(frame: str) -> Any:
+    source = _context().data_sources.add_pandas(f"nianbao-{frame}")
+    return source.add_dataframe_asset(frame).add_batch_definition_whole_dataframe(frame)
+
+
+_suites: dict[str, Any] = {}
+
+
+def _gx_suite(name: str, suite: dict) -> Any:
+    """A GX suite object for `suite`, registered once per distinct content."""
+    import great_expectations as gx
+
+    digest = hashlib.sha256(json.dumps(suite, sort_keys=True).encode()).hexdigest()[:16]
+    key = f"{name}-{digest}"
+    if key not in _suites:
+        gx_suite = gx.ExpectationSuite(name=key, expectations=suite["expectations"], meta=suite.get("meta"))
+        _suites[key] = _context().suites.add(gx_suite)
+    return _suites[key]
+
+
+def _labels(fmt_id: str, table: str | None, row: str | None, column: str | None) -> dict[str, str]:
+    try:
+        t = get_format(fmt_id).table(table) if table else None
+    except (NianbaoError, KeyError):
+        t = None
+    row_label = t.rows.get(row, row or "") if t else row or ""
+    col_label = t.columns.get(column, column or "") if t else column or ""
+    return {"列": col_label, "行": row_label, "组": row_label}
+
+
+def _fill(message: str, labels: dict[str, str]) -> str:
+    for name, text in labels.items():
+        message = message.replace("{" + name + "}", text)
+    return message
+
+
+def run_suite(name: str, suite: dict, frame: pd.DataFrame) -> list[Finding]:
+    if frame.empty or not suite["expectations"]:
+        return []
+    index = suite.get("meta", {}).get("index") or SUITES[name]
+    batch = _batch_definition(name).get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(_gx_suite(name, suite), result_format={
+        "result_format": "COMPLETE", "unexpected_index_column_names": index, "partial_unexpected_count": 0,
+    })
+    findings = []
+    for res in result.results:
+        config = res.expectation_config
+        if res.exception_info and res.exception_info.get("raised_exception"):
+            raise NianbaoError(f"expectation {config.type} ({config.meta.get('rule')}) of suite {name} failed to run: "
+                               f"{res.exception_info.get('exception_message')}")
+        if res.success:
+            continue
+        meta = config.meta
+        severity = getattr(config.severity, "value", config.severity) or "critical"
+        for hit in res.result.get("unexpected_index_list") or ():
+            table, row, column = hit.get("table"), hit.get("row"), hit.get("column")
+            if name == "labels":
+                table = str(hit["position"]).split("/")[1]
+                value: Any = hit.get("label")
+            elif name == "prose":
+                value = hit.get(config.kwargs.get("column")) if meta["rule"] == "SEC-HEADINGS" else None
+            else:
+                value = hit.get("value")
+            if isinstance(value, float):
+                value = f"{value:g}"
+            findings.append(Finding(
+                office=str(hit["office"]), year=int(hit["year"]), rule=meta["rule"], severity=str(severity),
+                table=table, row=row, column=column,
+                message=_fill(meta["message"], _labels(str(hit["format"]), table, row, column)),
+                value=None if value is None else str(value),
+                source=hit.get("source") or None,
+            ))
+    return findings
+
+
+def validate(reports: Iterable[Report], project: Project) -> list[Finding]:
+    """Findings of every rule on `reports` (cross-year rules use each report's previous year)."""
+    reports = list(reports)
+    if not reports:
+        return []
+    suites = load_suites(project.expectations)
+    frames = {
+        "cells": cells_frame(reports),
+        "arithmetic": arithmetic_frame(reports, suites["arithmetic"]),
+        "prose": prose_frame(reports),
+        "labels": labels_frame(reports, project.relative(project.offices_file)),
+    }
+    findings: list[Finding] = []
+    for name, suite in suites.items():
+        findings += run_suite(name, suite, frames[name])
+    return sorted(set(findings), key=_order)
+
+
+def _order(f: Finding) -> tuple:
+    return (f.office, f.year, f.severity != "critical", f.rule, f.table or "", f.row or "", f.column or "")
