@@ -126,6 +126,36 @@ def expectations(project_dir: str | None, only_check: bool) -> None:
 
 
 @main.command()
+@click.argument("office")
+@click.argument("year")
+@project_option
+@reports_errors
+def new(office: str, year: str, project_dir: str | None) -> None:
+    """Start the report of OFFICE for YEAR: zero figures, a narrative skeleton and the params file.
+
+    The office must be in data/offices.csv. Existing figures, prose and params are left as they are.
+    """
+    from .scaffold import scaffold
+
+    project = _project(project_dir)
+    written = scaffold(project, check_office_id(office), check_year(year, office=office))
+    for path in written:
+        click.echo(f"wrote {project.relative(path)}")
+    if not written:
+        click.echo("nothing to do: figures, narrative and params exist")
+
+
+@main.command()
+@click.argument("year")
+def cells(year: str) -> None:
+    """List every data cell of YEAR's format: its key for data/figures, its labels and its kind."""
+    from .scaffold import cell_table
+
+    for key, row, column, kind in cell_table(check_year(year)):
+        click.echo(f"{key:<32} {kind.value:<7} {row} / {column}")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
 def rules(as_json: bool) -> None:
     """List the rules of FORMAT.md §7 with their severity and message."""

@@ -33,13 +33,16 @@ SUITES: dict[str, list[str]] = {
 }
 
 
-def _quoted(values: list[str]) -> str:
-    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+def where(**columns: list[str]) -> dict:
+    """A GX row condition (its JSON form): each column's value is one of the given values."""
+    conditions = [{"type": "comparison", "column": {"name": name}, "operator": "IN", "parameter": values}
+                  for name, values in columns.items()]
+    return conditions[0] if len(conditions) == 1 else {"type": "and", "conditions": conditions}
 
 
-def _expectation(rule: Rule, kind: str, kwargs: dict[str, Any], condition: str | None, **meta: Any) -> dict:
+def _expectation(rule: Rule, kind: str, kwargs: dict[str, Any], condition: dict | None, **meta: Any) -> dict:
     if condition:
-        kwargs = {**kwargs, "row_condition": condition, "condition_parser": "pandas"}
+        kwargs = {**kwargs, "row_condition": condition}
     return {
         "type": kind,
         "kwargs": kwargs,
@@ -59,8 +62,7 @@ def build_suites() -> dict[str, dict]:
         versions = [f.id for f in _formats(rule)]
         for check in rule.checks:
             if isinstance(check, CellPattern):
-                cond = (f"format in {_quoted(versions)} and table in {_quoted(list(check.tables))}"
-                        f" and kind in {_quoted([k.value for k in check.kinds])}")
+                cond = where(format=versions, table=list(check.tables), kind=[k.value for k in check.kinds])
                 if check.regex is None:
                     suites["cells"].append(_expectation(
                         rule, "expect_column_values_to_not_be_null", {"column": "value"}, cond))
@@ -76,18 +78,18 @@ def build_suites() -> dict[str, dict]:
                 }
                 suites["arithmetic"].append(_expectation(
                     rule, "expect_column_values_to_be_between", {"column": "value", **bounds},
-                    f"rule == {json.dumps(rule.id)}", relation=check.relation,
+                    where(rule=[rule.id]), relation=check.relation,
                     same_format_prev=check.same_format_prev, instances=instances))
             elif isinstance(check, ProsePattern):
                 if check.regex is None:
                     for f in _formats(rule):
                         official = {"column": check.field, "value_set": ["\n".join(f.headings)]}
                         suites["prose"].append(_expectation(
-                            rule, "expect_column_values_to_be_in_set", official, f"format == {json.dumps(f.id)}"))
+                            rule, "expect_column_values_to_be_in_set", official, where(format=[f.id])))
                 else:
                     suites["prose"].append(_expectation(
                         rule, "expect_column_values_to_match_regex", {"column": check.field, "regex": check.regex},
-                        f"format in {_quoted(versions)}"))
+                        where(format=versions)))
             elif isinstance(check, LabelsExact):
                 pairs = [[f"{f.id}/{pos}", text] for f in _formats(rule) for t in f.tables
                          for pos, label in t.labels() for text in label.accepted]

@@ -22,17 +22,20 @@ import pandas as pd
 from .exceptions import NianbaoError
 from .expectations import SUITES, load_suites
 from .findings import Finding
-from .formats import get_format
+from .formats import Kind, get_format
 from .formats.rules import Term
 from .project import Project
 from .report import Report
 
-_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
-def number(text: str | None) -> Decimal | None:
-    """The value of a cell for arithmetic, or None when it is blank or not a plain number."""
-    if text is None or not _NUMBER.fullmatch(text):
+def number(text: str | None, kind: Kind = Kind.AMOUNT) -> Decimal | None:
+    """The value of a cell for arithmetic, or None when it is blank or not a number of its kind (then the
+    rules that need it are not assessable, and the cell's own rule reports it)."""
+    pattern = _DECIMAL if kind is Kind.AMOUNT else _INTEGER
+    if text is None or not pattern.fullmatch(text):
         return None
     try:
         return Decimal(text)
@@ -55,10 +58,13 @@ def cells_frame(reports: Sequence[Report]) -> pd.DataFrame:
 
 
 def _term_value(term: Term, report: Report) -> Decimal | None:
-    values = report.previous if term.prev else report.values
-    if values is None:
+    values, fmt = (report.previous, report.previous_format) if term.prev else (report.values, report.format)
+    if values is None or fmt is None:
         return None
-    v = number(values.get(term.ref))
+    kind = fmt.cell_kinds().get(term.ref)
+    if kind is None:
+        return None
+    v = number(values.get(term.ref), kind)
     if v is None:
         return None
     return Decimal(v == 0) if term.is_zero else v
@@ -162,6 +168,10 @@ def _labels(fmt_id: str, table: str | None, row: str | None, column: str | None)
     return {"列": col_label, "行": row_label, "组": row_label}
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def _fill(message: str, labels: dict[str, str]) -> str:
     for name, text in labels.items():
         message = message.replace("{" + name + "}", text)
@@ -186,7 +196,8 @@ def run_suite(name: str, suite: dict, frame: pd.DataFrame) -> list[Finding]:
             continue
         meta = config.meta
         severity = getattr(config.severity, "value", config.severity) or "critical"
-        for hit in res.result.get("unexpected_index_list") or ():
+        for raw in res.result.get("unexpected_index_list") or ():
+            hit = {k: (None if _missing(v) else v) for k, v in raw.items()}
             table, row, column = hit.get("table"), hit.get("row"), hit.get("column")
             if name == "labels":
                 table = str(hit["position"]).split("/")[1]

@@ -144,5 +144,10 @@ class Format:
                 yield table.key, cell
 
     def cell_kinds(self) -> dict[str, Kind]:
-        """`table.row.column` → kind, for every data cell of this version."""
-        return {f"{t}.{d.row}.{d.column}": d.kind for t, d in self.cells()}
+        """`table.row.column` → kind, for every data cell of this version (computed once per version)."""
+        if self.id not in _CELL_KINDS:
+            _CELL_KINDS[self.id] = {f"{t}.{d.row}.{d.column}": d.kind for t, d in self.cells()}
+        return _CELL_KINDS[self.id]
+
+
+_CELL_KINDS: dict[str, dict[str, Kind]] = {}

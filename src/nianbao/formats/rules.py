@@ -27,11 +27,11 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-COUNT_RE = r"^(0|[1-9][0-9]*)$"
-SIGNED_RE = r"^-?(0|[1-9][0-9]*)$"
-AMOUNT_RE = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$"
+COUNT_RE = r"^(?:0|[1-9][0-9]*)$"
+SIGNED_RE = r"^-?(?:0|[1-9][0-9]*)$"
+AMOUNT_RE = r"^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$"
 # Fails only a well-formed amount with 5+ decimals: a malformed one is T2-AMT's business.
-AMOUNT_DEC_RE = r"^(?!(0|[1-9][0-9]*)\.[0-9]{5,}$)"
+AMOUNT_DEC_RE = r"^(?!(?:0|[1-9][0-9]*)\.[0-9]{5,}$)"
 
 
 @dataclass(frozen=True)
@@ -217,9 +217,9 @@ RULES: tuple[Rule, ...] = (
          (ProsePattern("sec1", r"(?s)^(?=.*主动公开)(?=.*依申请公开)(?=.*信息管理)(?=.*平台)(?=.*监督保障)"),),
          soft=True),
     Rule("SEC5-PREV", ("F2021",), "N?", "第五部分应说明上一年度报告所列问题的整改情况",
-         (ProsePattern("sec5", r"(?s)(整改|上一年度|上年度)"),), soft=True),
+         (ProsePattern("sec5", r"(?s)(?:整改|上一年度|上年度)"),), soft=True),
     Rule("SEC6-FEE", ("F2021",), "N?", "第六部分应说明信息处理费收取情况（发出收费通知件数和金额、实际收取金额）",
-         (ProsePattern("sec6", r"(?s)(信息处理费|收费)"),), soft=True),
+         (ProsePattern("sec6", r"(?s)(?:信息处理费|收费)"),), soft=True),
     Rule("CELL-FILLED", BOTH, "P", "表格数据单元格不得留空或填“-”，无数据应填写0",
          (CellPattern(("t2", "t3", "t4")),)),
     Rule("LABEL-EXACT", BOTH, "L", "表格栏目名称须与国办规定格式一致（如“行政规范性文件”“本年制发件数”）",

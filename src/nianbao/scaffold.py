@@ -1,0 +1,55 @@
+"""Start a new office-year: zero figures, a narrative skeleton with the six headings, the params file.
+
+Nothing that exists is overwritten: an analyst's figures and prose are never replaced by blanks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .atomic import write_files
+from .data import FIGURE_FIELDS, read_figures, read_offices
+from .exceptions import InputError
+from .formats import Kind, format_for
+from .project import Project
+
+NARRATIVE_HINT = "（请在此填写。可用 {{ t3.new.total }} 这样的占位符引用表格数字。）"
+
+
+def scaffold(project: Project, office: str, year: int) -> list[Path]:
+    """Write what is missing for (office, year) and return the files written."""
+    offices = read_offices(project)
+    if office not in offices:
+        raise InputError(f"unknown office {office!r}: add it to data/offices.csv first",
+                         file=project.relative(project.offices_file), office=office, year=year)
+    fmt = format_for(year)
+    writes: dict[Path, str] = {}
+
+    figures = project.figures_file(office)
+    existing = figures.read_text(encoding="utf-8") if figures.is_file() else ",".join(FIGURE_FIELDS) + "\n"
+    if not figures.is_file() or year not in read_figures(project, office):
+        rows = [f"{year},{t},{d.row},{d.column},0" for t, d in fmt.cells()]
+        writes[figures] = existing.rstrip("\n") + "\n" + "\n".join(rows) + "\n"
+
+    narrative = project.narrative_file(office, year)
+    if not narrative.exists():
+        body = "\n\n".join(f"# {h}\n\n{NARRATIVE_HINT if i in (0, 4, 5) else ''}".rstrip()
+                           for i, h in enumerate(fmt.headings))
+        writes[narrative] = body + "\n"
+
+    params = project.params_file(office, year)
+    if not params.exists():
+        writes[params] = f"office: {office}\nyear: {year}\n"
+
+    write_files(writes)
+    return list(writes)
+
+
+def cell_table(year: int) -> list[tuple[str, str, str, Kind]]:
+    """Every data cell of the year's format: key, row label, column label, kind."""
+    fmt = format_for(year)
+    out = []
+    for t, d in fmt.cells():
+        table = fmt.table(t)
+        out.append((f"{t}.{d.row}.{d.column}", table.rows[d.row], table.columns[d.column], d.kind))
+    return out

@@ -1,0 +1,52 @@
+"""Shared fixtures: the repository's own project, and throw-away copies of it to break."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nianbao.project import Project
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+# The seed report (a published text copy), kept as a fixture; ../shared/reports/ holds the original.
+SEED = FIXTURES / "seed-guandu-taihe-2020.txt"
+SHARED_SEED = ROOT.parent / "shared" / "reports" / "000_615f46f6ee2b9b5d.txt"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Project:
+    return Project(ROOT)
+
+
+def copy_project(dest: Path) -> Project:
+    for name in ("data", "params", "expectations", "notebooks"):
+        shutil.copytree(ROOT / name, dest / name)
+    (dest / "outputs").mkdir()
+    return Project(dest)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A private copy of the repository's project, safe to edit."""
+    return copy_project(tmp_path / "proj")
+
+
+def set_figure(project: Project, office: str, year: int, ref: str, value: str) -> None:
+    """Change one cell of an office's figures file in place."""
+    path = project.figures_file(office)
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    table, row, column = ref.split(".")
+    hits = [r for r in rows[1:] if r[:4] == [str(year), table, row, column]]
+    assert len(hits) == 1, ref
+    hits[0][4] = value
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

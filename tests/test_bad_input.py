@@ -1,0 +1,109 @@
+"""Bad input gets a clear message naming the file, office, year and field, and nothing is written."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from conftest import files_under, set_figure
+
+from nianbao.cli import main
+from nianbao.exceptions import InputError
+from nianbao.report import load_report
+
+
+def run_cli(project, *args: str):
+    result = CliRunner().invoke(main, [*args, "--project", str(project.root)])
+    return result.exit_code, result.output + (result.stderr if result.stderr_bytes is not None else "")
+
+
+def assert_refused(project, *args: str, expect: list[str]) -> None:
+    before = files_under(project.outputs)
+    code, out = run_cli(project, *args)
+    assert code == 2, out
+    for text in expect:
+        assert text in out, out
+    assert files_under(project.outputs) == before
+
+
+def test_malformed_figures_header(project) -> None:
+    path = project.figures_file("guandu-taihe")
+    path.write_text("year;table;row;column;value\n" + path.read_text().split("\n", 1)[1], encoding="utf-8")
+    assert_refused(project, "run", "guandu-taihe", "2020", expect=["data/figures/guandu-taihe.csv:1", "bad header"])
+
+
+def test_figures_row_with_missing_field(project) -> None:
+    path = project.figures_file("guandu-taihe")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[5] = "2020,t2,rules"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_refused(project, "run", "guandu-taihe", "2020", expect=["guandu-taihe.csv:6", "expected 5 fields"])
+
+
+def test_unknown_cell_names_the_field(project) -> None:
+    path = project.figures_file("guandu-taihe")
+    path.write_text(path.read_text(encoding="utf-8") + "2020,t3,new,aliens,0\n", encoding="utf-8")
+    assert_refused(project, "run", "guandu-taihe", "2020",
+                   expect=["guandu-taihe.csv:", "office guandu-taihe", "year 2020", "field t3.new.aliens"])
+
+
+def test_duplicate_cell(project) -> None:
+    path = project.figures_file("guandu-taihe")
+    path.write_text(path.read_text(encoding="utf-8") + "2020,t2,rules,made,1\n", encoding="utf-8")
+    assert_refused(project, "run", "guandu-taihe", "2020", expect=["given twice", "field t2.rules.made"])
+
+
+def test_malformed_params_yaml(project) -> None:
+    project.params_file("guandu-taihe", 2020).write_text("office: [guandu-taihe\nyear: 2020\n", encoding="utf-8")
+    assert_refused(project, "run", "guandu-taihe", "2020",
+                   expect=["params/guandu-taihe/2020.yaml", "malformed YAML", "year 2020"])
+
+
+def test_params_naming_another_office(project) -> None:
+    project.params_file("guandu-taihe", 2020).write_text("office: example-shifan\nyear: 2020\n", encoding="utf-8")
+    assert_refused(project, "run", "guandu-taihe", "2020", expect=["field office"])
+
+
+def test_unknown_office(project) -> None:
+    assert_refused(project, "run", "nowhere", "2020", expect=["nowhere"])
+    with pytest.raises(InputError, match="unknown office 'nowhere'"):
+        load_report("nowhere", 2020, project)
+
+
+@pytest.mark.parametrize("office", ["../guandu-taihe", "a/b", "..", "Guandu", "太和"])
+def test_office_id_must_be_a_slug(project, office: str) -> None:
+    assert_refused(project, "run", office, "2020", expect=["invalid office id"])
+    assert_refused(project, "check", office, expect=["invalid office id"])
+
+
+def test_malformed_offices_csv(project) -> None:
+    project.offices_file.write_text('id,name\n"guandu-taihe,太和\n', encoding="utf-8")
+    assert_refused(project, "check", "guandu-taihe", expect=["data/offices.csv"])
+
+
+def test_script_in_prose(project) -> None:
+    path = project.narrative_file("guandu-taihe", 2020)
+    text = path.read_text(encoding="utf-8").replace("无。", "无。\n\n<script>alert(1)</script>")
+    path.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("<script>alert(1)</script>") + 1
+    assert_refused(project, "run", "guandu-taihe", "2020",
+                   expect=[f"data/narrative/guandu-taihe/2020.md:{line}", "raw HTML", "field 六、其他需要报告的事项"])
+
+
+def test_unknown_placeholder(project) -> None:
+    path = project.narrative_file("guandu-taihe", 2020)
+    path.write_text(path.read_text(encoding="utf-8").replace("无。", "共{{ t3.new.everyone }}件。"),
+                    encoding="utf-8")
+    assert_refused(project, "run", "guandu-taihe", "2020", expect=["{{ t3.new.everyone }}", "2020.md:"])
+
+
+@pytest.mark.parametrize(("ref", "value", "rule"), [
+    ("t3.new.natural", "-2", "T3-INT"), ("t4.review.total", "three", "T4-INT"), ("t2.rules.made", "1.5", "T2-INT"),
+])
+def test_bad_counts_are_critical_findings(project, ref: str, value: str, rule: str) -> None:
+    """A negative or non-numeric count is caught by its rule: `check` names the place and exits 1."""
+    set_figure(project, "guandu-taihe", 2020, ref, value)
+    code, out = run_cli(project, "check", "guandu-taihe", "2020")
+    assert code == 1, out
+    line = next(line for line in out.splitlines() if rule in line)
+    assert "[critical]" in line and ref in line and f"(值: {value})" in line
+    assert "data/figures/guandu-taihe.csv:" in line

@@ -1,0 +1,49 @@
+"""Every command has help and is documented in the README."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+
+from nianbao.cli import main
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_command_has_help_and_is_documented(name: str) -> None:
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0 and len(result.output) > 80
+    assert f"nianbao {name}" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_check_demo_data_is_clean(repo) -> None:
+    result = CliRunner().invoke(main, ["check", "--project", str(repo.root)])
+    assert result.exit_code == 0, result.output
+    assert "7 report(s) checked: 0 critical, 0 warning(s)" in result.output
+
+
+def test_rules_lists_every_rule() -> None:
+    result = CliRunner().invoke(main, ["rules"])
+    assert result.exit_code == 0 and "T3-BALANCE" in result.output and "表三" in result.output
+
+
+def test_new_scaffolds_an_office_year_that_runs_to_findings(project) -> None:
+    args = ["--project", str(project.root)]
+    result = CliRunner().invoke(main, ["new", "guandu-taihe", "2021", *args])
+    assert result.exit_code == 0, result.output
+    assert "data/narrative/guandu-taihe/2021.md" in result.output
+    assert "params/guandu-taihe/2021.yaml" in result.output
+    before = project.figures_file("guandu-taihe").read_text(encoding="utf-8")
+    # A second call leaves everything as it is.
+    again = CliRunner().invoke(main, ["new", "guandu-taihe", "2021", *args])
+    assert "nothing to do" in again.output
+    assert project.figures_file("guandu-taihe").read_text(encoding="utf-8") == before
+    # The skeleton validates: zeros balance, headings are official; 2020's carry-out matches 2021's carry-in.
+    check = CliRunner().invoke(main, ["check", "guandu-taihe", "2021", *args])
+    assert check.exit_code == 0, check.output
+    assert "0 critical" in check.output and "SEC6-FEE" in check.output  # the prose is still to be written
+
+
+def test_new_refuses_an_unknown_office(project) -> None:
+    result = CliRunner().invoke(main, ["new", "nowhere", "2021", "--project", str(project.root)])
+    assert result.exit_code == 2 and "add it to data/offices.csv" in result.output

@@ -1,0 +1,34 @@
+"""The committed great-expectations suites are what the rule definitions generate, and they carry every
+rule with its severity and message."""
+
+from __future__ import annotations
+
+import json
+
+from nianbao.expectations import build_suites, stale_suites
+from nianbao.formats import RULES
+
+
+def test_committed_suites_are_up_to_date(repo) -> None:
+    assert stale_suites(repo.expectations) == [], "run `nianbao expectations` and commit expectations/"
+
+
+def test_every_rule_is_in_a_suite_with_its_severity_and_message(repo) -> None:
+    seen = {}
+    for path in sorted(repo.expectations.glob("*.json")):
+        for exp in json.loads(path.read_text(encoding="utf-8"))["expectations"]:
+            seen.setdefault(exp["meta"]["rule"], set()).add((exp["severity"], exp["meta"]["message"]))
+    assert set(seen) == {r.id for r in RULES}
+    for r in RULES:
+        assert seen[r.id] == {(r.severity.value, r.message)}
+
+
+def test_identities_carry_their_formulas() -> None:
+    arithmetic = build_suites()["arithmetic"]["expectations"]
+    balance = next(e for e in arithmetic if e["meta"]["rule"] == "T3-BALANCE")
+    natural = next(i for i in balance["meta"]["instances"]["F2019"] if i["column"] == "natural")
+    assert natural["terms"] == [[1, "t3.new.natural"], [1, "t3.carry_in.natural"], [-1, "t3.total.natural"],
+                                [-1, "t3.carry_out.natural"]]
+    outcome = next(e for e in arithmetic if e["meta"]["rule"] == "T3-OUTCOME-SUM")
+    sizes = {fmt: len(i[0]["terms"]) - 1 for fmt, i in outcome["meta"]["instances"].items()}
+    assert sizes == {"F2019": 19, "F2021": 21}  # FORMAT.md §4: the leaf outcome rows
