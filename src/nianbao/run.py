@@ -17,6 +17,7 @@ import nbformat
 from .atomic import temp_path, write_files
 from .exceptions import ExecutionFailed
 from .findings import Finding
+from .kernel import IPCKernelManager
 from .params import read_params
 from .project import Project
 from .report import load_report
@@ -70,6 +71,7 @@ def run_report(project: Project, office: str, year: int) -> RunResult:
             papermill.execute_notebook(
                 str(project.notebook), str(scratch), parameters={"office": office, "year": year},
                 cwd=str(project.root), progress_bar=False, request_save_on_cell_execute=False,
+                kernel_manager_class=IPCKernelManager,
             )
         except PapermillExecutionError as exc:
             if exc.ename != "GateFailed":
