@@ -39,6 +39,7 @@ def test_gate_blocks_and_keeps_the_earlier_report(project) -> None:
     assert "未通过数据校验" in page.blocks[0][1]
     cells = [c.text for row in page.tables[0] for c in row]
     assert "T3-INT" in cells and "表三数据须为非负整数" in cells and "严重" in cells
+    assert "表三 · 一、本年新收政府信息公开申请数量 · 自然人" in cells
     assert any(tag == "pre" and text.startswith("GateFailed:") for tag, text in page.blocks)
     # The executed notebook shows the error and the findings too.
     nb = nbformat.read(out / "2020.findings.ipynb", as_version=4)

@@ -27,14 +27,17 @@ from .formats.rules import Term
 from .project import Project
 from .report import Report
 
-_INTEGER = re.compile(r"-?[0-9]+")
-_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_NUMBERS = {
+    Kind.COUNT: re.compile(r"[0-9]+"),
+    Kind.SIGNED: re.compile(r"-?[0-9]+"),
+    Kind.AMOUNT: re.compile(r"[0-9]+(?:\.[0-9]+)?"),
+}
 
 
 def number(text: str | None, kind: Kind = Kind.AMOUNT) -> Decimal | None:
     """The value of a cell for arithmetic, or None when it is blank or not a number of its kind (then the
     rules that need it are not assessable, and the cell's own rule reports it)."""
-    pattern = _DECIMAL if kind is Kind.AMOUNT else _INTEGER
+    pattern = _NUMBERS[kind]
     if text is None or not pattern.fullmatch(text):
         return None
     try:

@@ -13,8 +13,9 @@ from importlib.resources import files
 
 from markdown_it import MarkdownIt
 
+from ..exceptions import NianbaoError
 from ..findings import Finding
-from ..formats import Data, Label, Role, Table
+from ..formats import Data, Label, Role, Table, format_for
 from ..report import Report
 
 SEVERITY_LABEL = {"critical": "严重", "warning": "警告"}
@@ -79,13 +80,28 @@ def report_html(report: Report) -> str:
     return "\n".join(parts)
 
 
+TABLE_NAMES = {"t2": "表二", "t3": "表三", "t4": "表四"}
+
+
+def location(f: Finding) -> str:
+    """Where a finding is, in the table's own words: `表三 · 一、本年新收政府信息公开申请数量 · 自然人`."""
+    if not f.table:
+        return ""
+    try:
+        table = format_for(f.year).table(f.table)
+    except (NianbaoError, KeyError):
+        return f.where
+    parts = [TABLE_NAMES.get(f.table, f.table), table.rows.get(f.row or "", f.row or ""),
+             table.columns.get(f.column or "", f.column or "")]
+    return " · ".join(p for p in parts if p)
+
+
 def findings_html(findings: Sequence[Finding], title: str) -> str:
     """The findings as a table, critical first, for the analyst and the reviewer."""
-    head = ("规则", "级别", "表", "行", "列", "说明", "值", "来源")
+    head = ("规则", "级别", "位置", "说明", "值", "来源")
     rows = []
     for f in sorted(findings, key=lambda f: (not f.critical, f.rule, f.where)):
-        cells = (f.rule, SEVERITY_LABEL.get(f.severity, f.severity), f.table, f.row, f.column, f.message, f.value,
-                 f.source)
+        cells = (f.rule, SEVERITY_LABEL.get(f.severity, f.severity), location(f), f.message, f.value, f.source)
         rows.append(f'<tr class="{escape(f.severity)}">' + "".join(f"<td>{escape(c or '')}</td>" for c in cells)
                     + "</tr>")
     critical = sum(f.critical for f in findings)
