@@ -8,7 +8,7 @@ renderer walks the grid, the validator and the loaders walk its data cells, the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -71,8 +71,6 @@ class Table:
     rows: dict[str, str]
     columns: dict[str, str]
     grid: tuple[tuple[Cell, ...], ...]
-    # For messages: a row key's group label (e.g. T4's 行政复议) or None.
-    notes: dict[str, str] = field(default_factory=dict)
 
     def data_cells(self) -> Iterator[Data]:
         for line in self.grid:

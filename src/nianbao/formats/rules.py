@@ -14,7 +14,7 @@ A check is one of four shapes, each of which becomes great-expectations expectat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from .model import Format, Kind
@@ -103,7 +103,6 @@ class Rule:
     message: str
     checks: tuple[Check, ...]
     soft: bool = False
-    statement: str = field(default="", compare=False)
 
     @property
     def severity(self) -> Severity:
