@@ -50,6 +50,5 @@ def cell_table(year: int) -> list[tuple[str, str, str, Kind]]:
     fmt = format_for(year)
     out = []
     for t, d in fmt.cells():
-        table = fmt.table(t)
-        out.append((f"{t}.{d.row}.{d.column}", table.rows[d.row], table.columns[d.column], d.kind))
+        out.append((f"{t}.{d.row}.{d.column}", *fmt.table(t).labels_of(d.row, d.column), d.kind))
     return out

@@ -78,22 +78,24 @@ def arithmetic_frame(reports: Sequence[Report], suite: dict) -> pd.DataFrame:
     for exp in suite["expectations"]:
         meta = exp["meta"]
         same_format = meta.get("same_format_prev", False)
+        # Decode each formula once, not once per report.
+        decoded = {fmt: [(inst, [Term.decode(raw) for raw in inst["terms"]]) for inst in instances]
+                   for fmt, instances in meta["instances"].items()}
         for r in reports:
-            instances = meta["instances"].get(r.format.id)
+            instances = decoded.get(r.format.id)
             if not instances:
                 continue
             if same_format and r.previous_format is not None and r.previous_format.id != r.format.id:
                 continue
-            for inst in instances:
+            for inst, terms in instances:
                 total: Decimal | None = Decimal(0)
-                for raw in inst["terms"]:
-                    term = Term.decode(raw)
+                for term in terms:
                     v = _term_value(term, r)
                     if v is None:  # not assessable: blank cell, or no report last year
                         total = None
                         break
                     total += term.coef * v
-                source = r.sources.get(Term.decode(inst["terms"][0]).ref)
+                source = r.sources.get(terms[0].ref)
                 rows.append((r.office.id, r.year, r.format.id, meta["rule"], inst["table"], inst["row"],
                              inst["column"], None if total is None else float(total),
                              source.rsplit(":", 1)[0] if source else None))
@@ -166,8 +168,7 @@ def _labels(fmt_id: str, table: str | None, row: str | None, column: str | None)
         t = get_format(fmt_id).table(table) if table else None
     except (NianbaoError, KeyError):
         t = None
-    row_label = t.rows.get(row, row or "") if t else row or ""
-    col_label = t.columns.get(column, column or "") if t else column or ""
+    row_label, col_label = t.labels_of(row, column) if t else (row or "", column or "")
     return {"列": col_label, "行": row_label, "组": row_label}
 
 

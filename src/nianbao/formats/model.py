@@ -72,6 +72,10 @@ class Table:
     columns: dict[str, str]
     grid: tuple[tuple[Cell, ...], ...]
 
+    def labels_of(self, row: str | None, column: str | None) -> tuple[str, str]:
+        """The human labels of a row key and a column key (the key itself when unknown, "" for None)."""
+        return self.rows.get(row or "", row or ""), self.columns.get(column or "", column or "")
+
     def data_cells(self) -> Iterator[Data]:
         for line in self.grid:
             for cell in line:

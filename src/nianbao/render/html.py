@@ -91,9 +91,7 @@ def location(f: Finding) -> str:
         table = format_for(f.year).table(f.table)
     except (NianbaoError, KeyError):
         return f.where
-    parts = [TABLE_NAMES.get(f.table, f.table), table.rows.get(f.row or "", f.row or ""),
-             table.columns.get(f.column or "", f.column or "")]
-    return " · ".join(p for p in parts if p)
+    return " · ".join(p for p in (TABLE_NAMES.get(f.table, f.table), *table.labels_of(f.row, f.column)) if p)
 
 
 def findings_html(findings: Sequence[Finding], title: str) -> str:
