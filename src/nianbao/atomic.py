@@ -15,6 +15,17 @@ def _temp_for(path: Path) -> Path:
     return Path(name)
 
 
+TEMP_GLOB = ".*.tmp*"  # what `_temp_for` names
+
+
+def sweep(folder: Path) -> list[Path]:
+    """Remove the temporaries a killed process left under `folder`; they are never finished outputs."""
+    found = sorted(folder.rglob(TEMP_GLOB)) if folder.is_dir() else []
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
+
+
 def temp_path(path: Path) -> Path:
     """A fresh temporary file beside `path` (same file system, so a rename is atomic)."""
     return _temp_for(path)

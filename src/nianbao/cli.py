@@ -44,6 +44,64 @@ def main() -> None:
     """nianbao (年报): annual government information disclosure reports, from data to a published page."""
 
 
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _years(values: tuple[str, ...]) -> list[int] | None:
+    """`2019-2021,2023` → [2019, 2020, 2021, 2023]."""
+    years: list[int] = []
+    for part in _split(values):
+        first, _, last = part.partition("-")
+        years += range(check_year(first), check_year(last or first) + 1)
+    return years or None
+
+
+@main.command()
+@click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
+@click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2021, 2019-2021, 2019,2023.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: the number of cores).")
+@click.option("--force", is_flag=True, help="Rebuild every selected report, changed or not.")
+@project_option
+@reports_errors
+def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, force: bool,
+          project_dir: str | None) -> None:
+    """Build every office-year that has a params file: validate all at once, execute on warm kernels.
+
+    Skips reports whose inputs have not changed since their outputs were made (see outputs/manifest.json),
+    writes outputs/index.html for reviewers, and exits 1 when a report is blocked by the gate, 2 when one
+    failed.
+    """
+    from .batch import critical_findings, run_batch
+    from .manifest import FAILED, GATED
+    from .progress import Progress
+
+    project = _project(project_dir)
+    progress = Progress(sys.stderr)
+    try:
+        result = run_batch(project, [check_office_id(o) for o in _split(offices)] or None, _years(years), jobs,
+                           force, on_start=progress.start, on_entry=progress.update)
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo("interrupted: finished reports are kept; run again to build the rest", err=True)
+        sys.exit(130)
+    progress.close()
+    for entry in result.with_status(GATED):
+        critical = critical_findings(entry)
+        click.echo(f"gated: {entry.office} {entry.year}: {len(critical)} critical finding(s)", err=True)
+        for f in critical[:5]:
+            click.echo(f"  {f.describe()}", err=True)
+    for entry in result.with_status(FAILED):
+        last = (entry.error or "").strip().splitlines()[-1:] or ["unknown error"]
+        click.echo(f"failed: {entry.office} {entry.year}: {last[0]}", err=True)
+    counts = ", ".join(f"{sum(e.status == s for e in result.entries)} {s}"
+                       for s in ("published", "warnings", "gated", "failed"))
+    rate = f", {result.built / result.seconds:.1f} reports/s" if result.built else ""
+    click.echo(f"{len(result.entries)} report(s): {counts}; built {result.built} in {result.seconds:.1f} s{rate}; "
+               f"index: {project.relative(result.index)}")
+    sys.exit(result.exit_code)
+
+
 @main.command()
 @click.argument("office")
 @click.argument("year")

@@ -60,9 +60,10 @@ class GateFailed(NianbaoError):
 class ExecutionFailed(NianbaoError):
     """The report notebook raised, or its kernel died."""
 
-    def __init__(self, office: str, year: int, ename: str, evalue: str) -> None:
+    def __init__(self, office: str, year: int, ename: str, evalue: str, traceback: Sequence[str] = ()) -> None:
         self.office = office
         self.year = year
         self.ename = ename
         self.evalue = evalue
+        self.traceback = list(traceback)  # the kernel's lines, with ANSI colours
         super().__init__(f"{office} {year}: notebook failed: {ename}: {evalue}")

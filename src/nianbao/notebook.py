@@ -4,25 +4,19 @@ which is how the exporter knows which outputs make the published page."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from .exceptions import GateFailed, InputError
-from .findings import Finding, has_critical, loads
+from .exceptions import GateFailed
+from .findings import Finding, has_critical
 from .project import Project
 from .render import findings_html, report_html
 from .report import Report
 
 
-def check_report(report: Report, project: Project, findings_file: str | Path | None = None) -> list[Finding]:
-    """The findings of `report`: read from `findings_file` when the batch validated already, else computed."""
-    if findings_file:
-        path = Path(findings_file)
-        try:
-            every = loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read findings: {exc}", file=path, office=report.office.id,
-                             year=report.year) from None
-        return [f for f in every if f.office == report.office.id and f.year == report.year]
+def check_report(report: Report, project: Project, findings: Sequence[dict] | None = None) -> list[Finding]:
+    """The findings of `report`: those a batch passed in (it validated the whole dataset at once), else
+    computed here."""
+    if findings is not None:
+        return [Finding.from_dict(d) for d in findings]
     from .validate import validate  # imports great-expectations: only when needed
 
     return validate([report], project)

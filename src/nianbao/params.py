@@ -9,7 +9,7 @@ import yaml
 from .exceptions import InputError
 from .project import Project, check_office_id, check_year
 
-KNOWN = {"office", "year", "findings_file"}
+KNOWN = {"office", "year"}
 
 
 def read_params(project: Project, office: str, year: int) -> dict[str, Any]:

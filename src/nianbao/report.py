@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,16 +97,34 @@ def load_report(office: str, year: int | str, project: Project | str | Path | No
     return build_report(project, offices[office], year, read_figures(project, office))
 
 
-def load_reports(project: Project, pairs: list[tuple[str, int]]) -> list[Report]:
-    """Load many office-years, reading the registry once and each office's figures once."""
+def iter_reports(project: Project, pairs: Iterable[tuple[str, int]]) -> Iterator[tuple[str, int, Report | InputError]]:
+    """Load many office-years, reading the registry once and each office's figures once. Bad input fails its
+    own office-years only: they come as the `InputError` that says why."""
     offices = read_offices(project)
-    figures: dict[str, dict[int, Figures]] = {}
-    reports = []
+    figures: dict[str, dict[int, Figures] | InputError] = {}
     for office, year in pairs:
-        if office not in offices:
-            raise InputError(f"unknown office {office!r}", file=project.relative(project.offices_file),
-                             office=office, year=year)
-        if office not in figures:
-            figures[office] = read_figures(project, office)
-        reports.append(build_report(project, offices[office], year, figures[office]))
+        try:
+            if office not in offices:
+                raise InputError(f"unknown office {office!r}", file=project.relative(project.offices_file),
+                                 office=office, year=year)
+            if office not in figures:
+                try:
+                    figures[office] = read_figures(project, office)
+                except InputError as exc:
+                    figures[office] = exc
+            found = figures[office]
+            if isinstance(found, InputError):
+                raise found
+            yield office, year, build_report(project, offices[office], year, found)
+        except InputError as exc:
+            yield office, year, exc
+
+
+def load_reports(project: Project, pairs: list[tuple[str, int]]) -> list[Report]:
+    """Load many office-years; the first bad input raises."""
+    reports = []
+    for _, _, loaded in iter_reports(project, pairs):
+        if isinstance(loaded, InputError):
+            raise loaded
+        reports.append(loaded)
     return reports

@@ -1,0 +1,51 @@
+"""Progress of a batch: a bar on a terminal, one plain line per report elsewhere (CI logs)."""
+
+from __future__ import annotations
+
+import time
+from typing import IO, Any
+
+from .manifest import FAILED, GATED, Entry
+
+
+class Progress:
+    """Call `start` once the work is known, `update` per report, `close` at the end."""
+
+    def __init__(self, stream: IO[str], tty: bool | None = None) -> None:
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.total = 0
+        self.done = 0
+        self.started = time.perf_counter()
+        self._bar: Any = None
+
+    def start(self, total: int, skipped: int) -> None:
+        self.total, self.started = total, time.perf_counter()
+        if skipped:
+            self._line(f"{skipped} report(s) unchanged since their last build: skipped")
+        if total and self.tty:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, file=self.stream, unit="report", dynamic_ncols=True, smoothing=0.1)
+        elif total:
+            self._line(f"building {total} report(s)")
+
+    def update(self, entry: Entry) -> None:
+        self.done += 1
+        what = f"{entry.office} {entry.year}"
+        if self._bar is not None:
+            self._bar.set_postfix_str(what, refresh=False)
+            self._bar.update()
+            if entry.status in (GATED, FAILED):
+                self._bar.write(f"{entry.status}: {what}", file=self.stream)
+            return
+        rate = self.done / max(time.perf_counter() - self.started, 1e-9)
+        self._line(f"[{self.done}/{self.total}] {entry.status:<9} {what} ({rate:.1f} reports/s)")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)

@@ -1,0 +1,111 @@
+"""The reviewers' index of a batch, `outputs/index.html`: every office-year, its status, its findings and
+links to its page and executed notebook. One self-contained file; a small inline script filters and sorts,
+and without it the page is still the complete table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from functools import cache
+from html import escape
+from importlib.resources import files
+
+from ..findings import Finding
+from ..manifest import FAILED, GATED, PUBLISHED, WARNINGS, Entry
+from .html import SEVERITY_LABEL, location
+
+STATUS_LABEL = {
+    PUBLISHED: "已发布",
+    WARNINGS: "已发布（有警告）",
+    GATED: "未通过校验，不予发布",
+    FAILED: "生成失败",
+}
+STATUS_ORDER = (FAILED, GATED, WARNINGS, PUBLISHED)  # the ones that need a reviewer first
+MAX_FINDINGS = 20  # per row; the findings page and notebook hold them all
+
+
+@cache
+def _asset(name: str) -> str:
+    return files("nianbao.render").joinpath(f"templates/index/{name}").read_text(encoding="utf-8")
+
+
+def _findings(entry: Entry) -> str:
+    found = sorted((Finding.from_dict(d) for d in entry.findings), key=lambda f: (not f.critical, f.rule, f.where))
+    if not found:
+        return ""
+    items = []
+    for f in found[:MAX_FINDINGS]:
+        where = location(f)
+        text = f"{f.rule}（{SEVERITY_LABEL.get(f.severity, f.severity)}）{'：' + where if where else ''} {f.message}"
+        items.append(f'<li class="{escape(f.severity)}">{escape(text)}</li>')
+    if len(found) > MAX_FINDINGS:
+        items.append(f"<li>……另有{len(found) - MAX_FINDINGS}项</li>")
+    return '<ul class="findings">' + "".join(items) + "</ul>"
+
+
+def _links(entry: Entry) -> str:
+    links = []
+    if entry.html:
+        label = "校验结果" if entry.status == GATED else "报告"
+        links.append(f'<a href="{escape(entry.html)}">{label}</a>')
+    if entry.notebook:
+        links.append(f'<a href="{escape(entry.notebook)}">执行记录（ipynb）</a>')
+    if entry.error:
+        links.append(f"<details><summary>错误信息</summary><pre>{escape(entry.error)}</pre></details>")
+    return " · ".join(links)
+
+
+def _row(entry: Entry, name: str) -> str:
+    status = STATUS_LABEL.get(entry.status, entry.status)
+    search = f"{entry.office} {name} {entry.year} {status}".lower()
+    rank = STATUS_ORDER.index(entry.status) if entry.status in STATUS_ORDER else len(STATUS_ORDER)
+    return (
+        f'<tr class="{escape(entry.status)}" data-status="{escape(entry.status)}" data-search="{escape(search)}">'
+        f'<td data-key="{escape(name or entry.office)}">{escape(name)} <span class="office-id">{escape(entry.office)}'
+        f"</span></td>"
+        f'<td class="num" data-key="{entry.year}">{entry.year}</td>'
+        f'<td class="status" data-key="{rank}">{escape(status)}</td>'
+        f'<td data-key="{len(entry.findings)}">{_findings(entry)}</td>'
+        f'<td data-key="">{_links(entry)}</td>'
+        "</tr>"
+    )
+
+
+def index_html(entries: Sequence[Entry], names: Mapping[str, str]) -> str:
+    """The index page of `entries` (in their order), with office names from `names`."""
+    counts = Counter(e.status for e in entries)
+    chips = "".join(f"<li>{STATUS_LABEL[s]} {counts[s]}</li>" for s in reversed(STATUS_ORDER))
+    options = "".join(f'<option value="{s}">{STATUS_LABEL[s]}</option>' for s in STATUS_ORDER)
+    rows = "\n".join(_row(e, names.get(e.office, "")) for e in entries)
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="nianbao">
+<title>政府信息公开工作年度报告：生成结果</title>
+<style>
+{_asset("index.css")}</style>
+</head>
+<body>
+<main>
+<h1>政府信息公开工作年度报告：生成结果</h1>
+<ul class="counts"><li>共{len(entries)}份</li>{chips}</ul>
+<div class="controls" id="controls" hidden>
+<input id="filter-text" type="search" placeholder="按机关名称、代码或年度筛选" aria-label="筛选">
+<select id="filter-status" aria-label="状态"><option value="">全部状态</option>{options}</select>
+<span>显示 <span id="shown">{len(entries)}</span> 份</span>
+</div>
+<table id="reports">
+<thead><tr><th data-sort="text">机关</th><th data-sort="number">年度</th><th data-sort="number">状态</th>
+<th data-sort="number">校验问题</th><th>文件</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+</main>
+<script>
+{_asset("index.js")}</script>
+</body>
+</html>
+"""
