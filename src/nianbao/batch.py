@@ -1,9 +1,10 @@
 """`nianbao batch`: every office-year of a project, gated, executed on warm kernels, incremental.
 
 1. Digest each selected report's inputs; a report whose outputs were made from the same inputs is skipped.
-2. Load the others and validate them in one great-expectations pass, so each knows its findings.
-3. Execute them in N worker processes. Each worker keeps one warm kernel (papermill engine `nianbao`),
-   renders with the `nianbao` exporter and publishes atomically; the parent only hands out work.
+2. Load the others and validate them with great-expectations (imported once, run on a chunk of reports
+   at a time so that memory does not grow with the dataset), so each report knows its findings before it
+   runs. This happens in a thread while the workers start and execute the first chunk.
+3. Execute them in N worker processes (`nianbao.pool`): warm kernels, rendering, atomic publishing.
 4. Record each outcome in `outputs/manifest.json` as it arrives, and write `outputs/index.html`.
 
 A notebook that raises, a kernel that dies or even a worker that dies fails that report only. An
@@ -12,185 +13,26 @@ interrupted batch leaves finished outputs and no partial ones; the next run does
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import re
-import signal
 import time
-import traceback
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from itertools import islice
 from pathlib import Path
-from typing import Any
 
 from .atomic import sweep, write_files
-from .exceptions import ExecutionFailed, InputError, NianbaoError
+from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
-from .manifest import FAILED, GATED, PUBLISHED, WARNINGS, Entry, Manifest, input_digests
+from .manifest import FAILED, GATED, Entry, Manifest, input_digests
 from .params import list_reports, read_params
+from .pool import Task, WorkerPool
 from .project import Project
 
-TIMEOUT = 600  # seconds a notebook cell may run before its report fails
 SAVE_EVERY = 2.0  # seconds between manifest saves while a batch runs: what a kill can lose
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-@dataclass(frozen=True)
-class Task:
-    office: str
-    year: int
-    findings: list[dict]
-    inputs: str | None
-
-
-# -- in a worker process ------------------------------------------------------------------------------
-
-def _outputs_relative(project: Project, path: Path) -> str:
-    return path.relative_to(project.outputs).as_posix()
-
-
-def execute_task(project: Project, task: Task, engine: str | None = "nianbao") -> Entry:
-    """Execute and publish one report; every failure becomes a failed entry with its reason."""
-    from .run import execute_report
-
-    findings = [Finding.from_dict(d) for d in task.findings]
-    failed = Entry(task.office, task.year, FAILED, task.inputs, findings=task.findings)
-    try:
-        result = execute_report(project, task.office, task.year, findings=findings, engine=engine,
-                                inputs=task.inputs, timeout=TIMEOUT)
-    except ExecutionFailed as exc:
-        lines = exc.traceback or [f"{exc.ename}: {exc.evalue}"]
-        failed.error = ANSI.sub("", "\n".join(lines))
-        return failed
-    except Exception as exc:  # a dead kernel, a full disk: this report fails, the batch goes on
-        failed.error = "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
-        return failed
-    status = GATED if result.status == GATED else WARNINGS if findings else PUBLISHED
-    return Entry(task.office, task.year, status, task.inputs, html=_outputs_relative(project, result.html),
-                 notebook=_outputs_relative(project, result.notebook), findings=task.findings)
-
-
-def _warm_up(project: Project) -> None:
-    """Start this worker's kernel and import nianbao in it while the parent validates."""
-    import nbformat
-    import papermill
-
-    from .kernel import IPCKernelManager
-    from .run import _exporter
-
-    _exporter()
-    nb = nbformat.read(project.notebook, as_version=4)
-    nb.cells = [nbformat.v4.new_code_cell("import nianbao, nianbao.render")]
-    papermill.execute_notebook(nb, None, engine_name="nianbao", cwd=str(project.root), progress_bar=False,
-                               kernel_manager_class=IPCKernelManager)
-
-
-def _worker_main(conn: Connection, root: str) -> None:
-    import papermill  # noqa: F401  first: papermill loads its engines, ours among them, as it initialises
-
-    from . import engines
-
-    def terminate(signum: int, frame: Any) -> None:  # the parent stops us: do not leave a kernel behind
-        engines.shutdown()
-        os._exit(128 + signum)
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGTERM, terminate)
-    project = Project(Path(root))
-    try:
-        _warm_up(project)
-    except Exception:
-        pass  # the first report starts a kernel again, and reports what fails
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):  # the parent is gone
-            break
-        if task is None:
-            break
-        conn.send(execute_task(project, task))
-    engines.shutdown()
-
-
-# -- in the parent ------------------------------------------------------------------------------------
-
-@dataclass
-class _Worker:
-    process: Any
-    conn: Connection
-    task: Task | None = None
-
-
-def _start_worker(ctx: Any, root: Path) -> _Worker:
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_worker_main, args=(child, str(root)), name="nianbao-worker", daemon=True)
-    process.start()
-    child.close()
-    return _Worker(process, parent)
-
-
-def _stop(workers: Sequence[_Worker], graceful: bool) -> None:
-    for w in workers:
-        try:
-            if graceful and w.task is None:
-                w.conn.send(None)
-            else:
-                w.process.terminate()
-        except (OSError, ValueError):
-            pass
-    for w in workers:
-        w.process.join(timeout=10)
-        if w.process.is_alive():
-            w.process.kill()
-            w.process.join()
-        w.conn.close()
-
-
-def execute_all(project: Project, tasks: Sequence[Task], jobs: int) -> Iterator[Entry]:
-    """Run `tasks` on `jobs` worker processes and yield each outcome as it arrives. A worker that dies
-    fails the report it was running and is replaced."""
-    if not tasks:
-        return
-    # spawn, not fork: the parent has imported great-expectations and its threads by now.
-    ctx = multiprocessing.get_context("spawn")
-    pending = deque(tasks)
-    workers = [_start_worker(ctx, project.root) for _ in range(max(1, min(jobs, len(tasks))))]
-    graceful = False
-    try:
-        while True:
-            for w in workers:
-                if w.task is None and pending:
-                    w.task = pending.popleft()
-                    w.conn.send(w.task)
-            busy = [w for w in workers if w.task is not None]
-            if not busy:
-                break
-            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
-            for i, w in enumerate(workers):
-                if w.task is None:
-                    continue
-                if w.conn in ready:
-                    try:
-                        entry = w.conn.recv()
-                    except (EOFError, OSError):
-                        entry = None
-                    if entry is not None:
-                        w.task = None
-                        yield entry
-                        continue
-                if w.process.sentinel in ready or not w.process.is_alive():
-                    w.process.join()
-                    task, w.task = w.task, None
-                    yield Entry(task.office, task.year, FAILED, task.inputs, findings=task.findings,
-                                error=f"worker process died (exit code {w.process.exitcode}) while running "
-                                      "this report")
-                    w.conn.close()
-                    workers[i] = _start_worker(ctx, project.root)
-        graceful = True
-    finally:
-        _stop(workers, graceful)
+# Reports validated in one great-expectations run. GX costs per run and per expectation far more than per
+# row, so chunks are large; the first is small so that the workers get work as soon as they are warm.
+FIRST_CHUNK = 50
+CHUNK = 250
 
 
 @dataclass
@@ -210,24 +52,39 @@ class BatchResult:
         return 2 if self.with_status(FAILED) else 1 if self.with_status(GATED) else 0
 
 
-def _load_failures(project: Project, pairs: Sequence[tuple[str, int]], digests: dict) -> tuple[list, list[Entry]]:
-    """The reports of `pairs` that load, and a failed entry for each that does not."""
-    from .report import iter_reports
+def _chunks(pairs: Sequence[tuple[str, int]]) -> Iterator[Sequence[tuple[str, int]]]:
+    it, size = iter(pairs), FIRST_CHUNK
+    while chunk := list(islice(it, size)):
+        yield chunk
+        size = CHUNK
 
-    reports, failed = [], []
-    good = []
-    for office, year in pairs:
-        try:
-            read_params(project, office, year)
-            good.append((office, year))
-        except InputError as exc:
-            failed.append(Entry(office, year, FAILED, digests.get((office, year)), error=str(exc)))
-    for office, year, loaded in iter_reports(project, good):
-        if isinstance(loaded, InputError):
-            failed.append(Entry(office, year, FAILED, digests.get((office, year)), error=str(loaded)))
-        else:
-            reports.append(loaded)
-    return reports, failed
+
+def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict) -> Iterator[Task | Entry]:
+    """A task for each office-year of `pairs` that loads, with its findings; a failed entry for each that
+    does not (bad params, figures or prose), with the message that names file, office, year and field."""
+    from .report import iter_reports
+    from .validate import validate  # imports great-expectations: once per batch, only when there is work
+
+    for chunk in _chunks(pairs):
+        good = []
+        for office, year in chunk:
+            try:
+                read_params(project, office, year)
+                good.append((office, year))
+            except InputError as exc:
+                yield Entry(office, year, FAILED, digests.get((office, year)), error=str(exc))
+        reports = []
+        for office, year, loaded in iter_reports(project, good):
+            if isinstance(loaded, InputError):
+                yield Entry(office, year, FAILED, digests.get((office, year)), error=str(loaded))
+            else:
+                reports.append(loaded)
+        found: dict[tuple[str, int], list[dict]] = {}
+        for f in validate(reports, project):
+            found.setdefault((f.office, f.year), []).append(f.to_dict())
+        for r in reports:
+            key = (r.office.id, r.year)
+            yield Task(r.office.id, r.year, found.get(key, []), digests[key])
 
 
 def run_batch(project: Project, offices: list[str] | None = None, years: list[int] | None = None,
@@ -250,43 +107,23 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     if on_start:
         on_start(len(stale), len(pairs) - len(stale))
     last_save = time.monotonic()
-
-    def record(entry: Entry) -> None:
-        nonlocal last_save
-        manifest.put(entry)
-        if on_entry:
-            on_entry(entry)
-        if time.monotonic() - last_save > SAVE_EVERY:
-            manifest.save()
-            last_save = time.monotonic()
-
     try:
         if stale:
-            reports, failed = _load_failures(project, stale, digests)
-            for entry in failed:
-                record(entry)
-            findings = _validate(reports, project)
-            tasks = [Task(r.office.id, r.year, [f.to_dict() for f in findings.get((r.office.id, r.year), ())],
-                          digests[(r.office.id, r.year)]) for r in reports]
-            for entry in execute_all(project, tasks, jobs or os.cpu_count() or 1):
-                record(entry)
+            # The workers start their kernels while the first chunk is validated.
+            with WorkerPool(project, min(jobs or os.cpu_count() or 1, len(stale))) as pool:
+                for entry in pool.run(tasks(project, stale, digests)):
+                    manifest.put(entry)
+                    if on_entry:
+                        on_entry(entry)
+                    if time.monotonic() - last_save > SAVE_EVERY:
+                        manifest.save()
+                        last_save = time.monotonic()
     finally:
         manifest.save()
         sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     index = write_index(project, manifest)
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept)
-
-
-def _validate(reports: list, project: Project) -> dict[tuple[str, int], list[Finding]]:
-    if not reports:
-        return {}
-    from .validate import validate  # imports great-expectations: once per batch, only when there is work
-
-    by_report: dict[tuple[str, int], list[Finding]] = {}
-    for f in validate(reports, project):
-        by_report.setdefault((f.office, f.year), []).append(f)
-    return by_report
 
 
 def write_index(project: Project, manifest: Manifest) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,10 @@ def _years(values: tuple[str, ...]) -> list[int] | None:
     return years or None
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 @main.command()
 @click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
 @click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2021, 2019-2021, 2019,2023.")
@@ -78,6 +83,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
 
     project = _project(project_dir)
     progress = Progress(sys.stderr)
+    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job: stop as for Ctrl-C, keep what is done
     try:
         result = run_batch(project, [check_office_id(o) for o in _split(offices)] or None, _years(years), jobs,
                            force, on_start=progress.start, on_entry=progress.update)
@@ -100,6 +106,34 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     click.echo(f"{len(result.entries)} report(s): {counts}; built {result.built} in {result.seconds:.1f} s{rate}; "
                f"index: {project.relative(result.index)}")
     sys.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--offices", "count", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many fictional offices.")
+@click.option("--years", default="2019-2025", show_default=True, help="Years, as for batch: 2019-2025.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="A new or empty folder.")
+@click.option("--faults", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of office-years that get one rule violation each (listed in synth.json).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same project.")
+@reports_errors
+def synth(count: int, years: str, out: str, faults: float, seed: int) -> None:
+    """Write a complete fictional project (示例 offices) to OUT, ready for `nianbao batch`."""
+    from pathlib import Path
+
+    from .synth import synth as make
+
+    wanted = _years((years,)) or []
+    span = range(min(wanted), max(wanted) + 1)
+    if list(span) != wanted:
+        raise NianbaoError(f"--years must be one range of consecutive years, not {years!r}")
+    try:
+        result = make(Path(out), count, span, seed, faults)
+    except FileExistsError as exc:
+        raise NianbaoError(str(exc)) from None
+    broken = sum(bool(e["faults"]) for e in result.expected.values())
+    click.echo(f"wrote {result.reports} report(s) of {result.offices} office(s) to {out}"
+               f" ({broken} with an injected fault, see synth.json); run: nianbao batch --project {out}")
 
 
 @main.command()

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,3 +107,13 @@ def read_figures(project: Project, office: str) -> dict[int, Figures]:
         figures.values[ref] = row["value"] or None
         figures.lines[ref] = line
     return years
+
+
+def figures_csv(cells: Iterable[tuple[int, str, str]], *, header: bool = True) -> str:
+    """The text of a figures file for `(year, "table.row.column", value)` cells, quoted where a value needs it."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if header:
+        writer.writerow(FIGURE_FIELDS)
+    writer.writerows((year, *ref.split("."), value) for year, ref, value in cells)
+    return out.getvalue()

@@ -65,15 +65,15 @@ def input_digests(project: Project, pairs: Iterable[tuple[str, int]]) -> dict[tu
         offices = read_offices(project)
     except InputError:
         offices = {}
-    figures: dict[str, dict[int, Figures] | None] = {}
+    current: tuple[str, dict[int, Figures] | None] | None = None  # one office's figures at a time: flat memory
     digests: dict[tuple[str, int], str | None] = {}
     for office, year in pairs:
-        if office not in figures:
+        if current is None or current[0] != office:
             try:
-                figures[office] = read_figures(project, office) if office in offices else None
+                current = (office, read_figures(project, office) if office in offices else None)
             except InputError:
-                figures[office] = None
-        years = figures[office]
+                current = (office, None)
+        years = current[1]
         if years is None:
             digests[(office, year)] = None
             continue

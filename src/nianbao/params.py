@@ -39,6 +39,11 @@ def read_params(project: Project, office: str, year: int) -> dict[str, Any]:
     return params
 
 
+def params_text(office: str, year: int) -> str:
+    """The parameter file of one report, as `nianbao new` and `nianbao synth` write it."""
+    return f"office: {office}\nyear: {year}\n"
+
+
 def list_reports(project: Project, offices: list[str] | None = None,
                  years: list[int] | None = None) -> list[tuple[str, int]]:
     """Every (office, year) that has a parameter file, optionally filtered, in a stable order."""

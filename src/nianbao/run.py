@@ -117,7 +117,7 @@ def execute_report(project: Project, office: str, year: int, *, findings: list[F
     try:
         status = PUBLISHED
         try:
-            papermill.execute_notebook(
+            nb = papermill.execute_notebook(
                 str(project.notebook), str(scratch), parameters=parameters, engine_name=engine,
                 cwd=str(project.root), progress_bar=False, request_save_on_cell_execute=False,
                 kernel_manager_class=IPCKernelManager, execution_timeout=timeout,
@@ -126,7 +126,7 @@ def execute_report(project: Project, office: str, year: int, *, findings: list[F
             if exc.ename != "GateFailed":
                 raise ExecutionFailed(office, year, exc.ename, exc.evalue, exc.traceback) from None
             status = GATED
-        nb = nbformat.read(scratch, as_version=4)
+            nb = nbformat.read(scratch, as_version=4)  # papermill saved it before raising
         stem = f"{year}.findings" if status == GATED else f"{year}"
         html, ipynb = out_dir / f"{stem}.html", out_dir / f"{stem}.ipynb"
         normalize(nb, notebook=project.relative(project.notebook), output=project.relative(ipynb),

@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .atomic import write_files
-from .data import FIGURE_FIELDS, read_figures, read_offices
+from .data import figures_csv, read_figures, read_offices
 from .exceptions import InputError
 from .formats import Kind, format_for
+from .params import params_text
 from .project import Project
 
 NARRATIVE_HINT = "（请在此填写。可用 {{ t3.new.total }} 这样的占位符引用表格数字。）"
@@ -26,10 +27,10 @@ def scaffold(project: Project, office: str, year: int) -> list[Path]:
     writes: dict[Path, str] = {}
 
     figures = project.figures_file(office)
-    existing = figures.read_text(encoding="utf-8") if figures.is_file() else ",".join(FIGURE_FIELDS) + "\n"
     if not figures.is_file() or year not in read_figures(project, office):
-        rows = [f"{year},{t},{d.row},{d.column},0" for t, d in fmt.cells()]
-        writes[figures] = existing.rstrip("\n") + "\n" + "\n".join(rows) + "\n"
+        existing = figures.read_text(encoding="utf-8").rstrip("\n") + "\n" if figures.is_file() else ""
+        zeros = [(year, f"{t}.{d.row}.{d.column}", "0") for t, d in fmt.cells()]
+        writes[figures] = existing + figures_csv(zeros, header=not existing)
 
     narrative = project.narrative_file(office, year)
     if not narrative.exists():
@@ -39,7 +40,7 @@ def scaffold(project: Project, office: str, year: int) -> list[Path]:
 
     params = project.params_file(office, year)
     if not params.exists():
-        writes[params] = f"office: {office}\nyear: {year}\n"
+        writes[params] = params_text(office, year)
 
     write_files(writes)
     return list(writes)

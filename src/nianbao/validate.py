@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from .exceptions import NianbaoError
-from .expectations import SUITES, load_suites
+from .expectations import SUITES, label_cell, load_suites
 from .findings import Finding
 from .formats import Kind, get_format
 from .formats.rules import Term
@@ -123,9 +123,10 @@ def labels_frame(reports: Sequence[Report], offices_file: str = "data/offices.cs
         for table in r.format.tables:
             for pos, label in table.labels():
                 overridden = label.key is not None and label.key in r.office.labels
-                rows.append((r.office.id, r.year, r.format.id, f"{r.format.id}/{pos}", r.label(label),
+                position, text = f"{r.format.id}/{pos}", r.label(label)
+                rows.append((r.office.id, r.year, r.format.id, position, text, label_cell(position, text),
                              offices_file if overridden else None))
-    return pd.DataFrame(rows, columns=["office", "year", "format", "position", "label", "source"])
+    return pd.DataFrame(rows, columns=["office", "year", "format", "position", "label", "cell", "source"])
 
 
 # -- great-expectations -------------------------------------------------------------------------------
@@ -158,7 +159,11 @@ def _gx_suite(name: str, suite: dict) -> Any:
     digest = hashlib.sha256(json.dumps(suite, sort_keys=True).encode()).hexdigest()[:16]
     key = f"{name}-{digest}"
     if key not in _suites:
-        gx_suite = gx.ExpectationSuite(name=key, expectations=suite["expectations"], meta=suite.get("meta"))
+        # The identities' formulas (meta "instances") are for the frame builder; GX serialises an expectation's
+        # configuration many times per run, so it gets the expectations without them.
+        expectations = [{**e, "meta": {k: v for k, v in e["meta"].items() if k != "instances"}}
+                        for e in suite["expectations"]]
+        gx_suite = gx.ExpectationSuite(name=key, expectations=expectations, meta=suite.get("meta"))
         _suites[key] = _context().suites.add(gx_suite)
     return _suites[key]
 

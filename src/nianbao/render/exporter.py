@@ -39,6 +39,13 @@ class ReportExporter(TemplateExporter):
     def _template_name_default(self) -> str:
         return "nianbao"
 
+    @default("default_preprocessors")
+    def _default_preprocessors_default(self) -> list:
+        # The page shows outputs only; none of the stock preprocessors (all disabled by default) applies, and
+        # nbconvert validates the notebook after each one, even a disabled one: ~3 ms a report for nothing.
+        # A user's `--Exporter.preprocessors` still run.
+        return []
+
     @default("extra_template_basedirs")
     def _extra_template_basedirs_default(self) -> list[str]:
         return [TEMPLATES]

@@ -1,0 +1,189 @@
+"""Benchmark of `nianbao batch` against the ways papermill is usually driven. Not a test: it prints figures.
+
+    python benchmarks/batch.py [--reports 1000] [--sample 10] [--jobs N] [--keep DIR]
+
+In one run, on one machine, it
+1. writes a synthetic project of about `--reports` office-years (`nianbao synth`, 2019-2025);
+2. runs `nianbao batch` on it (gate, execution, rendering, index) and measures reports/s and the peak
+   memory of the whole process tree (parent, workers, kernels), then again on half the offices (both are
+   larger than the chunk of reports validated at once), to show whether the peak grows with the number;
+3. times a no-op re-run (nothing changed: everything is skipped);
+4. on a sample, times papermill's Python API with a fresh kernel per report (plus nbconvert's Python API),
+   and the naive loop of the `papermill` and `jupyter nbconvert` commands per report;
+5. prints the ratios and the targets (2 cores: >= 30 reports/s, >= 50x the naive loop, no-op <= 3 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+YEARS = range(2019, 2026)
+
+
+def tree_rss(root: int) -> int:
+    """Resident memory, in bytes, of `root` and all its descendants (read from /proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry.name}/statm", encoding="ascii") as f:
+                resident = int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        pid = int(entry.name)
+        parents[pid], rss[pid] = int(fields[1]), resident * page
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += [child for child, parent in parents.items() if parent == pid]
+    return total
+
+
+def measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
+    """Run `cmd`; its wall time, the peak RSS of its process tree (sampled every 50 ms), its stdout."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(proc.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if proc.returncode not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} failed with exit status {proc.returncode}:\n{out}")
+    return seconds, peak, out
+
+
+def synth_project(folder: Path, offices: int) -> Path:
+    subprocess.run([str(BIN / "nianbao"), "synth", "--offices", str(offices), "--years",
+                    f"{YEARS[0]}-{YEARS[-1]}", "--out", str(folder)], check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def batch(project: Path, jobs: int | None, *extra: str) -> tuple[float, int, str]:
+    cmd = [str(BIN / "nianbao"), "batch", "--project", str(project), *extra]
+    return measured(cmd + (["--jobs", str(jobs)] if jobs else []), project)
+
+
+def fresh_kernel_api(project: Path, sample: list[tuple[str, int]]) -> float:
+    """Seconds per report: papermill.execute_notebook (a fresh kernel each) + nbconvert's Python API."""
+    import papermill
+
+    from nianbao.kernel import IPCKernelManager  # the transport the batch uses: same cost, no TCP warning
+    from nianbao.render.exporter import ReportExporter
+
+    exporter = ReportExporter()
+    out = Path(tempfile.mkdtemp(prefix="nianbao-bench-api-"))
+    started = time.perf_counter()
+    for office, year in sample:
+        nb = papermill.execute_notebook(str(project / "notebooks" / "report.ipynb"), str(out / "out.ipynb"),
+                                        parameters={"office": office, "year": year}, cwd=str(project),
+                                        progress_bar=False, kernel_manager_class=IPCKernelManager)
+        body, _ = exporter.from_notebook_node(nb)
+        (out / f"{office}-{year}.html").write_text(body, encoding="utf-8")
+    seconds = (time.perf_counter() - started) / len(sample)
+    shutil.rmtree(out)
+    return seconds
+
+
+def naive_cli(project: Path, sample: list[tuple[str, int]]) -> float:
+    """Seconds per report: the `papermill` command, then the `jupyter nbconvert` command."""
+    out = Path(tempfile.mkdtemp(prefix="nianbao-bench-cli-"))
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    started = time.perf_counter()
+    for office, year in sample:
+        executed = out / f"{office}-{year}.ipynb"
+        subprocess.run([str(BIN / "papermill"), "notebooks/report.ipynb", str(executed), "-f",
+                        f"params/{office}/{year}.yaml", "--no-progress-bar"], cwd=project, env=env, check=True,
+                       capture_output=True)
+        subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "nianbao", str(executed)], env=env, check=True,
+                       capture_output=True)
+    seconds = (time.perf_counter() - started) / len(sample)
+    shutil.rmtree(out)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reports", type=int, default=1000, help="office-years in the big run (default 1000)")
+    parser.add_argument("--sample", type=int, default=10, help="reports timed with the slow ways (default 10)")
+    parser.add_argument("--jobs", type=int, default=None, help="nianbao batch --jobs (default: the cores)")
+    parser.add_argument("--keep", type=Path, help="keep the synthetic project here instead of a temporary folder")
+    args = parser.parse_args()
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
+    offices = math.ceil(args.reports / len(YEARS))
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; folder {work}")
+    big = synth_project(work / "big", offices)
+    small = synth_project(work / "small", max(1, offices // 2))
+    n_big, n_small = offices * len(YEARS), max(1, offices // 2) * len(YEARS)
+
+    t_big, peak_big, _ = batch(big, args.jobs)
+    t_small, peak_small, _ = batch(small, args.jobs)
+    t_noop, _, noop_out = batch(big, args.jobs)
+    if "built 0 " not in noop_out:
+        sys.exit(f"the re-run rebuilt reports; it should have skipped them all:\n{noop_out}")
+
+    step = max(1, n_big // args.sample)
+    sample = [(f"shili-{1 + i // len(YEARS):04d}", YEARS[i % len(YEARS)]) for i in range(0, n_big, step)]
+    sample = sample[: args.sample]
+    api = fresh_kernel_api(big, sample)
+    cli = naive_cli(big, sample)
+
+    rate = n_big / t_big
+    rows = [
+        ("nianbao batch", f"{n_big} reports in {t_big:.1f} s", f"{rate:.1f} reports/s",
+         f"peak {peak_big / 2**20:.0f} MiB"),
+        ("nianbao batch, half the offices", f"{n_small} reports in {t_small:.1f} s",
+         f"{n_small / t_small:.1f} reports/s", f"peak {peak_small / 2**20:.0f} MiB"),
+        ("no-op re-run", f"{n_big} reports skipped", f"{t_noop:.2f} s", ""),
+        ("papermill API, fresh kernel + nbconvert API", f"sample of {len(sample)}", f"{1 / api:.2f} reports/s",
+         f"{api:.2f} s/report"),
+        ("papermill CLI + jupyter nbconvert CLI", f"sample of {len(sample)}", f"{1 / cli:.2f} reports/s",
+         f"{cli:.2f} s/report"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, *cells in rows:
+        print(f"{name:<{width}}  {cells[0]:<26} {cells[1]:<16} {cells[2]}")
+    print(f"ratios: batch / papermill API = {rate * api:.0f}x; batch / naive CLI loop = {rate * cli:.0f}x; "
+          f"peak memory {n_big} vs {n_small} reports = {peak_big / max(peak_small, 1):.2f}")
+    checks = [
+        (rate >= 30, f"end to end >= 30 reports/s: {rate:.1f}"),
+        (rate * cli >= 50, f">= 50x the naive loop: {rate * cli:.0f}x"),
+        (t_noop <= 3, f"no-op re-run <= 3 s: {t_noop:.2f} s"),
+        (peak_big <= 1.15 * peak_small, f"peak memory does not grow with N: {peak_big / max(peak_small, 1):.2f}x"),
+    ]
+    for ok, text in checks:
+        print(f"{'met ' if ok else 'MISSED'}  {text}")
+    if not args.keep:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""Worker processes for `nianbao batch`: each keeps one warm kernel (papermill engine `nianbao`), executes
+a report, renders it with the `nianbao` exporter and publishes it atomically; the parent only hands out work.
+
+A notebook that raises or a kernel that dies fails that report only (the engine starts a fresh kernel for the
+next one); a worker that dies fails the report it was running and is replaced.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import signal
+import threading
+import traceback
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ExecutionFailed
+from .findings import Finding
+from .manifest import FAILED, GATED, PUBLISHED, WARNINGS, Entry
+from .project import Project
+
+TIMEOUT = 600  # seconds a notebook cell may run before its report fails
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Task:
+    office: str
+    year: int
+    findings: list[dict]
+    inputs: str | None
+
+
+def _outputs_relative(project: Project, path: Path) -> str:
+    return path.relative_to(project.outputs).as_posix()
+
+
+def execute_task(project: Project, task: Task, engine: str | None = "nianbao") -> Entry:
+    """Execute and publish one report; every failure becomes a failed entry with its reason."""
+    from .run import execute_report
+
+    findings = [Finding.from_dict(d) for d in task.findings]
+    failed = Entry(task.office, task.year, FAILED, task.inputs, findings=task.findings)
+    try:
+        result = execute_report(project, task.office, task.year, findings=findings, engine=engine,
+                                inputs=task.inputs, timeout=TIMEOUT)
+    except ExecutionFailed as exc:
+        lines = exc.traceback or [f"{exc.ename}: {exc.evalue}"]
+        failed.error = ANSI.sub("", "\n".join(lines))
+        return failed
+    except Exception as exc:  # a dead kernel, a full disk: this report fails, the batch goes on
+        failed.error = "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
+        return failed
+    status = GATED if result.status == GATED else WARNINGS if findings else PUBLISHED
+    return Entry(task.office, task.year, status, task.inputs, html=_outputs_relative(project, result.html),
+                 notebook=_outputs_relative(project, result.notebook), findings=task.findings)
+
+
+def _warm_up(project: Project) -> None:
+    """Start this worker's kernel and import nianbao in it while the parent validates."""
+    import nbformat
+    import papermill
+
+    from .kernel import IPCKernelManager
+    from .run import _exporter
+
+    _exporter()
+    nb = nbformat.read(project.notebook, as_version=4)
+    nb.cells = [nbformat.v4.new_code_cell("import nianbao, nianbao.render")]
+    papermill.execute_notebook(nb, None, engine_name="nianbao", cwd=str(project.root), progress_bar=False,
+                               kernel_manager_class=IPCKernelManager)
+
+
+def _worker_main(conn: Connection, root: str) -> None:
+    import papermill  # noqa: F401  first: papermill loads its engines, ours among them, as it initialises
+
+    from . import engines
+
+    def terminate(signum: int, frame: Any) -> None:  # the parent stops us: do not leave a kernel behind
+        engines.shutdown()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, terminate)
+    project = Project(Path(root))
+    try:
+        _warm_up(project)
+    except Exception:
+        pass  # the first report starts a kernel again, and reports what fails
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            break
+        if task is None:
+            break
+        conn.send(execute_task(project, task))
+    engines.shutdown()
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    task: Task | None = None
+
+
+def _start_worker(ctx: Any, root: Path) -> _Worker:
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=_worker_main, args=(child, str(root)), name="nianbao-worker", daemon=True)
+    process.start()
+    child.close()
+    return _Worker(process, parent)
+
+
+def _stop(workers: Sequence[_Worker], graceful: bool) -> None:
+    for w in workers:
+        try:
+            if graceful and w.task is None:
+                w.conn.send(None)
+            else:
+                w.process.terminate()
+        except (OSError, ValueError):
+            pass
+    for w in workers:
+        w.process.join(timeout=10)
+        if w.process.is_alive():
+            w.process.kill()
+            w.process.join()
+        w.conn.close()
+
+
+class _Feed:
+    """Reads an iterable in a thread. `ready` is a file descriptor that is readable while items (or the end)
+    wait to be taken, so the pool can wait for a worker and for the feed at once."""
+
+    def __init__(self, source: Iterable[Task | Entry]) -> None:
+        self._items: deque[Task | Entry] = deque()
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._finished = False
+        self.done = False  # the source is exhausted and every item was taken
+        self.ready, self._wake = os.pipe()
+        os.set_blocking(self.ready, False)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(source,), name="nianbao-feed", daemon=True)
+        self._thread.start()
+
+    def _read(self, source: Iterable[Task | Entry]) -> None:
+        try:
+            for item in source:
+                if self._stop.is_set():
+                    return
+                with self._lock:
+                    self._items.append(item)
+                self._signal()
+        except BaseException as exc:  # raised again in the pool's thread
+            self._error = exc
+        finally:
+            self._finished = True
+            self._signal()
+            os.close(self._wake)
+
+    def _signal(self) -> None:
+        try:
+            os.write(self._wake, b".")
+        except OSError:  # the pool closed its end: nobody is waiting
+            pass
+
+    def take(self) -> list[Task | Entry]:
+        """What has arrived since the last call. Raises what the source raised."""
+        try:  # drain first: whatever is appended after the drain signals again
+            os.read(self.ready, 65536)
+        except BlockingIOError:
+            pass
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            self.done = self._finished and not items
+        if self._error is not None:
+            raise self._error
+        return items
+
+    def close(self) -> None:
+        """Stop reading the source (after the item it is on) and release the pipe."""
+        self._stop.set()
+        os.close(self.ready)
+
+
+class WorkerPool:
+    """N worker processes, each with a warm kernel. Start it early: the workers warm up (start a kernel,
+    import nianbao in it) while the parent validates. A worker that dies fails the report it was running
+    and is replaced."""
+
+    def __init__(self, project: Project, jobs: int) -> None:
+        # spawn, not fork: the parent imports great-expectations and its threads.
+        self._ctx = multiprocessing.get_context("spawn")
+        self._root = project.root
+        self._workers = [_start_worker(self._ctx, self._root) for _ in range(max(1, jobs))]
+        self._graceful = False
+
+    def run(self, source: Iterable[Task | Entry]) -> Iterator[Entry]:
+        """Run the tasks of `source` and yield each outcome as it arrives; an `Entry` in `source` is an outcome
+        known without running, passed through. `source` may be slow (it loads and validates): a thread reads
+        it, so the workers never wait for more than the next task."""
+        feed = _Feed(source)
+        try:
+            yield from self._run(feed)
+        finally:
+            feed.close()
+
+    def _run(self, feed: _Feed) -> Iterator[Entry]:
+        pending: deque[Task] = deque()
+        workers = self._workers
+        while True:
+            for item in feed.take():
+                if isinstance(item, Entry):
+                    yield item
+                else:
+                    pending.append(item)
+            for w in workers:
+                if w.task is None and pending:
+                    w.task = pending.popleft()
+                    try:
+                        w.conn.send(w.task)
+                    except OSError:
+                        pass  # the worker is dead: its sentinel says so below, and the task fails
+            busy = [w for w in workers if w.task is not None]
+            if not busy and not pending and feed.done:
+                break
+            waiting_for = [w.conn for w in busy] + [w.process.sentinel for w in busy]
+            ready = set(wait(waiting_for if feed.done else [*waiting_for, feed.ready]))
+            for i, w in enumerate(workers):
+                if w.task is None:
+                    continue
+                if w.conn in ready:
+                    try:
+                        entry = w.conn.recv()
+                    except (EOFError, OSError):
+                        entry = None
+                    if entry is not None:
+                        w.task = None
+                        yield entry
+                        continue
+                if w.process.sentinel in ready or not w.process.is_alive():
+                    w.process.join()
+                    task, w.task = w.task, None
+                    yield Entry(task.office, task.year, FAILED, task.inputs, findings=task.findings,
+                                error=f"worker process died (exit code {w.process.exitcode}) while running "
+                                      "this report")
+                    w.conn.close()
+                    workers[i] = _start_worker(self._ctx, self._root)
+        self._graceful = True
+
+    def close(self) -> None:
+        """Stop the workers: politely after a complete run, at once after an interruption."""
+        _stop(self._workers, self._graceful)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,268 @@
+"""`nianbao batch` through the real stack: warm kernels in worker processes, the gate, failures, the
+incremental manifest, the reviewers' index, interruption, and the synthetic projects it is measured on."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+from click.testing import CliRunner
+from conftest import ROOT, set_figure
+
+from nianbao.atomic import TEMP_GLOB
+from nianbao.batch import run_batch
+from nianbao.cli import main
+from nianbao.manifest import FAILED, GATED, PUBLISHED, WARNINGS, Manifest
+from nianbao.project import Project
+from nianbao.run import run_report
+from nianbao.synth import FAULTS, synth
+
+BIN = Path(sys.executable).parent
+
+
+def make(tmp_path: Path, offices: int = 2, years: range = range(2019, 2022), faults: float = 0.0,
+         seed: int = 1) -> Project:
+    synth(tmp_path / "synth", offices, years, seed, faults)
+    return Project(tmp_path / "synth")
+
+
+def built(project: Project, **kw) -> tuple[list[tuple[str, int]], object]:
+    """Run a batch; return the office-years it built, in order, and its result."""
+    done: list[tuple[str, int]] = []
+    result = run_batch(project, on_entry=lambda e: done.append((e.office, e.year)), **kw)
+    return sorted(done), result
+
+
+def temporaries(folder: Path) -> list[Path]:
+    return list(folder.rglob(TEMP_GLOB))
+
+
+# -- the demo project ---------------------------------------------------------------------------------
+
+def test_batch_html_is_the_fresh_kernel_html_byte_for_byte(project) -> None:
+    """One worker runs all seven reports in one kernel; each page equals a fresh `nianbao run`, and a
+    second batch with two workers gives the same bytes again."""
+    _, result = built(project, jobs=1)
+    assert result.exit_code == 0 and {e.status for e in result.entries} == {PUBLISHED}
+    pages = {e.key: (project.outputs / e.html).read_bytes() for e in result.entries}
+    assert len(pages) == 7
+    # guandu-taihe 2020 ran last, after six others in the same kernel; example-shifan 2019 ran first.
+    for office, year in (("guandu-taihe", 2020), ("example-shifan", 2019)):
+        fresh = run_report(project, office, year).html.read_bytes()
+        assert fresh == pages[f"{office}/{year}"]
+    _, again = built(project, jobs=2, force=True)
+    assert {e.key: (project.outputs / e.html).read_bytes() for e in again.entries} == pages
+
+
+def test_executed_notebook_keeps_its_provenance(project) -> None:
+    _, result = built(project, offices=["guandu-taihe"])
+    (entry,) = result.entries
+    nb = nbformat.read(project.outputs / entry.notebook, as_version=4)
+    meta = nb.metadata
+    assert meta.papermill.parameters.office == "guandu-taihe" and meta.papermill.parameters.year == 2020
+    assert meta.nianbao.inputs == entry.inputs and len(entry.inputs) == 64
+    assert meta.nianbao.versions.nianbao and meta.nianbao.versions.papermill
+    assert "start_time" not in meta.papermill and all("execution" not in c.metadata for c in nb.cells)
+
+
+def test_a_raising_notebook_and_a_killed_kernel_fail_only_their_reports(project) -> None:
+    """One worker, so the reports after the kill run on the kernel that replaced the dead one."""
+    nb = nbformat.read(project.notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import os, signal\n"
+        "if (office, year) == ('example-shifan', 2020):\n"
+        "    raise RuntimeError('boom in the notebook')\n"
+        "if (office, year) == ('example-shifan', 2022):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"))
+    nbformat.write(nb, project.notebook)
+    result = CliRunner().invoke(main, ["batch", "--jobs", "1", "--project", str(project.root)])
+    assert result.exit_code == 2, result.output
+    manifest = Manifest(project)
+    status = {k: e.status for k, e in manifest.entries.items()}
+    assert status == {
+        "example-shifan/2019": PUBLISHED, "example-shifan/2020": FAILED, "example-shifan/2021": PUBLISHED,
+        "example-shifan/2022": FAILED, "example-shifan/2023": PUBLISHED, "example-shifan/2024": PUBLISHED,
+        "guandu-taihe/2020": PUBLISHED,
+    }
+    raised = manifest.get("example-shifan", 2020).error
+    assert "RuntimeError: boom in the notebook" in raised and "raise RuntimeError" in raised  # the traceback
+    assert re.search(r"(?i)kernel died|dead", manifest.get("example-shifan", 2022).error)
+    # The summary says which and why; the failed reports have no outputs; nothing partial is left.
+    assert "failed: example-shifan 2020: RuntimeError: boom in the notebook" in result.output
+    assert "failed: example-shifan 2022" in result.output
+    out = project.output_dir("example-shifan")
+    assert not list(out.glob("2020*")) and not list(out.glob("2022*"))
+    assert (out / "2023.html").is_file() and not temporaries(project.outputs)
+    # The index shows the traceback.
+    index = (project.outputs / "index.html").read_text(encoding="utf-8")
+    assert "boom in the notebook" in index and "生成失败" in index
+
+
+def test_bad_input_fails_its_report_and_the_batch_goes_on(project) -> None:
+    (project.root / "params" / "example-shifan" / "2021.yaml").write_text("office: [unclosed\n", encoding="utf-8")
+    set_figure(project, "example-shifan", 2022, "t3.new.natural", "-4")
+    _, result = built(project)
+    assert result.exit_code == 2
+    by_key = {e.key: e for e in result.entries}
+    assert by_key["example-shifan/2021"].status == FAILED
+    assert "params/example-shifan/2021.yaml" in by_key["example-shifan/2021"].error
+    assert by_key["example-shifan/2022"].status == GATED
+    assert (project.output_dir("example-shifan") / "2022.findings.html").is_file()
+    assert sum(e.status == PUBLISHED for e in result.entries) == 5
+
+
+# -- incremental --------------------------------------------------------------------------------------
+
+def test_only_changed_reports_and_the_years_that_read_them_are_rebuilt(tmp_path) -> None:
+    project = make(tmp_path)
+    everything, first = built(project)
+    assert len(everything) == 6 and first.exit_code == 0
+    stamps = {p: p.stat().st_mtime_ns for p in project.outputs.rglob("*.html") if p.name != "index.html"}
+
+    assert built(project)[0] == []  # nothing changed: nothing runs
+
+    # A figure of 2020 is read by 2020's report and by 2021's cross-year rules.
+    set_figure(project, "shili-0001", 2020, "t2.license.decisions", "77")
+    assert built(project)[0] == [("shili-0001", 2020), ("shili-0001", 2021)]
+    # Prose is read by its own year only.
+    prose = project.narrative_file("shili-0002", 2019)
+    prose.write_text(prose.read_text(encoding="utf-8") + "\n补充说明。\n", encoding="utf-8")
+    assert built(project)[0] == [("shili-0002", 2019)]
+    untouched = [p for p in stamps if "shili-0002/2020" in p.as_posix() or "shili-0001/2019" in p.as_posix()]
+    assert untouched and all(p.stat().st_mtime_ns == stamps[p] for p in untouched)
+
+    # What every report shares: the notebook.
+    nb = nbformat.read(project.notebook, as_version=4)
+    nb.cells[0].source += "\n"
+    nbformat.write(nb, project.notebook)
+    assert built(project)[0] == everything
+    # --force rebuilds what has not changed; a deleted output is rebuilt on its own.
+    assert built(project, force=True)[0] == everything
+    (project.output_dir("shili-0002") / "2021.html").unlink()
+    assert built(project)[0] == [("shili-0002", 2021)]
+
+
+def test_an_interrupted_batch_leaves_no_partial_file_and_resumes(tmp_path) -> None:
+    project = make(tmp_path, offices=6, years=range(2019, 2024))
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.Popen([str(BIN / "nianbao"), "batch", "--jobs", "1", "--project", str(project.root)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list(project.outputs.rglob("*.html"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert not temporaries(project.outputs)
+    pages = [p for p in project.outputs.rglob("*.html") if p.name != "index.html"]
+    assert 3 <= len(pages) < 30
+    assert all(p.read_text(encoding="utf-8").rstrip().endswith("</html>") for p in pages)
+
+    rebuilt, result = built(project)
+    assert len(rebuilt) == 30 - len(pages)  # only what was missing
+    assert result.exit_code == 0 and len(result.entries) == 30
+
+
+# -- the index, with faults of every kind --------------------------------------------------------------
+
+class _IndexRows(HTMLParser):
+    """The rows of outputs/index.html: "office/year" → status, cell texts, links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, dict] = {}
+        self._row: dict | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "tr" and "data-status" in a:
+            self._row = {"status": a["data-status"], "cells": [], "links": []}
+        elif self._row is not None and tag == "td":
+            self._row["cells"].append("")
+        elif self._row is not None and tag == "a":
+            self._row["links"].append(a["href"])
+
+    def handle_data(self, data: str) -> None:
+        if self._row is not None and self._row["cells"]:
+            self._row["cells"][-1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tr" and self._row is not None:
+            cells = self._row["cells"]
+            office = cells[0].split()[-1]
+            self._row["text"] = " ".join(cells)
+            self.rows[f"{office}/{cells[1]}"] = self._row
+            self._row = None
+
+
+def test_index_lists_every_report_with_its_status_for_injected_faults(tmp_path) -> None:
+    project = make(tmp_path, offices=8, years=range(2019, 2023), faults=0.7, seed=5)
+    expected = json.loads((project.root / "synth.json").read_text(encoding="utf-8"))["reports"]
+    injected = {f for e in expected.values() for f in e["faults"]}
+    assert injected == set(FAULTS), injected  # this seed injects every kind
+    _, result = built(project)
+    assert result.exit_code == 2
+
+    parser = _IndexRows()
+    parser.feed((project.outputs / "index.html").read_text(encoding="utf-8"))
+    assert set(parser.rows) == set(expected)
+    for key, want in expected.items():
+        row = parser.rows[key]
+        assert row["status"] == want["status"], (key, want)
+        for rule in want["rules"] if want["status"] != FAILED else ():
+            assert rule in row["text"], (key, rule)
+        if want["status"] in (PUBLISHED, WARNINGS):
+            assert f"{key}.html" in row["links"]
+        elif want["status"] == GATED:
+            assert f"{key}.findings.html" in row["links"]
+        else:
+            assert row["links"] == [] and "raw HTML" in row["text"]
+        if not want["faults"]:
+            assert row["status"] == PUBLISHED and "CELL-FILLED" not in row["text"]
+
+
+def test_batch_cli_summary_and_exit_status(tmp_path) -> None:
+    project = make(tmp_path, offices=3, years=range(2020, 2022), faults=0.6, seed=2)
+    expected = json.loads((project.root / "synth.json").read_text(encoding="utf-8"))["reports"]
+    result = CliRunner().invoke(main, ["batch", "--project", str(project.root)])
+    statuses = [e["status"] for e in expected.values()]
+    assert result.exit_code == (2 if FAILED in statuses else 1 if GATED in statuses else 0)
+    for key, want in expected.items():
+        office, year = key.split("/")
+        if want["status"] in (GATED, FAILED):
+            assert f"{want['status']}: {office} {year}" in result.output
+    assert f"{len(expected)} report(s)" in result.output and "index: outputs/index.html" in result.output
+    # Selecting: one office, one year.
+    again = CliRunner().invoke(main, ["batch", "--offices", "shili-0001", "--years", "2021", "--force",
+                                      "--project", str(project.root)])
+    assert "1 report(s)" in again.output
+
+
+# -- the synthetic projects ---------------------------------------------------------------------------
+
+def test_synth_without_faults_is_clean_across_years_and_formats(tmp_path) -> None:
+    project = make(tmp_path, offices=5, years=range(2019, 2026), seed=7)
+    result = CliRunner().invoke(main, ["check", "--project", str(project.root)])
+    assert result.exit_code == 0 and "35 report(s) checked: 0 critical, 0 warning(s)" in result.output
+
+
+def test_synth_refuses_a_folder_that_holds_a_project(tmp_path) -> None:
+    make(tmp_path)
+    result = CliRunner().invoke(main, ["synth", "--out", str(tmp_path / "synth"), "--offices", "1"])
+    assert result.exit_code == 2 and "already holds a project" in result.output
+
+
+def test_synth_ships_the_projects_notebook() -> None:
+    from importlib.resources import files
+
+    shipped = files("nianbao").joinpath("project_files/report.ipynb").read_bytes()
+    assert shipped == (ROOT / "notebooks" / "report.ipynb").read_bytes()
