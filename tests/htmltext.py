@@ -87,3 +87,48 @@ def expand(rows: list[list[Cell]]) -> list[list[str]]:
     width = max(c for _, c in grid) + 1
     assert len(grid) == height * width, "the table has holes"
     return [[grid[(r, c)] for c in range(width)] for r in range(height)]
+
+
+HALF_WIDTH = str.maketrans({"（": "(", "）": ")", "：": ":", "，": ",", "；": ";"})
+
+
+def flatten(html: str, *, spans: bool = False, half_width: bool = False, split_headers: bool = False) -> str:
+    """A text copy of a report page, as people make them: the title, each paragraph on a line, and each
+    table row as its cells joined by `|` (like the seed), after the prose of its part.
+
+    `spans`: a merged cell leaves an empty slot for each extra column it covers (`| |||`);
+    `half_width`: `(一)` for `（一）`; `split_headers`: header rows broken over two lines, and two-character
+    labels broken inside (`总 计`).
+    """
+    page = read(html)
+    tables = iter(page.tables)
+    headings = [i for i, (tag, _) in enumerate(page.blocks) if tag == "h2"]
+    table_before = set(headings[2:5])  # tables 二, 三, 四 end parts 二, 三, 四
+    lines: list[str] = []
+    for i, (tag, text) in enumerate([*page.blocks, ("end", "")]):
+        if i in table_before:
+            lines += _table_lines(next(tables), spans, split_headers)
+        if tag in ("h1", "h2", "p"):
+            lines.append(text)
+    text = "\n".join(lines) + "\n"
+    return text.translate(HALF_WIDTH) if half_width else text
+
+
+def _table_lines(rows: list[list[Cell]], spans: bool, split_headers: bool) -> list[str]:
+    lines = []
+    for row in rows:
+        cells = []
+        for cell in row:
+            text = cell.text
+            if split_headers and cell.tag == "th" and len(text) == 2:
+                text = text[0] + " " + text[1]
+            cells.append(text)
+            if spans:
+                cells += [""] * (cell.colspan - 1)
+        header = all(c.tag == "th" for c in row)
+        if split_headers and header and len(cells) > 2:
+            half = len(cells) // 2
+            lines += [" | ".join(cells[:half]) + " |", " | ".join(cells[half:]) + " |"]
+        else:
+            lines.append(" | ".join(cells) + " |")
+    return lines

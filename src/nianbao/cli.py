@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -119,8 +120,6 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
 @reports_errors
 def synth(count: int, years: str, out: str, faults: float, seed: int) -> None:
     """Write a complete fictional project (示例 offices) to OUT, ready for `nianbao batch`."""
-    from pathlib import Path
-
     from .synth import synth as make
 
     wanted = _years((years,)) or []
@@ -134,6 +133,110 @@ def synth(count: int, years: str, out: str, faults: float, seed: int) -> None:
     broken = sum(bool(e["faults"]) for e in result.expected.values())
     click.echo(f"wrote {result.reports} report(s) of {result.offices} office(s) to {out}"
                f" ({broken} with an injected fault, see synth.json); run: nianbao batch --project {out}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--office", help="Office id of the report(s) (default: the office of that name in data/offices.csv, "
+                               "else an id made from the file name).")
+@click.option("--year", help="Report year (default: from the title).")
+@click.option("--force", is_flag=True, help="Replace an office-year that already has data.")
+@project_option
+@reports_errors
+def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force: bool,
+           project_dir: str | None) -> None:
+    """Read published reports (web pages, text copies) into data/: figures, prose, params.
+
+    PATHS are files or folders of .html/.htm/.txt files. A cell left blank or with a dash is recorded as not
+    reported (blank), never as 0; the cells not reported are listed. With --project DIR naming a folder that
+    holds no project yet, one is started there. Exits 2 when a file could not be ingested.
+    """
+    from .ingest import ingest_file, report_files
+    from .render.html import cell_location
+    from .scaffold import init_project
+
+    project = init_project(Path(project_dir)) if project_dir else _project(None)
+    office = check_office_id(office) if office else None
+    failed = 0
+    for path in report_files(paths):
+        try:
+            done = ingest_file(project, path, office=office, year=check_year(year) if year else None, force=force)
+        except NianbaoError as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed += 1
+            continue
+        pub = done.report
+        total = len(pub.values)
+        click.echo(f"{path}: {pub.office} {pub.year} ({pub.format.id}) → {done.office}"
+                   f"{' (new office)' if done.new_office else ''}: {pub.reported} of {total} cells")
+        blanks = pub.not_reported
+        if blanks:
+            shown = "; ".join(cell_location(pub.year, *ref.split(".")) for ref in blanks[:8])
+            more = f"; and {len(blanks) - 8} more" if len(blanks) > 8 else ""
+            click.echo(f"  not reported ({len(blanks)}, written blank): {shown}{more}")
+        for ref, text in pub.originals.items():
+            click.echo(f"  {ref}: read {text!r} as {pub.values[ref]}")
+        for i, (found, official) in enumerate(zip(pub.headings, pub.format.headings, strict=True)):
+            if found != official:
+                click.echo(f"  heading {i + 1}: published as {found!r}, written as {official!r}")
+        for problem in pub.problems:
+            click.echo(f"  {problem}")
+        click.echo("  wrote " + ", ".join(project.relative(p) for p in done.written))
+    sys.exit(2 if failed else 0)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the findings as one HTML page.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@reports_errors
+def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None:
+    """Check published reports against the rules of the national format, as the gate does.
+
+    PATHS are files or folders of .html/.htm/.txt files; reports of one office in consecutive years feed the
+    cross-year rules. A rule that needs a cell that was not reported is not assessable, not failed. Figures
+    the prose states that a table contradicts are warnings. Exits 1 when any finding is critical, 2 when a
+    file could not be read.
+    """
+    from .atomic import write_files
+    from .audit import audit as run_audit
+    from .ingest import report_files
+
+    result = run_audit(list(report_files(paths)))
+    if as_json:
+        click.echo(json.dumps([{"file": a.report.file, "office": a.report.office, "year": a.report.year,
+                                "format": a.report.format.id, "findings": [f.to_dict() for f in a.findings],
+                                "not_assessable": [list(n) for n in a.not_assessable],
+                                "not_reported": a.report.not_reported, "problems": a.report.problems}
+                               for a in result.audited], ensure_ascii=False, indent=1))
+    else:
+        for a in result.audited:
+            pub = a.report
+            critical = sum(f.critical for f in a.findings)
+            click.echo(f"{pub.file}: {pub.office} {pub.year} ({pub.format.id}): {critical} critical, "
+                       f"{len(a.findings) - critical} warning(s), {len(a.not_assessable)} check(s) not assessable")
+            shown: dict[str, int] = {}
+            for f in a.findings:
+                shown[f.rule] = shown.get(f.rule, 0) + 1
+                if shown[f.rule] <= 3:
+                    click.echo("  " + f.describe().replace(f" — {pub.file}", "").replace("\n", " / "))
+            for rule, n in shown.items():
+                if n > 3:
+                    click.echo(f"  ... and {n - 3} more {rule} finding(s)")
+            if a.not_assessable:
+                rules = sorted({r for r, *_ in a.not_assessable})
+                click.echo(f"  not assessable (cells not reported): {', '.join(rules)}")
+            for problem in pub.problems:
+                click.echo(f"  {problem}")
+    for error in result.errors:
+        click.echo(f"error: {error}", err=True)
+    if html_out:
+        from .render.audit import audit_html
+
+        write_files({html_out: audit_html(result)})
+        click.echo(f"wrote {html_out}")
+    sys.exit(result.exit_code)
 
 
 @main.command()

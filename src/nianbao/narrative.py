@@ -123,3 +123,24 @@ def fill(narrative: Narrative, resolve: Callable[[str], str | None], office: str
     sections = tuple(replace(s, body=substitute(s.body, s.heading, s.body_line)) for s in narrative.sections)
     preamble = substitute(narrative.preamble, "preamble", narrative.preamble_line)
     return replace(narrative, preamble=preamble, sections=sections)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~{}])")
+_MD_LIST_START = re.compile(r"^(\d+)([.)])(\s)")
+
+
+def plain_to_markdown(paragraph: str) -> str:
+    """A paragraph of plain text as Markdown that renders as exactly that text (no list, heading, emphasis
+    or raw HTML where the text only looked like one)."""
+    text = _MD_SPECIAL.sub(r"\\\1", paragraph)
+    text = _MD_LIST_START.sub(r"\1\\\2\3", text)
+    return "\\" + text if text[:1] in "+-=" else text
+
+
+def narrative_text(preamble: list[str], sections: list[tuple[str, list[str]]]) -> str:
+    """A narrative file from plain paragraphs: the preamble, then each heading with its paragraphs."""
+    parts = [plain_to_markdown(p) for p in preamble]
+    for heading, paragraphs in sections:
+        parts.append(f"# {heading}")
+        parts += [plain_to_markdown(p) for p in paragraphs]
+    return "\n\n".join(parts) + "\n"

@@ -5,14 +5,33 @@ Nothing that exists is overwritten: an analyst's figures and prose are never rep
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from .atomic import write_files
-from .data import figures_csv, read_figures, read_offices
+from .data import OFFICE_FIELDS, figures_csv, read_figures, read_offices
 from .exceptions import InputError
 from .formats import Kind, format_for
 from .params import params_text
 from .project import Project
+
+
+def init_project(root: Path) -> Project:
+    """Make `root` a project: the report notebook, the expectation suites, a registry with no office yet and
+    an outputs folder. What exists already is kept."""
+    from .expectations import SUITES, write_suites
+
+    project = Project(root)
+    writes: dict[Path, str] = {}
+    if not project.notebook.exists():
+        writes[project.notebook] = files("nianbao").joinpath("project_files/report.ipynb").read_text(encoding="utf-8")
+    if not project.offices_file.exists():
+        writes[project.offices_file] = ",".join(OFFICE_FIELDS) + "\n"
+    write_files(writes)
+    if not all((project.expectations / f"{name}.json").exists() for name in SUITES):
+        write_suites(project.expectations)
+    project.outputs.mkdir(parents=True, exist_ok=True)
+    return project
 
 NARRATIVE_HINT = "（请在此填写。可用 {{ t3.new.total }} 这样的占位符引用表格数字。）"
 

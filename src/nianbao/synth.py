@@ -19,11 +19,11 @@ from string import Template
 
 from .atomic import write_files
 from .data import LABEL_PREFIX, OFFICE_FIELDS, figures_csv
-from .expectations import write_suites
 from .formats import format_for
 from .formats.rules import T3_INNER
 from .manifest import FAILED, GATED, PUBLISHED, WARNINGS
 from .params import params_text
+from .scaffold import init_project
 
 PLACES = ("东湖", "西山", "南苑", "北塘", "青石", "白沙", "红枫", "金桥", "银杏", "云溪", "松林", "柳岸", "梅园",
           "竹影", "兰亭", "桂花", "翠屏", "碧水", "长乐", "永安", "新华", "和平", "光明", "朝阳")
@@ -242,11 +242,8 @@ def synth(out: Path, offices: int, years: range, seed: int = 0, faults: float = 
             writes[out / "params" / office / f"{year}.yaml"] = params_text(office, year)
         writes[out / "data" / "figures" / f"{office}.csv"] = figures_csv(cells)
     writes[out / "data" / "offices.csv"] = registry.getvalue()
-    notebook = files("nianbao").joinpath("project_files/report.ipynb").read_text(encoding="utf-8")
-    writes[out / "notebooks" / "report.ipynb"] = notebook
     writes[out / "synth.json"] = json.dumps({"seed": seed, "faults": faults, "reports": result.expected},
                                             ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     write_files(writes)
-    write_suites(out / "expectations")
-    (out / "outputs").mkdir(exist_ok=True)
+    init_project(out)
     return result

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from .exceptions import NianbaoError
-from .expectations import SUITES, label_cell, load_suites
+from .expectations import SUITES, build_suites, label_cell, load_suites
 from .findings import Finding
 from .formats import Kind, get_format
 from .formats.rules import Term
@@ -227,17 +227,21 @@ def run_suite(name: str, suite: dict, frame: pd.DataFrame) -> list[Finding]:
     return findings
 
 
-def validate(reports: Iterable[Report], project: Project) -> list[Finding]:
-    """Findings of every rule on `reports` (cross-year rules use each report's previous year)."""
+def validate(reports: Iterable[Report], project: Project | None) -> list[Finding]:
+    """Findings of every rule on `reports` (cross-year rules use each report's previous year).
+
+    The suites are the project's `expectations/`; without a project (auditing published reports), the ones
+    nianbao generates from its rule definitions.
+    """
     reports = list(reports)
     if not reports:
         return []
-    suites = load_suites(project.expectations)
+    suites = load_suites(project.expectations) if project else build_suites()
     frames = {
         "cells": cells_frame(reports),
         "arithmetic": arithmetic_frame(reports, suites["arithmetic"]),
         "prose": prose_frame(reports),
-        "labels": labels_frame(reports, project.relative(project.offices_file)),
+        "labels": labels_frame(reports, project.relative(project.offices_file) if project else "offices"),
     }
     findings: list[Finding] = []
     for name, suite in suites.items():
@@ -247,3 +251,18 @@ def validate(reports: Iterable[Report], project: Project) -> list[Finding]:
 
 def _order(f: Finding) -> tuple:
     return (f.office, f.year, f.severity != "critical", f.rule, f.table or "", f.row or "", f.column or "")
+
+
+def not_assessable(reports: Sequence[Report]) -> list[tuple[str, int, str, str, str | None, str | None]]:
+    """The identity instances that cannot be checked because a cell they need is not reported (blank, or not
+    a number): (office, year, rule, table, row, column). They are neither passed nor failed."""
+    suite = build_suites()["arithmetic"]
+    cross_year = {e["meta"]["rule"] for e in suite["expectations"]
+                  if any(Term.decode(t).prev for insts in e["meta"]["instances"].values() for i in insts
+                         for t in i["terms"])}
+    without_previous = {(r.office.id, r.year) for r in reports if r.previous is None}
+    frame = arithmetic_frame(reports, suite)
+    missing = frame[frame["value"].isna()]
+    return [(o, int(y), r, t, None if _missing(row) else row, None if _missing(c) else c) for o, y, r, t, row, c in
+            missing[["office", "year", "rule", "table", "row", "column"]].itertuples(index=False)
+            if not (r in cross_year and (o, int(y)) in without_previous)]  # skipped, as the rules say

@@ -29,7 +29,11 @@ class Col:
     variants: tuple[str, ...] = ()
 
 
-def t2_block(caption: str, cols: list[Col], rows: list[tuple[str, str]]) -> list[tuple[Cell, ...]]:
+# A row of a table-二 block: key, label, and optionally spellings read as that label (`Label.read_as`).
+Row = tuple[str, str] | tuple[str, str, tuple[str, ...]]
+
+
+def t2_block(caption: str, cols: list[Col], rows: list[Row]) -> list[tuple[Cell, ...]]:
     """A caption row, a header row and one line per data row; the data columns always span 3."""
     assert sum(c.span for c in cols) == 3, caption
     lines: list[tuple[Cell, ...]] = [
@@ -39,18 +43,19 @@ def t2_block(caption: str, cols: list[Col], rows: list[tuple[str, str]]) -> list
             *(Label(c.label, colspan=c.span, key=c.label_key, variants=c.variants) for c in cols),
         ),
     ]
-    for key, label in rows:
-        lines.append((Label(label, Role.ROW), *(Data(key, c.key, c.kind, colspan=c.span) for c in cols)))
+    for key, label, *read_as in rows:
+        lines.append((Label(label, Role.ROW, read_as=read_as[0] if read_as else ()),
+                      *(Data(key, c.key, c.kind, colspan=c.span) for c in cols)))
     return lines
 
 
-def table2(*blocks: tuple[str, list[Col], list[tuple[str, str]]]) -> Table:
+def table2(*blocks: tuple[str, list[Col], list[Row]]) -> Table:
     grid: list[tuple[Cell, ...]] = []
     rows: dict[str, str] = {}
     columns: dict[str, str] = {}
     for caption, cols, block_rows in blocks:
         grid += t2_block(caption, cols, block_rows)
-        rows.update(block_rows)
+        rows.update((key, label) for key, label, *_ in block_rows)
         for c in cols:
             columns.setdefault(c.key, c.label)
     return Table("t2", section=1, width=4, rows=rows, columns=columns, grid=tuple(grid))
@@ -70,6 +75,12 @@ T3_COLUMNS: dict[str, str] = {
 T3_CORNER = "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）"
 
 # (group label, [(row key, leaf label)]); a group of one leaf with no label of its own spans 2 columns.
+# Known local typos (FORMAT.md §4), read as the label they misspell, never accepted as it.
+T3_TYPOS: dict[str, tuple[str, ...]] = {
+    "（二）部分公开（区分处理的，只计这一情形，不计其他情形）":
+        ("（二）部分公开（区分处理的，只计这一情况，不计其他情形）",),
+    "5.属于三类内部事务信息": ("5.属于三类内容事务信息",),
+}
 Group = tuple[str, list[tuple[str, str]]]
 
 T3_OUTCOMES_HEAD: list[Group] = [
@@ -134,12 +145,12 @@ def table3(other: Group) -> Table:
                 line.append(Label("三、本年度办理结果", Role.ROW, rowspan=result_rows))
                 first = False
             if not leaf:
-                line.append(Label(group, Role.ROW, colspan=2))
+                line.append(Label(group, Role.ROW, colspan=2, read_as=T3_TYPOS.get(group, ())))
                 rows[key] = group
             else:
                 if i == 0:
                     line.append(Label(group, Role.ROW, rowspan=len(leaves)))
-                line.append(Label(leaf, Role.ROW))
+                line.append(Label(leaf, Role.ROW, read_as=T3_TYPOS.get(leaf, ())))
                 rows[key] = f"{group}{leaf}"
             grid.append((*line, *_t3_values(key)))
     grid.append((Label("四、结转下年度继续办理", Role.ROW, colspan=3), *_t3_values("carry_out")))

@@ -15,7 +15,8 @@ F2021 = Format(
             (
                 "第二十条第（一）项",
                 [Col("issued", "本年制发件数"), Col("repealed", "本年废止件数"), Col("valid", "现行有效件数")],
-                [("rules", "规章"), ("normative", "行政规范性文件")],
+                # Some F2021 reports still print F2019's "规范性文件" (FORMAT.md §11).
+                [("rules", "规章"), ("normative", "行政规范性文件", ("规范性文件",))],
             ),
             ("第二十条第（五）项", _DECISIONS, [("license", "行政许可")]),
             ("第二十条第（六）项", _DECISIONS, [("penalty", "行政处罚"), ("coercion", "行政强制")]),

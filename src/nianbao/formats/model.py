@@ -37,10 +37,17 @@ class Label:
     colspan: int = 1
     key: str | None = None  # set for configurable labels, e.g. "t2.procurement.amount"
     variants: tuple[str, ...] = ()
+    # Spellings met in published reports that a reader maps to this label but LABEL-EXACT never accepts:
+    # known typos, and a previous version's wording (FORMAT.md §4, §11).
+    read_as: tuple[str, ...] = ()
 
     @property
     def accepted(self) -> tuple[str, ...]:
         return (self.text, *self.variants)
+
+    @property
+    def readings(self) -> tuple[str, ...]:
+        return (*self.accepted, *self.read_as)
 
 
 @dataclass(frozen=True)

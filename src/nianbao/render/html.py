@@ -85,13 +85,16 @@ TABLE_NAMES = {"t2": "表二", "t3": "表三", "t4": "表四"}
 
 def location(f: Finding) -> str:
     """Where a finding is, in the table's own words: `表三 · 一、本年新收政府信息公开申请数量 · 自然人`."""
-    if not f.table:
-        return ""
+    return cell_location(f.year, f.table, f.row, f.column) if f.table else ""
+
+
+def cell_location(year: int, table: str, row: str | None, column: str | None) -> str:
+    """A cell of `year`'s format in the table's own words (its keys when the format does not know them)."""
     try:
-        table = format_for(f.year).table(f.table)
+        t = format_for(year).table(table)
     except (NianbaoError, KeyError):
-        return f.where
-    return " · ".join(p for p in (TABLE_NAMES.get(f.table, f.table), *table.labels_of(f.row, f.column)) if p)
+        return ".".join(p for p in (table, row, column) if p)
+    return " · ".join(p for p in (TABLE_NAMES.get(table, table), *t.labels_of(row, column)) if p)
 
 
 def findings_html(findings: Sequence[Finding], title: str) -> str:

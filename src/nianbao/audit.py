@@ -1,0 +1,119 @@
+"""`nianbao audit`: the gate's expectations, run on reports as they were published.
+
+Each report is read (`nianbao.published`) and validated with the suites nianbao generates from its rules,
+the same great-expectations run as the gate. Reports of the same office in consecutive years, audited
+together, feed the cross-year rules. Besides the findings, an audit says which checks were *not
+assessable* (a cell they need was not reported: they neither pass nor fail) and where the prose states a
+figure that contradicts the tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import Office
+from .exceptions import InputError
+from .findings import Finding, has_critical
+from .narrative import Narrative, Section
+from .published.reader import Published, read_published
+from .report import Report
+
+PROSE_RULE = "PROSE-TABLE"
+PROSE_MESSAGE = "正文所述数字与表格不一致：{说明}"
+# Figures the prose of part 一 or 三 often states, and the table cell that holds the same figure. Only
+# figures a table holds: "主动公开政府信息N条" counts all information, table 二 only documents.
+PROSE_FIGURES: tuple[tuple[str, str, str], ...] = (
+    (r"(?:新收|收到|受理)(?:各类|群众|公民)?(?:政府信息公开|依申请公开)?申请(?:共计|共|合计)?(\d+)(?:件|条|个|份|宗)",
+     "t3.new.total", "本年新收申请"),
+    (r"上年结转(?:政府信息公开申请|申请)?(\d+)件", "t3.carry_in.total", "上年结转申请"),
+    (r"结转下年度(?:继续办理)?(\d+)件", "t3.carry_out.total", "结转下年度继续办理"),
+    (r"(?:行政复议|复议申请)(\d+)(?:件|起)", "t4.review.total", "行政复议"),
+)
+
+
+@dataclass
+class Audited:
+    report: Published
+    findings: list[Finding] = field(default_factory=list)
+    not_assessable: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)  # rule, table, row, col
+
+    @property
+    def critical(self) -> bool:
+        return has_critical(self.findings)
+
+
+@dataclass
+class AuditResult:
+    audited: list[Audited]
+    errors: list[InputError]  # files that are not readable reports
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a report has a critical finding, 2 when a file could not be read, else 0."""
+        return 1 if any(a.critical for a in self.audited) else 2 if self.errors else 0
+
+
+def _office_id(name: str) -> str:
+    import hashlib
+
+    return "p-" + hashlib.sha256(name.encode()).hexdigest()[:10]  # stable, never shown: reports group by it
+
+
+def as_report(pub: Published, previous: Published | None = None) -> Report:
+    """A published report as the validator sees reports: headings as published, values as read."""
+    sections = tuple(Section(h, "\n\n".join(paragraphs), 0, 0)
+                     for h, paragraphs in zip(pub.headings, pub.sections, strict=True) if h is not None)
+    return Report(
+        office=Office(_office_id(pub.office), pub.office, labels=dict(pub.labels)),
+        year=pub.year,
+        format=pub.format,
+        values=dict(pub.values),
+        sources={ref: pub.file for ref in pub.values},
+        narrative=Narrative(pub.file, "\n\n".join(pub.preamble), sections),
+        previous=dict(previous.values) if previous else None,
+        previous_format=previous.format if previous else None,
+    )
+
+
+def prose_contradictions(report: Report) -> list[Finding]:
+    """Figures stated in the prose that differ from the table cell holding the same figure (warnings)."""
+    found = []
+    text = "\n".join([report.narrative.preamble, *(s.body for s in report.narrative.sections)])
+    for pattern, ref, what in PROSE_FIGURES:
+        table_value = report.values.get(ref)
+        if table_value is None:
+            continue
+        for m in re.finditer(pattern, text):
+            if m.group(1) != table_value:
+                table, row, column = ref.split(".")
+                found.append(Finding(
+                    report.office.id, report.year, PROSE_RULE, "warning", table, row, column,
+                    PROSE_MESSAGE.replace("{说明}", f"“{m.group(0)}”，表格中{what}为{table_value}"),
+                    value=m.group(1), source=report.narrative.file))
+    return found
+
+
+def audit(paths: Sequence[Path]) -> AuditResult:
+    """Read and audit every report in `paths` in one validation run."""
+    from .validate import not_assessable, validate
+
+    published: list[Published] = []
+    errors: list[InputError] = []
+    for path in paths:
+        try:
+            published.append(read_published(path))
+        except InputError as exc:
+            errors.append(exc)
+    by_office = {(p.office, p.year): p for p in published}
+    reports = [as_report(p, by_office.get((p.office, p.year - 1))) for p in published]
+    findings = validate(reports, None) + [f for r in reports for f in prose_contradictions(r)]
+    missing = not_assessable(reports)
+    audited = []
+    for pub, report in zip(published, reports, strict=True):
+        key = (report.office.id, report.year)
+        mine = [f for f in findings if (f.office, f.year) == key]
+        audited.append(Audited(pub, mine, [(r, t, row, c) for o, y, r, t, row, c in missing if (o, y) == key]))
+    return AuditResult(audited, errors)

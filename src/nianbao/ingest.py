@@ -1,0 +1,109 @@
+"""`nianbao ingest`: published reports into a project's data, in the schema `nianbao run` reads.
+
+For each report: its office (found in `data/offices.csv` by name, or added), its figures into
+`data/figures/<office>.csv` (a cell not reported is written blank, never 0), its prose into
+`data/narrative/<office>/<year>.md` under the official headings, and `params/<office>/<year>.yaml`.
+All files of one report are written together, atomically; a report that cannot be read, or whose year is
+already in the project (without `force`), writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .atomic import write_files
+from .data import LABEL_PREFIX, OFFICE_FIELDS, figures_csv, read_figures, read_offices
+from .exceptions import InputError
+from .narrative import narrative_text
+from .params import params_text
+from .project import OFFICE_ID, Project, check_office_id
+from .published.reader import Published, read_published
+
+SUFFIXES = (".html", ".htm", ".shtml", ".txt")
+
+
+@dataclass
+class Ingested:
+    file: str
+    office: str  # the office id
+    report: Published
+    written: list[Path] = field(default_factory=list)
+    new_office: bool = False
+
+
+def report_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """The files named, and the report files (web pages, text copies) in the folders named, sorted."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        else:
+            yield path
+
+
+def office_id_from(file: Path) -> str:
+    """An office id from a file name when the office is new and no `--office` was given:
+    `09_pingtan_czj_2019.html` → `pingtan-czj`."""
+    words = [w for w in re.split(r"[^a-z0-9]+", file.stem.lower()) if w and not re.fullmatch(r"\d+", w)]
+    slug = "-".join(words)
+    return slug if OFFICE_ID.fullmatch(slug) else "office-" + hashlib.sha256(file.stem.encode()).hexdigest()[:8]
+
+
+def ingest_file(project: Project, path: Path, *, office: str | None = None, year: int | None = None,
+                force: bool = False) -> Ingested:
+    """Read one published report and write it into `project`. Raises `InputError` (and writes nothing) when
+    the file is not a readable report or its office-year already has data and `force` is not set."""
+    report = read_published(path, year=year)
+    offices = read_offices(project)
+    by_name = {o.name: o.id for o in offices.values()}
+    office_id = office or by_name.get(report.office) or office_id_from(path)
+    check_office_id(office_id, file=path)
+    if office_id in offices and offices[office_id].name != report.office:
+        raise InputError(f"office {office_id!r} is {offices[office_id].name} in data/offices.csv, but the report "
+                         f"is {report.office}'s", file=path, office=office_id, year=report.year, field="office")
+    figures_file = project.figures_file(office_id)
+    existing = read_figures(project, office_id) if figures_file.exists() else {}
+    narrative = project.narrative_file(office_id, report.year)
+    if not force and (report.year in existing or narrative.exists()):
+        raise InputError(f"{office_id} already has data for {report.year} (use --force to replace it)", file=path,
+                         office=office_id, year=report.year)
+
+    writes: dict[Path, str] = {}
+    registry = _registry_with(project, office_id, report)
+    if registry is not None:
+        writes[project.offices_file] = registry
+    kept = [(y, ref, v or "") for y, f in sorted(existing.items()) if y != report.year for ref, v in f.values.items()]
+    mine = [(report.year, ref, v or "") for ref, v in report.values.items()]
+    writes[figures_file] = figures_csv(sorted(kept + mine, key=lambda c: c[0]))  # stable: grouped by year
+    writes[narrative] = narrative_text(report.preamble, list(zip(report.format.headings, report.sections,
+                                                                 strict=True)))
+    writes[project.params_file(office_id, report.year)] = params_text(office_id, report.year)
+    write_files(writes)
+    return Ingested(str(path), office_id, report, list(writes), new_office=office_id not in offices)
+
+
+def _registry_with(project: Project, office_id: str, report: Published) -> str | None:
+    """`data/offices.csv` with the office added (and the label columns its report needs), or None when the
+    office is listed already."""
+    path = project.offices_file
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    header = rows[0] if rows else list(OFFICE_FIELDS)
+    if any(r and r[0] == office_id for r in rows[1:]):
+        return None
+    labels = {f"{LABEL_PREFIX}{k}": v for k, v in report.labels.items()}
+    header += [c for c in labels if c not in header]
+    row = {"id": office_id, "name": report.office, **labels}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for r in rows[1:]:
+        writer.writerow(r + [""] * (len(header) - len(r)))
+    writer.writerow([row.get(c, "") for c in header])
+    return out.getvalue()
+

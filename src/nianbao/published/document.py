@@ -1,0 +1,237 @@
+"""A published report as a sequence of blocks: lines of text and table rows, in reading order.
+
+Two sources: a web page (HTML, with or without the site around the report) and a text copy of one, where
+each table row became one line of cells joined by `|` (like the seed). Everything that depends on the
+markup stays here; the reader of the report (`reader.py`) sees only blocks. Traditional script is mapped
+to simplified, and white space inside Chinese text (Word breaks lines anywhere) is removed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from ..exceptions import InputError
+
+ENCODINGS = ("utf-8-sig", "gb18030")  # Chinese sites serve UTF-8 or GBK; GB18030 reads both of the latter
+MAX_BYTES = 20 * 2**20
+_CJK = r"\u3000-\u303f\u3400-\u9fff\uff00-\uffef“”‘’"
+_SPACE_NEAR_CJK = re.compile(rf"\s+(?=[{_CJK}])|(?<=[{_CJK}])\s+")
+_SPACES = re.compile(r"[\s\u00a0\u3000\u200b\ufeff]+")
+# Word's conditional comments, which some sites print as text: `<!--[if !supportMisalignedColumns]-->`.
+_WORD_CONDITIONAL = re.compile(r"<!--\[(?:if[^\]]*|endif)\]-->|<!\[(?:if[^\]]*|endif)\]>")
+BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "section", "article", "center", "blockquote",
+              "dd", "dt", "header", "footer", "pre", "ul", "ol", "dl", "form", "main", "aside", "nav", "caption"}
+SKIP_TAGS = {"script", "style", "noscript", "template", "head", "select", "button", "iframe", "object", "svg"}
+
+
+@dataclass
+class Row:
+    """A table row: its cells' texts, and the table it belongs to (a counter, per document)."""
+
+    cells: list[str]
+    table: int
+
+
+@dataclass
+class Document:
+    file: str
+    kind: str  # "html" or "text"
+    blocks: list[str | Row] = field(default_factory=list)
+    title_hint: str = ""  # the page's <title>, for a page whose report has no title line
+    traditional: bool = False  # the source was in traditional script
+    # blocks[body[0]:body[1]] is the report itself; on a web page, what is around it is the site (menus,
+    # links, footer), except for the title, which sites often print above the article.
+    body: tuple[int, int] = (0, 0)
+
+    def lines(self) -> list[str]:
+        return [b for b in self.blocks if isinstance(b, str)]
+
+
+def clean(text: str) -> str:
+    """One line of text: white space folded, and dropped next to Chinese characters."""
+    text = _SPACES.sub(" ", _WORD_CONDITIONAL.sub("", text)).strip()
+    return _SPACE_NEAR_CJK.sub("", text)
+
+
+@cache
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> tuple[str, bool]:
+    """The text in simplified script, and whether it was in traditional script (many characters changed)."""
+    converted = _t2s().convert(text)
+    changed = sum(a != b for a, b in zip(text, converted, strict=False))
+    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in text) or 1
+    # A simplified text has the odd character that t2s would touch; a traditional one has many.
+    if changed >= 3 and changed / cjk > 0.02:
+        return converted, True
+    return text, False
+
+
+def decode(data: bytes, file: str) -> str:
+    if b"\x00" in data[:4096]:
+        raise InputError("not a text or HTML file (binary content)", file=file)
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError("not text: neither UTF-8 nor GB18030", file=file)
+
+
+def looks_like_html(text: str) -> bool:
+    head = text[:4096].lower()
+    return "<html" in head or "<!doctype" in head or "<body" in head or "<table" in text.lower() or "<p" in head
+
+
+def read_document(path: Path, label: str | None = None) -> Document:
+    """The blocks of the report in the file at `path` (`label`: how messages name the file)."""
+    file = label or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=file) from None
+    if len(data) > MAX_BYTES:
+        raise InputError(f"too large for a report page ({len(data) // 2**20} MiB)", file=file)
+    text = decode(data, file)
+    if not text.strip():
+        raise InputError("empty file", file=file)
+    text, traditional = to_simplified(text)
+    doc = _from_html(text, file) if looks_like_html(text) else _from_text(text, file)
+    doc.traditional = traditional
+    return doc
+
+
+# -- text copies ------------------------------------------------------------------------------------
+
+def _from_text(text: str, file: str) -> Document:
+    doc = Document(file, "text")
+    table = 0
+    previous_was_row = False
+    for raw in text.splitlines():
+        if "|" in raw:
+            if not previous_was_row:
+                table += 1
+            cells = raw.split("|")
+            if cells and not cells[-1].strip():
+                cells = cells[:-1]  # the line's closing separator
+            doc.blocks.append(Row([clean(c) for c in cells], table))
+            previous_was_row = True
+            continue
+        line = clean(raw)
+        if line:
+            doc.blocks.append(line)
+            previous_was_row = False
+    doc.body = (0, len(doc.blocks))
+    return doc
+
+
+# -- web pages --------------------------------------------------------------------------------------
+
+def _from_html(text: str, file: str) -> Document:
+    from bs4 import BeautifulSoup, Comment
+
+    soup = BeautifulSoup(text, "html.parser")
+    title = clean(soup.title.get_text()) if soup.title else ""
+    for node in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        node.extract()
+    for tag in soup.find_all(SKIP_TAGS):
+        tag.decompose()
+    doc = Document(file, "html", title_hint=title)
+    walker = _Walker(doc, _article(soup.body or soup))
+    walker.walk(soup.body or soup)
+    walker.flush()
+    if doc.body == (0, 0):
+        doc.body = (0, len(doc.blocks))
+    return doc
+
+
+HEADING_START = re.compile(r"^[一二三四五六][、.．，,]")
+
+
+def _article(root):
+    """The element that holds the report: the nearest common ancestor of its first heading 一 and its last
+    heading 六 (outside tables). None when the page has no such headings."""
+    from bs4 import Tag
+
+    first = last = None
+    for string in root.find_all(string=True):
+        text = clean(str(string))
+        if not HEADING_START.match(text) or len(text) > 40 or string.find_parent("table") is not None:
+            continue
+        if text[0] == "一" and first is None:
+            first = string
+        elif text[0] == "六" and first is not None:
+            last = string
+    if first is None or last is None:
+        return None
+    ancestors = [a for a in first.parents if isinstance(a, Tag)]
+    for parent in last.parents:
+        if parent in ancestors:
+            return parent
+    return None
+
+
+class _Walker:
+    """Depth-first over the page: text gathers into the current line until a block boundary; a table's
+    rows become rows (a table nested in a cell is read as its own rows)."""
+
+    def __init__(self, doc: Document, article) -> None:
+        self.doc = doc
+        self.article = article
+        self.parts: list[str] = []
+        self.tables = 0
+
+    def flush(self) -> None:
+        line = clean("".join(self.parts))
+        self.parts = []
+        if line:
+            self.doc.blocks.append(line)
+
+    def walk(self, node) -> None:
+        from bs4 import NavigableString, Tag
+
+        for child in node.children:
+            if isinstance(child, NavigableString):
+                self.parts.append(str(child))
+            elif isinstance(child, Tag):
+                name = child.name.lower()
+                if name == "br":
+                    self.flush()
+                elif name == "table":
+                    self.flush()
+                    self.table(child)
+                elif child is self.article:
+                    self.flush()
+                    start = len(self.doc.blocks)
+                    self.walk(child)
+                    self.flush()
+                    self.doc.body = (start, len(self.doc.blocks))
+                elif name in BLOCK_TAGS:
+                    self.flush()
+                    self.walk(child)
+                    self.flush()
+                else:
+                    self.walk(child)
+
+    def table(self, table) -> None:
+        self.tables += 1
+        number = self.tables
+        for tr in table.find_all("tr"):
+            if tr.find_parent("table") is not table:
+                continue  # a nested table's row: read with that table
+            cells = [c for c in tr.find_all(["td", "th"]) if c.find_parent("tr") is tr]
+            if any(c.find("table") for c in cells):
+                for c in cells:  # layout table around the report: read what is inside
+                    self.walk(c)
+                    self.flush()
+                continue
+            texts = [clean(c.get_text(" ")) for c in cells]
+            if any(texts):
+                self.doc.blocks.append(Row(texts, number))

@@ -1,0 +1,240 @@
+"""From the blocks of a published report to nianbao's data: office name, year, format, every data cell's
+value (or *not reported*), the prose of the preamble and of the six parts, and what could not be read.
+
+The title gives the office and the year; the year gives the format version. Headings are matched by
+number and words; a table row is identified by its last label (`labels.row_index`), and its values are
+laid on the row's data cells in order, allowing for the empty slots that flattened merged cells leave.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..exceptions import InputError, NianbaoError
+from ..formats import FORMATS, Data, Format, Kind, format_for
+from .document import Document, Row, read_document
+from .labels import RowIndex, heading_number, key, row_index
+from .values import Cell, is_value, read_cell
+
+TITLE = re.compile(r"^(?P<before>.*?)(?P<year>(?:19|20)\d{2})年度?(?P<after>.*?)政府信息公开工作年度报告")
+DATE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")  # the date under the signature: the report ends there
+
+
+@dataclass
+class Published:
+    """One published report, read."""
+
+    file: str
+    office: str  # 机关名称, from the title
+    year: int
+    format: Format
+    values: dict[str, str | None]  # every data cell of the format → stored text, None when not reported
+    originals: dict[str, str] = field(default_factory=dict)  # cells whose stored text differs from the page
+    preamble: list[str] = field(default_factory=list)
+    sections: list[list[str]] = field(default_factory=lambda: [[] for _ in range(6)])
+    headings: list[str | None] = field(default_factory=lambda: [None] * 6)  # as published
+    labels: dict[str, str] = field(default_factory=dict)  # configurable labels as printed
+    problems: list[str] = field(default_factory=list)  # what could not be read, in English for the analyst
+    kind: str = "text"
+    traditional: bool = False
+
+    @property
+    def not_reported(self) -> list[str]:
+        return [ref for ref, value in self.values.items() if value is None]
+
+    @property
+    def reported(self) -> int:
+        return sum(v is not None for v in self.values.values())
+
+
+def read_published(path: Path, *, year: int | None = None, label: str | None = None) -> Published:
+    """Read the report in `path` (a web page or a text copy). `year` overrides the title's year.
+
+    Raises `InputError` naming the file when it is not a report: no title with a year, no headings, or
+    no table values at all.
+    """
+    doc = read_document(path, label)
+    return read(doc, year=year)
+
+
+def read(doc: Document, *, year: int | None = None) -> Published:
+    start, end = doc.body
+    first_heading = _first_heading(doc.blocks, start, end)
+    if first_heading is None:
+        raise InputError("no report headings found (expected “一、总体情况” … “六、其他需要报告的事项”)", file=doc.file)
+    office, title_year, title_lines = _title(doc, first_heading)
+    year = year or title_year
+    try:
+        fmt = format_for(year)
+    except NianbaoError as exc:
+        raise InputError(str(exc), file=doc.file, year=year) from None
+    pub = Published(doc.file, office, year, fmt, {ref: None for ref in fmt.cell_kinds()}, kind=doc.kind,
+                    traditional=doc.traditional)
+    _contents(doc, pub, start, end, title_lines)
+    missing = [i for i, h in enumerate(pub.headings) if h is None]
+    if len(missing) > 3:
+        raise InputError(f"a truncated report or not a report: only {6 - len(missing)} of the six headings found",
+                         file=doc.file, year=year)
+    if pub.reported == 0:
+        raise InputError("no table values found (tables 二, 三 and 四 are empty or missing)", file=doc.file,
+                         year=year)
+    _check_format(pub, doc)
+    return pub
+
+
+def _first_heading(blocks: list, start: int, end: int) -> int | None:
+    for i in range(start, end):
+        b = blocks[i]
+        if isinstance(b, str) and heading_number(b, FORMATS[0], -1) == 0:
+            return i
+    return None
+
+
+def _title(doc: Document, first_heading: int) -> tuple[str, int, set[str]]:
+    """Office name, year and the line(s) that hold the title: the last title before the first heading,
+    a title split over two lines joined, or the page's <title>."""
+    lines = [b for b in doc.blocks[:first_heading] if isinstance(b, str)]
+    found = None
+    for i, line in enumerate(lines):
+        for candidate, parts in ((line, {line}), ("".join(lines[i:i + 2]), set(lines[i:i + 2]))):
+            m = TITLE.match(candidate)
+            if m and len(candidate) < 80:
+                found = (m, parts)
+                break
+    if found is None and doc.title_hint:
+        m = TITLE.match(doc.title_hint)
+        found = (m, set()) if m else None
+    if found is None:
+        raise InputError("no title found (expected “{机关名称}{年份}年政府信息公开工作年度报告”)", file=doc.file)
+    m, parts = found
+    office = (m.group("before") + m.group("after")).strip(" ：:")
+    if not office:
+        raise InputError(f"the title {m.group(0)!r} names no office", file=doc.file)
+    return office, int(m.group("year")), parts
+
+
+def _contents(doc: Document, pub: Published, start: int, end: int, title_lines: set[str]) -> None:
+    """Preamble, headings, prose and table values, in one pass over the report's blocks."""
+    tables = {t.section: row_index(pub.format, t.key) for t in pub.format.tables}
+    section = -1
+    state = _TableState()
+    for block in doc.blocks[start:end]:
+        if isinstance(block, Row):
+            if section in tables:
+                _read_row(block, tables[section], pub, state)
+            continue
+        number = heading_number(block, pub.format, section)
+        if number is not None:
+            section = number
+            pub.headings[number] = block
+            continue
+        if section == -1:
+            if block not in title_lines and key(block) not in key("".join(title_lines)):
+                pub.preamble.append(block)
+        elif section in tables and (key(block) in tables[section].labels or block in ("|",)):
+            continue  # a table label that lost its row (the corner note of a text copy)
+        else:
+            pub.sections[section].append(block)
+            if section == 5 and DATE.match(block):
+                break  # the date under the signature ends the report; the site's footer follows
+
+
+@dataclass
+class _TableState:
+    yuan: bool = False  # the last header row said the amounts are in 元
+
+
+def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> None:
+    cells = row.cells
+    n = 0
+    while n < len(cells) and not is_value(cells[n]):
+        n += 1
+    labels = [c for c in cells[:n] if c]
+    values = cells[n:]
+    if not labels:
+        if index.unlabelled and any(values) and all(is_value(v) for v in values):
+            _assign(index, index.unlabelled, values, pub, state, what="the values row")
+        return
+    data = index.row(labels[-1])
+    if data is None:
+        if all(key(c) in index.labels for c in labels):  # a caption or header row
+            _note_header(labels, index, pub, state)
+        elif _glued(labels[-1], index):
+            pub.problems.append(f"{row_name(index)} row {labels[-1]!r}: the cells run together with no separator; "
+                                "its values are not reported (the page's HTML, if there is one, reads cleanly)")
+        elif any(values):
+            pub.problems.append(f"{row_name(index)}: unknown row {labels[-1]!r}; its values were not read")
+        return
+    _assign(index, data, values, pub, state, what=f"row {labels[-1]!r}")
+
+
+def row_name(index: RowIndex) -> str:
+    return {"t2": "表二", "t3": "表三", "t4": "表四"}.get(index.table.key, index.table.key)
+
+
+def _glued(label: str, index: RowIndex) -> bool:
+    k = key(label)
+    return any(k.startswith(row) and k[len(row):].isdigit() for row in index.rows)
+
+
+def _note_header(labels: list[str], index: RowIndex, pub: Published, state: _TableState) -> None:
+    """Remember what a header row says that the values need: a configurable label's wording, a unit."""
+    state.yuan = any("元" in c and "万元" not in c for c in labels)
+    for _, label in index.table.labels():
+        if not label.key:
+            continue
+        for text in labels:
+            for accepted in label.variants:  # the office prints another accepted wording than the default
+                if key(text) == key(accepted):
+                    pub.labels[label.key] = accepted
+
+
+def _positions(data: tuple[Data, ...], spans: bool) -> list[int]:
+    out, at = [], 0
+    for d in data:
+        out.append(at)
+        at += d.colspan if spans else 1
+    return out
+
+
+def _assign(index: RowIndex, data: tuple[Data, ...], values: list[str], pub: Published, state: _TableState,
+            what: str) -> None:
+    """Lay `values` on the row's data cells. A flattened row may hold an empty slot for each merged column,
+    of the label (leading) or of a value (after it): take the first layout that loses no value."""
+    filled = [i for i, v in enumerate(values) if v]
+    candidates = []  # (slots the layout covers, positions of the data cells)
+    for skip in (0, 1, 2):
+        for spans in (False, True):
+            width = skip + (sum(d.colspan for d in data) if spans else len(data))
+            candidates.append((width, [skip + p for p in _positions(data, spans)]))
+    # A layout exactly as wide as the row first (a flattened row keeps its empty slots), then the simplest.
+    candidates.sort(key=lambda c: c[0] != len(values))
+    layout = next((at for _, at in candidates if all(i in at for i in filled)), None)
+    if layout is None:
+        layout = _positions(data, False)
+        pub.problems.append(f"{row_name(index)} {what}: {len(filled)} values for {len(data)} cells; "
+                            "the extra values were not read")
+    table = index.table.key
+    for d, i in zip(data, layout, strict=True):
+        ref = f"{table}.{d.row}.{d.column}"
+        if pub.values.get(ref) is not None:
+            continue  # a row printed twice (a table split by a page break): the first one counts
+        cell: Cell = read_cell(values[i] if i < len(values) else "", d.kind, yuan=state.yuan and d.kind is Kind.AMOUNT)
+        pub.values[ref] = cell.value
+        if cell.changed:
+            pub.originals[ref] = cell.original
+
+
+def _check_format(pub: Published, doc: Document) -> None:
+    """The year gives the format; say so when the tables' labels are another version's."""
+    rows = [b for b in doc.blocks if isinstance(b, Row)]
+    scores = {}
+    for fmt in FORMATS:
+        known = set().union(*(row_index(fmt, t.key).labels | set(row_index(fmt, t.key).rows) for t in fmt.tables))
+        scores[fmt.id] = sum(key(c) in known for r in rows for c in r.cells if c and not is_value(c))
+    best = max(scores, key=scores.__getitem__)
+    if best != pub.format.id and scores[best] > scores[pub.format.id]:
+        pub.problems.append(f"the year {pub.year} means format {pub.format.id}, but the tables' labels are "
+                            f"{best}'s; read as {pub.format.id}")

@@ -1,0 +1,64 @@
+"""The page of `nianbao audit --html`: for each published report its findings, the checks that could not
+be assessed, and what could not be read. One self-contained file, like the reports."""
+
+from __future__ import annotations
+
+from collections import Counter
+from html import escape
+
+from ..audit import Audited, AuditResult
+from .html import cell_location, findings_html, report_css
+
+
+def _not_assessable(audited: Audited) -> str:
+    if not audited.not_assessable:
+        return ""
+    counts = Counter(rule for rule, *_ in audited.not_assessable)
+    items = "".join(f"<li>{escape(rule)}：{n}处（所需单元格未填报）</li>" for rule, n in sorted(counts.items()))
+    return f'<h2>无法评估的检查</h2><ul class="not-assessable">{items}</ul>'
+
+
+def _problems(audited: Audited) -> str:
+    pub = audited.report
+    notes = list(pub.problems)
+    blanks = pub.not_reported
+    if blanks:
+        where = [cell_location(pub.year, *ref.split(".")) for ref in blanks[:20]]
+        more = f"……另有{len(blanks) - 20}处" if len(blanks) > 20 else ""
+        notes.insert(0, f"未填报（空白或“-”）的单元格{len(blanks)}处：{'；'.join(where)}{more}")
+    if not notes:
+        return ""
+    return "<h2>读取说明</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
+
+
+def audit_html(result: AuditResult) -> str:
+    parts = []
+    for a in result.audited:
+        pub = a.report
+        title = f"{pub.office}{pub.year}年政府信息公开工作年度报告（{pub.format.id}）"
+        body = findings_html(a.findings, title) if a.findings else (
+            f'<article class="nianbao-report nianbao-findings"><h1>{escape(title)}</h1>'
+            "<p class=\"summary\">未发现问题。</p></article>")
+        parts.append(f'<section class="audited"><p class="file">{escape(pub.file)}</p>{body}'
+                     f"{_not_assessable(a)}{_problems(a)}</section>")
+    for error in result.errors:
+        parts.append(f'<section class="audited"><h2>无法读取</h2><p>{escape(str(error))}</p></section>')
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="nianbao">
+<title>政府信息公开工作年度报告：审核结果</title>
+<style>
+{report_css()}
+section.audited {{ border-top: 2px solid #999; margin-top: 2rem; padding-top: 1rem; }}
+</style>
+</head>
+<body>
+<main>
+{"".join(parts)}
+</main>
+</body>
+</html>
+"""
