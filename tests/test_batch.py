@@ -266,3 +266,17 @@ def test_synth_ships_the_projects_notebook() -> None:
 
     shipped = files("nianbao").joinpath("project_files/report.ipynb").read_bytes()
     assert shipped == (ROOT / "notebooks" / "report.ipynb").read_bytes()
+
+
+def test_outputs_a_killed_batch_did_not_record_are_not_rebuilt(tmp_path) -> None:
+    """A kill between a report and the next manifest save loses the record, not the report: its executed
+    notebook says which inputs made it."""
+    project = make(tmp_path, offices=4, years=range(2020, 2022), faults=0.5, seed=4)
+    _, first = built(project)
+    statuses = {e.key: (e.status, e.findings, e.html) for e in first.entries}
+    assert {s for s, _, _ in statuses.values()} >= {WARNINGS, GATED}
+    (project.outputs / "manifest.json").unlink()
+    rebuilt, again = built(project)
+    failed = [k for k, (s, _, _) in statuses.items() if s == FAILED]  # failures leave no output: run again
+    assert [f"{o}/{y}" for o, y in rebuilt] == failed
+    assert {e.key: (e.status, e.findings, e.html) for e in again.entries} == statuses

@@ -301,3 +301,43 @@ def test_ingest_cli_reports_the_cells_not_reported(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "太和街道办事处 2020 (F2019) → taihe (new office): 48 of 198 cells" in result.output
     assert "not reported (150, written blank): 表三 · 一、本年新收政府信息公开申请数量 · 商业企业" in result.output
+
+
+def test_spellings_real_reports_use_are_read(synthetic, tmp_path) -> None:
+    """F2021: `，` in the （六） sub-rows, F2019's `规范性文件`, the typos of FORMAT.md §4, units, full-width
+    minus, amounts with trailing zeros. F2019: the (九) label without its unit, kept as the office's."""
+    text = text_copy(synthetic, "shili-0001", 2022, **{"t2.fees.amount": "5.50"})
+    for official, local in (("、行政机关不再处理", "，行政机关不再处理"), ("行政规范性文件", "规范性文件"),
+                            ("只计这一情形", "只计这一情况"), ("三类内部事务信息", "三类内容事务信息")):
+        assert official in text
+        text = text.replace(official, local)
+    pub = read_published(write(tmp_path, "2022.txt", text))
+    assert pub.values == load_report("shili-0001", 2022, synthetic).values | {"t2.fees.amount": "5.50"}
+    assert not pub.problems
+
+    old = text_copy(synthetic, "shili-0001", 2020, **{"t2.license.delta": "-2", "t2.procurement.count": "3"})
+    old = old.replace("| -2 |", "| －2 |").replace("政府集中采购 | 3 |", "政府集中采购 | 3笔 |")
+    old = old.replace("采购总金额（单位：万元）", "采购总金额")
+    pub = read_published(write(tmp_path, "2020.txt", old))
+    assert pub.values["t2.license.delta"] == "-2" and pub.values["t2.procurement.count"] == "3"
+    assert pub.labels == {"t2.procurement.amount": "采购总金额"}
+
+
+def test_ingested_years_feed_the_cross_year_rules(synthetic, tmp_path) -> None:
+    """History: last year's report, ingested, is what this year's carry-over is checked against."""
+    project = init_project(tmp_path / "district")
+    carry = load_report("shili-0002", 2021, synthetic).values["t3.carry_out.natural"]
+    files = [write(tmp_path, "2021.txt", text_copy(synthetic, "shili-0002", 2021)),
+             write(tmp_path, "2022.txt", text_copy(synthetic, "shili-0002", 2022))]
+    for path in files:
+        ingest_file(project, path, office="west")
+    assert list_reports(project) == [("west", 2021), ("west", 2022)]
+    reports = [load_report("west", y, project) for y in (2021, 2022)]
+    assert reports[1].previous["t3.carry_out.natural"] == carry
+    assert validate(reports, project) == []  # consistent across years, as synthesised
+    # Break last year's carry-over: this year's 上年结转 no longer matches it.
+    figures = project.figures_file("west")
+    figures.write_text(figures.read_text(encoding="utf-8").replace(
+        f"2021,t3,carry_out,natural,{carry}\n", f"2021,t3,carry_out,natural,{int(carry) + 1}\n"), encoding="utf-8")
+    rules = {f.rule for f in validate([load_report("west", 2022, project)], project)}
+    assert "T3-XYEAR" in rules

@@ -23,7 +23,7 @@ from pathlib import Path
 from .atomic import sweep, write_files
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
-from .manifest import FAILED, GATED, Entry, Manifest, input_digests
+from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
 from .params import list_reports, read_params
 from .pool import Task, WorkerPool
 from .project import Project
@@ -104,6 +104,12 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     digests = input_digests(project, pairs)
     stale = [(o, y) for o, y in pairs
              if force or not (e := manifest.get(o, y)) or not e.is_fresh(digests[(o, y)], project.outputs)]
+    # Outputs that a killed batch finished but did not record are not built again.
+    recovered = [e for o, y in stale if not force and (e := recover(project, o, y, digests[(o, y)]))]
+    for entry in recovered:
+        manifest.put(entry)
+    done = {(e.office, e.year) for e in recovered}
+    stale = [pair for pair in stale if pair not in done]
     if on_start:
         on_start(len(stale), len(pairs) - len(stale))
     last_save = time.monotonic()

@@ -110,6 +110,31 @@ class Entry:
         return all(name and (outputs / name).is_file() for name in (self.html, self.notebook))
 
 
+def recover(project: Project, office: str, year: int, digest: str | None) -> Entry | None:
+    """The entry of an office-year whose outputs were written from `digest` but never recorded (the batch was
+    killed between the report and the next manifest save), read back from the executed notebook's
+    provenance. None when there is no such output."""
+    if digest is None:
+        return None
+    out = project.output_dir(office)
+    for stem in (f"{year}", f"{year}.findings"):
+        html, ipynb = out / f"{stem}.html", out / f"{stem}.ipynb"
+        if not (html.is_file() and ipynb.is_file()):
+            continue
+        try:
+            meta = json.loads(ipynb.read_text(encoding="utf-8"))["metadata"]
+            provenance, findings = meta["nianbao"], meta["papermill"]["parameters"].get("findings") or []
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if provenance.get("inputs") != digest or provenance.get("status") not in (PUBLISHED, GATED):
+            continue
+        status = GATED if provenance["status"] == GATED else WARNINGS if findings else PUBLISHED
+        rel = project.outputs
+        return Entry(office, year, status, digest, html=html.relative_to(rel).as_posix(),
+                     notebook=ipynb.relative_to(rel).as_posix(), findings=findings)
+    return None
+
+
 class Manifest:
     """`outputs/manifest.json`: what produced each output. Written atomically, sorted, diffable."""
 

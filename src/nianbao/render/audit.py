@@ -7,7 +7,7 @@ from collections import Counter
 from html import escape
 
 from ..audit import Audited, AuditResult
-from .html import cell_location, findings_html, report_css
+from .html import cell_location, findings_html, report_css, standalone_page
 
 
 def _not_assessable(audited: Audited) -> str:
@@ -25,7 +25,7 @@ def _problems(audited: Audited) -> str:
     if blanks:
         where = [cell_location(pub.year, *ref.split(".")) for ref in blanks[:20]]
         more = f"……另有{len(blanks) - 20}处" if len(blanks) > 20 else ""
-        notes.insert(0, f"未填报（空白或“-”）的单元格{len(blanks)}处：{'；'.join(where)}{more}")
+        notes.insert(0, f"未填报（空白或“-”）的单元格{len(blanks)}处（CELL-FILLED，警告）：{'；'.join(where)}{more}")
     if not notes:
         return ""
     return "<h2>读取说明</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
@@ -36,29 +36,14 @@ def audit_html(result: AuditResult) -> str:
     for a in result.audited:
         pub = a.report
         title = f"{pub.office}{pub.year}年政府信息公开工作年度报告（{pub.format.id}）"
-        body = findings_html(a.findings, title) if a.findings else (
+        # Blank cells are listed once, under 读取说明, rather than as one finding row each.
+        shown = [f for f in a.findings if f.rule != "CELL-FILLED"]
+        body = findings_html(shown, title) if shown else (
             f'<article class="nianbao-report nianbao-findings"><h1>{escape(title)}</h1>'
-            "<p class=\"summary\">未发现问题。</p></article>")
+            f'<p class="summary">{"除未填报的单元格外，" if pub.not_reported else ""}未发现问题。</p></article>')
         parts.append(f'<section class="audited"><p class="file">{escape(pub.file)}</p>{body}'
                      f"{_not_assessable(a)}{_problems(a)}</section>")
     for error in result.errors:
         parts.append(f'<section class="audited"><h2>无法读取</h2><p>{escape(str(error))}</p></section>')
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="nianbao">
-<title>政府信息公开工作年度报告：审核结果</title>
-<style>
-{report_css()}
-section.audited {{ border-top: 2px solid #999; margin-top: 2rem; padding-top: 1rem; }}
-</style>
-</head>
-<body>
-<main>
-{"".join(parts)}
-</main>
-</body>
-</html>
-"""
+    style = report_css() + "\nsection.audited { border-top: 2px solid #999; margin-top: 2rem; padding-top: 1rem; }\n"
+    return standalone_page("政府信息公开工作年度报告：审核结果", style, "".join(parts))

@@ -117,3 +117,25 @@ def findings_html(findings: Sequence[Finding], title: str) -> str:
         "</table>",
         "</article>",
     ])
+
+
+def standalone_page(title: str, style: str, body: str, script: str = "") -> str:
+    """A self-contained page (nianbao's index and audit pages): inline style and script, nothing fetched."""
+    scripts = f"<script>\n{script}</script>\n" if script else ""
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="nianbao">
+<title>{escape(title)}</title>
+<style>
+{style}</style>
+</head>
+<body>
+<main>
+{body}
+</main>
+{scripts}</body>
+</html>
+"""

@@ -12,7 +12,7 @@ from importlib.resources import files
 
 from ..findings import Finding
 from ..manifest import FAILED, GATED, PUBLISHED, WARNINGS, Entry
-from .html import SEVERITY_LABEL, location
+from .html import SEVERITY_LABEL, location, standalone_page
 
 STATUS_LABEL = {
     PUBLISHED: "已发布",
@@ -77,19 +77,8 @@ def index_html(entries: Sequence[Entry], names: Mapping[str, str]) -> str:
     chips = "".join(f"<li>{STATUS_LABEL[s]} {counts[s]}</li>" for s in reversed(STATUS_ORDER))
     options = "".join(f'<option value="{s}">{STATUS_LABEL[s]}</option>' for s in STATUS_ORDER)
     rows = "\n".join(_row(e, names.get(e.office, "")) for e in entries)
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="nianbao">
-<title>政府信息公开工作年度报告：生成结果</title>
-<style>
-{_asset("index.css")}</style>
-</head>
-<body>
-<main>
-<h1>政府信息公开工作年度报告：生成结果</h1>
+    title = "政府信息公开工作年度报告：生成结果"
+    body = f"""<h1>{title}</h1>
 <ul class="counts"><li>共{len(entries)}份</li>{chips}</ul>
 <div class="controls" id="controls" hidden>
 <input id="filter-text" type="search" placeholder="按机关名称、代码或年度筛选" aria-label="筛选">
@@ -102,10 +91,5 @@ def index_html(entries: Sequence[Entry], names: Mapping[str, str]) -> str:
 <tbody>
 {rows}
 </tbody>
-</table>
-</main>
-<script>
-{_asset("index.js")}</script>
-</body>
-</html>
-"""
+</table>"""
+    return standalone_page(title, _asset("index.css"), body, _asset("index.js"))
