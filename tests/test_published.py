@@ -289,11 +289,14 @@ def test_ingest_refuses_to_replace_an_office_year_without_force(tmp_path) -> Non
     project = init_project(tmp_path / "proj")
     ingest_file(project, SEED, office="taihe")
     before = files_under(project.root)
-    with pytest.raises(InputError, match="already has data for 2020"):
-        ingest_file(project, SEED, office="taihe")
+    assert ingest_file(project, SEED, office="taihe").written == []  # the same report again: nothing to do
+    edited = write(tmp_path, "edited.txt", SEED.read_text(encoding="utf-8").replace("| 2 | 7.4890 |", "| 3 | 7.4890 |"))
+    with pytest.raises(InputError, match="already has other data for 2020"):
+        ingest_file(project, edited, office="taihe")
     assert files_under(project.root) == before
-    again = ingest_file(project, SEED, office="taihe", force=True)
-    assert again.office == "taihe" and files_under(project.root) == before  # the same report, the same files
+    again = ingest_file(project, edited, office="taihe", force=True)
+    assert again.written == [project.figures_file("taihe")]
+    assert "2020,t2,procurement,count,3\n" in project.figures_file("taihe").read_text(encoding="utf-8")
 
 
 def test_ingest_cli_reports_the_cells_not_reported(tmp_path) -> None:

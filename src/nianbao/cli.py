@@ -181,7 +181,8 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
                 click.echo(f"  heading {i + 1}: published as {found!r}, written as {official!r}")
         for problem in pub.problems:
             click.echo(f"  {problem}")
-        click.echo("  wrote " + ", ".join(project.relative(p) for p in done.written))
+        click.echo("  wrote " + ", ".join(project.relative(p) for p in done.written) if done.written
+                   else "  unchanged: the project holds this report already")
     sys.exit(2 if failed else 0)
 
 

@@ -4,7 +4,7 @@ For each report: its office (found in `data/offices.csv` by name, or added), its
 `data/figures/<office>.csv` (a cell not reported is written blank, never 0), its prose into
 `data/narrative/<office>/<year>.md` under the official headings, and `params/<office>/<year>.yaml`.
 All files of one report are written together, atomically; a report that cannot be read, or whose year is
-already in the project (without `force`), writes nothing.
+already in the project with other data (without `force`), writes nothing.
 """
 
 from __future__ import annotations
@@ -69,10 +69,6 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
     figures_file = project.figures_file(office_id)
     existing = read_figures(project, office_id) if figures_file.exists() else {}
     narrative = project.narrative_file(office_id, report.year)
-    if not force and (report.year in existing or narrative.exists()):
-        raise InputError(f"{office_id} already has data for {report.year} (use --force to replace it)", file=path,
-                         office=office_id, year=report.year)
-
     writes: dict[Path, str] = {}
     registry = _registry_with(project, office_id, report)
     if registry is not None:
@@ -83,8 +79,12 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
     writes[narrative] = narrative_text(report.preamble, list(zip(report.format.headings, report.sections,
                                                                  strict=True)))
     writes[project.params_file(office_id, report.year)] = params_text(office_id, report.year)
-    write_files(writes)
-    return Ingested(str(path), office_id, report, list(writes), new_office=office_id not in offices)
+    changed = {p: text for p, text in writes.items() if not p.exists() or p.read_text(encoding="utf-8") != text}
+    if changed and not force and (report.year in existing or narrative.exists()):
+        raise InputError(f"{office_id} already has other data for {report.year} (use --force to replace it)",
+                         file=path, office=office_id, year=report.year)
+    write_files(changed)  # ingesting the same report again changes nothing
+    return Ingested(str(path), office_id, report, list(changed), new_office=office_id not in offices)
 
 
 def _registry_with(project: Project, office_id: str, report: Published) -> str | None:
