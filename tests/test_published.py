@@ -344,3 +344,25 @@ def test_ingested_years_feed_the_cross_year_rules(synthetic, tmp_path) -> None:
         f"2021,t3,carry_out,natural,{carry}\n", f"2021,t3,carry_out,natural,{int(carry) + 1}\n"), encoding="utf-8")
     rules = {f.rule for f in validate([load_report("west", 2022, project)], project)}
     assert "T3-XYEAR" in rules
+
+
+def test_pages_in_a_site_with_word_markup_read_back(synthetic, tmp_path) -> None:
+    """Our page inside a site (menus, links to other years' reports, footer), upper-case tags, cells padded
+    with &nbsp;, header labels broken with <br/>, in traditional script: the same figures and prose."""
+    report = load_report("shili-0003", 2022, synthetic)
+    html = report_html(report)
+    html = html.replace('<td class="num">', "<TD class=num>&nbsp;").replace("</td>", "&nbsp;</TD>")
+    html = html.replace(">自然人<", ">自<br/>然<br/>人<").replace(">商业企业<", "><p>商业</p><p>企业</p><")
+    html = html.replace("</article>", "<P>示例区青石1乡人民政府</P><P>2023年1月20日</P></article>")  # the signature
+    page = f"""<HTML><HEAD><TITLE>{report.title}_政府信息公开年报_示例区人民政府</TITLE></HEAD><BODY>
+<DIV class=nav><A href="/">首页</A> <A href="/2021">示例区青石1乡人民政府2021年政府信息公开工作年度报告</A></DIV>
+<DIV class=article>{html}<P>相关附件：无</P></DIV>
+<DIV class=footer><P>扫一扫在手机上查看当前页面</P><P>版权所有：示例区人民政府</P></DIV></BODY></HTML>"""
+    for traditional in (False, True):
+        text = opencc.OpenCC("s2t").convert(page) if traditional else page
+        pub = read_published(write(tmp_path, "page.html", text))
+        assert (pub.office, pub.year, pub.traditional) == (report.office.name, 2022, traditional)
+        assert pub.values == report.values and not pub.problems
+        assert pub.sections[0] == [p for p in report.narrative.body(report.format.headings[0]).split("\n\n")]
+        assert pub.sections[5][-2:] == ["示例区青石1乡人民政府", "2023年1月20日"]
+        assert not any("扫一扫" in line or "版权" in line for s in pub.sections for line in s)
