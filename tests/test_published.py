@@ -366,3 +366,12 @@ def test_pages_in_a_site_with_word_markup_read_back(synthetic, tmp_path) -> None
         assert pub.sections[0] == [p for p in report.narrative.body(report.format.headings[0]).split("\n\n")]
         assert pub.sections[5][-2:] == ["示例区青石1乡人民政府", "2023年1月20日"]
         assert not any("扫一扫" in line or "版权" in line for s in pub.sections for line in s)
+
+
+def test_a_preamble_that_names_the_report_is_not_its_title(tmp_path) -> None:
+    lines = SEED.read_text(encoding="utf-8").splitlines()
+    lines.insert(2, "现将太和街道办事处2020年政府信息公开工作年度报告公布如下：")
+    lines.insert(3, "2019年度政府信息公开工作年度报告")  # a heading-like line naming no office
+    pub = read_published(write(tmp_path, "seed.txt", "\n".join(lines)))
+    assert (pub.office, pub.year) == ("太和街道办事处", 2020)
+    assert pub.preamble[1:] == lines[2:4]

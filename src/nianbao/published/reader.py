@@ -18,7 +18,8 @@ from .document import Document, Row, read_document
 from .labels import RowIndex, heading_number, key, row_index
 from .values import Cell, is_value, read_cell
 
-TITLE = re.compile(r"^(?P<before>.*?)(?P<year>(?:19|20)\d{2})年度?(?P<after>.*?)政府信息公开工作年度报告")
+TITLE = re.compile(r"^(?P<before>[^，。；：《》、,;:]*?)(?P<year>(?:19|20)\d{2})年度?(?P<after>[^，。；：《》、,;:]*?)"
+                   r"政府信息公开工作年度报告")
 DATE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")  # the date under the signature: the report ends there
 
 
@@ -100,19 +101,21 @@ def _title(doc: Document, first_heading: int) -> tuple[str, int, set[str]]:
     for i, line in enumerate(lines):
         for candidate, parts in ((line, {line}), ("".join(lines[i:i + 2]), set(lines[i:i + 2]))):
             m = TITLE.match(candidate)
-            if m and len(candidate) < 80:
+            # A line that is a title (not one that mentions it), and names an office.
+            if m and m.end() == len(candidate) and len(candidate) < 80 and _office(m):
                 found = (m, parts)
                 break
     if found is None and doc.title_hint:
         m = TITLE.match(doc.title_hint)
-        found = (m, set()) if m else None
+        found = (m, set()) if m and _office(m) else None
     if found is None:
         raise InputError("no title found (expected “{机关名称}{年份}年政府信息公开工作年度报告”)", file=doc.file)
     m, parts = found
-    office = (m.group("before") + m.group("after")).strip(" ：:")
-    if not office:
-        raise InputError(f"the title {m.group(0)!r} names no office", file=doc.file)
-    return office, int(m.group("year")), parts
+    return _office(m), int(m.group("year")), parts
+
+
+def _office(title: re.Match[str]) -> str:
+    return (title.group("before") + title.group("after")).strip(" ：:")
 
 
 def _contents(doc: Document, pub: Published, start: int, end: int, title_lines: set[str]) -> None:
