@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ..exceptions import InputError
 
@@ -46,9 +47,6 @@ class Document:
     # links, footer), except for the title, which sites often print above the article.
     body: tuple[int, int] = (0, 0)
 
-    def lines(self) -> list[str]:
-        return [b for b in self.blocks if isinstance(b, str)]
-
 
 def clean(text: str) -> str:
     """One line of text: white space folded, and dropped next to Chinese characters."""
@@ -57,7 +55,7 @@ def clean(text: str) -> str:
 
 
 @cache
-def _t2s():
+def _t2s() -> Any:  # opencc.OpenCC
     import opencc
 
     return opencc.OpenCC("t2s")
@@ -155,7 +153,7 @@ def _from_html(text: str, file: str) -> Document:
 HEADING_START = re.compile(r"^[一二三四五六][、.．，,]")
 
 
-def _article(root):
+def _article(root: Any) -> Any:
     """The element that holds the report: the nearest common ancestor of its first heading 一 and its last
     heading 六 (outside tables). None when the page has no such headings."""
     from bs4 import Tag
@@ -182,7 +180,7 @@ class _Walker:
     """Depth-first over the page: text gathers into the current line until a block boundary; a table's
     rows become rows (a table nested in a cell is read as its own rows)."""
 
-    def __init__(self, doc: Document, article) -> None:
+    def __init__(self, doc: Document, article: Any) -> None:
         self.doc = doc
         self.article = article
         self.parts: list[str] = []
@@ -194,7 +192,7 @@ class _Walker:
         if line:
             self.doc.blocks.append(line)
 
-    def walk(self, node) -> None:
+    def walk(self, node: Any) -> None:  # a bs4 Tag
         from bs4 import NavigableString, Tag
 
         for child in node.children:
@@ -220,7 +218,7 @@ class _Walker:
                 else:
                     self.walk(child)
 
-    def table(self, table) -> None:
+    def table(self, table: Any) -> None:
         self.tables += 1
         number = self.tables
         for tr in table.find_all("tr"):

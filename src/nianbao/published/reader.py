@@ -38,8 +38,7 @@ class Published:
     headings: list[str | None] = field(default_factory=lambda: [None] * 6)  # as published
     labels: dict[str, str] = field(default_factory=dict)  # configurable labels as printed
     problems: list[str] = field(default_factory=list)  # what could not be read, in English for the analyst
-    kind: str = "text"
-    traditional: bool = False
+    traditional: bool = False  # the page was in traditional script (read as simplified)
 
     @property
     def not_reported(self) -> list[str]:
@@ -71,7 +70,7 @@ def read(doc: Document, *, year: int | None = None) -> Published:
         fmt = format_for(year)
     except NianbaoError as exc:
         raise InputError(str(exc), file=doc.file, year=year) from None
-    pub = Published(doc.file, office, year, fmt, {ref: None for ref in fmt.cell_kinds()}, kind=doc.kind,
+    pub = Published(doc.file, office, year, fmt, {ref: None for ref in fmt.cell_kinds()},
                     traditional=doc.traditional)
     _contents(doc, pub, start, end, title_lines)
     missing = [i for i, h in enumerate(pub.headings) if h is None]
