@@ -232,6 +232,10 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None
                 click.echo(f"  {problem}")
     for error in result.errors:
         click.echo(f"error: {error}", err=True)
+    if not as_json:
+        critical = sum(a.critical for a in result.audited)
+        click.echo(f"{len(result.audited)} report(s) audited: {critical} with critical findings"
+                   + (f"; {len(result.errors)} file(s) could not be read" if result.errors else ""))
     if html_out:
         from .render.audit import audit_html
 
