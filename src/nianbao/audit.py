@@ -75,6 +75,7 @@ def as_report(pub: Published, previous: Published | None = None) -> Report:
         narrative=Narrative(pub.file, "\n\n".join(pub.preamble), sections),
         previous=dict(previous.values) if previous else None,
         previous_format=previous.format if previous else None,
+        printed=dict(pub.printed),
     )
 
 

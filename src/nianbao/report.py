@@ -23,13 +23,18 @@ class Report:
     narrative: Narrative  # placeholders filled
     previous: dict[str, str | None] | None = None  # last year's figures, for the cross-year rules
     previous_format: Format | None = None
+    # Labels as a published report prints them, by position ("t3/r5c2"), when the report was read from one.
+    printed: dict[str, str] | None = None
 
     @property
     def title(self) -> str:
         return f"{self.office.name}{self.year}年政府信息公开工作年度报告"
 
-    def label(self, label: Label) -> str:
-        """A label as this office prints it (configurable labels may be overridden per office)."""
+    def label(self, label: Label, position: str | None = None) -> str:
+        """A label as this report prints it: as read from the published report at `position` when it was
+        read from one, else as the office prints it (configurable labels may be overridden per office)."""
+        if self.printed and position in self.printed:
+            return self.printed[position]
         if label.key and label.key in self.office.labels:
             return self.office.labels[label.key]
         return label.text

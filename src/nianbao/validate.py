@@ -123,9 +123,9 @@ def labels_frame(reports: Sequence[Report], offices_file: str = "data/offices.cs
         for table in r.format.tables:
             for pos, label in table.labels():
                 overridden = label.key is not None and label.key in r.office.labels
-                position, text = f"{r.format.id}/{pos}", r.label(label)
-                rows.append((r.office.id, r.year, r.format.id, position, text, label_cell(position, text),
-                             offices_file if overridden else None))
+                position, text = f"{r.format.id}/{pos}", r.label(label, pos)
+                source = r.narrative.file if r.printed and pos in r.printed else offices_file if overridden else None
+                rows.append((r.office.id, r.year, r.format.id, position, text, label_cell(position, text), source))
     return pd.DataFrame(rows, columns=["office", "year", "format", "position", "label", "cell", "source"])
 
 

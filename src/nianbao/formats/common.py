@@ -81,7 +81,8 @@ T3_TYPOS: dict[str, tuple[str, ...]] = {
         ("（二）部分公开（区分处理的，只计这一情况，不计其他情形）",),
     "5.属于三类内部事务信息": ("5.属于三类内容事务信息",),
 }
-Group = tuple[str, list[tuple[str, str]]]
+# A leaf may carry other accepted spellings (`Label.variants`) as a third element.
+Group = tuple[str, list[tuple[str, str] | tuple[str, str, tuple[str, ...]]]]
 
 T3_OUTCOMES_HEAD: list[Group] = [
     ("（一）予以公开", [("open", "")]),
@@ -139,7 +140,7 @@ def table3(other: Group) -> Table:
     rows = {"new": "一、本年新收政府信息公开申请数量", "carry_in": "二、上年结转政府信息公开申请数量"}
     first = True
     for group, leaves in outcomes:
-        for i, (key, leaf) in enumerate(leaves):
+        for i, (key, leaf, *variants) in enumerate(leaves):
             line: list[Cell] = []
             if first:
                 line.append(Label("三、本年度办理结果", Role.ROW, rowspan=result_rows))
@@ -150,7 +151,8 @@ def table3(other: Group) -> Table:
             else:
                 if i == 0:
                     line.append(Label(group, Role.ROW, rowspan=len(leaves)))
-                line.append(Label(leaf, Role.ROW, read_as=T3_TYPOS.get(leaf, ())))
+                line.append(Label(leaf, Role.ROW, variants=variants[0] if variants else (),
+                                  read_as=T3_TYPOS.get(leaf, ())))
                 rows[key] = f"{group}{leaf}"
             grid.append((*line, *_t3_values(key)))
     grid.append((Label("四、结转下年度继续办理", Role.ROW, colspan=3), *_t3_values("carry_out")))

@@ -8,6 +8,7 @@ laid on the row's data cells in order, allowing for the empty slots that flatten
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ class Published:
     sections: list[list[str]] = field(default_factory=lambda: [[] for _ in range(6)])
     headings: list[str | None] = field(default_factory=lambda: [None] * 6)  # as published
     labels: dict[str, str] = field(default_factory=dict)  # configurable labels as printed
+    printed: dict[str, str] = field(default_factory=dict)  # every label read, by position ("t3/r5c2")
     problems: list[str] = field(default_factory=list)  # what could not be read, in English for the analyst
     traditional: bool = False  # the page was in traditional script (read as simplified)
 
@@ -136,16 +138,56 @@ def _contents(doc: Document, pub: Published, start: int, end: int, title_lines: 
             if block not in title_lines and key(block) not in key("".join(title_lines)):
                 pub.preamble.append(block)
         elif section in tables and (key(block) in tables[section].labels or block in ("|",)):
-            continue  # a table label that lost its row (the corner note of a text copy)
+            # a table label that lost its row (the corner note of a text copy)
+            state.labels.setdefault(tables[section].table.key, []).append(block)
         else:
             pub.sections[section].append(block)
             if section == 5 and DATE.match(block):
                 break  # the date under the signature ends the report; the site's footer follows
+    for index in tables.values():
+        pub.printed |= _positions_of(index, state.labels.get(index.table.key, []))
+
+
+_HALF_WIDTH = str.maketrans({"(": "（", ")": "）", ":": "：", ",": "，", ";": "；"})
+
+
+def as_printed(text: str) -> str:
+    """A label as the office printed it, less what copying the page did to it: half-width punctuation and
+    line breaks (FORMAT.md, introduction). Wording, typos and `、`/`，` stay for LABEL-EXACT to judge."""
+    text = re.sub(r"\s+", "", text.translate(_HALF_WIDTH))
+    quotes = iter("“”" * text.count('"'))
+    return re.sub('"', lambda _: next(quotes), text)
+
+
+def _positions_of(index: RowIndex, printed: list[str]) -> dict[str, str]:
+    """The grid position of each label read, in reading order: the n-th label that reads as a given text is
+    the n-th grid label with that reading (`信息内容` stands five times in table 二)."""
+    free = [(pos, {key(t) for t in label.readings}) for pos, label in index.table.labels()]
+    found: dict[str, str] = {}
+    unmatched = []
+    for text in printed:
+        k = key(text)
+        for i, (pos, keys) in enumerate(free):
+            if k in keys:
+                found[pos] = as_printed(text)
+                del free[i]
+                break
+        else:
+            unmatched.append(text)
+    # A label misspelt beyond the known typos (`三三、本年度办理结果`) still stands where a label is missing.
+    for text in unmatched:
+        for i, (pos, keys) in enumerate(free):
+            if any(difflib.SequenceMatcher(None, key(text), k).ratio() >= 0.8 for k in keys):
+                found[pos] = as_printed(text)
+                del free[i]
+                break
+    return found
 
 
 @dataclass
 class _TableState:
     yuan: bool = False  # the last header row said the amounts are in 元
+    labels: dict[str, list[str]] = field(default_factory=dict)  # table key → label cells read, in order
 
 
 def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> None:
@@ -155,6 +197,7 @@ def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> 
         n += 1
     labels = [c for c in cells[:n] if c]
     values = cells[n:]
+    state.labels.setdefault(index.table.key, []).extend(c for c in cells if c and not is_value(c))
     if not labels:
         if index.unlabelled and any(values) and all(is_value(v) for v in values):
             _assign(index, index.unlabelled, values, pub, state, what="the values row")
