@@ -59,6 +59,9 @@ def _years(values: tuple[str, ...]) -> list[int] | None:
     return years or None
 
 
+SUMMARY_LIMIT = 50  # gated or failed reports named in a batch's summary; the index lists them all
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -93,14 +96,19 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
         click.echo("interrupted: finished reports are kept; run again to build the rest", err=True)
         sys.exit(130)
     progress.close()
-    for entry in result.with_status(GATED):
+    gated, failed = result.with_status(GATED), result.with_status(FAILED)
+    for entry in gated[:SUMMARY_LIMIT]:
         critical = critical_findings(entry)
         click.echo(f"gated: {entry.office} {entry.year}: {len(critical)} critical finding(s)", err=True)
         for f in critical[:5]:
             click.echo(f"  {f.describe()}", err=True)
-    for entry in result.with_status(FAILED):
+    for entry in failed[:SUMMARY_LIMIT]:
         last = (entry.error or "").strip().splitlines()[-1:] or ["unknown error"]
         click.echo(f"failed: {entry.office} {entry.year}: {last[0]}", err=True)
+    for what, entries in (("gated", gated), ("failed", failed)):
+        if len(entries) > SUMMARY_LIMIT:
+            click.echo(f"... and {len(entries) - SUMMARY_LIMIT} more {what} report(s): see "
+                       f"{project.relative(result.index)}", err=True)
     counts = ", ".join(f"{sum(e.status == s for e in result.entries)} {s}"
                        for s in ("published", "warnings", "gated", "failed"))
     rate = f", {result.built / result.seconds:.1f} reports/s" if result.built else ""
