@@ -101,30 +101,36 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     if not pairs:
         raise NianbaoError("no reports selected: params/<office>/<year>.yaml lists the reports to build")
     manifest = Manifest(project)
-    digests = input_digests(project, pairs)
-    stale = [(o, y) for o, y in pairs
-             if force or not (e := manifest.get(o, y)) or not e.is_fresh(digests[(o, y)], project.outputs)]
-    # Outputs that a killed batch finished but did not record are not built again.
-    recovered = [e for o, y in stale if not force and (e := recover(project, o, y, digests[(o, y)]))]
-    for entry in recovered:
-        manifest.put(entry)
-    done = {(e.office, e.year) for e in recovered}
-    stale = [pair for pair in stale if pair not in done]
-    if on_start:
-        on_start(len(stale), len(pairs) - len(stale))
+    jobs = jobs or os.cpu_count() or 1
+    # A first build (reports never recorded) or --force has work: the workers start their kernels now, while
+    # the inputs are hashed. Otherwise they start once something is found to have changed.
+    eager = force or any(manifest.get(o, y) is None for o, y in pairs)
+    pool = WorkerPool(project, min(jobs, len(pairs))) if eager else None
     last_save = time.monotonic()
     try:
+        digests = input_digests(project, pairs)
+        stale = [(o, y) for o, y in pairs
+                 if force or not (e := manifest.get(o, y)) or not e.is_fresh(digests[(o, y)], project.outputs)]
+        # Outputs that a killed batch finished but did not record are not built again.
+        recovered = [e for o, y in stale if not force and (e := recover(project, o, y, digests[(o, y)]))]
+        for entry in recovered:
+            manifest.put(entry)
+        done = {(e.office, e.year) for e in recovered}
+        stale = [pair for pair in stale if pair not in done]
+        if on_start:
+            on_start(len(stale), len(pairs) - len(stale))
         if stale:
-            # The workers start their kernels while the first chunk is validated.
-            with WorkerPool(project, min(jobs or os.cpu_count() or 1, len(stale))) as pool:
-                for entry in pool.run(tasks(project, stale, digests)):
-                    manifest.put(entry)
-                    if on_entry:
-                        on_entry(entry)
-                    if time.monotonic() - last_save > SAVE_EVERY:
-                        manifest.save()
-                        last_save = time.monotonic()
+            pool = pool or WorkerPool(project, min(jobs, len(stale)))
+            for entry in pool.run(tasks(project, stale, digests)):
+                manifest.put(entry)
+                if on_entry:
+                    on_entry(entry)
+                if time.monotonic() - last_save > SAVE_EVERY:
+                    manifest.save()
+                    last_save = time.monotonic()
     finally:
+        if pool is not None:
+            pool.close()
         manifest.save()
         sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]

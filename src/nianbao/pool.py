@@ -266,11 +266,6 @@ class WorkerPool:
         self._graceful = True
 
     def close(self) -> None:
-        """Stop the workers: politely after a complete run, at once after an interruption."""
-        _stop(self._workers, self._graceful)
-
-    def __enter__(self) -> WorkerPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        """Stop the workers: politely after a complete run or when none is busy, at once after an
+        interruption that caught them running reports."""
+        _stop(self._workers, self._graceful or not any(w.task for w in self._workers))
