@@ -391,3 +391,20 @@ def test_audit_compares_labels_as_printed(synthetic, tmp_path) -> None:
     assert not [f for f in by_year[2021].findings if f.rule == "LABEL-EXACT"]
     (page,) = [a for a in audit([PUBLISHED_DIR / "09_pingtan_czj_2019.html"]).audited]
     assert [f.value for f in page.findings if f.rule == "LABEL-EXACT"] == ["三三、本年度办理结果"]
+
+
+def test_cells_that_run_together_are_reported_not_guessed(tmp_path) -> None:
+    text = SEED.read_text(encoding="utf-8").replace("行政许可 | 0 | 0 | 0 |", "行政许可000 |")
+    pub = read_published(write(tmp_path, "glued.txt", text))
+    assert [pub.values[f"t2.license.{c}"] for c in ("prev_items", "delta", "decisions")] == [None, None, None]
+    (problem,) = pub.problems
+    assert "表二" in problem and "行政许可000" in problem and "run together" in problem
+
+
+def test_audit_json_is_machine_readable() -> None:
+    result = CliRunner().invoke(main, ["audit", "--json", str(PUBLISHED_DIR / "10_pingtan_jjf_2024.html")])
+    assert result.exit_code == 1
+    (report,) = json.loads(result.output)
+    assert (report["office"], report["year"], report["format"]) == ("平潭综合实验区经济发展局", 2024, "F2021")
+    assert {"T3-BALANCE", "T3-OUTCOME-SUM"} <= {f["rule"] for f in report["findings"]}
+    assert report["not_reported"] == [] and report["not_assessable"] == []
