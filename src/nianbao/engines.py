@@ -4,6 +4,9 @@ papermill starts a fresh kernel and client for every notebook (~1 s here). This 
 kernel and one connected client per process and resets the user namespace between notebooks, so a report
 never sees what ran before it. A kernel that died, or that served `MAX_REPORTS` notebooks (a reset does not
 undo changes to imported modules), is replaced by a fresh one.
+
+Import papermill before this module when importing it directly: papermill imports the engines named by its
+entry point, this one among them, as it initialises, and would otherwise find this module half-made.
 """
 
 from __future__ import annotations
