@@ -288,21 +288,17 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_ci() -> None:
     from nianbao.manifest import Entry
     from nianbao.progress import Progress
 
-    entries = [Entry("a", 2020, PUBLISHED, None), Entry("b", 2021, GATED, None), Entry("c", 2022, FAILED, None)]
-    plain = io.StringIO()
-    progress = Progress(plain, tty=False)
-    progress.start(3, 2)
-    for e in entries:
-        progress.update(e)
-    progress.close()
-    lines = plain.getvalue().splitlines()
+    def shown(tty: bool, skipped: int) -> str:
+        stream = io.StringIO()
+        progress = Progress(stream, tty=tty)
+        progress.start(3, skipped)
+        for e in (Entry("a", 2020, PUBLISHED, None), Entry("b", 2021, GATED, None), Entry("c", 2022, FAILED, None)):
+            progress.update(e)
+        progress.close()
+        return stream.getvalue()
+
+    lines = shown(tty=False, skipped=2).splitlines()
     assert lines[0] == "2 report(s) unchanged since their last build: skipped" and lines[1] == "building 3 report(s)"
     assert re.fullmatch(r"\[2/3\] gated +b 2021 \(\d+\.\d reports/s\)", lines[3])
-    bar = io.StringIO()
-    progress = Progress(bar, tty=True)
-    progress.start(3, 0)
-    for e in entries:
-        progress.update(e)
-    progress.close()
-    out = bar.getvalue()
-    assert "3/3" in out and "c 2022" in out and "gated: b 2021" in out and "failed: c 2022" in out
+    bar = shown(tty=True, skipped=0)
+    assert "3/3" in bar and "c 2022" in bar and "gated: b 2021" in bar and "failed: c 2022" in bar
