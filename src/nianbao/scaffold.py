@@ -1,4 +1,5 @@
-"""Start a new office-year: zero figures, a narrative skeleton with the six headings, the params file.
+"""Starting out: a project (`init_project`: notebook, suites, registry), and a new office-year (`scaffold`:
+zero figures, a narrative skeleton with the six headings, the params file).
 
 Nothing that exists is overwritten: an analyst's figures and prose are never replaced by blanks.
 """
@@ -14,6 +15,8 @@ from .exceptions import InputError
 from .formats import Kind, format_for
 from .params import params_text
 from .project import Project
+
+NARRATIVE_HINT = "（请在此填写。可用 {{ t3.new.total }} 这样的占位符引用表格数字。）"
 
 
 def init_project(root: Path) -> Project:
@@ -32,8 +35,6 @@ def init_project(root: Path) -> Project:
         write_suites(project.expectations)
     project.outputs.mkdir(parents=True, exist_ok=True)
     return project
-
-NARRATIVE_HINT = "（请在此填写。可用 {{ t3.new.total }} 这样的占位符引用表格数字。）"
 
 
 def scaffold(project: Project, office: str, year: int) -> list[Path]:
