@@ -129,8 +129,8 @@ def recover(project: Project, office: str, year: int, digest: str | None) -> Ent
         if provenance.get("inputs") != digest or provenance.get("status") not in (PUBLISHED, GATED):
             continue
         status = GATED if provenance["status"] == GATED else WARNINGS if findings else PUBLISHED
-        return Entry(office, year, status, digest, html=html.relative_to(project.outputs).as_posix(),
-                     notebook=ipynb.relative_to(project.outputs).as_posix(), findings=findings)
+        return Entry(office, year, status, digest, html=project.in_outputs(html),
+                     notebook=project.in_outputs(ipynb), findings=findings)
     return None
 
 

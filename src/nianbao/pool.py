@@ -39,10 +39,6 @@ class Task:
     inputs: str | None
 
 
-def _outputs_relative(project: Project, path: Path) -> str:
-    return path.relative_to(project.outputs).as_posix()
-
-
 def execute_task(project: Project, task: Task, engine: str | None = "nianbao") -> Entry:
     """Execute and publish one report; every failure becomes a failed entry with its reason."""
     from .run import execute_report
@@ -60,8 +56,8 @@ def execute_task(project: Project, task: Task, engine: str | None = "nianbao") -
         failed.error = "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
         return failed
     status = GATED if result.status == GATED else WARNINGS if findings else PUBLISHED
-    return Entry(task.office, task.year, status, task.inputs, html=_outputs_relative(project, result.html),
-                 notebook=_outputs_relative(project, result.notebook), findings=task.findings)
+    return Entry(task.office, task.year, status, task.inputs, html=project.in_outputs(result.html),
+                 notebook=project.in_outputs(result.notebook), findings=task.findings)
 
 
 def _warm_up(project: Project) -> None:

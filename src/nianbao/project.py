@@ -73,6 +73,10 @@ class Project:
     def output_dir(self, office: str) -> Path:
         return self.outputs / check_office_id(office)
 
+    def in_outputs(self, path: Path) -> str:
+        """A path under `outputs/` as the manifest and the index record it: relative, with `/`."""
+        return path.relative_to(self.outputs).as_posix()
+
     def relative(self, path: Path) -> str:
         """A path as the analyst knows it: relative to the project root when inside it."""
         try:

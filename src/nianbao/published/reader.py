@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..exceptions import InputError, NianbaoError
 from ..formats import FORMATS, Data, Format, Kind, format_for
+from ..render.html import TABLE_NAMES
 from .document import Document, Row, read_document
 from .labels import RowIndex, heading_number, key, row_index
 from .values import Cell, is_value, read_cell
@@ -216,7 +217,7 @@ def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> 
 
 
 def row_name(index: RowIndex) -> str:
-    return {"t2": "表二", "t3": "表三", "t4": "表四"}.get(index.table.key, index.table.key)
+    return TABLE_NAMES.get(index.table.key, index.table.key)
 
 
 def _glued(label: str, index: RowIndex) -> bool:
