@@ -111,10 +111,14 @@ def audit(paths: Sequence[Path]) -> AuditResult:
     by_office = {(p.office, p.year): p for p in published}
     reports = [as_report(p, by_office.get((p.office, p.year - 1))) for p in published]
     findings = validate(reports, None) + [f for r in reports for f in prose_contradictions(r)]
-    missing = not_assessable(reports)
-    audited = []
-    for pub, report in zip(published, reports, strict=True):
-        key = (report.office.id, report.year)
-        mine = [f for f in findings if (f.office, f.year) == key]
-        audited.append(Audited(pub, mine, [(r, t, row, c) for o, y, r, t, row, c in missing if (o, y) == key]))
+    audited = [Audited(p) for p in published]
+    by_key: dict[tuple[str, int], list[Audited]] = {}  # the same report twice shares its findings
+    for a, r in zip(audited, reports, strict=True):
+        by_key.setdefault((r.office.id, r.year), []).append(a)
+    for f in findings:
+        for a in by_key[(f.office, f.year)]:
+            a.findings.append(f)
+    for office, year, *where in not_assessable(reports):
+        for a in by_key[(office, year)]:
+            a.not_assessable.append(tuple(where))
     return AuditResult(audited, errors)
