@@ -283,6 +283,29 @@ def test_utf8_with_a_bom_is_read(proj: Project, rel: str) -> None:
     assert not [r for r in loaded(proj).values() if isinstance(r, InputError)]
 
 
+@pytest.mark.parametrize("rel", FILES)
+def test_windows_line_ends_are_read(proj: Project, rel: str) -> None:
+    before = loaded(proj)
+    path = proj.root / rel
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    after = loaded(proj)
+    assert all(not isinstance(r, InputError) for r in after.values())
+    assert after[(A, YEAR)].values == before[(A, YEAR)].values
+
+
+@pytest.mark.parametrize("rel", [FIGURES, REGISTRY])
+def test_excel_empty_trailing_columns_are_skipped(proj: Project, rel: str) -> None:
+    before = loaded(proj)
+    path = proj.root / rel
+    path.write_text("".join(line + ",,\n" for line in path.read_text(encoding="utf-8").splitlines()), encoding="utf-8")
+    after = loaded(proj)
+    assert all(not isinstance(r, InputError) for r in after.values())
+    assert after[(A, YEAR)].values == before[(A, YEAR)].values
+    if rel == FIGURES:  # a value in the unnamed column is an error
+        append_line(proj, rel, _csv_line(["2021", "t3", "new", "natural", "0", "", "x"]))
+        assert "实有 7 个" in str(loaded(proj)[(A, YEAR)])
+
+
 @pytest.mark.parametrize("rel", [FIGURES, REGISTRY])
 @pytest.mark.parametrize("blank", [",,,,", ",,,,,,", ",", " , , , , ", '"","","","",""'])
 def test_excel_empty_rows_are_skipped(proj: Project, rel: str, blank: str) -> None:

@@ -37,8 +37,9 @@ class Office:
 def _rows(path: Path, rel: str, expected: tuple[str, ...], *, exact: bool,
           office: str | None = None) -> Iterator[tuple[int, list[str], list[str]]]:
     """(line, cells, header) of a UTF-8 CSV file (a BOM from Excel is fine), header checked. Rows with no value
-    at all (Excel's trailing `,,,,`) are skipped; a row with another number of fields comes as it is, for the
-    caller to say whose it is. Raises `InputError` naming `rel` and the line."""
+    at all (Excel's trailing `,,,,`) are skipped, and so are empty columns after the last named one; a row
+    with another number of fields comes as it is, for the caller to say whose it is. Raises `InputError`
+    naming `rel` and the line."""
     try:
         text = read_text(path, file=rel, office=office)
     except FileNotFoundError:
@@ -49,6 +50,8 @@ def _rows(path: Path, rel: str, expected: tuple[str, ...], *, exact: bool,
         if header is None:
             raise InputError(f"空文件：第 1 行应为表头 {','.join(expected)}", file=rel, line=1, office=office)
         header = [h.strip() for h in header]
+        while header and not header[-1]:  # Excel's empty trailing columns (`value,,`): a column once formatted
+            header.pop()
         missing = [f for f in expected if f not in header]
         if missing or (exact and tuple(header) != expected) or len(set(header)) != len(header):
             sep = next((f"；分隔符应为英文逗号，不是 {c!r}" for c in (";", "\t", "，") if c in "".join(header)), "")
@@ -58,6 +61,8 @@ def _rows(path: Path, rel: str, expected: tuple[str, ...], *, exact: bool,
         for cells in reader:
             if not any(c.strip() for c in cells):
                 continue
+            if len(cells) > len(header) and not any(c.strip() for c in cells[len(header):]):
+                cells = cells[:len(header)]
             yield reader.line_num, [c.strip() for c in cells], header
     except csv.Error as exc:
         raise InputError(f"CSV 格式有误：{exc}", file=rel, line=reader.line_num, office=office) from None

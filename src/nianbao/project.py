@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from .exceptions import InputError, NianbaoError
@@ -27,6 +28,7 @@ def check_office_id(office: object, *, file: object = None, line: int | None = N
     raise InputError(problem, file=file, line=line, field="office")
 
 
+@cache
 def first_year() -> int:
     """The first report year any format version covers (2019: F2019)."""
     from .formats import FORMATS
