@@ -180,6 +180,19 @@ def test_check_reads_what_the_batch_reads(proj: Project, fault: str) -> None:
     assert f"机关 {B}" not in out
 
 
+def test_every_faulty_row_of_a_figures_file_is_listed_by_check(proj: Project) -> None:
+    lines = [append_line(proj, FIGURES, row) for row in ("1999,t3,new,natural,0", "2021,t3,new,aliens,0",
+                                                         "2021,t3,new", "2020,t3,new,natural,0")]
+    with pytest.raises(InputError, match="另有 3 处问题") as raised:
+        read_figures(proj, A)
+    assert str(raised.value).startswith(f"{FIGURES}:{lines[0]}，")
+    out = refused(proj, "check", expect=[f"{FIGURES}:{lines[0]}，"])
+    for line in lines:
+        assert f"error: {FIGURES}:{line}，机关 {A}" in out
+    assert "4 input error(s)" in out
+    refused(proj, "run", A, str(YEAR), expect=[f"{FIGURES}:{lines[0]}，", "另有 3 处问题"])
+
+
 @pytest.mark.parametrize("name", ["1999.yaml", "２０２２.yaml", "²⁰²¹.yaml", "20x1.yaml"])
 def test_params_file_named_no_year_is_reported_and_the_rest_loads(proj: Project, name: str) -> None:
     (proj.root / "params" / A / name).write_text(f"office: {A}\nyear: 2022\n", encoding="utf-8")

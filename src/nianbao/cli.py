@@ -338,7 +338,8 @@ def check(office: str | None, year: str | None, project_dir: str | None, as_json
     else:
         for f in findings:
             click.echo(f"{f.office} {f.year} {f.describe()}")
-    errors = list(dict.fromkeys(str(p) for p in problems))  # a bad figures file fails each year of its office
+    # every fault of a figures file, each once (the file fails every year of its office)
+    errors = list(dict.fromkeys(str(e) for p in problems for e in getattr(p, "problems", [p])))
     for error in errors:
         click.echo(f"error: {error}", err=True)
     if not as_json:

@@ -138,37 +138,59 @@ class Figures:
     lines: dict[str, int]
 
 
+class FileErrors(InputError):
+    """Every fault of one file's rows: reads as the first, with how many more (`problems` holds them all)."""
+
+    def __init__(self, problems: list[InputError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.problem, file=first.file, line=first.line, office=first.office, year=first.year,
+                         field=first.field)
+
+    def __str__(self) -> str:
+        more = len(self.problems) - 1
+        return super().__str__() + (f"（另有 {more} 处问题，`nianbao check` 列出全部）" if more else "")
+
+
 def read_figures(project: Project, office: str) -> dict[int, Figures]:
     """All years of one office's figures file, each cell checked against its year's format.
 
-    Raises `InputError` with the file (relative to the project), line, office, year and field of the first
-    fault: not UTF-8, a bad header, a row with another number of fields, an invalid year (non-ASCII digits,
-    before 2019), a cell that is not in that year's format, a cell given twice. The file is one office's
-    input: a fault in it fails that office's reports, and no other."""
+    Raises `InputError` with the file (relative to the project), line, office, year and field: not UTF-8, a bad
+    header; or `FileErrors` holding every faulty row: another number of fields, an invalid year (non-ASCII
+    digits, before 2019), a cell that is not in that year's format, a cell given twice. The file is one
+    office's input: a fault in it fails that office's reports, and no other."""
     path = project.figures_file(office)
     rel = project.relative(path)
     years: dict[int, Figures] = {}
     known: dict[int, set[str]] = {}
+    problems: list[InputError] = []
     for line, cells, header in _rows(path, rel, FIGURE_FIELDS, exact=True, office=office):
-        if len(cells) != len(header):
-            year = _year_or_none(cells[0])
-            raise InputError(_field_count(cells, header), file=rel, line=line, office=office, year=year,
-                             field=".".join(cells[1:4]) if year and len(cells) >= 4 else None)
-        row = dict(zip(header, cells, strict=True))
-        year = check_year(row["year"], file=rel, line=line, office=office)
-        if year not in known:
-            known[year] = set(format_for(year).cell_kinds())
-            years[year] = Figures({}, {})
-        ref = f"{row['table']}.{row['row']}.{row['column']}"
-        if ref not in known[year]:
-            raise InputError(f"{format_for(year).id} 格式中没有单元格 {ref}（`nianbao cells {year}` 列出全部单元格）",
-                             file=rel, line=line, office=office, year=year, field=ref)
-        figures = years[year]
-        if ref in figures.values:
-            raise InputError(f"单元格 {ref} 重复填写（第一次在第 {figures.lines[ref]} 行）", file=rel,
-                             line=line, office=office, year=year, field=ref)
+        try:
+            if len(cells) != len(header):
+                year = _year_or_none(cells[0])
+                raise InputError(_field_count(cells, header), file=rel, line=line, office=office, year=year,
+                                 field=".".join(cells[1:4]) if year and len(cells) >= 4 else None)
+            row = dict(zip(header, cells, strict=True))
+            year = check_year(row["year"], file=rel, line=line, office=office)
+            if year not in known:
+                known[year] = set(format_for(year).cell_kinds())
+                years[year] = Figures({}, {})
+            ref = f"{row['table']}.{row['row']}.{row['column']}"
+            if ref not in known[year]:
+                raise InputError(f"{format_for(year).id} 格式中没有单元格 {ref}"
+                                 f"（`nianbao cells {year}` 列出全部单元格）",
+                                 file=rel, line=line, office=office, year=year, field=ref)
+            figures = years[year]
+            if ref in figures.values:
+                raise InputError(f"单元格 {ref} 重复填写（第一次在第 {figures.lines[ref]} 行）", file=rel,
+                                 line=line, office=office, year=year, field=ref)
+        except InputError as exc:
+            problems.append(exc)
+            continue
         figures.values[ref] = row["value"] or None
         figures.lines[ref] = line
+    if problems:
+        raise FileErrors(problems)
     return years
 
 
