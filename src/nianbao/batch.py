@@ -21,7 +21,7 @@ from itertools import islice
 from pathlib import Path
 
 from .atomic import sweep, write_files
-from .data import read_registry
+from .data import Registry, read_registry
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
@@ -63,7 +63,8 @@ def _chunks(pairs: Sequence[tuple[str, int]]) -> Iterator[Sequence[tuple[str, in
         size = CHUNK
 
 
-def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict) -> Iterator[Task | Entry]:
+def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict,
+          registry: Registry | None = None) -> Iterator[Task | Entry]:
     """A task for each office-year of `pairs` that loads, with its findings; a failed entry for each that
     does not (bad params, figures or prose), with the message that names file, office, year and field."""
     from .report import iter_reports
@@ -71,7 +72,7 @@ def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict) -> 
 
     for chunk in _chunks(pairs):
         reports = []
-        for office, year, loaded in iter_reports(project, chunk):
+        for office, year, loaded in iter_reports(project, chunk, registry):
             if isinstance(loaded, InputError):
                 yield Entry(office, year, FAILED, digests.get((office, year)), error=str(loaded))
             else:
@@ -102,7 +103,8 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
         raise NianbaoError("no reports selected: params/<office>/<year>.yaml lists the reports to build")
     # An unreadable registry stops everything (InputError, exit 2) before a worker starts; a bad row of it
     # fails that office's reports only.
-    problems += read_registry(project).unplaced
+    registry = read_registry(project)
+    problems += registry.unplaced
     manifest = Manifest(project)
     jobs = jobs or os.cpu_count() or 1
     # A first build (reports never recorded) or --force has work: the workers start their kernels now, while
@@ -124,7 +126,7 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
             on_start(len(stale), len(pairs) - len(stale))
         if stale:
             pool = pool or WorkerPool(project, min(jobs, len(stale)))
-            for entry in pool.run(tasks(project, stale, digests)):
+            for entry in pool.run(tasks(project, stale, digests, registry)):
                 manifest.put(entry)
                 if on_entry:
                     on_entry(entry)

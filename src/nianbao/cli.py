@@ -325,9 +325,10 @@ def check(office: str | None, year: str | None, project_dir: str | None, as_json
     pairs = list_reports(project, offices, years, problems)
     if office and not pairs and not problems:
         raise NianbaoError(f"no parameter files for {office}{' ' + year if year else ''} under params/")
-    problems += read_registry(project).unplaced  # an unreadable registry raises: exit 2
+    registry = read_registry(project)  # an unreadable registry raises: exit 2
+    problems += registry.unplaced
     reports = []
-    for _, _, loaded in iter_reports(project, pairs):  # what the batch reads: params, registry, figures, prose
+    for _, _, loaded in iter_reports(project, pairs, registry):  # what the batch reads: params, figures, prose
         if isinstance(loaded, InputError):
             problems.append(loaded)
         else:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import Figures, Office, read_figures, read_registry
+from .data import Figures, Office, Registry, read_figures, read_registry
 from .exceptions import InputError
 from .formats import Format, Label, format_for
 from .narrative import Narrative, check_no_html, fill, parse
@@ -99,12 +99,13 @@ def load_report(office: str, year: int | str, project: Project | str | Path | No
     return build_report(project, found, year, read_figures(project, office))
 
 
-def iter_reports(project: Project, pairs: Iterable[tuple[str, int]]) -> Iterator[tuple[str, int, Report | InputError]]:
+def iter_reports(project: Project, pairs: Iterable[tuple[str, int]],
+                 registry: Registry | None = None) -> Iterator[tuple[str, int, Report | InputError]]:
     """Load many office-years as the batch builds them: each one's params file read and checked, the registry read
     once, each office's figures once. Bad input fails its own office-years only: they come as the `InputError`
     that says why (a bad registry row or figures file: every year of that office). Raises `InputError` when the
-    registry cannot be read at all."""
-    registry = read_registry(project)
+    registry cannot be read at all. `registry`: the one the caller read already."""
+    registry = registry or read_registry(project)
     figures: dict[str, dict[int, Figures] | InputError] = {}
     for office, year in pairs:
         try:
