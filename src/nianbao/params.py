@@ -32,7 +32,7 @@ def read_params(project: Project, office: str, year: int) -> dict[str, Any]:
                          line=mark.line + 1 if mark else None, office=office, year=year) from None
     if not isinstance(params, dict):
         raise InputError("参数文件应为“参数名: 值”的映射（office 和 year）", file=rel, office=office, year=year)
-    lines = _key_lines(text)
+    lines = _LazyLines(text)
     unknown = sorted(map(str, set(params) - KNOWN))
     if unknown:
         raise InputError(f"未知参数 {', '.join(unknown)}；可用参数：{', '.join(sorted(KNOWN))}",
@@ -53,6 +53,16 @@ def read_params(project: Project, office: str, year: int) -> dict[str, Any]:
         raise InputError(f"year 为 {params.get('year')!r}，但此文件属于 {year} 年度", **where, line=lines.get("year"),
                          field="year")
     return params
+
+
+class _LazyLines:
+    """Line numbers of the keys, parsed only when a message needs one (a good file is parsed once)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def get(self, key: str) -> int | None:
+        return _key_lines(self.text).get(key)
 
 
 def _key_lines(text: str) -> dict[str, int]:
