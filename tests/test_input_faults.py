@@ -203,6 +203,16 @@ def test_params_file_named_no_year_is_reported_and_the_rest_loads(proj: Project,
     refused(proj, "check", expect=[f"params/{A}/{name}"])
 
 
+@pytest.mark.parametrize("folder", ["Shili-0003", "太和", "a b", "-x"])
+def test_params_folder_named_no_office_is_reported_and_the_rest_loads(proj: Project, folder: str) -> None:
+    (proj.root / "params" / folder).mkdir()
+    (proj.root / "params" / folder / "2021.yaml").write_text(f"office: {folder}\nyear: 2021\n", encoding="utf-8")
+    found = loaded(proj)
+    problems = [r for k, r in found.items() if k[0] == "problem"]
+    assert len(problems) == 1 and f"params/{folder}" in str(problems[0]) and "无效的机关标识" in str(problems[0])
+    assert sum(not isinstance(r, InputError) for r in found.values()) == 4
+
+
 def test_registry_row_with_a_bad_id_is_reported_and_the_rest_loads(proj: Project) -> None:
     line = append_line(proj, REGISTRY, "Bad Id,某办事处,,,,,")
     registry = read_registry(proj)
