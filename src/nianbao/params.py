@@ -28,7 +28,9 @@ def read_params(project: Project, office: str, year: int) -> dict[str, Any]:
                          file=rel, office=office, year=year) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"YAML 格式有误：{getattr(exc, 'problem', None) or exc}", file=rel,
+        tagged = isinstance(exc, yaml.constructor.ConstructorError)
+        tag = "不允许 YAML 标签（如 !!python），参数只能是文字和数字；" if tagged else ""
+        raise InputError(f"YAML 格式有误：{tag}{getattr(exc, 'problem', None) or exc}", file=rel,
                          line=mark.line + 1 if mark else None, office=office, year=year) from None
     if not isinstance(params, dict):
         raise InputError("参数文件应为“参数名: 值”的映射（office 和 year）", file=rel, office=office, year=year)
