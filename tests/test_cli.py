@@ -46,4 +46,4 @@ def test_new_scaffolds_an_office_year_that_runs_to_findings(project) -> None:
 
 def test_new_refuses_an_unknown_office(project) -> None:
     result = CliRunner().invoke(main, ["new", "nowhere", "2021", "--project", str(project.root)])
-    assert result.exit_code == 2 and "add it to data/offices.csv" in result.output
+    assert result.exit_code == 2 and "请先在 data/offices.csv 中添加" in result.output

@@ -21,10 +21,11 @@ from itertools import islice
 from pathlib import Path
 
 from .atomic import sweep, write_files
+from .data import Registry, read_registry
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
-from .params import list_reports, read_params
+from .params import list_reports
 from .pool import Task, WorkerPool
 from .project import Project
 
@@ -42,14 +43,17 @@ class BatchResult:
     seconds: float
     index: Path
     swept: list[Path] = field(default_factory=list)
+    # Bad input that belongs to no office-year (a params file named `２０２２.yaml`, a registry row with no valid
+    # id): reported, and the batch exits 2, but every report it does not belong to is built.
+    problems: list[InputError] = field(default_factory=list)
 
     def with_status(self, *statuses: str) -> list[Entry]:
         return [e for e in self.entries if e.status in statuses]
 
     @property
     def exit_code(self) -> int:
-        """2 when a report failed, 1 when one is blocked by the gate, else 0."""
-        return 2 if self.with_status(FAILED) else 1 if self.with_status(GATED) else 0
+        """2 when a report failed or some input belongs to no report, 1 when one is blocked by the gate, else 0."""
+        return 2 if self.with_status(FAILED) or self.problems else 1 if self.with_status(GATED) else 0
 
 
 def _chunks(pairs: Sequence[tuple[str, int]]) -> Iterator[Sequence[tuple[str, int]]]:
@@ -59,22 +63,16 @@ def _chunks(pairs: Sequence[tuple[str, int]]) -> Iterator[Sequence[tuple[str, in
         size = CHUNK
 
 
-def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict) -> Iterator[Task | Entry]:
+def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict,
+          registry: Registry | None = None) -> Iterator[Task | Entry]:
     """A task for each office-year of `pairs` that loads, with its findings; a failed entry for each that
     does not (bad params, figures or prose), with the message that names file, office, year and field."""
     from .report import iter_reports
     from .validate import validate  # imports great-expectations: once per batch, only when there is work
 
     for chunk in _chunks(pairs):
-        good = []
-        for office, year in chunk:
-            try:
-                read_params(project, office, year)
-                good.append((office, year))
-            except InputError as exc:
-                yield Entry(office, year, FAILED, digests.get((office, year)), error=str(exc))
         reports = []
-        for office, year, loaded in iter_reports(project, good):
+        for office, year, loaded in iter_reports(project, chunk, registry):
             if isinstance(loaded, InputError):
                 yield Entry(office, year, FAILED, digests.get((office, year)), error=str(loaded))
             else:
@@ -97,9 +95,16 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     """
     started = time.perf_counter()
     swept = sweep(project.outputs)  # temporaries of a killed run
-    pairs = list_reports(project, offices, years)
+    problems: list[InputError] = []
+    pairs = list_reports(project, offices, years, problems)
     if not pairs:
+        if problems:
+            raise problems[0]
         raise NianbaoError("no reports selected: params/<office>/<year>.yaml lists the reports to build")
+    # An unreadable registry stops everything (InputError, exit 2) before a worker starts; a bad row of it
+    # fails that office's reports only.
+    registry = read_registry(project)
+    problems += registry.unplaced
     manifest = Manifest(project)
     jobs = jobs or os.cpu_count() or 1
     # A first build (reports never recorded) or --force has work: the workers start their kernels now, while
@@ -121,7 +126,7 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
             on_start(len(stale), len(pairs) - len(stale))
         if stale:
             pool = pool or WorkerPool(project, min(jobs, len(stale)))
-            for entry in pool.run(tasks(project, stale, digests)):
+            for entry in pool.run(tasks(project, stale, digests, registry)):
                 manifest.put(entry)
                 if on_entry:
                     on_entry(entry)
@@ -135,7 +140,7 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
         sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     index = write_index(project, manifest)
-    return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept)
+    return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept, problems)
 
 
 def write_index(project: Project, manifest: Manifest) -> Path:
@@ -147,7 +152,7 @@ def write_index(project: Project, manifest: Manifest) -> Path:
         names = {o.id: o.name for o in read_offices(project).values()}
     except InputError:
         names = {}
-    entries = [e for e in (manifest.get(o, y) for o, y in list_reports(project)) if e]
+    entries = [e for e in (manifest.get(o, y) for o, y in list_reports(project, problems=[])) if e]
     path = project.outputs / "index.html"
     write_files({path: index_html(entries, names)})
     return path

@@ -51,12 +51,29 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 def _years(values: tuple[str, ...]) -> list[int] | None:
-    """`2019-2021,2023` → [2019, 2020, 2021, 2023]."""
+    """`2019-2021,2023` → [2019, 2020, 2021, 2023]; None when not given. A reversed range (`2021-2019`), a
+    bad year or a value that names none (`,`) is a usage error (exit 2), never "every year"."""
     years: list[int] = []
     for part in _split(values):
         first, _, last = part.partition("-")
-        years += range(check_year(first), check_year(last or first) + 1)
+        try:
+            low, high = check_year(first), check_year(last if "-" in part else first)
+        except NianbaoError as exc:
+            raise click.BadParameter(str(exc), param_hint="--years") from None
+        if high < low:
+            raise click.BadParameter(f"{part!r}：起始年份大于结束年份，应写作 {high}-{low}", param_hint="--years")
+        years += range(low, high + 1)
+    if values and not years:
+        raise click.BadParameter(f"{','.join(values)!r} 没有列出任何年份", param_hint="--years")
     return years or None
+
+
+def _offices(values: tuple[str, ...]) -> list[str] | None:
+    """`a,b` → ["a", "b"] (ids checked); None when not given; a value that names no office is a usage error."""
+    offices = _split(values)
+    if values and not offices:
+        raise click.BadParameter(f"{','.join(values)!r} 没有列出任何机关", param_hint="--offices")
+    return [check_office_id(o) for o in offices] or None
 
 
 SUMMARY_LIMIT = 50  # gated or failed reports named in a batch's summary; the index lists them all
@@ -89,7 +106,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     progress = Progress(sys.stderr)
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job: stop as for Ctrl-C, keep what is done
     try:
-        result = run_batch(project, [check_office_id(o) for o in _split(offices)] or None, _years(years), jobs,
+        result = run_batch(project, _offices(offices), _years(years), jobs,
                            force, on_start=progress.start, on_entry=progress.update)
     except KeyboardInterrupt:
         progress.close()
@@ -105,6 +122,8 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     for entry in failed[:SUMMARY_LIMIT]:
         last = (entry.error or "").strip().splitlines()[-1:] or ["unknown error"]
         click.echo(f"failed: {entry.office} {entry.year}: {last[0]}", err=True)
+    for problem in result.problems:
+        click.echo(f"error: {problem}", err=True)
     for what, entries in (("gated", gated), ("failed", failed)):
         if len(entries) > SUMMARY_LIMIT:
             click.echo(f"... and {len(entries) - SUMMARY_LIMIT} more {what} report(s): see "
@@ -289,28 +308,46 @@ def run(office: str, year: str, project_dir: str | None) -> None:
 def check(office: str | None, year: str | None, project_dir: str | None, as_json: bool) -> None:
     """Validate reports (all of them, one office's, or one office-year) and print the findings.
 
-    Exits 1 when any finding is critical.
+    Reads everything the batch reads (params files, registry, figures, prose) and reports every input error,
+    naming file and line, office, year and field. Exits 2 on bad input, else 1 when any finding is critical.
     """
+    from .data import read_registry
+    from .exceptions import InputError
     from .findings import dumps, has_critical
     from .params import list_reports
-    from .report import load_reports
+    from .report import iter_reports
     from .validate import validate
 
     project = _project(project_dir)
     offices = [check_office_id(office)] if office else None
     years = [check_year(year, office=office)] if year else None
-    pairs = list_reports(project, offices, years)
-    if office and not pairs:
+    problems: list[InputError] = []
+    pairs = list_reports(project, offices, years, problems)
+    if office and not pairs and not problems:
         raise NianbaoError(f"no parameter files for {office}{' ' + year if year else ''} under params/")
-    findings = validate(load_reports(project, pairs), project)
+    registry = read_registry(project)  # an unreadable registry raises: exit 2
+    problems += registry.unplaced
+    reports = []
+    for _, _, loaded in iter_reports(project, pairs, registry):  # what the batch reads: params, figures, prose
+        if isinstance(loaded, InputError):
+            problems.append(loaded)
+        else:
+            reports.append(loaded)
+    findings = validate(reports, project)
     if as_json:
         click.echo(dumps(findings))
     else:
         for f in findings:
             click.echo(f"{f.office} {f.year} {f.describe()}")
+    # every fault of a figures file, each once (the file fails every year of its office)
+    errors = list(dict.fromkeys(str(e) for p in problems for e in getattr(p, "problems", [p])))
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if not as_json:
         critical = sum(f.critical for f in findings)
-        click.echo(f"{len(pairs)} report(s) checked: {critical} critical, {len(findings) - critical} warning(s)")
-    sys.exit(1 if has_critical(findings) else 0)
+        click.echo(f"{len(pairs)} report(s) checked: {critical} critical, {len(findings) - critical} warning(s)"
+                   + (f", {len(errors)} input error(s)" if errors else ""))
+    sys.exit(2 if errors else 1 if has_critical(findings) else 0)
 
 
 @main.command()
@@ -355,6 +392,7 @@ def new(office: str, year: str, project_dir: str | None) -> None:
 
 @main.command()
 @click.argument("year")
+@reports_errors
 def cells(year: str) -> None:
     """List every data cell of YEAR's format: its key for data/figures, its labels and its kind."""
     from .scaffold import cell_table

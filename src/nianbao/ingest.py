@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic import write_files
-from .data import LABEL_PREFIX, OFFICE_FIELDS, figures_csv, read_figures, read_offices
+from .data import LABEL_PREFIX, OFFICE_FIELDS, figures_csv, read_figures, read_registry
 from .exceptions import InputError
 from .narrative import narrative_text
 from .params import params_text
@@ -59,10 +59,13 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
     """Read one published report and write it into `project`. Raises `InputError` (and writes nothing) when
     the file is not a readable report or its office-year already has data and `force` is not set."""
     report = read_published(path, year=year)
-    offices = read_offices(project)
+    known = read_registry(project)
+    offices = known.offices
     by_name = {o.name: o.id for o in offices.values()}
     office_id = office or by_name.get(report.office) or office_id_from(path)
     check_office_id(office_id, file=path)
+    if office_id in known.problems:  # its registry row is bad: fix that first
+        raise known.problems[office_id]
     if office_id in offices and offices[office_id].name != report.office:
         raise InputError(f"office {office_id!r} is {offices[office_id].name} in data/offices.csv, but the report "
                          f"is {report.office}'s", file=path, office=office_id, year=report.year, field="office")

@@ -10,8 +10,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from .atomic import write_files
-from .data import OFFICE_FIELDS, figures_csv, read_figures, read_offices
-from .exceptions import InputError
+from .data import OFFICE_FIELDS, figures_csv, read_figures, read_registry
 from .formats import Kind, format_for
 from .params import params_text
 from .project import Project
@@ -39,10 +38,7 @@ def init_project(root: Path) -> Project:
 
 def scaffold(project: Project, office: str, year: int) -> list[Path]:
     """Write what is missing for (office, year) and return the files written."""
-    offices = read_offices(project)
-    if office not in offices:
-        raise InputError(f"unknown office {office!r}: add it to data/offices.csv first",
-                         file=project.relative(project.offices_file), office=office, year=year)
+    read_registry(project).office(office, file=project.relative(project.offices_file), year=year)
     fmt = format_for(year)
     writes: dict[Path, str] = {}
 
