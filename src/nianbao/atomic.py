@@ -22,7 +22,10 @@ def sweep(folder: Path) -> list[Path]:
     """Remove the temporaries a killed process left under `folder`; they are never finished outputs."""
     found = sorted(folder.rglob(TEMP_GLOB)) if folder.is_dir() else []
     for path in found:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: nothing can have been left there since it became so
+            pass
     return found
 
 
