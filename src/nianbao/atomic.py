@@ -40,6 +40,7 @@ def write_files(contents: Mapping[Path, str | bytes]) -> None:
     If anything fails before the renames, no target is touched and the temporaries are removed.
     """
     temps: dict[Path, Path] = {}
+    path = None
     try:
         for path, data in contents.items():
             temp = temps[path] = _temp_for(path)
@@ -50,6 +51,10 @@ def write_files(contents: Mapping[Path, str | bytes]) -> None:
             os.chmod(temp, 0o644)
         for path, temp in temps.items():
             os.replace(temp, path)
+    except OSError as exc:
+        if exc.filename is None:  # a full disk says so without naming the file
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     finally:
         for temp in temps.values():
             temp.unlink(missing_ok=True)

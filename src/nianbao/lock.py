@@ -51,8 +51,11 @@ def outputs_lock(project: Project, command: str, *, wait: bool = False,
     me = json.dumps({"pid": os.getpid(), "command": command, "argv": sys.argv[1:], "started": time.time()})
 
     def record(fd: int) -> None:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, me.encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, me.encode(), 0)
+        except OSError:  # a full disk: the lock holds all the same, the other process says less about us
+            pass
 
     lock = FileLock(path, on_acquired=record, preserve_lock_file=True, thread_local=False)
     try:
