@@ -300,8 +300,9 @@ def run(office: str, year: str, kernel: str | None, timeout: int, wait: bool, pr
     report, writes outputs/OFFICE/YEAR.findings.html instead and exits 1. Exits 2 on bad input or when the
     notebook fails (a cell raises or times out, the kernel dies). Records the report in outputs/manifest.json.
     """
-    from .run import GATED, run_report
+    from .run import GATED, quiet_papermill, run_report
 
+    quiet_papermill()
     project = _project(project_dir)
     signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: the kernel is stopped, no temporary is left
     try:

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
@@ -77,6 +77,33 @@ def socket_prefix(folders: Iterable[str] | None = None) -> str | None:
 
 
 @cache
+def _kernel_log() -> BinaryIO | None:
+    """The file the kernels of this process write their stderr to, open for the life of the process."""
+    try:
+        return open(os.path.join(_private_folder(), "kernels.log"), "ab")
+    except OSError:
+        return None
+
+
+_log_start = 0  # where the log of the kernel started last begins
+
+
+def kernel_log_tail() -> str:
+    """The last line the kernel started last by this process wrote to its stderr ("" when none): why a
+    kernel that died or never started did so, when it said."""
+    log = _kernel_log()
+    if log is None:
+        return ""
+    try:
+        with open(log.name, "rb") as f:
+            f.seek(max(_log_start, os.fstat(f.fileno()).st_size - 4096))
+            lines = [line for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
+@cache
 def current_python_spec() -> KernelSpec:
     """ipykernel on this interpreter (`sys.executable`), as `python -m ipykernel install` would write it."""
     return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
@@ -92,6 +119,17 @@ class IPCKernelManager(AsyncKernelManager):
             prefix = socket_prefix()
             kwargs.update(transport="ipc", ip=prefix) if prefix else kwargs.update(transport="tcp")
         super().__init__(**kwargs)
+
+    async def start_kernel(self, **kw: Any) -> None:
+        # The kernel process's own stderr holds only ipykernel's logging (a cell's output goes to the
+        # notebook), such as tracebacks of its sockets closing when it is stopped mid-cell: kept in a log
+        # file, where `kernel_log_tail` finds the last words of a kernel that died.
+        global _log_start
+        log = _kernel_log()
+        if log is not None:
+            kw.setdefault("stderr", log)
+            _log_start = log.tell()
+        return await super().start_kernel(**kw)
 
     @property
     def kernel_spec(self) -> KernelSpec | None:

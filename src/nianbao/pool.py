@@ -137,6 +137,9 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, terminate)
+    from .run import quiet_papermill
+
+    quiet_papermill()
     project = Project(Path(root))
     try:
         _warm_up(project, kernel)

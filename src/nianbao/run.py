@@ -103,16 +103,28 @@ def _execution_failure(office: str, year: int, exc: BaseException, timeout: int 
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    from .kernel import kernel_log_tail
+
     if isinstance(exc, CellTimeoutError):
         return ExecutionFailed(office, year, "timed out", f"a cell ran longer than {timeout} s (--timeout)")
+    said = kernel_log_tail()
+    said = f"; it said: {said}" if said else ""
     if isinstance(exc, DeadKernelError):
         return ExecutionFailed(office, year, "kernel died", "the kernel stopped while running the notebook "
-                                                           "(out of memory, or killed)")
+                                                           f"(out of memory, or killed){said}")
     if isinstance(exc, NoSuchKernel):
         return ExecutionFailed(office, year, "no such kernel", f"{exc.args[0] if exc.args else exc} "
                                                               "(--kernel NAME picks an installed one)")
     first = (str(exc).strip().splitlines() or [""])[0]
-    return ExecutionFailed(office, year, type(exc).__name__, first)
+    return ExecutionFailed(office, year, type(exc).__name__, first + said)
+
+
+def quiet_papermill() -> None:
+    """Keep papermill's and nbclient's log lines ("Timeout waiting for execute reply") off the terminal
+    unless the application configures logging: each failure is said in one line already."""
+    import logging
+
+    logging.getLogger("papermill").addHandler(logging.NullHandler())
 
 
 def execute_report(project: Project, office: str, year: int, *, findings: list[Finding] | None = None,
@@ -149,9 +161,9 @@ def execute_report(project: Project, office: str, year: int, *, findings: list[F
                 raise ExecutionFailed(office, year, exc.ename, exc.evalue, exc.traceback) from None
             status = GATED
             nb = nbformat.read(scratch, as_version=4)  # papermill saved it before raising
-        except OSError:  # outputs/ cannot be written: the caller says so
-            raise
         except Exception as exc:  # the kernel did not start, died or timed out: one line says which
+            if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+                raise  # outputs/ cannot be written: the caller says so
             raise _execution_failure(office, year, exc, timeout) from exc
         stem = f"{year}.findings" if status == GATED else f"{year}"
         html, ipynb = out_dir / f"{stem}.html", out_dir / f"{stem}.ipynb"
