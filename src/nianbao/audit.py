@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .data import Office
@@ -97,28 +97,61 @@ def prose_contradictions(report: Report) -> list[Finding]:
     return found
 
 
+def read_report_file(path: Path, year: int | None = None) -> Published:
+    """`read_published`, with every way a hostile file can break the reader (markup nested a thousand levels
+    deep, ...) turned into an `InputError` for that file: one bad page never stops the others."""
+    try:
+        return read_published(path, year=year)
+    except InputError:
+        raise
+    except RecursionError:
+        raise InputError("not a readable report: its markup is nested too deeply (more than about 1000 "
+                         "levels, or that many unclosed tags)", file=path) from None
+    except Exception as exc:  # a reader's failure on one file is that file's problem
+        raise InputError(f"not a readable report: {type(exc).__name__}: {exc}", file=path) from None
+
+
+def _previous(copies: list[Published]) -> Published | None:
+    """The report of the year before, when it is unambiguous: one copy, or copies with the same figures."""
+    if copies and all(c.values == copies[0].values for c in copies[1:]):
+        return copies[0]
+    return None
+
+
 def audit(paths: Sequence[Path]) -> AuditResult:
-    """Read and audit every report in `paths` in one validation run."""
+    """Read and audit every report in `paths` in one validation run.
+
+    Each file is audited on its own: several copies of one office-year (a page and its revised copy, the
+    same report on two sites) each get their own findings. A file named twice is audited once.
+    """
     from .validate import not_assessable, validate
 
     published: list[Published] = []
     errors: list[InputError] = []
-    for path in paths:
+    for path in dict.fromkeys(paths):
         try:
-            published.append(read_published(path))
+            published.append(read_report_file(path))
         except InputError as exc:
             errors.append(exc)
-    by_office = {(p.office, p.year): p for p in published}
-    reports = [as_report(p, by_office.get((p.office, p.year - 1))) for p in published]
+    by_year: dict[tuple[str, int], list[Published]] = {}
+    for p in published:
+        by_year.setdefault((p.office, p.year), []).append(p)
+    reports = []
+    for i, p in enumerate(published):
+        copies = by_year.get((p.office, p.year - 1), [])
+        previous = _previous(copies)
+        if copies and previous is None:
+            p.problems.append(f"{len(copies)} different copies of the {p.year - 1} report were audited: the "
+                              "cross-year checks were not made")
+        report = as_report(p, previous)
+        # Findings and not-assessable checks come back keyed by office id and year: one id per file keeps
+        # the copies of one office-year apart.
+        reports.append(replace(report, office=replace(report.office, id=f"{report.office.id}-{i}")))
     findings = validate(reports, None) + [f for r in reports for f in prose_contradictions(r)]
     audited = [Audited(p) for p in published]
-    by_key: dict[tuple[str, int], list[Audited]] = {}  # the same report twice shares its findings
-    for a, r in zip(audited, reports, strict=True):
-        by_key.setdefault((r.office.id, r.year), []).append(a)
+    by_key = {(r.office.id, r.year): a for a, r in zip(audited, reports, strict=True)}
     for f in findings:
-        for a in by_key[(f.office, f.year)]:
-            a.findings.append(f)
+        by_key[(f.office, f.year)].findings.append(f)
     for office, year, *where in not_assessable(reports):
-        for a in by_key[(office, year)]:
-            a.not_assessable.append(tuple(where))
+        by_key[(office, year)].not_assessable.append(tuple(where))
     return AuditResult(audited, errors)

@@ -13,7 +13,6 @@ interrupted batch leaves finished outputs and no partial ones; the next run does
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
 from .params import list_reports
-from .pool import Task, WorkerPool
+from .pool import Task, WorkerPool, usable_cpus
 from .project import Project
 
 SAVE_EVERY = 2.0  # seconds between manifest saves while a batch runs: what a kill can lose
@@ -88,11 +87,35 @@ def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict,
 def run_batch(project: Project, offices: list[str] | None = None, years: list[int] | None = None,
               jobs: int | None = None, force: bool = False,
               on_start: Callable[[int, int], None] | None = None,
-              on_entry: Callable[[Entry], None] | None = None) -> BatchResult:
+              on_entry: Callable[[Entry], None] | None = None, *, kernel: str | None = None,
+              timeout: int | None = None, wait: bool = False,
+              on_note: Callable[[str], None] | None = None) -> BatchResult:
     """Build every selected office-year whose inputs changed (all of them with `force`).
 
-    `on_start(to_build, skipped)` is called once the work is known, `on_entry` for each report built.
+    `on_start(to_build, skipped)` is called once the work is known, `on_entry` for each report built,
+    `on_note(text)` with notes for the user (a capped --jobs, a missing kernel, a wait for the lock).
+    `jobs`: worker processes (default and most: the CPUs this process may use); `kernel`: `--kernel NAME`;
+    `timeout`: seconds a cell may run; `wait`: wait for another process writing outputs/ instead of raising
+    `OutputsBusy`.
     """
+    from .kernel import choose_kernel
+    from .lock import outputs_lock
+
+    note = on_note or (lambda text: None)
+    kernel, missing = choose_kernel(project.notebook, kernel)
+    if missing:
+        note(missing)
+    usable = usable_cpus()
+    if jobs and jobs > usable:
+        note(f"note: --jobs {jobs} capped at {usable}, the CPUs this process may use")
+    jobs = min(jobs or usable, usable)
+    with outputs_lock(project, "nianbao batch", wait=wait, on_wait=note):
+        return _run_batch(project, offices, years, jobs, force, on_start, on_entry, kernel, timeout)
+
+
+def _run_batch(project: Project, offices: list[str] | None, years: list[int] | None, jobs: int, force: bool,
+               on_start: Callable[[int, int], None] | None, on_entry: Callable[[Entry], None] | None,
+               kernel: str, timeout: int | None) -> BatchResult:
     started = time.perf_counter()
     swept = sweep(project.outputs)  # temporaries of a killed run
     problems: list[InputError] = []
@@ -106,11 +129,11 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     registry = read_registry(project)
     problems += registry.unplaced
     manifest = Manifest(project)
-    jobs = jobs or os.cpu_count() or 1
     # A first build (reports never recorded) or --force has work: the workers start their kernels now, while
     # the inputs are hashed. Otherwise they start once something is found to have changed.
     eager = force or any(manifest.get(o, y) is None for o, y in pairs)
-    pool = WorkerPool(project, min(jobs, len(pairs))) if eager else None
+    options = {"kernel": kernel, "timeout": timeout}
+    pool = WorkerPool(project, min(jobs, len(pairs)), **options) if eager else None
     last_save = time.monotonic()
     try:
         digests = input_digests(project, pairs)
@@ -125,7 +148,7 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
         if on_start:
             on_start(len(stale), len(pairs) - len(stale))
         if stale:
-            pool = pool or WorkerPool(project, min(jobs, len(stale)))
+            pool = pool or WorkerPool(project, min(jobs, len(stale)), **options)
             for entry in pool.run(tasks(project, stale, digests, registry)):
                 manifest.put(entry)
                 if on_entry:
@@ -136,8 +159,10 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     finally:
         if pool is not None:
             pool.close()
-        manifest.save()
-        sweep(project.outputs)
+        try:
+            manifest.save()
+        finally:  # even when outputs/ is full or read-only: no temporary is left behind
+            sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     index = write_index(project, manifest)
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept, problems)

@@ -36,8 +36,28 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except NianbaoError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:  # outputs/ read-only, a full disk, a folder that cannot be made
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(2)
 
     return wrapper
+
+
+def execution_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--kernel, --timeout and --wait, the same for `run` and `batch`."""
+    from .pool import TIMEOUT
+
+    fn = click.option("--wait", is_flag=True, help="When another nianbao process is writing outputs/, wait for "
+                                                   "it (default: stop, naming that process).")(fn)
+    fn = click.option("--timeout", type=click.IntRange(min=1), default=TIMEOUT, show_default=True,
+                      metavar="SECONDS", help="Seconds a notebook cell may run before its report fails.")(fn)
+    return click.option("--kernel", metavar="NAME", help="Jupyter kernel to run the notebook with (default: the "
+                        "notebook's; where it is not installed, this environment's Python).")(fn)
+
+
+def _note(text: str) -> None:
+    click.echo(text, err=True)
 
 
 @click.group()
@@ -76,6 +96,19 @@ def _offices(values: tuple[str, ...]) -> list[str] | None:
     return [check_office_id(o) for o in offices] or None
 
 
+def _report_files(paths: tuple[Path, ...]) -> list[Path]:
+    """The report files of `paths` (files, folders), each once; a folder holding none is an error."""
+    from .ingest import report_files
+
+    files: list[Path] = []
+    for path in paths:
+        found = list(report_files([path]))
+        if not found:
+            raise NianbaoError(f"{path}: no report file that nianbao can read in this folder")
+        files += found
+    return list(dict.fromkeys(files))
+
+
 SUMMARY_LIMIT = 50  # gated or failed reports named in a batch's summary; the index lists them all
 
 
@@ -86,12 +119,14 @@ def _interrupt(signum: int, frame: Any) -> None:
 @main.command()
 @click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
 @click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2021, 2019-2021, 2019,2023.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: the number of cores).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1),
+              help="Worker processes (default and most: the CPUs this process may use).")
 @click.option("--force", is_flag=True, help="Rebuild every selected report, changed or not.")
+@execution_options
 @project_option
 @reports_errors
-def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, force: bool,
-          project_dir: str | None) -> None:
+def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, force: bool, kernel: str | None,
+          timeout: int, wait: bool, project_dir: str | None) -> None:
     """Build every office-year that has a params file: validate all at once, execute on warm kernels.
 
     Skips reports whose inputs have not changed since their outputs were made (see outputs/manifest.json),
@@ -107,7 +142,8 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job: stop as for Ctrl-C, keep what is done
     try:
         result = run_batch(project, _offices(offices), _years(years), jobs,
-                           force, on_start=progress.start, on_entry=progress.update)
+                           force, on_start=progress.start, on_entry=progress.update, kernel=kernel,
+                           timeout=timeout, wait=wait, on_note=_note)
     except KeyboardInterrupt:
         progress.close()
         click.echo("interrupted: finished reports are kept; run again to build the rest", err=True)
@@ -120,8 +156,8 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
         for f in critical[:5]:
             click.echo(f"  {f.describe()}", err=True)
     for entry in failed[:SUMMARY_LIMIT]:
-        last = (entry.error or "").strip().splitlines()[-1:] or ["unknown error"]
-        click.echo(f"failed: {entry.office} {entry.year}: {last[0]}", err=True)
+        first = (entry.error or "").strip().splitlines()[:1] or ["unknown error"]  # the reason; a traceback follows
+        click.echo(f"failed: {entry.office} {entry.year}: {first[0]}", err=True)
     for problem in result.problems:
         click.echo(f"error: {problem}", err=True)
     for what, entries in (("gated", gated), ("failed", failed)):
@@ -178,14 +214,14 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
     reported (blank), never as 0; the cells not reported are listed. With --project DIR naming a folder that
     holds no project yet, one is started there. Exits 2 when a file could not be ingested.
     """
-    from .ingest import ingest_file, report_files
+    from .ingest import ingest_file
     from .render.html import cell_location
     from .scaffold import init_project
 
     project = init_project(Path(project_dir)) if project_dir else _project(None)
     office = check_office_id(office) if office else None
     failed = 0
-    for path in report_files(paths):
+    for path in _report_files(paths):
         try:
             done = ingest_file(project, path, office=office, year=check_year(year) if year else None, force=force)
         except NianbaoError as exc:
@@ -229,9 +265,8 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None
     """
     from .atomic import write_files
     from .audit import audit as run_audit
-    from .ingest import report_files
 
-    result = run_audit(list(report_files(paths)))
+    result = run_audit(_report_files(paths))
     if as_json:
         click.echo(json.dumps([{"file": a.report.file, "office": a.report.office, "year": a.report.year,
                                 "format": a.report.format.id, "findings": [f.to_dict() for f in a.findings],
@@ -274,18 +309,27 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None
 @main.command()
 @click.argument("office")
 @click.argument("year")
+@execution_options
 @project_option
 @reports_errors
-def run(office: str, year: str, project_dir: str | None) -> None:
+def run(office: str, year: str, kernel: str | None, timeout: int, wait: bool, project_dir: str | None) -> None:
     """Execute and publish the report of OFFICE for YEAR.
 
     Writes outputs/OFFICE/YEAR.ipynb and outputs/OFFICE/YEAR.html; when a critical finding gates the
-    report, writes outputs/OFFICE/YEAR.findings.html instead and exits 1.
+    report, writes outputs/OFFICE/YEAR.findings.html instead and exits 1. Exits 2 on bad input or when the
+    notebook fails (a cell raises or times out, the kernel dies). Records the report in outputs/manifest.json.
     """
-    from .run import GATED, run_report
+    from .run import GATED, quiet_papermill, run_report
 
+    quiet_papermill()
     project = _project(project_dir)
-    result = run_report(project, check_office_id(office), check_year(year, office=office))
+    signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: the kernel is stopped, no temporary is left
+    try:
+        result = run_report(project, check_office_id(office), check_year(year, office=office), kernel=kernel,
+                            timeout=timeout, wait=wait, on_note=_note)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: {office} {year} was not published; an earlier report is kept", err=True)
+        sys.exit(130)
     html = project.relative(result.html)
     if result.status == GATED:
         critical = [f for f in result.findings if f.critical]

@@ -23,7 +23,7 @@ from .exceptions import InputError
 from .narrative import narrative_text
 from .params import params_text
 from .project import OFFICE_ID, Project, check_office_id
-from .published.reader import Published, read_published
+from .published.reader import Published
 
 SUFFIXES = (".html", ".htm", ".shtml", ".txt")
 
@@ -58,7 +58,9 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
                 force: bool = False) -> Ingested:
     """Read one published report and write it into `project`. Raises `InputError` (and writes nothing) when
     the file is not a readable report or its office-year already has data and `force` is not set."""
-    report = read_published(path, year=year)
+    from .audit import read_report_file
+
+    report = read_report_file(path, year=year)
     known = read_registry(project)
     offices = known.offices
     by_name = {o.name: o.id for o in offices.values()}
