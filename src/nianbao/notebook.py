@@ -33,13 +33,13 @@ def gate(report: Report, findings: Sequence[Finding]) -> None:
     if not findings:
         return
     if has_critical(findings):
-        _display(findings_html(findings, f"{report.title}：未通过数据校验，不予发布"), "findings", report.title,
+        _display(findings_html(findings, f"{report.title}：未通过数据校验，不予发布", report), "findings", report.title,
                  findings=[f.to_dict() for f in findings])
         raise GateFailed(report.office.id, report.year, findings)
     from IPython.display import HTML, display
 
     # Warnings are for the analyst in the notebook, not for the published page.
-    display(HTML(findings_html(findings, f"{report.title}：数据校验警告")))
+    display(HTML(findings_html(findings, f"{report.title}：数据校验警告", report)))
 
 
 def show_report(report: Report) -> None:

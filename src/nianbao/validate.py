@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
@@ -21,7 +22,7 @@ import pandas as pd
 
 from .exceptions import NianbaoError
 from .expectations import SUITES, build_suites, label_cell, load_suites
-from .findings import Finding
+from .findings import Cell, Finding, mark_suspects
 from .formats import Kind, get_format
 from .formats.rules import Term
 from .project import Project
@@ -246,7 +247,63 @@ def validate(reports: Iterable[Report], project: Project | None) -> list[Finding
     findings: list[Finding] = []
     for name, suite in suites.items():
         findings += run_suite(name, suite, frames[name])
+    findings = involve(findings, reports, suites["arithmetic"])
     return sorted(set(findings), key=_order)
+
+
+def _plain(v: Decimal) -> str:
+    """A computed value as an analyst writes it: `4`, `7.489`, never `4.0000` or `4E+1`."""
+    v = v.normalize()
+    return f"{v:f}"
+
+
+def involved_cells(terms: Sequence[Term], relation: str, report: Report) -> tuple[Cell, ...]:
+    """The cells of one identity instance, each with its value, source and, for an equality, the value that
+    would satisfy it were the other cells right (`value - residual / coef`)."""
+    total: Decimal | None = Decimal(0)
+    for term in terms:
+        v = _term_value(term, report)
+        total = None if v is None or total is None else total + term.coef * v
+    cells = []
+    for term in terms:
+        values, sources = ((report.previous, report.previous_sources) if term.prev
+                           else (report.values, report.sources))
+        value = (values or {}).get(term.ref)
+        expected = None
+        if relation == "==" and total is not None and not term.is_zero and abs(term.coef) == 1:
+            v = _term_value(term, report)
+            mended = None if v is None else v - total / term.coef
+            kind = (report.previous_format if term.prev else report.format).cell_kinds().get(term.ref)  # type: ignore[union-attr]
+            if mended is not None and (mended >= 0 or kind is Kind.SIGNED):  # a count cannot mend by going negative
+                expected = _plain(mended)
+        ref = f"prev:{term.ref}" if term.prev else term.ref
+        cells.append(Cell(ref, value, expected, (sources or {}).get(term.ref)))
+    return tuple(dict.fromkeys(cells))  # a cell may stand in two terms (is_zero checks): once
+
+
+def involve(findings: list[Finding], reports: Sequence[Report], suite: dict) -> list[Finding]:
+    """Findings with the cells they involve: a cell rule's own cell, every cell of a broken identity; then the
+    likely wrong cell where several identities share one (`findings.mark_suspects`)."""
+    by_key = {(r.office.id, r.year): r for r in reports}
+    formulas: dict[tuple[str, str, str | None, str | None, str | None], tuple[str, list[Term]]] = {}
+    for exp in suite["expectations"]:
+        meta = exp["meta"]
+        for fmt, instances in meta["instances"].items():
+            for inst in instances:
+                formulas[(meta["rule"], fmt, inst["table"], inst["row"], inst["column"])] = (
+                    meta.get("relation", "=="), [Term.decode(t) for t in inst["terms"]])
+    out = []
+    for f in findings:
+        r = by_key.get((f.office, f.year))
+        if r is not None and f.table:
+            formula = formulas.get((f.rule, r.format.id, f.table, f.row, f.column))
+            if formula:
+                f = replace(f, cells=involved_cells(formula[1], formula[0], r), value=None,
+                            source=None)
+            elif f.where in r.format.cell_kinds():
+                f = replace(f, cells=(Cell(f.where, r.values.get(f.where), None, r.sources.get(f.where)),))
+        out.append(f)
+    return mark_suspects(out)
 
 
 def _order(f: Finding) -> tuple:
