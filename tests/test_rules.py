@@ -24,6 +24,7 @@ EXPECTED_SEVERITY = {
     "T2-PROC-ZERO": "warning", "T2-VALID-XYEAR": "warning", "T2-REPEAL-LE": "warning", "T3-INT": "critical",
     "T3-BALANCE": "critical", "T3-OUTCOME-SUM": "critical", "T3-ROWSUM": "critical", "T3-XYEAR": "warning",
     "T4-INT": "critical", "T4-GROUPSUM": "critical",
+    "SEC-SKELETON": "critical", "SEC-EMPTY": "critical", "TABLE-BLANK": "critical", "PLACEHOLDER-MALFORMED": "critical",
 }
 
 OFFICE = "example-shifan"
@@ -103,6 +104,12 @@ CASES: dict[str, tuple[int, Callable[[Report], Report], set[str]]] = {
                                      t3__new__total=-1), {"T3-XYEAR"}),
     "T4-INT": (2024, lambda r: add(r, t4__direct__other="1.5"), {"T4-INT"}),
     "T4-GROUPSUM": (2024, lambda r: add(r, t4__after_review__total=1), {"T4-GROUPSUM"}),
+    "SEC-SKELETON": (2020, lambda r: with_section(r, 5, "（请在此填写。）"), {"SEC-SKELETON"}),
+    "SEC-EMPTY": (2019, lambda r: with_section(r, 4, ""), {"SEC-EMPTY"}),
+    "TABLE-BLANK": (2021, lambda r: add(r, **{k.replace(".", "__"): None for k in r.values if k.startswith("t4.")}),
+                    {"TABLE-BLANK", "CELL-FILLED"}),
+    "PLACEHOLDER-MALFORMED": (2022, lambda r: with_section(r, 5, "收费{{ t2.fees.amount }万元。"),
+                              {"PLACEHOLDER-MALFORMED"}),
 }
 
 
@@ -159,6 +166,10 @@ def test_messages_name_the_place(results: dict[str, list[Finding]]) -> None:
     xyear = results[case_office("T3-XYEAR")]
     assert {f.message for f in xyear} == {"本年“上年结转”与上年报告“结转下年度继续办理”不一致（自然人）",
                                           "本年“上年结转”与上年报告“结转下年度继续办理”不一致（总计）"}
+    (empty,) = results[case_office("SEC-EMPTY")]
+    assert empty.message.startswith("“五、存在的主要问题及改进情况”须有正文")
+    (blank,) = [f for f in results[case_office("TABLE-BLANK")] if f.rule == "TABLE-BLANK"]
+    assert blank.message.startswith("表四全部单元格为空") and blank.table == "t4"
     rowsum = results[case_office("T3-ROWSUM")]
     assert all(f.message.startswith("表三“") and f.column == "total" for f in rowsum) and len(rowsum) == 2
 

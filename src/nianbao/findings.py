@@ -54,11 +54,11 @@ class Finding:
 
     def describe(self) -> str:
         """One line for a terminal: rule, severity, place, message, each involved cell."""
-        from .render.html import cell_text  # the labels live with the formats; rendering words them
+        from .render.html import cell_text, location  # the labels live with the formats; rendering words them
 
         parts = [f"[{SEVERITY_LABEL.get(self.severity, self.severity)}] {self.rule}"]
-        if self.where and not self.cells:
-            parts.append(self.where)
+        if self.where and not self.cells and self.rule != "TABLE-BLANK":
+            parts.append(location(self))
         parts.append(self.message)
         if self.suspect:
             parts.append(f"最可能有误：{cell_text(self.year, self.suspect_cell)}")
@@ -68,7 +68,7 @@ class Finding:
             parts.append(f"涉及：{shown}{more}")
         else:
             if self.value is not None:
-                parts.append(f"（所填：{self.value}）")
+                parts.append(f"（{'所填' if self.table else '原文'}：{self.value}）")
             if self.source:
                 parts.append(f"— {self.source}")
         return " ".join(parts)

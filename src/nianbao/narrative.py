@@ -19,7 +19,9 @@ from markdown_it import MarkdownIt
 
 from .exceptions import InputError
 
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+# A third brace next to one is not a placeholder: it stays as written, and the gate's PLACEHOLDER-MALFORMED
+# rule names it (filling `{{x}}}` would leave a lone brace that looks like text).
+PLACEHOLDER = re.compile(r"(?<!\{)\{\{\s*([^{}]*?)\s*\}\}(?!\})")
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,21 @@ from .report import Report
 
 def check_report(report: Report, project: Project, findings: Sequence[dict] | None = None) -> list[Finding]:
     """The findings of `report`: those a batch passed in (it validated the whole dataset at once), else
-    computed here."""
-    if findings is not None:
-        return [Finding.from_dict(d) for d in findings]
-    from .validate import validate  # imports great-expectations: only when needed
+    computed here. Handed findings are verified, not trusted: when the figures and prose about to be rendered
+    carry a critical finding that they lack, the report is validated here (a `findings` parameter cannot
+    skip the gate)."""
+    from .validate import validate, verify  # imports great-expectations: only when needed
 
+    if findings is not None:
+        given = [Finding.from_dict(d) for d in findings]
+        known = {_key(f) for f in given if f.critical}
+        if all(_key(f) in known for f in verify(report, project)):
+            return given
     return validate([report], project)
+
+
+def _key(f: Finding) -> tuple:
+    return f.rule, f.table, f.row if f.table else None, f.column  # prose findings are placed after validation
 
 
 def _display(html: str, role: str, title: str, **meta: object) -> None:
