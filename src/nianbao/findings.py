@@ -66,6 +66,8 @@ class Finding:
             shown = "；".join(cell_text(self.year, c) for c in self.cells[:MAX_CELLS])
             more = f"……共{len(self.cells)}个单元格" if len(self.cells) > MAX_CELLS else ""
             parts.append(f"涉及：{shown}{more}")
+        if self.cells and self.source and all(c.source != self.source for c in self.cells):
+            parts.append(f"— {self.source}")  # the prose line a PROSE-TABLE finding is about
         else:
             if self.value is not None:
                 parts.append(f"（{'所填' if self.table else '原文'}：{self.value}）")

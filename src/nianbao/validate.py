@@ -26,6 +26,7 @@ from .findings import Cell, Finding, mark_suspects
 from .formats import Kind, get_format
 from .formats.rules import ProsePattern, Term, rule
 from .project import Project
+from .prose_figures import prose_contradictions
 from .report import Report
 
 _NUMBERS = {
@@ -324,6 +325,7 @@ def validate(reports: Iterable[Report], project: Project | None) -> list[Finding
     for name, suite in suites.items():
         findings += run_suite(name, suite, frames[name])
     findings = involve(findings, reports, suites["arithmetic"])
+    findings += [f for r in reports for f in prose_contradictions(r)]
     return sorted(set(findings), key=_order)
 
 

@@ -105,7 +105,19 @@ class LabelsExact:
     pass
 
 
-Check = CellPattern | Identity | ProsePattern | TableFilled | LabelsExact
+@dataclass(frozen=True)
+class ProseFigure:
+    """A figure the prose states that a table holds: a phrase (a regex whose `{N}` is the number, written in
+    ASCII, full-width or Chinese digits) and the cells whose sum it must equal. Compared in Python
+    (`nianbao.prose_figures`), not by great-expectations: a frame of phrases per report would cost more than
+    it checks."""
+
+    what: str  # the figure in the table's words, for the message
+    pattern: str
+    refs: tuple[str, ...]
+
+
+Check = CellPattern | Identity | ProsePattern | TableFilled | LabelsExact | ProseFigure
 
 
 @dataclass(frozen=True)
@@ -220,6 +232,24 @@ def _t2_repeal_le(fmt: Format) -> list[Instance]:
     ]
 
 
+_APPLICATIONS = r"(?:各类|群众|公民)?(?:政府信息公开|依申请公开)?申请"
+_TOTAL = r"(?:共计|合计|总计|共|为)?"
+# Figures that reports' prose commonly states (part 一 or 三), as the third-party checkers compare them. Only
+# figures a table holds: "主动公开政府信息N条" counts all information, table 二 only documents.
+PROSE_FIGURES: tuple[ProseFigure, ...] = (
+    ProseFigure("本年新收申请", rf"(?:新收|收到|受理){_APPLICATIONS}{_TOTAL}{{N}}(?:件|条|个|份|宗)",
+                ("t3.new.total",)),
+    ProseFigure("上年结转申请", rf"上年结转(?:政府信息公开申请|申请)?{_TOTAL}{{N}}件", ("t3.carry_in.total",)),
+    ProseFigure("结转下年度继续办理", rf"结转下年度(?:继续办理)?{_TOTAL}{{N}}件", ("t3.carry_out.total",)),
+    ProseFigure("办理结果（七）总计", rf"(?:办结|答复|办理完毕|办理结果总计)(?:政府信息公开申请|申请)?{_TOTAL}{{N}}件",
+                ("t3.total.total",)),
+    ProseFigure("予以公开", rf"予以公开{_TOTAL}{{N}}件", ("t3.open.total",)),
+    ProseFigure("行政复议总计", rf"(?:行政复议|复议申请)(?:案件)?{_TOTAL}{{N}}(?:件|起)", ("t4.review.total",)),
+    ProseFigure("行政诉讼总计（直接起诉与复议后起诉）", rf"行政诉讼(?:案件)?{_TOTAL}{{N}}(?:件|起)",
+                ("t4.direct.total", "t4.after_review.total")),
+    ProseFigure("本年收费金额", rf"(?:行政事业性收费|收费金额)(?:金额)?{_TOTAL}{{N}}万元", ("t2.fees.amount",)),
+)
+
 # What `nianbao new` writes into the prose sections for the analyst to replace (scaffold.NARRATIVE_HINT).
 SKELETON_MARK = "请在此填写"
 # Braces left after the placeholders were filled: an unbalanced `{{ t3.new.total }`, a nested `{{ {{ year }} }}`.
@@ -254,6 +284,9 @@ RULES: tuple[Rule, ...] = (
     Rule("PLACEHOLDER-MALFORMED", BOTH, "N", "正文中的占位符格式有误（花括号不成对或嵌套），会原样印出花括号；"
          "应写作 {{ t3.new.total }} 这样的形式",
          (ProsePattern("text", forbid=MALFORMED_PLACEHOLDER),)),
+    # Warning [P]: the prose restating a table's figure is practice; "Figures in a report come from data" makes
+    # a contradiction a sign of prose typed twice (or kept from last year), for the analyst to check.
+    Rule("PROSE-TABLE", BOTH, "P", "正文所述数字与表格不一致：{说明}", PROSE_FIGURES),
     Rule("CELL-FILLED", BOTH, "P", "表格数据单元格不得留空或填“-”，无数据应填写0",
          (CellPattern(("t2", "t3", "t4")),)),
     Rule("LABEL-EXACT", BOTH, "L", "表格栏目名称须与国办规定格式一致（如“行政规范性文件”“本年制发件数”）",
