@@ -6,6 +6,7 @@ rendered with raw HTML disabled (escaped, never executed) and images off (a repo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from html import escape
@@ -72,7 +73,7 @@ def table_html(table: Table, report: Report, marks: Marks | None = None) -> str:
     """One official table, with real rowspan/colspan; header rows in `<thead>` so that print repeats them.
     `marks`: the cells findings involve (see `findings_html`)."""
     header = _header_rows(table)
-    lines = [f'<table class="nb-table nb-{table.key}">', "<thead>"]
+    lines = [f'<div class="nb-scroll"><table class="nb-table nb-{table.key}">', "<thead>"]
     for i, line in enumerate(table.grid):
         if i == header:
             lines.append("</thead><tbody>")
@@ -87,10 +88,28 @@ def table_html(table: Table, report: Report, marks: Marks | None = None) -> str:
                     cells.append(f'<td class="num"{_span(cell)}>{escape(value or "")}</td>')
             else:
                 scope = ' scope="row"' if cell.role is Role.ROW else ""
-                cells.append(f'<th class="{cell.role.value}"{scope}{_span(cell)}>{escape(report.label(cell))}</th>')
+                text = report.label(cell)
+                keep = cell.role in (Role.HEADER, Role.ROW) and len(text) <= KEEP_WHOLE
+                cls = f"{cell.role.value} nb-keep" if keep else cell.role.value
+                cells.append(f'<th class="{cls}"{scope}{_span(cell)}>{_breakable(text) if keep else escape(text)}</th>')
         lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines.append("</tbody></table>" if header < len(table.grid) else "</thead></table>")
+    lines.append("</tbody></table></div>" if header < len(table.grid) else "</thead></table></div>")
     return "\n".join(lines)
+
+
+KEEP_WHOLE = 8  # labels this short (结果维持, （三）不予公开) never break inside a word; longer ones wrap as text does
+_BREAK_AFTER = re.compile(r"(?<=[）、，])(?=.)")
+
+
+def _breakable(label: str) -> str:
+    """A label that breaks between words only (with `word-break: keep-all`): after `）`, `、` and `，`, and in a
+    label of four or more characters without them, before its last two (结果<wbr>维持, 社会公益<wbr>组织), which
+    is where the format's two-character words end."""
+    if _BREAK_AFTER.search(label):
+        return "<wbr>".join(escape(part) for part in _BREAK_AFTER.split(label))
+    if len(label) >= 4 and not any(ch.isascii() for ch in label):
+        return f"{escape(label[:-2])}<wbr>{escape(label[-2:])}"
+    return escape(label)
 
 
 def _header_rows(table: Table) -> int:
@@ -183,8 +202,8 @@ def findings_html(findings: Sequence[Finding], title: str, report: Report | None
         message = f.message if not f.where or f.cells else f"{location(f)}：{f.message}"
         cells = (str(n), f.rule, SEVERITY_LABEL.get(f.severity, f.severity))
         rows.append(f'<tr class="{escape(f.severity)}" id="nb-finding-{n}">'
-                    + "".join(f"<td>{escape(c)}</td>" for c in cells)
-                    + f"<td>{escape(message)}</td><td>{_finding_cells(f)}</td></tr>")
+                    + "".join(f'<td class="txt">{escape(c)}</td>' for c in cells)
+                    + f'<td class="txt">{escape(message)}</td><td class="txt">{_finding_cells(f)}</td></tr>')
         for c in f.cells:
             if not c.previous:
                 marks.setdefault(c.ref, []).append((n, f))
