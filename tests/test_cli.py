@@ -19,7 +19,7 @@ def test_command_has_help_and_is_documented(name: str) -> None:
 def test_check_demo_data_is_clean(repo) -> None:
     result = CliRunner().invoke(main, ["check", "--project", str(repo.root)])
     assert result.exit_code == 0, result.output
-    assert "7 report(s) checked: 0 critical, 0 warning(s)" in result.output
+    assert "已校验7份报告：严重问题0项，警告0项" in result.output
 
 
 def test_rules_lists_every_rule() -> None:
@@ -42,7 +42,7 @@ def test_new_scaffolds_an_office_year_that_runs_to_findings(project) -> None:
     # carry-in), but its hint text is not a report: gated until the prose is written.
     check = CliRunner().invoke(main, ["check", "guandu-taihe", "2021", *args])
     assert check.exit_code == 1, check.output
-    assert "1 critical" in check.output and "SEC-SKELETON" in check.output and "SEC6-FEE" in check.output
+    assert "严重问题1项" in check.output and "SEC-SKELETON" in check.output and "SEC6-FEE" in check.output
 
 
 def test_new_refuses_an_unknown_office(project) -> None:
