@@ -9,7 +9,6 @@ figure that contradicts the tables.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,18 +19,6 @@ from .findings import Finding, has_critical
 from .narrative import Narrative, Section
 from .published.reader import Published, read_published
 from .report import Report
-
-PROSE_RULE = "PROSE-TABLE"
-PROSE_MESSAGE = "正文所述数字与表格不一致：{说明}"
-# Figures the prose of part 一 or 三 often states, and the table cell that holds the same figure. Only
-# figures a table holds: "主动公开政府信息N条" counts all information, table 二 only documents.
-PROSE_FIGURES: tuple[tuple[str, str, str], ...] = (
-    (r"(?:新收|收到|受理)(?:各类|群众|公民)?(?:政府信息公开|依申请公开)?申请(?:共计|共|合计)?(\d+)(?:件|条|个|份|宗)",
-     "t3.new.total", "本年新收申请"),
-    (r"上年结转(?:政府信息公开申请|申请)?(\d+)件", "t3.carry_in.total", "上年结转申请"),
-    (r"结转下年度(?:继续办理)?(\d+)件", "t3.carry_out.total", "结转下年度继续办理"),
-    (r"(?:行政复议|复议申请)(\d+)(?:件|起)", "t4.review.total", "行政复议"),
-)
 
 
 @dataclass
@@ -77,24 +64,6 @@ def as_report(pub: Published, previous: Published | None = None) -> Report:
         previous_format=previous.format if previous else None,
         printed=dict(pub.printed),
     )
-
-
-def prose_contradictions(report: Report) -> list[Finding]:
-    """Figures stated in the prose that differ from the table cell holding the same figure (warnings)."""
-    found = []
-    text = "\n".join([report.narrative.preamble, *(s.body for s in report.narrative.sections)])
-    for pattern, ref, what in PROSE_FIGURES:
-        table_value = report.values.get(ref)
-        if table_value is None:
-            continue
-        for m in re.finditer(pattern, text):
-            if m.group(1) != table_value:
-                table, row, column = ref.split(".")
-                found.append(Finding(
-                    report.office.id, report.year, PROSE_RULE, "warning", table, row, column,
-                    PROSE_MESSAGE.replace("{说明}", f"“{m.group(0)}”，表格中{what}为{table_value}"),
-                    value=m.group(1), source=report.narrative.file))
-    return found
 
 
 def read_report_file(path: Path, year: int | None = None) -> Published:
@@ -147,7 +116,7 @@ def audit(paths: Sequence[Path]) -> AuditResult:
         # Findings and not-assessable checks come back keyed by office id and year: one id per file keeps
         # the copies of one office-year apart.
         reports.append(replace(report, office=replace(report.office, id=f"{report.office.id}-{i}")))
-    findings = validate(reports, None) + [f for r in reports for f in prose_contradictions(r)]
+    findings = validate(reports, None)  # the prose-vs-tables comparison included, as in the gate
     audited = [Audited(p) for p in published]
     by_key = {(r.office.id, r.year): a for a, r in zip(audited, reports, strict=True)}
     for f in findings:

@@ -152,7 +152,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     gated, failed = result.with_status(GATED), result.with_status(FAILED)
     for entry in gated[:SUMMARY_LIMIT]:
         critical = critical_findings(entry)
-        click.echo(f"gated: {entry.office} {entry.year}: {len(critical)} critical finding(s)", err=True)
+        click.echo(f"未通过校验，不予发布：{entry.office} {entry.year}年，严重问题{len(critical)}项", err=True)
         for f in critical[:5]:
             click.echo(f"  {f.describe()}", err=True)
     for entry in failed[:SUMMARY_LIMIT]:
@@ -277,8 +277,8 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None
         for a in result.audited:
             pub = a.report
             critical = sum(f.critical for f in a.findings)
-            click.echo(f"{pub.file}: {pub.office} {pub.year} ({pub.format.id}): {critical} critical, "
-                       f"{len(a.findings) - critical} warning(s), {len(a.not_assessable)} check(s) not assessable")
+            click.echo(f"{pub.file}: {pub.office} {pub.year} ({pub.format.id})：严重问题{critical}项，"
+                       f"警告{len(a.findings) - critical}项，无法评估的检查{len(a.not_assessable)}项")
             shown: dict[str, int] = {}
             for f in a.findings:
                 shown[f.rule] = shown.get(f.rule, 0) + 1
@@ -286,18 +286,18 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None
                     click.echo("  " + f.describe().replace(f" — {pub.file}", "").replace("\n", " / "))
             for rule, n in shown.items():
                 if n > 3:
-                    click.echo(f"  ... and {n - 3} more {rule} finding(s)")
+                    click.echo(f"  ……另有{n - 3}项{rule}")
             if a.not_assessable:
                 rules = sorted({r for r, *_ in a.not_assessable})
-                click.echo(f"  not assessable (cells not reported): {', '.join(rules)}")
+                click.echo(f"  无法评估（所需单元格未填报）：{'、'.join(rules)}")
             for problem in pub.problems:
                 click.echo(f"  {problem}")
     for error in result.errors:
         click.echo(f"error: {error}", err=True)
     if not as_json:
         critical = sum(a.critical for a in result.audited)
-        click.echo(f"{len(result.audited)} report(s) audited: {critical} with critical findings"
-                   + (f"; {len(result.errors)} file(s) could not be read" if result.errors else ""))
+        click.echo(f"共审核{len(result.audited)}份报告，其中{critical}份有严重问题"
+                   + (f"；{len(result.errors)}个文件无法读取" if result.errors else ""))
     if html_out:
         from .render.audit import audit_html
 
@@ -333,8 +333,7 @@ def run(office: str, year: str, kernel: str | None, timeout: int, wait: bool, pr
     html = project.relative(result.html)
     if result.status == GATED:
         critical = [f for f in result.findings if f.critical]
-        click.echo(f"gated: {office} {year} is not published ({len(critical)} critical finding(s)); see {html}",
-                   err=True)
+        click.echo(f"未通过校验，不予发布：{office} {year}年，严重问题{len(critical)}项；问题清单见 {html}", err=True)
         for f in critical:
             click.echo(f"  {f.describe()}", err=True)
         sys.exit(1)
@@ -389,8 +388,8 @@ def check(office: str | None, year: str | None, project_dir: str | None, as_json
         click.echo(f"error: {error}", err=True)
     if not as_json:
         critical = sum(f.critical for f in findings)
-        click.echo(f"{len(pairs)} report(s) checked: {critical} critical, {len(findings) - critical} warning(s)"
-                   + (f", {len(errors)} input error(s)" if errors else ""))
+        click.echo(f"已校验{len(pairs)}份报告：严重问题{critical}项，警告{len(findings) - critical}项"
+                   + (f"，输入错误{len(errors)}项" if errors else ""))
     sys.exit(2 if errors else 1 if has_critical(findings) else 0)
 
 

@@ -23,6 +23,7 @@ from .exceptions import InputError
 from .narrative import narrative_text
 from .params import params_text
 from .project import OFFICE_ID, Project, check_office_id
+from .prose_figures import with_placeholders
 from .published.reader import Published
 
 SUFFIXES = (".html", ".htm", ".shtml", ".txt")
@@ -81,8 +82,10 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
     kept = [(y, ref, v or "") for y, f in sorted(existing.items()) if y != report.year for ref, v in f.values.items()]
     mine = [(report.year, ref, v or "") for ref, v in report.values.items()]
     writes[figures_file] = figures_csv(sorted(kept + mine, key=lambda c: c[0]))  # stable: grouped by year
-    writes[narrative] = narrative_text(report.preamble, list(zip(report.format.headings, report.sections,
-                                                                 strict=True)))
+    # Figures the prose states that a table holds become placeholders: next year's prose, started from this
+    # file, then states next year's figures instead of keeping these.
+    writes[narrative] = narrative_text(report.preamble, list(zip(report.format.headings, report.sections, strict=True)),
+                                       lambda text: with_placeholders(text, report.format, report.values))
     writes[project.params_file(office_id, report.year)] = params_text(office_id, report.year)
     changed = {p: text for p, text in writes.items() if not p.exists() or p.read_text(encoding="utf-8") != text}
     if changed and not force and (report.year in existing or narrative.exists()):

@@ -42,9 +42,11 @@ def _files_digest(h: hashlib._Hash, files: Iterable[Path], root: Path) -> None:
 def shared_digest(project: Project) -> str:
     """The digest of what every report shares: nianbao's version, the notebook, templates, suites."""
     from . import __version__
+    from .notebook import notebook_digest
 
     h = hashlib.sha256(f"nianbao {__version__}\0".encode())
-    _files_digest(h, [project.notebook, *project.expectations.glob("*.json")], project.root)
+    h.update(f"notebook {notebook_digest(project.notebook)}\0".encode())  # its code, not its outputs or values
+    _files_digest(h, [*project.expectations.glob("*.json")], project.root)
     _files_digest(h, (p for p in TEMPLATES.rglob("*") if p.is_file()), TEMPLATES)
     return h.hexdigest()
 
