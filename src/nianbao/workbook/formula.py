@@ -31,7 +31,7 @@ def evaluate(formula: str, lookup: Lookup) -> Value:
     parser = _Parser(tokens, lookup)
     value = parser.expression()
     if parser.pos != len(tokens):
-        raise FormulaError(f"unexpected {tokens[parser.pos].value!r}")
+        raise FormulaError(f"无法识别“{tokens[parser.pos].value}”")
     return _scalar(value)
 
 
@@ -42,7 +42,7 @@ class _Range(list):
 def _scalar(value: Value | _Range) -> Value:
     if isinstance(value, _Range):
         if len(value) != 1:
-            raise FormulaError("a range where one value is expected")
+            raise FormulaError("此处应为单个单元格，而不是区域")
         return value[0]
     return value
 
@@ -58,7 +58,7 @@ def _number(value: Value | _Range) -> int | float:
     try:
         return int(value) if value.strip().lstrip("-").isdigit() else float(value)
     except ValueError:
-        raise FormulaError(f"#VALUE! ({value!r} is not a number)") from None
+        raise FormulaError(f"#VALUE!：“{value}”不是数字") from None
 
 
 def _numbers(args: list) -> list[int | float]:
@@ -153,7 +153,7 @@ class _Parser:
     def operand(self) -> Value | _Range:
         t = self.peek()
         if t is None:
-            raise FormulaError("formula ends too early")
+            raise FormulaError("公式不完整")
         self.pos += 1
         if t.type == Token.OPERAND:
             if t.subtype == Token.NUMBER:
@@ -164,7 +164,7 @@ class _Parser:
                 return t.value.upper() == "TRUE"
             if t.subtype == Token.RANGE:
                 return self.reference(t.value)
-            raise FormulaError(f"cannot compute {t.value}")
+            raise FormulaError(f"无法计算“{t.value}”")
         if t.type == Token.PAREN and t.subtype == Token.OPEN:
             value = self.expression()
             self.expect(Token.PAREN)
@@ -172,7 +172,7 @@ class _Parser:
         if t.type == Token.FUNC and t.subtype == Token.OPEN:
             name = t.value[:-1].upper().removeprefix("_XLFN.")
             if name not in FUNCTIONS:
-                raise FormulaError(f"cannot compute the function {name}")
+                raise FormulaError(f"不支持函数 {name}")
             args: list = []
             if not (self.peek() and self.peek().type == Token.FUNC and self.peek().subtype == Token.CLOSE):
                 args.append(self.expression())
@@ -181,12 +181,12 @@ class _Parser:
                     args.append(self.expression())
             self.expect(Token.FUNC)
             return FUNCTIONS[name](args)
-        raise FormulaError(f"unexpected {t.value!r}")
+        raise FormulaError(f"无法识别“{t.value}”")
 
     def expect(self, kind: str) -> None:
         t = self.peek()
         if t is None or t.type != kind or t.subtype != Token.CLOSE:
-            raise FormulaError("unbalanced parentheses")
+            raise FormulaError("括号不配对")
         self.pos += 1
 
     def reference(self, text: str) -> _Range:
@@ -196,5 +196,5 @@ class _Parser:
         try:
             range_boundaries(cells.replace("$", ""))
         except (ValueError, TypeError):
-            raise FormulaError(f"cannot compute the reference {text}") from None
+            raise FormulaError(f"无法识别引用 {text}") from None
         return _Range(self.lookup(sheet or None, cells.replace("$", "")))

@@ -71,7 +71,7 @@ class _Cells:
         here = (sheet, coord)
         if here in self.memo:
             if self.memo[here] is _BUSY:
-                raise FormulaError("circular reference")
+                raise FormulaError("循环引用")
             return self.memo[here]
         raw = self.formulas[sheet][coord].value
         if isinstance(raw, ArrayFormula):
@@ -91,7 +91,7 @@ class _Cells:
 
     def range(self, sheet: str, cells: str) -> list[object]:
         if sheet not in self.formulas.sheetnames:
-            raise FormulaError(f"#REF! (no sheet {sheet})")
+            raise FormulaError(f"#REF!：没有工作表“{sheet}”")
         min_col, min_row, max_col, max_row = range_boundaries(cells)
         return [self.value(sheet, f"{get_column_letter(c)}{r}")
                 for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]

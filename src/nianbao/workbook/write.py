@@ -201,7 +201,8 @@ def _checks(sheet: _Sheet) -> None:
                         + (f"({sheet.cell(t.ref, True)}=0)" if t.is_zero else sheet.cell(t.ref, True))
                         for t in inst.terms)
         cells = ",".join(sheet.cell(ref, True) for ref in refs)
-        fails = f"AND(COUNT({cells})={len(refs)},{terms}{'<>0' if identity.relation == '==' else '<0'})"
+        # IF, not AND: AND evaluates every argument, and text in a cell would make the check an error.
+        fails = f"IF(COUNT({cells})={len(refs)},{terms}{'<>0' if identity.relation == '==' else '<0'},FALSE)"
         ws.conditional_formatting.add(" ".join(sheet.cell(ref) for ref in dict.fromkeys(refs)),
                                       FormulaRule(formula=[fails], fill=BAD_FILL, font=BAD_FONT))
         anchor = f"{table.key}.{inst.row}.{inst.column}" if inst.row else refs[-1]
