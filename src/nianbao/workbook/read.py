@@ -22,7 +22,6 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..exceptions import InputError, NianbaoError
@@ -60,24 +59,41 @@ class FilledWorkbook:
         return [ref for ref, value in self.values.items() if value is None]
 
 
+Sheets = dict[str, dict[tuple[int, int], tuple[object, str]]]  # title → (row, column) → (value, number format)
+
+
+def _sheets(path: Path, data_only: bool) -> Sheets:
+    """Every non-empty cell of every sheet, in one pass (openpyxl's read-only mode: the fastest to load)."""
+    wb = load_workbook(path, read_only=True, data_only=data_only)
+    try:
+        out: Sheets = {}
+        for ws in wb.worksheets:
+            ws.reset_dimensions()  # some writers record wrong dimensions
+            out[ws.title] = {(c.row, c.column): (c.value, c.number_format) for row in ws.iter_rows() for c in row
+                             if c.value is not None}
+        return out
+    finally:
+        wb.close()
+
+
 class _Cells:
     """Cell values as a spreadsheet shows them: a formula's cached value, else the formula computed."""
 
-    def __init__(self, formulas: Workbook, cached: Workbook) -> None:
+    def __init__(self, formulas: Sheets, cached: Sheets) -> None:
         self.formulas, self.cached = formulas, cached
-        self.memo: dict[tuple[str, str], object] = {}
+        self.memo: dict[tuple[str, int, int], object] = {}
 
-    def value(self, sheet: str, coord: str) -> object:
-        here = (sheet, coord)
+    def value(self, sheet: str, row: int, col: int) -> object:
+        here = (sheet, row, col)
         if here in self.memo:
             if self.memo[here] is _BUSY:
                 raise FormulaError("循环引用")
             return self.memo[here]
-        raw = self.formulas[sheet][coord].value
+        raw = self.formulas[sheet].get((row, col), (None, ""))[0]
         if isinstance(raw, ArrayFormula):
             raw = raw.text
         if isinstance(raw, str) and raw.startswith("=") and len(raw) > 1:
-            value = self.cached[sheet][coord].value
+            value = self.cached.get(sheet, {}).get((row, col), (None, ""))[0]
             if value is None:
                 self.memo[here] = _BUSY
                 try:
@@ -90,11 +106,10 @@ class _Cells:
         return value
 
     def range(self, sheet: str, cells: str) -> list[object]:
-        if sheet not in self.formulas.sheetnames:
+        if sheet not in self.formulas:
             raise FormulaError(f"#REF!：没有工作表“{sheet}”")
         min_col, min_row, max_col, max_row = range_boundaries(cells)
-        return [self.value(sheet, f"{get_column_letter(c)}{r}")
-                for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
+        return [self.value(sheet, r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
 
 
 _BUSY = object()
@@ -130,29 +145,30 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
     return text, original if original != text else None
 
 
-def _strings(ws) -> dict[str, list[tuple[int, int]]]:
+def _strings(cells: dict[tuple[int, int], tuple[object, str]]) -> dict[str, list[tuple[int, int]]]:
     """Label key → (row, column) of every text cell of a sheet that is not a formula."""
     found: dict[str, list[tuple[int, int]]] = {}
-    for row in ws.iter_rows():
-        for cell in row:
-            if isinstance(cell.value, str) and not cell.value.startswith("="):
-                k = key(cell.value)
-                if k:
-                    found.setdefault(k, []).append((cell.row, cell.column))
+    for where, (value, _) in sorted(cells.items()):
+        if isinstance(value, str) and not value.startswith("="):
+            k = key(value)
+            if k:
+                found.setdefault(k, []).append(where)
     return found
 
 
-def _cover(wb: Workbook) -> dict[str, object]:
+def _cover(sheets: Sheets) -> dict[str, object]:
     """The cover's fields (label → the value right of it), from the sheet that holds 机关代码."""
     wanted = {key(f): f for f in (layout.FIELD_NAME, layout.FIELD_ID, layout.FIELD_YEAR, layout.FIELD_FORMAT,
                                   *layout.CONTACT_FIELDS)}
-    for ws in wb.worksheets:
+    for cells in sheets.values():
+        rows: dict[int, list[object]] = {}
+        for (r, _), (value, _) in sorted(cells.items()):
+            rows.setdefault(r, []).append(value)
         fields: dict[str, object] = {}
-        for row in ws.iter_rows():
-            cells = [c for c in row if c.value is not None]
-            for i, c in enumerate(cells):
-                if isinstance(c.value, str) and key(c.value) in wanted and i + 1 < len(cells):
-                    fields.setdefault(wanted[key(c.value)], cells[i + 1].value)
+        for values in rows.values():
+            for i, value in enumerate(values[:-1]):
+                if isinstance(value, str) and key(value) in wanted:
+                    fields.setdefault(wanted[key(value)], values[i + 1])
                     break
         if layout.FIELD_ID in fields or layout.FIELD_YEAR in fields:
             return fields
@@ -171,8 +187,8 @@ def read_workbook(path: Path, *, office: str | None = None, year: int | None = N
     name say. Raises `InputError` listing every problem, each with file, sheet and cell, in Chinese."""
     name = path.name
     try:
-        formulas = load_workbook(path)
-        cached = load_workbook(path, data_only=True)
+        formulas = _sheets(path, data_only=False)
+        cached = _sheets(path, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise InputError(f"{name}：不是可读取的 .xlsx 工作簿（{exc}）", file=path) from None
     cover = _cover(cached)
@@ -204,10 +220,10 @@ def read_workbook(path: Path, *, office: str | None = None, year: int | None = N
     return result
 
 
-def _tables(formulas: Workbook, cached: Workbook, fmt: Format, result: FilledWorkbook, name: str) -> list[str]:
+def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkbook, name: str) -> list[str]:
     problems: list[str] = []
     values = _Cells(formulas, cached)
-    strings = {ws.title: _strings(ws) for ws in formulas.worksheets}
+    strings = {title: _strings(cells) for title, cells in formulas.items()}
     taken: set[str] = set()
     kinds = fmt.cell_kinds()
     for table in fmt.tables:
@@ -232,8 +248,8 @@ def _tables(formulas: Workbook, cached: Workbook, fmt: Format, result: FilledWor
                 coord = f"{get_column_letter(col0 + c)}{row}"
                 result.cells[ref] = f"{best}!{coord}"
                 try:
-                    value = values.value(best, coord)
-                    text, original = stored(value, kinds[ref], formulas[best][coord].number_format)
+                    value = values.value(best, row, col0 + c)
+                    text, original = stored(value, kinds[ref], formulas[best].get((row, col0 + c), (None, ""))[1])
                 except FormulaError as exc:
                     problems.append(f"{name} {best}!{coord}：公式无法计算（{exc}）；请用 Excel、WPS 或 LibreOffice "
                                     "打开并保存后再导入")

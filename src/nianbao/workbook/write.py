@@ -20,7 +20,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
@@ -41,6 +41,18 @@ INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
 BAD_FILL = PatternFill("solid", bgColor="FFC7CE")  # Excel's own "bad" style, as a conditional format
 BAD_FONT = Font(color="9C0006")
 UNLOCKED = Protection(locked=False)
+# Style objects made once: openpyxl looks each one up in the workbook's style list on every assignment.
+PLAIN, BOLD, ALERT = Font(name=FONT), Font(name=FONT, bold=True), Font(name=FONT, color="9C0006")
+CENTRED = Alignment(horizontal="center", vertical="center", wrap_text=True)
+LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
+RIGHT = Alignment(horizontal="right", vertical="center")
+# The grid's cells take one named style each (one lookup, where setting font, border, ... looks up each).
+CELL_STYLES = {
+    "nianbao-label": dict(font=PLAIN, alignment=CENTRED, border=BORDER),
+    "nianbao-row": dict(font=PLAIN, alignment=LEFT, border=BORDER),
+    "nianbao-caption": dict(font=BOLD, alignment=CENTRED, border=BORDER),
+    "nianbao-input": dict(font=PLAIN, alignment=RIGHT, border=BORDER, fill=INPUT_FILL, protection=UNLOCKED),
+}
 NUMBER_WIDTH = 10.0  # room for a 7-digit count or an amount with 4 decimals
 VALIDATION = {
     Kind.COUNT: dict(type="whole", operator="greaterThanOrEqual", formula1="0", error="请填写非负整数（单位：件）"),
@@ -154,24 +166,17 @@ def _grid(sheet: _Sheet, office: Office, values: Mapping[str, str | None]) -> No
         if isinstance(cell, Data):
             ref = f"{table.key}.{cell.row}.{cell.column}"
             sheet.coords[ref] = f"{get_column_letter(col)}{row}"
-        for dr in range(cell.rowspan):
-            for dc in range(cell.colspan):
-                ws.cell(row + dr, col + dc).border = BORDER
-        if cell.rowspan > 1 or cell.colspan > 1:
-            ws.merge_cells(start_row=row, start_column=col, end_row=row + cell.rowspan - 1,
-                           end_column=col + cell.colspan - 1)
         target = ws.cell(row, col)
         if isinstance(cell, Label):
             target.value = office.labels.get(cell.key, cell.text) if cell.key else cell.text
-            left = cell.role is Role.ROW and cell.rowspan == 1
-            target.alignment = Alignment(horizontal="left" if left else "center", vertical="center",
-                                         wrap_text=True)
-            target.font = Font(name=FONT, bold=cell.role is Role.CAPTION)
+            target.style = ("nianbao-caption" if cell.role is Role.CAPTION else
+                            "nianbao-row" if cell.role is Role.ROW and cell.rowspan == 1 else "nianbao-label")
         else:
-            target.fill, target.protection = INPUT_FILL, UNLOCKED
-            target.font = Font(name=FONT)
-            target.alignment = Alignment(horizontal="right", vertical="center")
+            target.style = "nianbao-input"
             validations[cell.kind].add(target)
+        if cell.rowspan > 1 or cell.colspan > 1:  # the merged range's edges get the first cell's border
+            ws.merge_cells(start_row=row, start_column=col, end_row=row + cell.rowspan - 1,
+                           end_column=col + cell.colspan - 1)
     for dv in validations.values():
         if dv.sqref:
             ws.add_data_validation(dv)
@@ -182,7 +187,9 @@ def _grid(sheet: _Sheet, office: Office, values: Mapping[str, str | None]) -> No
         if parts is not None and values.get(ref) == _sum_of(values, parts):
             ws[coord] = total_formula(sheet, parts)
         else:
-            ws[coord], ws[coord].number_format = typed(values.get(ref), kinds[ref])
+            ws[coord], number_format = typed(values.get(ref), kinds[ref])
+            if number_format != "General":
+                ws[coord].number_format = number_format
 
 
 def _checks(sheet: _Sheet) -> None:
@@ -191,7 +198,7 @@ def _checks(sheet: _Sheet) -> None:
     column = table.width + 2
     ws.column_dimensions[get_column_letter(column - 1)].width = 2
     ws.column_dimensions[get_column_letter(column)].width = 48
-    ws.cell(layout.GRID_ROW, column, layout.CHECK_HEADER).font = Font(name=FONT, bold=True)
+    ws.cell(layout.GRID_ROW, column, layout.CHECK_HEADER).font = BOLD
     by_row: dict[int, list[str]] = {}
     for rule, identity, inst in layout.checks(fmt.id):
         if inst.table != table.key:
@@ -211,8 +218,7 @@ def _checks(sheet: _Sheet) -> None:
         by_row.setdefault(row, []).append(f'IF({fails},"{text}；","")')
     for row, parts in by_row.items():
         target = ws.cell(row, column, "=" + "&".join(parts))
-        target.font = Font(name=FONT, color="9C0006")
-        target.alignment = Alignment(wrap_text=True, vertical="center")
+        target.font, target.alignment = ALERT, LEFT
 
 
 def _print_setup(ws: Worksheet, fmt: Format, table: Table) -> None:
@@ -245,7 +251,7 @@ def _table_sheet(wb: Workbook, fmt: Format, table: Table, office: Office, year: 
     ws.cell(1, 1, layout.title(fmt, table)).font = Font(name=FONT, bold=True, size=14)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=table.width)
     info = f"填报机关：{office.name}　　报告年度：{year}年　　数量单位：件　　金额单位：万元"
-    ws.cell(2, 1, info).font = Font(name=FONT)
+    ws.cell(2, 1, info).font = PLAIN
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=table.width)
     _labels_and_widths(sheet, office)
     _grid(sheet, office, values)
@@ -287,6 +293,8 @@ def build_workbook(office: Office, year: int, values: Mapping[str, str | None]) 
     """The form of `office` for `year`, prefilled with `values` (`table.row.column` → text, None blank)."""
     fmt = format_for(year)
     wb = Workbook()
+    for name, style in CELL_STYLES.items():
+        wb.add_named_style(NamedStyle(name, **style))
     _cover(wb, office, year, fmt)
     for table in fmt.tables:
         _table_sheet(wb, fmt, table, office, year, values)
