@@ -66,7 +66,7 @@ _PATTERN = {Kind.COUNT: COUNT_RE, Kind.SIGNED: SIGNED_RE, Kind.AMOUNT: AMOUNT_RE
 
 def text_width(text: str) -> float:
     """Column width (Excel's unit, about one Latin digit) that shows `text` on one line in 宋体 11pt."""
-    return sum(2.2 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text) + 2
+    return sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in text) + 2
 
 
 def file_name(office: Office, year: int) -> str:
@@ -143,12 +143,13 @@ def _labels_and_widths(sheet: _Sheet, office: Office) -> None:
     ws, table = sheet.ws, sheet.table
     widths = [NUMBER_WIDTH] * table.width
     positions = list(table.positions())
-    # Labels spanning several rows may wrap over those rows; the rest keep to one line.
+    # Every label on one line, but the tall ones (表三's 三、本年度办理结果, the corner note) on two or three.
     for _, c, cell in sorted(positions, key=lambda p: p[2].colspan):
         if not isinstance(cell, Label):
             continue
         need = text_width(office.labels.get(cell.key, cell.text) if cell.key else cell.text)
-        need = need / min(cell.rowspan, 3) + (2 if cell.rowspan > 1 else 0)
+        if cell.rowspan >= 3 and (cell.colspan > 1 or cell.rowspan >= 10):
+            need = need / min(cell.rowspan, 3 if cell.colspan > 1 else 2) + 2
         span = range(c, c + cell.colspan)
         have = sum(widths[i] for i in span)
         if have < need:
@@ -218,7 +219,7 @@ def _checks(sheet: _Sheet) -> None:
         by_row.setdefault(row, []).append(f'IF({fails},"{text}；","")')
     for row, parts in by_row.items():
         target = ws.cell(row, column, "=" + "&".join(parts))
-        target.font, target.alignment = ALERT, LEFT
+        target.font = ALERT  # not wrapped: the message runs on to the right, on one line
 
 
 def _print_setup(ws: Worksheet, fmt: Format, table: Table) -> None:
