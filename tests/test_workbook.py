@@ -435,6 +435,8 @@ def test_libreoffice_saved_form_is_ingested(synthetic: Project, tmp_path: Path) 
               if isinstance(c.value, str) and c.value.endswith("；")]
     assert any("表四“行政复议”总计不等于" in v for v in checks), checks
     assert any("表三科研机构不满足勾稽关系" in v for v in checks), checks
+    summary = [c.value for row in cached[layout.COVER].iter_rows() for c in row if c.value == layout.CHECK_SUMMARY]
+    assert summary and cached[layout.COVER]["B10"].value == "2行数字不满足勾稽关系，请查看各表右侧“校验”列"
     # Conditional formats, validation and protection survive LibreOffice.
     ws = load_workbook(saved)["表三"]
     assert len(list(ws.conditional_formatting)) >= 30 and ws.data_validations.dataValidation and ws.protection.sheet

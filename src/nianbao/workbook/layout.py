@@ -21,6 +21,7 @@ COVER_TITLE = "政府信息公开工作年度报告报表"
 FIELD_NAME, FIELD_ID, FIELD_YEAR, FIELD_FORMAT = "机关名称", "机关代码", "报告年度", "格式版本"
 CONTACT_FIELDS = ("填表人", "联系电话", "填报日期")
 CHECK_HEADER = "校验"
+CHECK_SUMMARY = "校验结果"  # on the cover: how many rows of the tables break an identity
 INSTRUCTIONS = (
     "填写说明",
     "1. 请只在浅黄色单元格中填写数字：件数填写非负整数；“本年增/减”可填负整数（如 -3）；金额以万元为单位，可带小数。",

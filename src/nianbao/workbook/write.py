@@ -193,8 +193,9 @@ def _grid(sheet: _Sheet, office: Office, values: Mapping[str, str | None]) -> No
                 ws[coord].number_format = number_format
 
 
-def _checks(sheet: _Sheet) -> None:
-    """Each within-year identity: its cells turn red while it fails, and the 校验 column of its row says why."""
+def _checks(sheet: _Sheet) -> str | None:
+    """Each within-year identity: its cells turn red while it fails, and the 校验 column of its row says why.
+    Returns the 校验 cells' range (`'表三'!$L$6:$L$30`), None when the table has no such identity."""
     ws, fmt, table = sheet.ws, sheet.fmt, sheet.table
     column = table.width + 2
     ws.column_dimensions[get_column_letter(column - 1)].width = 2
@@ -220,6 +221,10 @@ def _checks(sheet: _Sheet) -> None:
     for row, parts in by_row.items():
         target = ws.cell(row, column, "=" + "&".join(parts))
         target.font = ALERT  # not wrapped: the message runs on to the right, on one line
+    letter = get_column_letter(column)
+    if not by_row:
+        return None
+    return f"'{ws.title}'!${letter}${min(by_row)}:${letter}${max(by_row)}"
 
 
 def _print_setup(ws: Worksheet, fmt: Format, table: Table) -> None:
@@ -244,7 +249,7 @@ def _protect(ws: Worksheet) -> None:
 
 
 def _table_sheet(wb: Workbook, fmt: Format, table: Table, office: Office, year: int,
-                 values: Mapping[str, str | None]) -> None:
+                 values: Mapping[str, str | None]) -> str | None:
     from ..render.html import TABLE_NAMES
 
     ws = wb.create_sheet(TABLE_NAMES[table.key])
@@ -256,9 +261,10 @@ def _table_sheet(wb: Workbook, fmt: Format, table: Table, office: Office, year: 
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=table.width)
     _labels_and_widths(sheet, office)
     _grid(sheet, office, values)
-    _checks(sheet)
+    checked = _checks(sheet)
     _print_setup(ws, fmt, table)
     _protect(ws)
+    return checked
 
 
 def _cover(wb: Workbook, office: Office, year: int, fmt: Format) -> None:
@@ -279,7 +285,7 @@ def _cover(wb: Workbook, office: Office, year: int, fmt: Format) -> None:
             target.fill, target.protection = INPUT_FILL, UNLOCKED
         for c in (ws.cell(i, 1), target):
             c.border = BORDER
-    start = len(fields) + 4
+    start = len(fields) + 5  # a row for the 校验结果 (`_summary`), a blank row
     for i, line in enumerate(layout.INSTRUCTIONS):
         target = ws.cell(start + i, 1, line)
         target.font = Font(name=FONT, bold=i == 0)
@@ -290,6 +296,18 @@ def _cover(wb: Workbook, office: Office, year: int, fmt: Format) -> None:
     _protect(ws)
 
 
+def _summary(ws: Worksheet, checked: list[str | None]) -> None:
+    """The cover's 校验结果: how many rows of the tables break an identity, so nobody sends a form unchecked."""
+    row = len(layout.CONTACT_FIELDS) + 7
+    failing = "+".join(f"SUMPRODUCT(--(LEN({cells})>0))" for cells in checked if cells)
+    ws.cell(row, 1, layout.CHECK_SUMMARY).font = BOLD
+    text = f'=IF({failing}=0,"各表数字均满足勾稽关系",{failing}&"行数字不满足勾稽关系，请查看各表右侧“校验”列")'
+    target = ws.cell(row, 2, text)
+    target.font = ALERT
+    for c in (ws.cell(row, 1), target):
+        c.border = BORDER
+
+
 def build_workbook(office: Office, year: int, values: Mapping[str, str | None]) -> Workbook:
     """The form of `office` for `year`, prefilled with `values` (`table.row.column` → text, None blank)."""
     fmt = format_for(year)
@@ -297,8 +315,8 @@ def build_workbook(office: Office, year: int, values: Mapping[str, str | None]) 
     for name, style in CELL_STYLES.items():
         wb.add_named_style(NamedStyle(name, **style))
     _cover(wb, office, year, fmt)
-    for table in fmt.tables:
-        _table_sheet(wb, fmt, table, office, year, values)
+    checked = [_table_sheet(wb, fmt, table, office, year, values) for table in fmt.tables]
+    _summary(wb[layout.COVER], checked)
     wb.properties.creator = "nianbao"
     wb.properties.title = f"{office.name}{year}年{layout.COVER_TITLE}"
     return wb
