@@ -96,13 +96,14 @@ def _offices(values: tuple[str, ...]) -> list[str] | None:
     return [check_office_id(o) for o in offices] or None
 
 
-def _report_files(paths: tuple[Path, ...]) -> list[Path]:
-    """The report files of `paths` (files, folders), each once; a folder holding none is an error."""
-    from .ingest import report_files
+def _report_files(paths: tuple[Path, ...], suffixes: tuple[str, ...] | None = None) -> list[Path]:
+    """The report files of `paths` (files, folders), each once; a folder holding none is an error.
+    `suffixes`: the kinds of file read in a folder (default: published reports)."""
+    from .ingest import SUFFIXES, report_files
 
     files: list[Path] = []
     for path in paths:
-        found = list(report_files([path]))
+        found = list(report_files([path], suffixes or SUFFIXES))
         if not found:
             raise NianbaoError(f"{path}: no report file that nianbao can read in this folder")
         files += found
@@ -208,20 +209,22 @@ def synth(count: int, years: str, out: str, faults: float, seed: int) -> None:
 @reports_errors
 def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force: bool,
            project_dir: str | None) -> None:
-    """Read published reports (web pages, text copies) into data/: figures, prose, params.
+    """Read published reports (web pages, text copies) and filled workbooks (.xlsx) into data/.
 
-    PATHS are files or folders of .html/.htm/.txt files. A cell left blank or with a dash is recorded as not
-    reported (blank), never as 0; the cells not reported are listed. With --project DIR naming a folder that
-    holds no project yet, one is started there. Exits 2 when a file could not be ingested.
+    PATHS are files or folders of .html/.htm/.txt/.xlsx files. A workbook made by `nianbao workbook` replaces
+    its office-year's figures; a workbook of another office or year is refused unless --office/--year.
+    A cell left blank or with a dash is recorded as not reported (blank), never as 0; the cells not reported
+    are listed. With --project DIR naming a folder that holds no project yet, one is started there. Exits 2
+    when a file could not be ingested.
     """
-    from .ingest import ingest_file
+    from .ingest import SUFFIXES, WORKBOOKS, ingest_file
     from .render.html import cell_location
     from .scaffold import init_project
 
     project = init_project(Path(project_dir)) if project_dir else _project(None)
     office = check_office_id(office) if office else None
     failed = 0
-    for path in _report_files(paths):
+    for path in _report_files(paths, (*SUFFIXES, *WORKBOOKS)):
         try:
             done = ingest_file(project, path, office=office, year=check_year(year) if year else None, force=force)
         except NianbaoError as exc:
@@ -247,6 +250,43 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
         click.echo("  wrote " + ", ".join(project.relative(p) for p in done.written) if done.written
                    else "  unchanged: the project holds this report already")
     sys.exit(2 if failed else 0)
+
+
+@main.command()
+@click.argument("office", required=False)
+@click.argument("year", required=False)
+@click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
+@click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2024, 2023-2024.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder (default: forms/ of the project).")
+@click.option("--force", is_flag=True, help="Replace workbooks that exist in the folder (they may be filled ones).")
+@project_option
+@reports_errors
+def workbook(office: str | None, year: str | None, offices: tuple[str, ...], years: tuple[str, ...],
+             out: Path | None, force: bool, project_dir: str | None) -> None:
+    """Write the Excel forms (.xlsx) offices fill in: one per office-year, as the official tables.
+
+    Every office-year with a params file (select with --offices/--years), or OFFICE YEAR alone. Prefilled
+    with the figures the project has, else with last year's carry-overs. Read them back with `nianbao ingest`.
+    """
+    from .params import list_reports
+    from .workbook.write import write_workbooks
+
+    project = _project(project_dir)
+    if office:
+        if not year:
+            raise NianbaoError("give OFFICE and YEAR, or neither (then --offices/--years select)")
+        pairs = [(check_office_id(office), check_year(year, office=office))]
+    else:
+        pairs = list_reports(project, [check_office_id(o) for o in _split(offices)] or None, _years(years))
+        if not pairs:
+            raise NianbaoError("no office-year selected: no params file matches (see `nianbao new`)")
+    folder = out or project.root / "forms"
+    done = write_workbooks(project, pairs, folder, force)
+    kept = [p for p, written in done if not written]
+    for path in kept:
+        click.echo(f"kept {path} (exists; --force replaces it)")
+    click.echo(f"wrote {len(done) - len(kept)} workbook(s) to {folder}")
 
 
 @main.command()

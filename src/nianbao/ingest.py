@@ -27,6 +27,7 @@ from .prose_figures import with_placeholders
 from .published.reader import Published
 
 SUFFIXES = (".html", ".htm", ".shtml", ".txt")
+WORKBOOKS = (".xlsx",)  # filled forms of `nianbao workbook` (nianbao.workbook.collect)
 
 
 @dataclass
@@ -38,11 +39,12 @@ class Ingested:
     new_office: bool = False
 
 
-def report_files(paths: Iterable[Path]) -> Iterator[Path]:
+def report_files(paths: Iterable[Path], suffixes: tuple[str, ...] = SUFFIXES) -> Iterator[Path]:
     """The files named, and the report files (web pages, text copies) in the folders named, sorted."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                              and not p.name.startswith("~$"))  # ~$: the lock file of a workbook open in Excel
         else:
             yield path
 
@@ -58,7 +60,12 @@ def office_id_from(file: Path) -> str:
 def ingest_file(project: Project, path: Path, *, office: str | None = None, year: int | None = None,
                 force: bool = False) -> Ingested:
     """Read one published report and write it into `project`. Raises `InputError` (and writes nothing) when
-    the file is not a readable report or its office-year already has data and `force` is not set."""
+    the file is not a readable report or its office-year already has data and `force` is not set.
+    A filled workbook (.xlsx) replaces its office-year's figures (`nianbao.workbook.collect`)."""
+    if path.suffix.lower() in WORKBOOKS:
+        from .workbook.collect import ingest_workbook
+
+        return ingest_workbook(project, path, office=office, year=year)
     from .audit import read_report_file
 
     report = read_report_file(path, year=year)
