@@ -23,9 +23,10 @@ from .exceptions import InputError
 from .narrative import narrative_text
 from .params import params_text
 from .project import OFFICE_ID, Project, check_office_id
+from .published.document import READERS
 from .published.reader import Published, read_published
 
-SUFFIXES = (".html", ".htm", ".shtml", ".txt")
+SUFFIXES = tuple(READERS)  # web pages, text copies, PDF, Word
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Ingested:
 
 
 def report_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """The files named, and the report files (web pages, text copies) in the folders named, sorted."""
+    """The files named, and the report files in the folders named (those with a suffix `SUFFIXES` lists),
+    sorted."""
     for path in paths:
         if path.is_dir():
             yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)

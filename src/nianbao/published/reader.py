@@ -193,6 +193,9 @@ class _TableState:
 
 def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> None:
     cells = row.cells
+    first = next((i for i, c in enumerate(cells) if c), 0)
+    if not is_value(cells[first]):
+        cells = cells[first:]  # a merged label's empty remainder after a page break: the labels follow
     n = 0
     while n < len(cells) and not is_value(cells[n]):
         n += 1
