@@ -60,8 +60,10 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
                 force: bool = False) -> Ingested:
     """Read one published report and write it into `project`. Raises `InputError` (and writes nothing) when
     the file is not a readable report or its office-year already has data and `force` is not set."""
-    report = read_published(path, year=year)
     offices = read_offices(project)
+    # A report without a title that does not name its office: the office given is the one.
+    name = offices[office].name if office in offices else office
+    report = read_published(path, year=year, office=name)
     by_name = {o.name: o.id for o in offices.values()}
     office_id = office or by_name.get(report.office) or office_id_from(path)
     check_office_id(office_id, file=path)

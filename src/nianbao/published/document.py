@@ -137,11 +137,16 @@ def _markup(path: Path, file: str) -> Document:
 
 # -- text copies ------------------------------------------------------------------------------------
 
+_WHOLE_REPORT = re.compile(r"(?:^|\s)一、\S+.*\s二、\S+.*\s三、\S+.*\s四、", re.S)
+
 def _from_text(text: str, file: str) -> Document:
     doc = Document(file, "text")
     table = 0
     previous_was_row = False
-    for raw in text.splitlines():
+    lines = text.splitlines()
+    if len(lines) < 10:  # a crawler's copy on one line: headings, prose and tables apart only by spaces
+        lines = [part for line in lines for part in (_SPACES.split(line) if _WHOLE_REPORT.search(line) else [line])]
+    for raw in lines:
         if "|" in raw:
             if not previous_was_row:
                 table += 1
