@@ -75,3 +75,36 @@ def write_docx(html: str, out: Path, *, one_char_paragraphs: bool = False) -> Pa
             document.add_paragraph(text)
     document.save(str(out))
     return out
+
+
+# -- text copies that lost the table's separators (from a `|` copy, `htmltext.flatten`) ---------------------
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.split("|") if c.strip()]
+
+
+def one_cell_per_line(text: str, rng=None) -> str:
+    """A crawler's copy: every table cell on its own line; with `rng`, some numbers of three or more digits
+    broken over two lines (`162` → `1` / `62`)."""
+    out = []
+    for line in text.splitlines():
+        if "|" not in line:
+            out.append(line)
+            continue
+        for cell in _cells(line):
+            if rng is not None and cell.isdigit() and len(cell) >= 3 and rng.random() < 0.5:
+                cut = rng.randint(1, len(cell) - 1)
+                out += [cell[:cut], cell[cut:]]
+            else:
+                out.append(cell)
+    return "\n".join(out) + "\n"
+
+
+def glued_rows(text: str) -> str:
+    """Each table row one line, its cells run together: `规章000`."""
+    return "\n".join("".join(_cells(line)) if "|" in line else line for line in text.splitlines()) + "\n"
+
+
+def one_line(text: str) -> str:
+    """The whole report on one line, blocks apart only by spaces, table rows run together."""
+    return " ".join(line for line in glued_rows(text).splitlines() if line.strip())
