@@ -62,17 +62,33 @@ def _office_id(name: str) -> str:
     return "p-" + hashlib.sha256(name.encode()).hexdigest()[:10]  # stable, never shown: reports group by it
 
 
+@dataclass(frozen=True)
+class PublishedNarrative(Narrative):
+    """The prose of a published report: its headings as printed (SEC-HEADINGS judges them), each part found
+    by its official heading too, so a misnumbered heading does not hide its part from the prose rules."""
+
+    official: tuple[str, ...] = ()  # the format's heading of each section, in order
+
+    def body(self, heading: str) -> str:
+        for section, official in zip(self.sections, self.official, strict=True):
+            if heading in (section.heading, official):
+                return section.body
+        return ""
+
+
 def as_report(pub: Published, previous: Published | None = None) -> Report:
     """A published report as the validator sees reports: headings as published, values as read."""
-    sections = tuple(Section(h, "\n\n".join(paragraphs), 0, 0)
-                     for h, paragraphs in zip(pub.headings, pub.sections, strict=True) if h is not None)
+    found = [(h, official, paragraphs) for h, official, paragraphs
+             in zip(pub.headings, pub.format.headings, pub.sections, strict=True) if h is not None]
+    sections = tuple(Section(h, "\n\n".join(paragraphs), 0, 0) for h, _, paragraphs in found)
     return Report(
         office=Office(_office_id(pub.office), pub.office, labels=dict(pub.labels)),
         year=pub.year,
         format=pub.format,
-        values=dict(pub.values),
+        values=pub.for_rules(),
         sources={ref: pub.file for ref in pub.values},
-        narrative=Narrative(pub.file, "\n\n".join(pub.preamble), sections),
+        narrative=PublishedNarrative(pub.file, "\n\n".join(pub.preamble), sections,
+                                     official=tuple(official for _, official, _ in found)),
         previous=dict(previous.values) if previous else None,
         previous_format=previous.format if previous else None,
         printed=dict(pub.printed),
@@ -97,6 +113,23 @@ def prose_contradictions(report: Report) -> list[Finding]:
     return found
 
 
+GROUP_ROW_MESSAGE = "{规则}：“{标签}”印作一行（{版本}之前的格式），其下{n}项细目未分列填报"
+
+
+def layout_findings(pub: Published, office_id: str) -> list[Finding]:
+    """LABEL-EXACT findings for a table laid out otherwise than the format: a group printed as one row."""
+    from .formats.rules import rule
+
+    label_rule = rule("LABEL-EXACT")
+    found = []
+    for label, (rows, _) in pub.groups.items():
+        table, row, _ = rows[0][0].split(".")
+        message = GROUP_ROW_MESSAGE.format(规则=label_rule.message, 标签=label, 版本=pub.format.id, n=len(rows))
+        found.append(Finding(office_id, pub.year, label_rule.id, label_rule.severity.value, table, row, None,
+                             message, value=label, source=pub.file))
+    return found
+
+
 def audit(paths: Sequence[Path]) -> AuditResult:
     """Read and audit every report in `paths` in one validation run."""
     from .validate import not_assessable, validate
@@ -114,6 +147,7 @@ def audit(paths: Sequence[Path]) -> AuditResult:
     findings = [f for f in validate(reports, None)  # a cell that could not be read was not left blank
                 if not (f.rule == "CELL-FILLED" and (f.office, f.year, f"{f.table}.{f.row}.{f.column}") in unreadable)]
     findings += [f for r in reports for f in prose_contradictions(r)]
+    findings += [f for p, r in zip(published, reports, strict=True) for f in layout_findings(p, r.office.id)]
     audited = [Audited(p) for p in published]
     by_key: dict[tuple[str, int], list[Audited]] = {}  # the same report twice shares its findings
     for a, r in zip(audited, reports, strict=True):

@@ -43,6 +43,7 @@ class Run:
     data: tuple[Data, ...]
     text: str
     ways: list[list[str]] = field(default_factory=list)
+    group: tuple[tuple[Data, ...], ...] = ()  # a group label printed as one row: the data of its sub-rows
 
 
 @dataclass
@@ -64,7 +65,7 @@ def _patterns(format_id: str, table_key: str) -> tuple[re.Pattern[str] | None, r
     """The table's row labels (one alternation, longest first; None when no row has a label) and all its
     labels."""
     index = row_index(get_format(format_id), table_key)
-    rows = sorted(index.rows, key=len, reverse=True)
+    rows = sorted(set(index.rows) | set(index.groups), key=len, reverse=True)
     labels = sorted(index.labels | set(index.rows), key=len, reverse=True)
     return (re.compile("|".join(f"(?:{_pattern(r)})" for r in rows)) if rows else None,
             re.compile("|".join(f"(?:{_pattern(lb)})" for lb in labels)))
@@ -94,12 +95,13 @@ def scan(lines: list[str], format_id: str, index: RowIndex) -> Scan:
     for m, end in zip(matches, starts[1:], strict=True):
         figures = _FIGURES.match(text, m.end(), end).group()
         label = m.group().replace(LINE, "")
-        data = index.row(label)
-        if data is None:  # cannot happen: the pattern is made of the rows' labels
+        group = index.groups.get(key(label), ())
+        data = index.row(label) or (group[0] if group else None)
+        if data is None:  # cannot happen: the pattern is made of the rows' and groups' labels
             continue
         out.labels.append(label)
         if figures.strip(LINE + " "):
-            out.runs.append(Run(label, data, figures.strip(LINE + " ")))
+            out.runs.append(Run(label, data, figures.strip(LINE + " "), group=group))
         _labels(text[m.end() + len(figures):end], labels, out)
     if index.unlabelled and not matches:  # table 四: its figures follow the last header label
         tail = re.search(rf"[\d.\-－—–+{LINE}\s]+$", text)

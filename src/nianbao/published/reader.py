@@ -43,6 +43,19 @@ class Published:
     printed: dict[str, str] = field(default_factory=dict)  # every label read, by position ("t3/r5c2")
     problems: list[str] = field(default_factory=list)  # what could not be read, in English for the analyst
     unreadable: dict[str, str] = field(default_factory=dict)  # cells not read (value None) → the text seen
+    # A group printed as one row (label as printed → the refs of each sub-row, and the row's figures by column)
+    groups: dict[str, tuple[tuple[tuple[str, ...], ...], dict[str, str | None]]] = field(default_factory=dict)
+
+    def for_rules(self) -> dict[str, str | None]:
+        """The values as the arithmetic rules see them: a group printed as one row stands in for its sub-rows
+        (the first holds the row's figures, the others 0), so the sums over the group are checked."""
+        values = dict(self.values)
+        for rows, figures in self.groups.values():
+            for n, refs in enumerate(rows):
+                for ref in refs:
+                    if values[ref] is None:
+                        values[ref] = figures.get(ref.rsplit(".", 1)[1]) if n == 0 else "0"
+        return values
     traditional: bool = False  # the page was in traditional script (read as simplified)
 
     @property
@@ -245,7 +258,10 @@ def _settle(index: RowIndex | None, pub: Published, state: _TableState) -> None:
     for run in runs:
         what = f"row {run.label!r}" if run.label else "the values row"
         if len(run.ways) == 1:
-            _assign(index, run.data, run.ways[0], pub, state, what=what)
+            if run.group:
+                _read_group_row(run.label, run.group, run.ways[0], index, pub, state)
+            else:
+                _assign(index, run.data, run.ways[0], pub, state, what=what)
             continue
         refs = [f"{table}.{d.row}.{d.column}" for d in run.data]
         if all(pub.values.get(r) is not None for r in refs):
@@ -263,10 +279,14 @@ def _settle(index: RowIndex | None, pub: Published, state: _TableState) -> None:
 _HALF_WIDTH = str.maketrans({"(": "（", ")": "）", ":": "：", ",": "，", ";": "；"})
 
 
+_SUB_ROW_NUMBER = re.compile(r"^(\d)[、．]")
+
+
 def as_printed(text: str) -> str:
     """A label as the office printed it, less what copying the page did to it: half-width punctuation and
     line breaks (FORMAT.md, introduction). Wording, typos and `、`/`，` stay for LABEL-EXACT to judge."""
     text = re.sub(r"\s+", "", text.translate(_HALF_WIDTH))
+    text = _SUB_ROW_NUMBER.sub(r"\1.", text)  # `1、` `1．` numbering a sub-row: the office's numbering style
     quotes = iter("“”" * text.count('"'))
     return re.sub('"', lambda _: next(quotes), text)
 
@@ -289,7 +309,7 @@ def _positions_of(index: RowIndex, printed: list[str]) -> dict[str, str]:
     # A label misspelt beyond the known typos (`三三、本年度办理结果`) still stands where a label is missing.
     for text in unmatched:
         for i, (pos, keys) in enumerate(free):
-            if any(difflib.SequenceMatcher(None, key(text), k).ratio() >= 0.8 for k in keys):
+            if any(difflib.SequenceMatcher(None, key(text), k).ratio() >= RESEMBLES for k in keys):
                 found[pos] = as_printed(text)
                 del free[i]
                 break
@@ -301,6 +321,7 @@ class _TableState:
     yuan: bool = False  # the last header row said the amounts are in 元
     labels: dict[str, list[str]] = field(default_factory=dict)  # table key → label cells read, in order
     runs: dict[str, list[Run]] = field(default_factory=dict)  # table key → rows whose cells ran together
+    part: str | None = None  # the row key of the part the last header row named
 
 
 def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> None:
@@ -316,19 +337,61 @@ def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> 
     state.labels.setdefault(index.table.key, []).extend(c for c in cells if c and not is_value(c))
     if not labels:
         if index.unlabelled and any(values) and all(is_value(v) for v in values):
-            _assign(index, index.unlabelled, values, pub, state, what="the values row")
+            data = index.unlabelled
+            part = tuple(d for d in data if d.row == state.part)
+            if part and len(values) <= len(part) < len(data):  # one part of a table printed as its own table
+                data = part
+            _assign(index, data, values, pub, state, what="the values row")
         return
     data = index.row(labels[-1])
+    group = index.groups.get(key(labels[-1]))
+    if data is None and group and any(values) and len(group) > 1:
+        _read_group_row(labels[-1], group, values, index, pub, state)
+        return
     if data is None:
         if all(key(c) in index.labels for c in labels):  # a caption or header row
             _note_header(labels, index, pub, state)
         elif _glued(labels[-1], index):  # the row's figures run into its label: cut them where only one way fits
             found = scan([LINE.join(c for c in cells if c)], pub.format.id, index)
             state.runs.setdefault(index.table.key, []).extend(found.runs)
+        elif any(values) and (near := _resembles(labels[-1], index)) is not None:
+            # A slip in the label (OCR, typing): read as the row it resembles; LABEL-EXACT reports the label.
+            pub.problems.append(f"{row_name(index)} row {labels[-1]!r} read as the row it resembles, "
+                                f"{index.table.rows.get(index.rows[near][0].row, near)!r}")
+            _assign(index, index.rows[near], values, pub, state, what=f"row {labels[-1]!r}")
         elif any(values):
             pub.problems.append(f"{row_name(index)}: unknown row {labels[-1]!r}; its values were not read")
         return
     _assign(index, data, values, pub, state, what=f"row {labels[-1]!r}")
+
+
+def _read_group_row(label: str, group: tuple[tuple[Data, ...], ...], values: list[str], index: RowIndex,
+                    pub: Published, state: _TableState) -> None:
+    """A group printed as one row of figures (an F2021 report keeping F2019's single （六）其他处理 row): its
+    sub-rows are not reported; the row's figures are kept (`Published.groups`) for the rules that sum the
+    group, and the layout is reported."""
+    scratch = Published(pub.file, pub.office, pub.year, pub.format, {})
+    _assign(index, group[0], values, scratch, state, what=f"row {label!r}")
+    table = index.table.key
+    figures = {d.column: scratch.values.get(f"{table}.{d.row}.{d.column}") for d in group[0]}
+    pub.groups[label] = (tuple(tuple(f"{table}.{d.row}.{d.column}" for d in data) for data in group), figures)
+    pub.problems += scratch.problems
+    pub.problems.append(f"{row_name(index)} row {label!r} is printed as one row, as format F2019 had it; its "
+                        f"{len(group)} sub-rows are not reported, its figures are kept for the group's sums")
+
+
+RESEMBLES = 0.8  # how alike a misprinted label and the format's label are (difflib's ratio of their keys)
+
+
+def _resembles(label: str, index: RowIndex) -> str | None:
+    """The key of the one row whose label `label` resembles (a slip: `其他法律行政止公开`), or None."""
+    k = key(label)
+    ratios = sorted(((difflib.SequenceMatcher(None, k, row).ratio(), row) for row in index.rows), reverse=True)
+    if not ratios or ratios[0][0] < RESEMBLES:
+        return None
+    if len(ratios) > 1 and ratios[1][0] >= ratios[0][0] - 0.05 and index.rows[ratios[1][1]] != index.rows[ratios[0][1]]:
+        return None  # as like another row: not read
+    return ratios[0][1]
 
 
 def row_name(index: RowIndex) -> str:
@@ -343,6 +406,9 @@ def _glued(label: str, index: RowIndex) -> bool:
 def _note_header(labels: list[str], index: RowIndex, pub: Published, state: _TableState) -> None:
     """Remember what a header row says that the values need: a configurable label's wording, a unit."""
     state.yuan = any("元" in c and "万元" not in c for c in labels)
+    parts = {key(text): row for row, text in index.table.rows.items()}
+    for text in labels:  # the last header naming a part of the table (表四's 未经复议直接起诉)
+        state.part = parts.get(key(text), state.part)
     for _, label in index.table.labels():
         if not label.key:
             continue
