@@ -209,10 +209,10 @@ def synth(count: int, years: str, out: str, faults: float, seed: int) -> None:
 @reports_errors
 def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force: bool,
            project_dir: str | None) -> None:
-    """Read published reports (web pages, text copies) and filled workbooks (.xlsx) into data/.
+    """Read published reports (web pages, text copies, PDF, Word) and filled workbooks (.xlsx) into data/.
 
-    PATHS are files or folders of .html/.htm/.txt/.xlsx files. A workbook made by `nianbao workbook` replaces
-    its office-year's figures; a workbook of another office or year is refused unless --office/--year.
+    PATHS are files or folders of .html/.htm/.txt/.pdf/.docx/.xlsx files. A workbook made by `nianbao workbook`
+    replaces its office-year's figures; a workbook of another office or year is refused unless --office/--year.
     A cell left blank or with a dash is recorded as not reported (blank), never as 0; the cells not reported
     are listed. With --project DIR naming a folder that holds no project yet, one is started there. Exits 2
     when a file could not be ingested.
@@ -298,7 +298,7 @@ def workbook(office: str | None, year: str | None, offices: tuple[str, ...], yea
 def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None:
     """Check published reports against the rules of the national format, as the gate does.
 
-    PATHS are files or folders of .html/.htm/.txt files; reports of one office in consecutive years feed the
+    PATHS are files or folders of .html/.htm/.txt/.pdf/.docx files; reports of one office in consecutive years feed the
     cross-year rules. A rule that needs a cell that was not reported is not assessable, not failed. Figures
     the prose states that a table contradicts are warnings. Exits 1 when any finding is critical, 2 when a
     file could not be read.
@@ -311,7 +311,8 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None
         click.echo(json.dumps([{"file": a.report.file, "office": a.report.office, "year": a.report.year,
                                 "format": a.report.format.id, "findings": [f.to_dict() for f in a.findings],
                                 "not_assessable": [list(n) for n in a.not_assessable],
-                                "not_reported": a.report.not_reported, "problems": a.report.problems}
+                                "not_reported": a.report.not_reported, "unreadable": a.report.unreadable,
+                                "problems": a.report.problems}
                                for a in result.audited], ensure_ascii=False, indent=1))
     else:
         for a in result.audited:

@@ -24,9 +24,10 @@ from .narrative import narrative_text
 from .params import params_text
 from .project import OFFICE_ID, Project, check_office_id
 from .prose_figures import with_placeholders
+from .published.document import READERS
 from .published.reader import Published
 
-SUFFIXES = (".html", ".htm", ".shtml", ".txt")
+SUFFIXES = tuple(READERS)  # web pages, text copies, PDF, Word
 WORKBOOKS = (".xlsx",)  # filled forms of `nianbao workbook` (nianbao.workbook.collect)
 
 
@@ -40,7 +41,8 @@ class Ingested:
 
 
 def report_files(paths: Iterable[Path], suffixes: tuple[str, ...] = SUFFIXES) -> Iterator[Path]:
-    """The files named, and the report files (web pages, text copies) in the folders named, sorted."""
+    """The files named, and the report files in the folders named (those with a suffix in `suffixes`:
+    default the published forms `SUFFIXES` lists), sorted."""
     for path in paths:
         if path.is_dir():
             yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
@@ -68,9 +70,11 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
         return ingest_workbook(project, path, office=office, year=year)
     from .audit import read_report_file
 
-    report = read_report_file(path, year=year)
     known = read_registry(project)
     offices = known.offices
+    # A report without a title that does not name its office: the office given is the one.
+    name = offices[office].name if office in offices else office
+    report = read_report_file(path, year=year, office=name)
     by_name = {o.name: o.id for o in offices.values()}
     office_id = office or by_name.get(report.office) or office_id_from(path)
     check_office_id(office_id, file=path)
