@@ -24,6 +24,7 @@ from .atomic import sweep, write_files
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
+from .overview import overview_tasks
 from .params import list_reports, read_params
 from .pool import Task, WorkerPool
 from .project import Project
@@ -42,14 +43,16 @@ class BatchResult:
     seconds: float
     index: Path
     swept: list[Path] = field(default_factory=list)
+    overviews: list[dict] = field(default_factory=list)  # the overviews of the selected years, as recorded
 
     def with_status(self, *statuses: str) -> list[Entry]:
         return [e for e in self.entries if e.status in statuses]
 
     @property
     def exit_code(self) -> int:
-        """2 when a report failed, 1 when one is blocked by the gate, else 0."""
-        return 2 if self.with_status(FAILED) else 1 if self.with_status(GATED) else 0
+        """2 when a report or an overview failed, 1 when a report is blocked by the gate, else 0."""
+        failed = self.with_status(FAILED) or any(o.get("status") == FAILED for o in self.overviews)
+        return 2 if failed else 1 if self.with_status(GATED) else 0
 
 
 def _chunks(pairs: Sequence[tuple[str, int]]) -> Iterator[Sequence[tuple[str, int]]]:
@@ -128,6 +131,13 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
                 if time.monotonic() - last_save > SAVE_EVERY:
                     manifest.save()
                     last_save = time.monotonic()
+        # Then each year's overview, one more job for the same workers (it reads the statuses just saved).
+        manifest.save()
+        jobs_after = overview_tasks(project, {y for _, y in pairs}, manifest.overviews, manifest.as_dicts(), force)
+        if jobs_after:
+            pool = pool or WorkerPool(project, min(jobs, len(jobs_after)))
+            for outcome in pool.run(jobs_after):
+                manifest.put_overview(outcome)
     finally:
         if pool is not None:
             pool.close()
@@ -135,7 +145,8 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
         sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     index = write_index(project, manifest)
-    return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept)
+    overviews = [o for y in sorted({y for _, y in pairs}) if (o := manifest.overviews.get(str(y)))]
+    return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept, overviews)
 
 
 def write_index(project: Project, manifest: Manifest) -> Path:
@@ -149,7 +160,7 @@ def write_index(project: Project, manifest: Manifest) -> Path:
         names = {}
     entries = [e for e in (manifest.get(o, y) for o, y in list_reports(project)) if e]
     path = project.outputs / "index.html"
-    write_files({path: index_html(entries, names)})
+    write_files({path: index_html(entries, names, manifest.overviews)})
     return path
 
 

@@ -6,7 +6,7 @@ rendered with raw HTML disabled (escaped, never executed) and images off (a repo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from html import escape
 from importlib.resources import files
@@ -44,14 +44,19 @@ def _span(cell: Label | Data) -> str:
     return attrs
 
 
-def table_html(table: Table, report: Report) -> str:
+def table_html(table: Table, report: Report, counts: Mapping[str, int] | None = None) -> str:
+    """One table in the official grid. `counts` (the overview's region tables): cell → how many offices gave
+    it, shown under each value."""
     lines = [f'<table class="nb-table nb-{table.key}">']
     for line in table.grid:
         cells = []
         for cell in line:
             if isinstance(cell, Data):
-                value = report.values.get(f"{table.key}.{cell.row}.{cell.column}")
-                cells.append(f'<td class="num"{_span(cell)}>{escape(value or "")}</td>')
+                ref = f"{table.key}.{cell.row}.{cell.column}"
+                value = escape(report.values.get(ref) or "")
+                if counts is not None:
+                    value += f'<span class="nb-count">{counts.get(ref, 0)}</span>'
+                cells.append(f'<td class="num"{_span(cell)}>{value}</td>')
             else:
                 scope = ' scope="row"' if cell.role is Role.ROW else ""
                 cells.append(f'<th class="{cell.role.value}"{scope}{_span(cell)}>{escape(report.label(cell))}</th>')
