@@ -24,6 +24,7 @@ from .data import Registry, read_registry
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
+from .overview import overview_tasks
 from .params import list_reports
 from .pool import Task, WorkerPool, usable_cpus
 from .project import Project
@@ -45,14 +46,17 @@ class BatchResult:
     # Bad input that belongs to no office-year (a params file named `２０２２.yaml`, a registry row with no valid
     # id): reported, and the batch exits 2, but every report it does not belong to is built.
     problems: list[InputError] = field(default_factory=list)
+    overviews: list[dict] = field(default_factory=list)  # the overviews of the selected years, as recorded
 
     def with_status(self, *statuses: str) -> list[Entry]:
         return [e for e in self.entries if e.status in statuses]
 
     @property
     def exit_code(self) -> int:
-        """2 when a report failed or some input belongs to no report, 1 when one is blocked by the gate, else 0."""
-        return 2 if self.with_status(FAILED) or self.problems else 1 if self.with_status(GATED) else 0
+        """2 when a report or an overview failed or some input belongs to no report, 1 when a report is blocked
+        by the gate, else 0."""
+        failed = self.with_status(FAILED) or any(o.get("status") == FAILED for o in self.overviews)
+        return 2 if failed or self.problems else 1 if self.with_status(GATED) else 0
 
 
 def _chunks(pairs: Sequence[tuple[str, int]]) -> Iterator[Sequence[tuple[str, int]]]:
@@ -156,6 +160,13 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
                 if time.monotonic() - last_save > SAVE_EVERY:
                     manifest.save()
                     last_save = time.monotonic()
+        # Then each year's overview, one more job for the same workers (it reads the statuses just saved).
+        manifest.save()
+        jobs_after = overview_tasks(project, {y for _, y in pairs}, manifest.overviews, manifest.as_dicts(), force)
+        if jobs_after:
+            pool = pool or WorkerPool(project, min(jobs, len(jobs_after)))
+            for outcome in pool.run(jobs_after):
+                manifest.put_overview(outcome)
     finally:
         if pool is not None:
             pool.close()
@@ -165,7 +176,9 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     index = write_index(project, manifest)
-    return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept, problems)
+    overviews = [o for y in sorted({y for _, y in pairs}) if (o := manifest.overviews.get(str(y)))]
+    return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,
+                       problems=problems, overviews=overviews)
 
 
 def write_index(project: Project, manifest: Manifest) -> Path:
@@ -179,7 +192,7 @@ def write_index(project: Project, manifest: Manifest) -> Path:
         names = {}
     entries = [e for e in (manifest.get(o, y) for o, y in list_reports(project, problems=[])) if e]
     path = project.outputs / "index.html"
-    write_files({path: index_html(entries, names)})
+    write_files({path: index_html(entries, names, manifest.overviews)})
     return path
 
 

@@ -161,6 +161,10 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
         click.echo(f"failed: {entry.office} {entry.year}: {first[0]}", err=True)
     for problem in result.problems:
         click.echo(f"error: {problem}", err=True)
+    for o in result.overviews:
+        if o.get("status") == FAILED:
+            first = (o.get("error") or "").strip().splitlines()[:1] or ["unknown error"]
+            click.echo(f"failed: overview {o['year']}: {first[0]}", err=True)
     for what, entries in (("gated", gated), ("failed", failed)):
         if len(entries) > SUMMARY_LIMIT:
             click.echo(f"... and {len(entries) - SUMMARY_LIMIT} more {what} report(s): see "
@@ -170,6 +174,8 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     rate = f", {result.built / result.seconds:.1f} reports/s" if result.built else ""
     click.echo(f"{len(result.entries)} report(s): {counts}; built {result.built} in {result.seconds:.1f} s{rate}; "
                f"index: {project.relative(result.index)}")
+    if result.overviews:
+        click.echo(f"{len(result.overviews)} overview(s): {project.relative(project.outputs)}/overview/<year>.html")
     sys.exit(result.exit_code)
 
 
@@ -181,8 +187,10 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
 @click.option("--faults", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of office-years that get one rule violation each (listed in synth.json).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same project.")
+@click.option("--anomalies", is_flag=True,
+              help="Steady figures, and in the last year what the overview flags (listed in synth.json).")
 @reports_errors
-def synth(count: int, years: str, out: str, faults: float, seed: int) -> None:
+def synth(count: int, years: str, out: str, faults: float, seed: int, anomalies: bool) -> None:
     """Write a complete fictional project (示例 offices) to OUT, ready for `nianbao batch`."""
     from .synth import synth as make
 
@@ -191,8 +199,8 @@ def synth(count: int, years: str, out: str, faults: float, seed: int) -> None:
     if list(span) != wanted:
         raise NianbaoError(f"--years must be one range of consecutive years, not {years!r}")
     try:
-        result = make(Path(out), count, span, seed, faults)
-    except FileExistsError as exc:
+        result = make(Path(out), count, span, seed, faults, anomalies)
+    except (FileExistsError, ValueError) as exc:
         raise NianbaoError(str(exc)) from None
     broken = sum(bool(e["faults"]) for e in result.expected.values())
     click.echo(f"wrote {result.reports} report(s) of {result.offices} office(s) to {out}"

@@ -160,13 +160,15 @@ class Manifest:
     def __init__(self, project: Project) -> None:
         self.path = project.outputs / MANIFEST
         self.entries: dict[str, Entry] = {}
+        self.overviews: dict[str, dict] = {}  # year → the overview's outcome (nianbao.overview.OverviewEntry)
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             for data in raw.get("reports", {}).values():
                 entry = Entry(**data)
                 self.entries[entry.key] = entry
+            self.overviews = {str(k): dict(v) for k, v in raw.get("overviews", {}).items()}
         except (OSError, ValueError, TypeError, AttributeError):
-            self.entries = {}  # no manifest, or an unreadable one: everything is rebuilt
+            self.entries, self.overviews = {}, {}  # no manifest, or an unreadable one: everything is rebuilt
 
     def get(self, office: str, year: int) -> Entry | None:
         return self.entries.get(f"{office}/{year}")
@@ -174,7 +176,17 @@ class Manifest:
     def put(self, entry: Entry) -> None:
         self.entries[entry.key] = entry
 
+    def put_overview(self, outcome: dict | Entry) -> None:
+        """Record a year's overview; a worker that died while making it comes as a failed `Entry`."""
+        if isinstance(outcome, Entry):
+            outcome = {"year": outcome.year, "status": FAILED, "inputs": outcome.inputs, "error": outcome.error}
+        self.overviews[str(outcome["year"])] = outcome
+
+    def as_dicts(self) -> dict[str, dict]:
+        return {k: asdict(e) for k, e in self.entries.items()}
+
     def save(self) -> None:
         reports = {k: asdict(e) for k, e in sorted(self.entries.items())}
-        text = json.dumps({"version": 1, "reports": reports}, ensure_ascii=False, indent=1, sort_keys=True)
+        data = {"version": 1, "reports": reports, **({"overviews": self.overviews} if self.overviews else {})}
+        text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
         write_files({self.path: text + "\n"})

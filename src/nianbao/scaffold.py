@@ -20,14 +20,17 @@ NARRATIVE_HINT = "（请在此填写。可用 {{ t3.new.total }} 这样的占位
 
 
 def init_project(root: Path) -> Project:
-    """Make `root` a project: the report notebook, the expectation suites, a registry with no office yet and
-    an outputs folder. What exists already is kept."""
+    """Make `root` a project: the report and overview notebooks, the expectation suites, a registry with no
+    office yet and an outputs folder. What exists already is kept."""
     from .expectations import SUITES, write_suites
 
     project = Project(root)
     writes: dict[Path, str] = {}
     if not project.notebook.exists():
         writes[project.notebook] = files("nianbao").joinpath("project_files/report.ipynb").read_text(encoding="utf-8")
+    overview = project.notebook.with_name("overview.ipynb")  # the reviewers' overview of a year
+    if not overview.exists():
+        writes[overview] = files("nianbao").joinpath("project_files/overview.ipynb").read_text(encoding="utf-8")
     if not project.offices_file.exists():
         writes[project.offices_file] = ",".join(OFFICE_FIELDS) + "\n"
     write_files(writes)
