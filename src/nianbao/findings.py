@@ -80,7 +80,11 @@ class Finding:
         return next((c for c in self.cells if c.ref == self.suspect), None)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """Plain JSON types only: papermill passes findings to the notebook as Python literals of dicts, lists
+        and strings (a tuple would arrive as its text)."""
+        data = asdict(self)
+        data["cells"] = list(data["cells"])
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Finding:
