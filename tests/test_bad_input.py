@@ -106,8 +106,8 @@ def test_bad_counts_are_critical_findings(project, ref: str, value: str, rule: s
     set_figure(project, "guandu-taihe", 2020, ref, value)
     code, out = run_cli(project, "check", "guandu-taihe", "2020")
     assert code == 1, out
-    critical = [line for line in out.splitlines() if "[critical]" in line]
+    critical = [line for line in out.splitlines() if "[严重]" in line]
     assert len(critical) == 1, out  # the sums that need the cell are not assessable, not failed
     line = critical[0]
-    assert rule in line and ref in line and f"(值: {value})" in line
+    assert rule in line and f"填报{value}（data/figures/guandu-taihe.csv:" in line
     assert "data/figures/guandu-taihe.csv:" in line

@@ -25,6 +25,7 @@ class Report:
     narrative: Narrative  # placeholders filled
     previous: dict[str, str | None] | None = None  # last year's figures, for the cross-year rules
     previous_format: Format | None = None
+    previous_sources: dict[str, str] | None = None  # where last year's figures were read, as `sources`
     # Labels as a published report prints them, by position ("t3/r5c2"), when the report was read from one.
     printed: dict[str, str] | None = None
 
@@ -86,6 +87,7 @@ def build_report(project: Project, office: Office, year: int, figures: dict[int,
         narrative=read_narrative(project, office, year, values),
         previous=dict(prev.values) if prev else None,
         previous_format=format_for(year - 1) if prev else None,
+        previous_sources={ref: f"{rel}:{line}" for ref, line in prev.lines.items()} if prev else None,
     )
 
 
