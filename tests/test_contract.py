@@ -276,3 +276,34 @@ def test_a_killed_run_leaves_a_temporary_the_next_run_sweeps(tmp_path) -> None:
     assert out.returncode == 0, out.stderr
     assert not stray.exists()
     assert json.loads((project.outputs / "manifest.json").read_text())["reports"]["guandu-taihe/2020"]
+
+
+# Bad input to every command: exit 2, one `error:` line (click's usage errors are exit 2 too), no traceback.
+BAD_INPUT = {
+    "cells-year": ["cells", "20x1"],
+    "run-year": ["run", "guandu-taihe", "twenty"],
+    "run-office": ["run", "Not_An_Id", "2020"],
+    "check-office": ["check", "nobody"],
+    "new-office": ["new", "bad id", "2021"],
+    "batch-offices": ["batch", "--offices", "nobody"],
+    "batch-kernel": ["batch", "--kernel", "no-such-kernel"],
+    "synth-years": ["synth", "--years", "2019,2021", "--out", "{tmp}/s"],
+    "audit-empty-folder": ["audit", "{tmp}/empty"],
+    "ingest-empty-folder": ["ingest", "{tmp}/empty"],
+    "expectations-project": ["expectations", "--project", "{tmp}/empty"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUT))
+def test_every_command_keeps_the_contract(project, tmp_path, monkeypatch, name) -> None:
+    from click.testing import CliRunner
+
+    from nianbao.cli import main
+
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(project.root)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in BAD_INPUT[name]]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output

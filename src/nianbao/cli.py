@@ -399,6 +399,7 @@ def new(office: str, year: str, project_dir: str | None) -> None:
 
 @main.command()
 @click.argument("year")
+@reports_errors
 def cells(year: str) -> None:
     """List every data cell of YEAR's format: its key for data/figures, its labels and its kind."""
     from .scaffold import cell_table
