@@ -6,24 +6,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from nianbao.audit import audit
+from nianbao.cli import main
 from nianbao.render import report_html
 from nianbao.report import load_report
 from nianbao.scaffold import init_project
 from nianbao.synth import synth
 
-BIN = Path(sys.executable).parent
+
+@dataclasses.dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def nianbao(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "nianbao"), *args], capture_output=True, text=True, encoding="utf-8",
-                          timeout=600)
+def nianbao(*args: str) -> Done:
+    """The command, in this process (great-expectations is imported once for all the tests)."""
+    result = CliRunner().invoke(main, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return Done(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture(scope="module")
