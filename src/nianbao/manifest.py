@@ -42,9 +42,11 @@ def _files_digest(h: hashlib._Hash, files: Iterable[Path], root: Path) -> None:
 def shared_digest(project: Project) -> str:
     """The digest of what every report shares: nianbao's version, the notebook, templates, suites."""
     from . import __version__
+    from .notebook import notebook_digest
 
     h = hashlib.sha256(f"nianbao {__version__}\0".encode())
-    _files_digest(h, [project.notebook, *project.expectations.glob("*.json")], project.root)
+    h.update(f"notebook {notebook_digest(project.notebook)}\0".encode())  # its code, not its outputs or values
+    _files_digest(h, [*project.expectations.glob("*.json")], project.root)
     _files_digest(h, (p for p in TEMPLATES.rglob("*") if p.is_file()), TEMPLATES)
     return h.hexdigest()
 
@@ -158,13 +160,15 @@ class Manifest:
     def __init__(self, project: Project) -> None:
         self.path = project.outputs / MANIFEST
         self.entries: dict[str, Entry] = {}
+        self.overviews: dict[str, dict] = {}  # year → the overview's outcome (nianbao.overview.OverviewEntry)
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             for data in raw.get("reports", {}).values():
                 entry = Entry(**data)
                 self.entries[entry.key] = entry
+            self.overviews = {str(k): dict(v) for k, v in raw.get("overviews", {}).items()}
         except (OSError, ValueError, TypeError, AttributeError):
-            self.entries = {}  # no manifest, or an unreadable one: everything is rebuilt
+            self.entries, self.overviews = {}, {}  # no manifest, or an unreadable one: everything is rebuilt
 
     def get(self, office: str, year: int) -> Entry | None:
         return self.entries.get(f"{office}/{year}")
@@ -172,7 +176,17 @@ class Manifest:
     def put(self, entry: Entry) -> None:
         self.entries[entry.key] = entry
 
+    def put_overview(self, outcome: dict | Entry) -> None:
+        """Record a year's overview; a worker that died while making it comes as a failed `Entry`."""
+        if isinstance(outcome, Entry):
+            outcome = {"year": outcome.year, "status": FAILED, "inputs": outcome.inputs, "error": outcome.error}
+        self.overviews[str(outcome["year"])] = outcome
+
+    def as_dicts(self) -> dict[str, dict]:
+        return {k: asdict(e) for k, e in self.entries.items()}
+
     def save(self) -> None:
         reports = {k: asdict(e) for k, e in sorted(self.entries.items())}
-        text = json.dumps({"version": 1, "reports": reports}, ensure_ascii=False, indent=1, sort_keys=True)
+        data = {"version": 1, "reports": reports, **({"overviews": self.overviews} if self.overviews else {})}
+        text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
         write_files({self.path: text + "\n"})

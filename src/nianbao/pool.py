@@ -152,7 +152,9 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
             break
         if task is None:
             break
-        conn.send(execute_task(project, task, kernel=kernel, timeout=timeout))
+        # A task that knows how to run itself (the overview of a year) does; a report goes through execute_task.
+        conn.send(task.execute(project, kernel=kernel, timeout=timeout) if hasattr(task, "execute")
+                  else execute_task(project, task, kernel=kernel, timeout=timeout))
     engines.shutdown()
 
 
