@@ -82,8 +82,8 @@ def test_deep_markup_fails_only_its_file(project, folder, tmp_path, name) -> Non
     out = tmp_path / "audit.html"
     done = nianbao("audit", str(folder), "--html", str(out))
     assert done.returncode == (0 if readable else 2) and "Traceback" not in done.stderr
-    assert (f"error: {deep}: not a readable report" in done.stderr) != readable
-    assert f"{len(read)} report(s) audited" in done.stdout and out.is_file()
+    assert (f"error: {deep}：not a readable report" in done.stderr) != readable
+    assert f"共审核{len(read)}份报告" in done.stdout and out.is_file()
     done = nianbao("ingest", str(folder), "--project", str(tmp_path / "q"))
     assert done.returncode == (0 if readable else 2) and "Traceback" not in done.stderr
     assert ("nested too deeply" in done.stderr) != readable
@@ -190,6 +190,6 @@ def test_copies_stay_apart_in_json_and_html(project, tmp_path) -> None:
     assert rules == {"original": [], "revised": ["T4-GROUPSUM"]}
     out = tmp_path / "audit.html"
     done = nianbao("audit", *map(str, paths), "--html", str(out))
-    assert "2 report(s) audited: 1 with critical findings" in done.stdout
+    assert "共审核2份报告，其中1份有严重问题" in done.stdout
     html = out.read_text(encoding="utf-8")
     assert len(re.findall("T4-GROUPSUM", html)) >= 1
