@@ -99,7 +99,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     gated, failed = result.with_status(GATED), result.with_status(FAILED)
     for entry in gated[:SUMMARY_LIMIT]:
         critical = critical_findings(entry)
-        click.echo(f"未通过校验，不予发布：{entry.office} {entry.year}年，严重问题{len(critical)}项", err=True)
+        click.echo(f"gated: {entry.office} {entry.year}: {len(critical)} critical finding(s)", err=True)
         for f in critical[:5]:
             click.echo(f"  {f.describe()}", err=True)
     for entry in failed[:SUMMARY_LIMIT]:

@@ -80,7 +80,10 @@ class Finding:
         return next((c for c in self.cells if c.ref == self.suspect), None)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """Plain JSON values (lists, not tuples: papermill passes parameters as Python literals of JSON types)."""
+        data = asdict(self)
+        data["cells"] = [asdict(c) for c in self.cells]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Finding:
