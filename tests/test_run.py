@@ -110,4 +110,6 @@ def test_demo_outputs_are_not_committed() -> None:
 def test_executed_notebook_keeps_its_parameters(project) -> None:
     result = run_report(project, "guandu-taihe", 2020)
     nb = json.loads(result.notebook.read_text(encoding="utf-8"))
-    assert nb["metadata"]["papermill"]["parameters"] == {"office": "guandu-taihe", "year": 2020}
+    # `run` validates before it executes and passes the findings, as the batch does (same notebook, same page).
+    assert nb["metadata"]["papermill"]["parameters"] == {"office": "guandu-taihe", "year": 2020, "findings": []}
+    assert nb["metadata"]["nianbao"]["findings"] == []

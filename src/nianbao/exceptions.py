@@ -27,16 +27,17 @@ class InputError(NianbaoError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        # In Chinese, as every message about an office's data: file:line，机关 …，年度 …，字段 …：problem
         where = []
         if self.file:
             where.append(f"{self.file}:{self.line}" if self.line else self.file)
         if self.office:
-            where.append(f"office {self.office}")
+            where.append(f"机关 {self.office}")
         if self.year is not None:
-            where.append(f"year {self.year}")
+            where.append(f"年度 {self.year}")
         if self.field:
-            where.append(f"field {self.field}")
-        return f"{', '.join(where)}: {self.problem}" if where else self.problem
+            where.append(f"字段 {self.field}")
+        return f"{'，'.join(where)}：{self.problem}" if where else self.problem
 
 
 class GateFailed(NianbaoError):

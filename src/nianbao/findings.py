@@ -80,9 +80,10 @@ class Finding:
         return next((c for c in self.cells if c.ref == self.suspect), None)
 
     def to_dict(self) -> dict[str, object]:
-        """Plain JSON values (lists, not tuples: papermill passes parameters as Python literals of JSON types)."""
+        """Plain JSON types only: papermill passes findings to the notebook as Python literals of dicts, lists
+        and strings (a tuple would arrive as its text)."""
         data = asdict(self)
-        data["cells"] = [asdict(c) for c in self.cells]
+        data["cells"] = list(data["cells"])
         return data
 
     @classmethod

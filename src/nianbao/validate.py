@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation, localcontext
 from functools import cache
 from typing import Any
 
@@ -75,7 +75,16 @@ def _term_value(term: Term, report: Report) -> Decimal | None:
     return Decimal(v == 0) if term.is_zero else v
 
 
+# Sums of counts of any size are exact: Decimal's default context rounds to 28 digits (10**28 + 1 - 10**28 == 0).
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def arithmetic_frame(reports: Sequence[Report], suite: dict) -> pd.DataFrame:
+    with localcontext(_EXACT):
+        return _arithmetic_frame(reports, suite)
+
+
+def _arithmetic_frame(reports: Sequence[Report], suite: dict) -> pd.DataFrame:
     rows = []
     for exp in suite["expectations"]:
         meta = exp["meta"]

@@ -7,7 +7,7 @@ rendered with raw HTML disabled (escaped, never executed) and images off (a repo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from html import escape
 from importlib.resources import files
@@ -69,9 +69,11 @@ def _expected_note(f: Finding, ref: str) -> str:
     return f"（按此勾稽关系应为{cell.expected}）"
 
 
-def table_html(table: Table, report: Report, marks: Marks | None = None) -> str:
+def table_html(table: Table, report: Report, marks: Marks | None = None,
+               counts: Mapping[str, int] | None = None) -> str:
     """One official table, with real rowspan/colspan; header rows in `<thead>` so that print repeats them.
-    `marks`: the cells findings involve (see `findings_html`)."""
+    `marks`: the cells findings involve (see `findings_html`); `counts` (the overview's region tables):
+    cell → how many offices gave it, shown under each value."""
     header = _header_rows(table)
     lines = [f'<div class="nb-scroll"><table class="nb-table nb-{table.key}">', "<thead>"]
     for i, line in enumerate(table.grid):
@@ -84,6 +86,9 @@ def table_html(table: Table, report: Report, marks: Marks | None = None) -> str:
                 value = report.values.get(ref)
                 if marks and ref in marks:
                     cells.append(_marked(ref, value, _span(cell), marks))
+                elif counts is not None:
+                    count = f'<span class="nb-count">{counts.get(ref, 0)}</span>'
+                    cells.append(f'<td class="num"{_span(cell)}>{escape(value or "")}{count}</td>')
                 else:
                     cells.append(f'<td class="num"{_span(cell)}>{escape(value or "")}</td>')
             else:
