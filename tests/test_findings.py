@@ -75,4 +75,6 @@ def test_findings_survive_json(project) -> None:
     set_figure(project, "guandu-taihe", 2020, "t3.carry_out.total", "7")
     findings, _ = _findings(project, "guandu-taihe", 2020)
     assert [Finding.from_dict(f.to_dict()) for f in findings] == findings
+    # JSON types only: papermill hands the batch's findings to the notebook as Python literals of them.
+    assert all(type(f.to_dict()["cells"]) is list and f.to_dict()["cells"] for f in findings if f.critical)
     assert len({*findings}) == len(findings)  # hashable with their cells

@@ -258,59 +258,59 @@ def _finding(name: str, meta: dict, severity: str, kwargs: dict, raw: dict) -> F
 
 # -- verifying handed findings --------------------------------------------------------------------------
 
-def _rows(frame: pd.DataFrame, condition: dict | None) -> pd.Series:
-    """The rows a GX row condition (as `expectations.where` writes it) selects."""
+def _selected(row: dict, condition: dict | None) -> bool:
+    """Whether a row meets a GX row condition (as `expectations.where` writes it)."""
     if condition is None:
-        return pd.Series(True, index=frame.index)
+        return True
     if condition["type"] == "and":
-        mask = pd.Series(True, index=frame.index)
-        for part in condition["conditions"]:
-            mask &= _rows(frame, part)
-        return mask
-    return frame[condition["column"]["name"]].isin(condition["parameter"])
+        return all(_selected(row, part) for part in condition["conditions"])
+    return row[condition["column"]["name"]] in condition["parameter"]
 
 
-def _failing(expectation: dict, frame: pd.DataFrame) -> pd.Series:
-    """The rows that break one expectation, evaluated as GX does (nulls pass every check but not-null)."""
+@cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _breaks(expectation: dict, row: dict) -> bool:
+    """Whether one row breaks one expectation, as GX decides it (a null passes every check but not-null)."""
     kw = expectation["kwargs"]
-    values = frame[kw["column"]]
-    present = values.notna()
+    value = row[kw["column"]]
     kind = expectation["type"]
     if kind == "expect_column_values_to_not_be_null":
-        bad = ~present
-    elif kind == "expect_column_values_to_match_regex":
-        bad = present & ~values.astype(str).str.contains(kw["regex"], regex=True)
-    elif kind == "expect_column_values_to_be_in_set":
-        bad = present & ~values.isin(kw["value_set"])
-    elif kind == "expect_column_values_to_be_between":
-        number = pd.to_numeric(values, errors="coerce")
-        bad = present & (number < kw["min_value"])
-        if kw.get("max_value") is not None:
-            bad |= present & (number > kw["max_value"])
-    else:
-        raise NianbaoError(f"cannot verify expectation type {kind}")
-    return _rows(frame, kw.get("row_condition")) & bad
+        return _missing(value)
+    if _missing(value):
+        return False
+    if kind == "expect_column_values_to_match_regex":
+        return not _regex(kw["regex"]).search(str(value))
+    if kind == "expect_column_values_to_be_in_set":
+        return value not in kw["value_set"]  # a frozenset: verify() prepares it
+    if kind == "expect_column_values_to_be_between":
+        number = float(value)
+        return number < kw["min_value"] or (kw.get("max_value") is not None and number > kw["max_value"])
+    raise NianbaoError(f"cannot verify expectation type {kind}")
 
 
 def verify(report: Report, project: Project) -> list[Finding]:
-    """The critical findings of `report`, from the project's suites evaluated in pandas on exactly the figures
-    and prose that will be rendered: a cross-check, in milliseconds, of findings handed in from outside
-    (a batch validated with great-expectations already; a papermill user may hand anything)."""
+    """The critical findings of `report`, from the project's suites evaluated row by row on exactly the figures
+    and prose that will be rendered: a cross-check, in milliseconds, of findings handed in from outside (a
+    batch validated with great-expectations already; a papermill user may hand anything)."""
     suites = load_suites(project.expectations)
     frames = {"cells": cells_frame([report]), "arithmetic": arithmetic_frame([report], suites["arithmetic"]),
               "prose": prose_frame([report]),
               "labels": labels_frame([report], project.relative(project.offices_file))}
     found = []
     for name, suite in suites.items():
-        frame = frames[name]
+        rows = frames[name].to_dict("records")
         index = suite.get("meta", {}).get("index") or SUITES[name]
         for exp in suite["expectations"]:
-            if exp.get("severity", "critical") != "critical" or frame.empty:
+            if exp.get("severity", "critical") != "critical":
                 continue
-            failing = _failing(exp, frame)
-            if failing.any():
-                found += [_finding(name, exp["meta"], "critical", exp["kwargs"], raw)
-                          for raw in frame.loc[failing, index].to_dict("records")]
+            if "value_set" in exp["kwargs"]:
+                exp = {**exp, "kwargs": {**exp["kwargs"], "value_set": frozenset(exp["kwargs"]["value_set"])}}
+            condition = exp["kwargs"].get("row_condition")
+            found += [_finding(name, exp["meta"], "critical", exp["kwargs"], {k: row[k] for k in index})
+                      for row in rows if _selected(row, condition) and _breaks(exp, row)]
     return found
 
 

@@ -136,7 +136,7 @@ def report_html(report: Report) -> str:
     parts = [
         f"<style>{report_css()}</style>",
         '<article class="nianbao-report" lang="zh-CN">',
-        f"<h1>{escape(report.title)}</h1>",
+        f"<h1>{_title(report)}</h1>",
     ]
     if report.narrative.preamble:
         parts.append(f'<div class="preamble">{prose(report.narrative.preamble)}</div>')
@@ -148,6 +148,13 @@ def report_html(report: Report) -> str:
         parts.append("</section>")
     parts.append("</article>")
     return "\n".join(parts)
+
+
+def _title(report: Report) -> str:
+    """The title, breakable only after the office's name and the year (太和街道办事处2020年 / 政府信息公开工作
+    年度报告), as official pages set it on two lines."""
+    office, year, rest = report.title.partition(f"{report.year}年")
+    return f"{escape(office)}<wbr>{year}<wbr>{escape(rest)}" if year else escape(report.title)
 
 
 TABLE_NAMES = {"t2": "表二", "t3": "表三", "t4": "表四"}

@@ -24,7 +24,7 @@ RULES: tuple[tuple[str, str | None, str], ...] = (
     ("article", "nianbao-report", f"font-family:{SERIF};font-size:12pt;line-height:1.75;color:#111111;"
                                   "text-align:left"),
     ("h1", None, f"font-family:{SONG};font-size:22pt;font-weight:bold;text-align:center;line-height:1.45;"
-                 "margin:0 0 1.2em 0;text-wrap:balance"),
+                 "margin:0 0 1.2em 0;word-break:keep-all"),
     ("h2", None, f"font-family:{SANS};font-size:14pt;font-weight:bold;margin:1.6em 0 0.6em 0"),
     ("p", None, "text-indent:2em;margin:0.4em 0;text-align:left"),
     ("table", None, "border-collapse:collapse;width:100%;font-size:10.5pt;table-layout:auto;margin:0"),
