@@ -323,6 +323,7 @@ def build_workbook(office: Office, year: int, values: Mapping[str, str | None]) 
 
 
 def workbook_bytes(office: Office, year: int, values: Mapping[str, str | None]) -> bytes:
+    """The form as the bytes of an .xlsx file (see `build_workbook`)."""
     out = io.BytesIO()
     build_workbook(office, year, values).save(out)
     return out.getvalue()
