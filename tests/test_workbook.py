@@ -463,3 +463,46 @@ def test_form_labels_are_the_format_definitions() -> None:
             for r, c, cell in table.positions():
                 if isinstance(cell, Label):
                     assert ws.cell(layout.GRID_ROW + r, c + 1).value == cell.text
+
+
+def _uno_python() -> str | None:
+    """A Python with LibreOffice's `uno` module (Debian's python3-uno), or None."""
+    for python in ("/usr/bin/python3", shutil.which("python3")):
+        if python and subprocess.run([python, "-c", "import uno"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+@needs_soffice
+def test_rows_inserted_and_sheet_renamed_in_libreoffice(synthetic: Project, tmp_path: Path) -> None:
+    """An office edits the form by hand in Calc: types figures (one as text), inserts rows in 表三 and 表四,
+    renames 表三. Calc moves the formulas and caches their values; the ingest finds every cell by its label."""
+    import json
+
+    python = _uno_python()
+    if python is None:
+        pytest.skip("no Python with LibreOffice's uno module (apt-get install python3-uno)")
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[1]  # its 2024 totals are formulas
+    form = _form(project, office, 2024, tmp_path / "forms")
+    coords = _coords(form, 2024)
+    typed = {"t3.deny_1.natural": 7, "t3.carry_out.other_org": 2, "t4.review.upheld": 4,
+             "t2.license.decisions": "12"}
+    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()],
+             "insert_rows": [["表三", 9, 2], ["表四", 5, 1]], "rename": [["表三", "申请办理"]]}
+    (tmp_path / "edits.json").write_text(json.dumps(edits, ensure_ascii=False), encoding="utf-8")
+    saved = tmp_path / "saved" / form.name
+    saved.parent.mkdir()
+    subprocess.run([python, str(Path(__file__).parent / "lo_edit.py"), str(form), str(saved),
+                    str(tmp_path / "lo-profile"), str(tmp_path / "edits.json")], check=True, timeout=300,
+                   capture_output=True)
+    read = read_workbook(saved)
+    assert read.cells["t3.deny_1.natural"] == "申请办理!D12"  # row 10 of the form, 2 rows inserted above
+    assert read.cells["t4.review.upheld"] == "表四!A7"
+    assert {ref: read.values[ref] for ref in typed} == {ref: str(v) for ref, v in typed.items()}
+    # Every total is what Calc computed over the moved cells: the sum of its parts as read.
+    for total, parts in layout.totals("F2021").items():
+        assert read.values[total] == str(sum(int(read.values[p]) for p in parts if read.values[p] is not None))
+    code, out = cli("ingest", "--project", project.root, saved)
+    assert code == 0, out
+    assert read_figures(project, office)[2024].values["t3.deny_1.natural"] == "7"
