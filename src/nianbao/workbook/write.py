@@ -22,6 +22,7 @@ from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -113,8 +114,6 @@ class _Sheet:
 
 def _ranges(sheet: _Sheet, refs: Iterable[str]) -> str:
     """`D8:I8` when the cells make one run of a row or a column, else `D8,F8,...`."""
-    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
-
     cells = [coordinate_from_string(sheet.coords[r]) for r in refs]
     cols = [column_index_from_string(c) for c, _ in cells]
     rows = [r for _, r in cells]
