@@ -11,8 +11,7 @@ from pathlib import Path
 
 from .atomic import write_files
 from .carryover import carry_overs
-from .data import OFFICE_FIELDS, figures_csv, read_figures, read_offices
-from .exceptions import InputError
+from .data import OFFICE_FIELDS, figures_csv, read_figures, read_registry
 from .formats import Kind, format_for
 from .params import params_text
 from .project import Project
@@ -21,14 +20,17 @@ NARRATIVE_HINT = "（请在此填写。可用 {{ t3.new.total }} 这样的占位
 
 
 def init_project(root: Path) -> Project:
-    """Make `root` a project: the report notebook, the expectation suites, a registry with no office yet and
-    an outputs folder. What exists already is kept."""
+    """Make `root` a project: the report and overview notebooks, the expectation suites, a registry with no
+    office yet and an outputs folder. What exists already is kept."""
     from .expectations import SUITES, write_suites
 
     project = Project(root)
     writes: dict[Path, str] = {}
     if not project.notebook.exists():
         writes[project.notebook] = files("nianbao").joinpath("project_files/report.ipynb").read_text(encoding="utf-8")
+    overview = project.notebook.with_name("overview.ipynb")  # the reviewers' overview of a year
+    if not overview.exists():
+        writes[overview] = files("nianbao").joinpath("project_files/overview.ipynb").read_text(encoding="utf-8")
     if not project.offices_file.exists():
         writes[project.offices_file] = ",".join(OFFICE_FIELDS) + "\n"
     write_files(writes)
@@ -40,10 +42,7 @@ def init_project(root: Path) -> Project:
 
 def scaffold(project: Project, office: str, year: int) -> list[Path]:
     """Write what is missing for (office, year) and return the files written."""
-    offices = read_offices(project)
-    if office not in offices:
-        raise InputError(f"unknown office {office!r}: add it to data/offices.csv first",
-                         file=project.relative(project.offices_file), office=office, year=year)
+    read_registry(project).office(office, file=project.relative(project.offices_file), year=year)
     fmt = format_for(year)
     writes: dict[Path, str] = {}
 
