@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -23,9 +25,16 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
+CPU: list[float] = []  # CPU seconds (user + system) of each run, for a machine shared with other jobs
+
+
 def run(*args: str) -> float:
+    """Run a command; returns its wall-clock seconds (its CPU seconds go to CPU)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([str(a) for a in args], check=True, stdout=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return time.perf_counter() - start
 
 
@@ -49,12 +58,13 @@ def main() -> None:
     files = sorted(forms.glob("*.xlsx"))
     size = sum(p.stat().st_size for p in files) / len(files) / 1024
     print(f"nianbao workbook: {len(files)} forms in {write:.1f} s ({len(files) / write:.1f} forms/s, "
-          f"{size:.0f} KB each)")
+          f"{size:.0f} KB each); CPU {CPU[-1]:.1f} s ({CPU[-1] / len(files) * 1000:.0f} ms/form)", flush=True)
 
     ingest = run(nianbao, "ingest", "--project", project, forms)
     same = snapshot(project / "data") == before
     print(f"nianbao ingest, untouched forms (formulas computed): {len(files)} in {ingest:.1f} s "
-          f"({len(files) / ingest:.1f} forms/s); data/ unchanged: {same}")
+          f"({len(files) / ingest:.1f} forms/s); CPU {CPU[-1]:.1f} s ({CPU[-1] / len(files) * 1000:.0f} ms/form); "
+          f"data/ unchanged: {same}", flush=True)
 
     soffice = shutil.which("soffice")
     if soffice and args.lo_sample:
@@ -68,7 +78,10 @@ def main() -> None:
         print(f"LibreOffice open and save: {n} forms in {convert:.1f} s ({convert / n:.2f} s/form)")
         ingest = run(nianbao, "ingest", "--project", project, saved)
         print(f"nianbao ingest, LibreOffice-saved forms (cached values): {n} in {ingest:.1f} s "
-              f"({n / ingest:.1f} forms/s); data/ unchanged: {snapshot(project / 'data') == before}")
+              f"({n / ingest:.1f} forms/s); CPU {CPU[-1]:.1f} s; "
+              f"data/ unchanged: {snapshot(project / 'data') == before}")
+    print(f"load average at the end (1, 5, 15 min): {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
     if not args.keep:
         shutil.rmtree(work)
 

@@ -151,7 +151,8 @@ def test_live_checks_cover_every_within_year_identity() -> None:
     assert {"T3-BALANCE", "T3-OUTCOME-SUM", "T3-ROWSUM", "T4-GROUPSUM"} <= rules
     assert not any(t.prev for _, _, i in checks for t in i.terms)
     n = sum(len(list(wb[s].conditional_formatting)) for s in ("表二", "表三", "表四"))
-    assert n == len(checks)
+    lines = sum(1 for t in format_for(2024).tables for line in layout.lines("F2021", t.key))
+    assert n == len(checks) + lines  # and one per data line, for numbers typed as text
     balance = [c for row in wb["表三"].iter_rows() for c in row
                if isinstance(c.value, str) and "不满足勾稽关系" in c.value]
     assert len(balance) == 1 and "表三自然人不满足勾稽关系" in balance[0].value
@@ -436,7 +437,9 @@ def test_libreoffice_saved_form_is_ingested(synthetic: Project, tmp_path: Path) 
     assert any("表四“行政复议”总计不等于" in v for v in checks), checks
     assert any("表三科研机构不满足勾稽关系" in v for v in checks), checks
     summary = [c.value for row in cached[layout.COVER].iter_rows() for c in row if c.value == layout.CHECK_SUMMARY]
-    assert summary and cached[layout.COVER]["B10"].value == "2行数字不满足勾稽关系，请查看各表右侧“校验”列"
+    # 表四 行政复议, 表三 结转下年度 (科研机构), 表三 本年新收 (商业企业 typed as text)
+    assert summary and cached[layout.COVER]["B10"].value == "3行有问题，请查看各表右侧“校验”列"
+    assert any(v.startswith("本行有数字是文本格式") for v in checks), checks
     # Conditional formats, validation and protection survive LibreOffice.
     ws = load_workbook(saved)["表三"]
     assert len(list(ws.conditional_formatting)) >= 30 and ws.data_validations.dataValidation and ws.protection.sheet
@@ -463,3 +466,46 @@ def test_form_labels_are_the_format_definitions() -> None:
             for r, c, cell in table.positions():
                 if isinstance(cell, Label):
                     assert ws.cell(layout.GRID_ROW + r, c + 1).value == cell.text
+
+
+def _uno_python() -> str | None:
+    """A Python with LibreOffice's `uno` module (Debian's python3-uno), or None."""
+    for python in ("/usr/bin/python3", shutil.which("python3")):
+        if python and subprocess.run([python, "-c", "import uno"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+@needs_soffice
+def test_rows_inserted_and_sheet_renamed_in_libreoffice(synthetic: Project, tmp_path: Path) -> None:
+    """An office edits the form by hand in Calc: types figures (one as text), inserts rows in 表三 and 表四,
+    renames 表三. Calc moves the formulas and caches their values; the ingest finds every cell by its label."""
+    import json
+
+    python = _uno_python()
+    if python is None:
+        pytest.skip("no Python with LibreOffice's uno module (apt-get install python3-uno)")
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[1]  # its 2024 totals are formulas
+    form = _form(project, office, 2024, tmp_path / "forms")
+    coords = _coords(form, 2024)
+    typed = {"t3.deny_1.natural": 7, "t3.carry_out.other_org": 2, "t4.review.upheld": 4,
+             "t2.license.decisions": "12"}
+    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()],
+             "insert_rows": [["表三", 9, 2], ["表四", 5, 1]], "rename": [["表三", "申请办理"]]}
+    (tmp_path / "edits.json").write_text(json.dumps(edits, ensure_ascii=False), encoding="utf-8")
+    saved = tmp_path / "saved" / form.name
+    saved.parent.mkdir()
+    subprocess.run([python, str(Path(__file__).parent / "lo_edit.py"), str(form), str(saved),
+                    str(tmp_path / "lo-profile"), str(tmp_path / "edits.json")], check=True, timeout=300,
+                   capture_output=True)
+    read = read_workbook(saved)
+    assert read.cells["t3.deny_1.natural"] == "申请办理!D12"  # row 10 of the form, 2 rows inserted above
+    assert read.cells["t4.review.upheld"] == "表四!A7"
+    assert {ref: read.values[ref] for ref in typed} == {ref: str(v) for ref, v in typed.items()}
+    # Every total is what Calc computed over the moved cells: the sum of its parts as read.
+    for total, parts in layout.totals("F2021").items():
+        assert read.values[total] == str(sum(int(read.values[p]) for p in parts if read.values[p] is not None))
+    code, out = cli("ingest", "--project", project.root, saved)
+    assert code == 0, out
+    assert read_figures(project, office)[2024].values["t3.deny_1.natural"] == "7"

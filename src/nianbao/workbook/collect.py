@@ -14,9 +14,11 @@ from pathlib import Path
 from ..atomic import write_files
 from ..data import figures_csv, read_figures, read_offices
 from ..exceptions import InputError
+from ..ingest import Ingested, _registry_with
 from ..params import params_text
 from ..project import Project, check_office_id
 from ..published.reader import Published
+from ..scaffold import narrative_skeleton
 from .read import FilledWorkbook, read_workbook
 
 
@@ -46,13 +48,12 @@ def _office_of(project: Project, path: Path, wb: FilledWorkbook, office: str | N
     return office_id
 
 
-def ingest_workbook(project: Project, path: Path, *, office: str | None = None, year: int | None = None):
-    """Read a filled workbook and write its figures into `project`; returns `nianbao.ingest.Ingested`.
+def ingest_workbook(project: Project, path: Path, *, office: str | None = None,
+                    year: int | None = None) -> Ingested:
+    """Read a filled workbook and write its figures into `project`: the files written and the workbook as a
+    `Published` (no prose).
     Raises `InputError` (and writes nothing) when any cell does not read or the workbook is another
     office's or year's."""
-    from ..ingest import Ingested, _registry_with
-    from ..scaffold import narrative_skeleton
-
     wb = read_workbook(path, office=office, year=year)
     office_id = _office_of(project, path, wb, office)
     offices = read_offices(project)

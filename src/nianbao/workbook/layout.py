@@ -21,13 +21,14 @@ COVER_TITLE = "政府信息公开工作年度报告报表"
 FIELD_NAME, FIELD_ID, FIELD_YEAR, FIELD_FORMAT = "机关名称", "机关代码", "报告年度", "格式版本"
 CONTACT_FIELDS = ("填表人", "联系电话", "填报日期")
 CHECK_HEADER = "校验"
-CHECK_SUMMARY = "校验结果"  # on the cover: how many rows of the tables break an identity
+CHECK_SUMMARY = "校验结果"  # on the cover: how many rows of the tables have a problem
 INSTRUCTIONS = (
     "填写说明",
     "1. 请只在浅黄色单元格中填写数字：件数填写非负整数；“本年增/减”可填负整数（如 -3）；金额以万元为单位，可带小数。",
     "2. 无数据的单元格请填 0；留空表示未填报。",
     "3. “总计”单元格已设公式，填好各项后自动求和；如需填写本机关核定的数字，可直接覆盖公式。",
-    "4. 数字不满足勾稽关系时，相关单元格变红，表格右侧“校验”列写明原因，请核对后再报送。",
+    "4. 数字不满足勾稽关系或为文本格式时，相关单元格变红，表格右侧“校验”列写明原因，封面“校验结果”汇总；"
+    "请核对后再报送。",
     "5. 请勿修改栏目名称和本封面的机关、年度信息；可以插入行作注释，但请不要删除表格的行。",
     "6. 已按上年数据预填“上年结转”等栏目，请核对。填好后以 .xlsx 格式保存报送。",
 )

@@ -237,7 +237,7 @@ def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkboo
         taken.add(best)
         found = strings[best]
         for line in layout.lines(fmt.id, table.key):
-            where = _locate(line, found)
+            where = _locate(line, found, formulas[best])
             if where is None:
                 what = line.label.text if line.label else "、".join(label.text for _, label in line.header)
                 problems.append(f"{name} {best}：找不到“{what}”这一行（请不要删除或改动表格的行和栏目名称）")
@@ -263,7 +263,8 @@ def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkboo
     return problems
 
 
-def _locate(line: layout.Line, found: dict[str, list[tuple[int, int]]]) -> tuple[int, int] | None:
+def _locate(line: layout.Line, found: dict[str, list[tuple[int, int]]],
+            cells: dict[tuple[int, int], tuple[object, str]]) -> tuple[int, int] | None:
     """The sheet row of a data line and the sheet column of its grid column 0 (1-based), or None."""
     if line.label is not None:
         hits = sorted(hit for text in line.label.readings for hit in found.get(key(text), ()))
@@ -271,11 +272,15 @@ def _locate(line: layout.Line, found: dict[str, list[tuple[int, int]]]) -> tuple
             return None
         row, col = hits[0]
         return row, col - line.label_col
-    # No row label (table 四): the line right under its header line, found by that line's labels in order.
+    # No row label (table 四): the first line under its header line (found by that line's labels in order)
+    # with anything in the data columns, rows inserted in between being empty; the line right under if none.
     first_col, first = line.header[0]
     for row, col in sorted(found.get(key(first.text), ())):
         cols = {k: [c for r, c in hits if r == row] for k, hits in found.items()}
         col0 = col - first_col
         if all(col0 + c in cols.get(key(label.text), ()) for c, label in line.header):
-            return row + 1, col0
+            data_cols = [col0 + c for c, _ in line.data]
+            last = max((r for r, _ in cells), default=row)
+            filled = (r for r in range(row + 1, last + 1) if any((r, c) in cells for c in data_cols))
+            return next(filled, row + 1), col0
     return None

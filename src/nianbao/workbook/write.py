@@ -22,6 +22,7 @@ from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -41,6 +42,7 @@ INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
 BAD_FILL = PatternFill("solid", bgColor="FFC7CE")  # Excel's own "bad" style, as a conditional format
 BAD_FONT = Font(color="9C0006")
 UNLOCKED = Protection(locked=False)
+TEXT_NUMBER = "本行有数字是文本格式，总计和校验不计入，请改为数字；"
 # Style objects made once: openpyxl looks each one up in the workbook's style list on every assignment.
 PLAIN, BOLD, ALERT = Font(name=FONT), Font(name=FONT, bold=True), Font(name=FONT, color="9C0006")
 CENTRED = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -113,8 +115,6 @@ class _Sheet:
 
 def _ranges(sheet: _Sheet, refs: Iterable[str]) -> str:
     """`D8:I8` when the cells make one run of a row or a column, else `D8,F8,...`."""
-    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
-
     cells = [coordinate_from_string(sheet.coords[r]) for r in refs]
     cols = [column_index_from_string(c) for c, _ in cells]
     rows = [r for _, r in cells]
@@ -202,6 +202,15 @@ def _checks(sheet: _Sheet) -> str | None:
     ws.column_dimensions[get_column_letter(column)].width = 48
     ws.cell(layout.GRID_ROW, column, layout.CHECK_HEADER).font = BOLD
     by_row: dict[int, list[str]] = {}
+    # A number typed as text (`'12`, pasted from a document) is left out of SUM and COUNT: flag it too.
+    for line in layout.lines(fmt.id, table.key):
+        ends = [f"{table.key}.{d.row}.{d.column}" for _, d in (line.data[0], line.data[-1])]
+        first, last = (sheet.coords[ref] for ref in ends)
+        ws.conditional_formatting.add(f"{first}:{last}", FormulaRule(formula=[f"ISTEXT({first})"], fill=BAD_FILL,
+                                                                     font=BAD_FONT))
+        span = ":".join(sheet.cell(ref, True) for ref in ends)
+        by_row.setdefault(layout.GRID_ROW + line.grid_row, []).append(
+            f'IF(SUMPRODUCT(--ISTEXT({span})),"{TEXT_NUMBER}","")')
     for rule, identity, inst in layout.checks(fmt.id):
         if inst.table != table.key:
             continue
@@ -301,7 +310,7 @@ def _summary(ws: Worksheet, checked: list[str | None]) -> None:
     row = len(layout.CONTACT_FIELDS) + 7
     failing = "+".join(f"SUMPRODUCT(--(LEN({cells})>0))" for cells in checked if cells)
     ws.cell(row, 1, layout.CHECK_SUMMARY).font = BOLD
-    text = f'=IF({failing}=0,"各表数字均满足勾稽关系",{failing}&"行数字不满足勾稽关系，请查看各表右侧“校验”列")'
+    text = f'=IF({failing}=0,"各表均未发现问题",{failing}&"行有问题，请查看各表右侧“校验”列")'
     target = ws.cell(row, 2, text)
     target.font = ALERT
     for c in (ws.cell(row, 1), target):
@@ -323,6 +332,7 @@ def build_workbook(office: Office, year: int, values: Mapping[str, str | None]) 
 
 
 def workbook_bytes(office: Office, year: int, values: Mapping[str, str | None]) -> bytes:
+    """The form as the bytes of an .xlsx file (see `build_workbook`)."""
     out = io.BytesIO()
     build_workbook(office, year, values).save(out)
     return out.getvalue()
