@@ -235,6 +235,8 @@ def _table_text(lines: list[str], index: RowIndex, pub: Published, state: _Table
         _label_or_prose(line, index, section, state)
     if table_lines:
         found = scan(lines[first:last + 1], pub.format.id, index)
+        pub.problems += [f"{row_name(index)}: figures with no row label that could be identified, not read: "
+                         f"{text!r}" for text in found.stray]
         state.labels.setdefault(index.table.key, []).extend(found.labels)
         state.runs.setdefault(index.table.key, []).extend(found.runs)
     for line in lines[last + 1:]:
@@ -406,9 +408,12 @@ def _glued(label: str, index: RowIndex) -> bool:
 def _note_header(labels: list[str], index: RowIndex, pub: Published, state: _TableState) -> None:
     """Remember what a header row says that the values need: a configurable label's wording, a unit."""
     state.yuan = any("元" in c and "万元" not in c for c in labels)
+    # A header row that is the name of one part of the table alone (表四's 未经复议直接起诉 over a table of its
+    # own): the values row that follows is that part's.
     parts = {key(text): row for row, text in index.table.rows.items()}
-    for text in labels:  # the last header naming a part of the table (表四's 未经复议直接起诉)
-        state.part = parts.get(key(text), state.part)
+    named = [parts[key(text)] for text in labels if key(text) in parts]
+    if named:
+        state.part = named[0] if len(labels) == 1 else None
     for _, label in index.table.labels():
         if not label.key:
             continue
