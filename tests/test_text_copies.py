@@ -136,3 +136,16 @@ def test_office_and_year_given_are_enough_without_a_title(tmp_path) -> None:
     dated = text.replace("编制本报告。", "编制本报告。所列数据的统计期限为2023年1月1日至2023年12月31日。", 1)
     pub = read_published(write(tmp_path, "dated.txt", dated), office="青岚县示例档案局")
     assert (pub.office, pub.year) == ("青岚县示例档案局", 2023)
+
+
+def test_a_slip_in_the_office_name_finds_the_registered_office(tmp_path) -> None:
+    from nianbao.ingest import ingest_file
+    from nianbao.scaffold import init_project
+
+    project = init_project(tmp_path / "p")
+    text = (CASES / "00_control_pipe.txt").read_text(encoding="utf-8")
+    ingest_file(project, write(tmp_path, "2023.txt", text), office="qinglan")
+    slipped = text.replace("青岚县示例档案局2023年", "青岚县示列档案局2023年", 1)
+    done = ingest_file(project, write(tmp_path, "again.txt", slipped), force=True)
+    assert done.office == "qinglan" and done.report.office == "青岚县示例档案局"
+    assert any("a slip" in p for p in done.report.problems)
