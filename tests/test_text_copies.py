@@ -149,3 +149,15 @@ def test_a_slip_in_the_office_name_finds_the_registered_office(tmp_path) -> None
     done = ingest_file(project, write(tmp_path, "again.txt", slipped), force=True)
     assert done.office == "qinglan" and done.report.office == "青岚县示例档案局"
     assert any("a slip" in p for p in done.report.problems)
+
+
+@pytest.mark.parametrize("name", ["01_one_line_crawler_text", "03_glued_rows_one_per_line"])
+def test_a_slip_in_a_run_together_row_label_is_read_as_the_row_it_resembles(tmp_path, name: str) -> None:
+    data = json.loads((CASES / f"{name}.json").read_text(encoding="utf-8"))
+    text = (CASES / f"{name}.txt").read_text(encoding="utf-8")
+    slipped = text.replace("2.其他法律行政法规禁止公开", "2.其他法律行政止公开")
+    assert slipped != text
+    pub = read_published(write(tmp_path, "slip.txt", slipped))
+    assert_right_or_named(pub, expected_values(data))
+    assert pub.values["t3.deny_2.total"] == str(data["tables"]["t3"]["rows"]["deny_2"][6])
+    assert any("'2.其他法律行政止公开' read as the row it resembles" in p for p in pub.problems)

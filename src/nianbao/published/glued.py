@@ -26,6 +26,7 @@ from .values import NOT_REPORTED
 LINE = "\x1f"  # where the text had a line break: a cell may end there
 MAX_WAYS = 20000  # ways of cutting one row's figures to look at before calling it unreadable
 _FIGURES = re.compile(rf"[\d.\-－—–+{LINE}\s]*(?:万元|元)?")
+_NEXT_NUMBER = re.compile(rf"(?:{LINE}\s*)?\d[.．、]$")
 _RULES = ("T3-ROWSUM", "T4-GROUPSUM", "T3-BALANCE", "T3-OUTCOME-SUM")  # [N]/[L] equalities of one year
 _CELL = {
     Kind.COUNT: re.compile(r"^(?:0|[1-9]\d*)$"),
@@ -97,6 +98,7 @@ def scan(lines: list[str], format_id: str, index: RowIndex) -> Scan:
     _labels(text[:tail.start() if tail else starts[0]], labels, out)
     for m, end in zip(matches, starts[1:], strict=True):
         figures = _FIGURES.match(text, m.end(), end).group()
+        figures = _NEXT_NUMBER.sub("", figures)  # `2.` on the next line numbers the next row's label
         label = m.group().replace(LINE, "")
         group = index.groups.get(key(label), ())
         data = index.row(label) or (group[0] if group else None)
@@ -117,7 +119,8 @@ def scan(lines: list[str], format_id: str, index: RowIndex) -> Scan:
 def _labels(text: str, labels: re.Pattern[str], out: Scan) -> None:
     out.labels += [m.group().replace(LINE, "") for m in labels.finditer(text)]
     rest = labels.sub(" ", text.replace(LINE, " "))
-    if re.search(r"(?:^|\s)\d[\d.]*(?:\s+\d[\d.]*)+(?:\s|$)", rest):  # figures with no row label to go to
+    # Figures with no row label to go to: words of figures, or figures run into a label not recognised.
+    if re.search(r"(?:^|\s)\d[\d.]*(?:\s+\d[\d.]*)+(?:\s|$)|[\u4e00-\u9fff）)”]\d", rest):
         out.stray.append(re.sub(r"\s+", " ", text.replace(LINE, " ")).strip())
 
 

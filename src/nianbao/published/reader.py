@@ -235,8 +235,18 @@ def _table_text(lines: list[str], index: RowIndex, pub: Published, state: _Table
         _label_or_prose(line, index, section, state)
     if table_lines:
         found = scan(lines[first:last + 1], pub.format.id, index)
-        pub.problems += [f"{row_name(index)}: figures with no row label that could be identified, not read: "
-                         f"{text!r}" for text in found.stray]
+        for text in found.stray:
+            m = re.fullmatch(r"(.*?[^\d\s.])\s*([\d.\s—–-]+)", text)
+            near = _resembles(m.group(1), index) if m else None
+            if near is None:
+                pub.problems.append(f"{row_name(index)}: figures with no row label that could be identified, "
+                                    f"not read: {text!r}")
+                continue
+            # A slip in the row label (`其他法律行政止公开`): its figures go to the row it resembles.
+            pub.problems.append(f"{row_name(index)} row {m.group(1)!r} read as the row it resembles, "
+                                f"{index.table.rows.get(index.rows[near][0].row, near)!r}")
+            found.labels.append(m.group(1))
+            found.runs.append(Run(m.group(1), index.rows[near], m.group(2).strip(), spaced=" " in m.group(2)))
         state.labels.setdefault(index.table.key, []).extend(found.labels)
         state.runs.setdefault(index.table.key, []).extend(found.runs)
     for line in lines[last + 1:]:
