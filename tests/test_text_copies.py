@@ -10,6 +10,7 @@ import json
 import random
 
 import pytest
+from click.testing import CliRunner
 from forms import glued_rows, one_cell_per_line, one_line, synthetic_project
 from htmltext import flatten
 from test_published import FIXTURES, expected_values, write
@@ -119,12 +120,15 @@ def test_a_crawler_copy_with_one_text_node_per_line_reads_as_read_by_hand() -> N
     assert pub.originals["t2.procurement.amount"] == "481714587.29元"
 
 
-def test_office_and_year_given_are_enough_without_a_title(tmp_path) -> None:
-    from click.testing import CliRunner
-
-    project = tmp_path / "p"
+def untitled_copy() -> str:
+    """A `|` copy with no title whose prose names no office and whose preamble states no year."""
     text = (CASES / "05_pipe_copy_no_title.txt").read_text(encoding="utf-8")
-    text = text.replace("本报告由青岚县示例档案局编制。", "")  # the prose names no office either
+    return text.replace("本报告由青岚县示例档案局编制。", "")
+
+
+def test_office_and_year_given_are_enough_without_a_title(tmp_path) -> None:
+    project = tmp_path / "p"
+    text = untitled_copy()
     path = write(tmp_path, "no_title.txt", text)
     result = CliRunner().invoke(main, ["ingest", str(path), "--project", str(project)])
     assert result.exit_code == 2 and "--office, --year" in result.output
@@ -161,3 +165,11 @@ def test_a_slip_in_a_run_together_row_label_is_read_as_the_row_it_resembles(tmp_
     assert_right_or_named(pub, expected_values(data))
     assert pub.values["t3.deny_2.total"] == str(data["tables"]["t3"]["rows"]["deny_2"][6])
     assert any("'2.其他法律行政止公开' read as the row it resembles" in p for p in pub.problems)
+
+
+def test_audit_takes_the_office_and_year_of_a_report_without_a_title(tmp_path) -> None:
+    path = write(tmp_path, "no_title.txt", untitled_copy())
+    assert CliRunner().invoke(main, ["audit", str(path)]).exit_code == 2
+    result = CliRunner().invoke(main, ["audit", str(path), "--office", "青岚县示例档案局", "--year", "2023"])
+    assert result.exit_code == 0, result.output
+    assert "青岚县示例档案局 2023 (F2021): 0 critical" in result.output

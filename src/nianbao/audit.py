@@ -130,15 +130,16 @@ def layout_findings(pub: Published, office_id: str) -> list[Finding]:
     return found
 
 
-def audit(paths: Sequence[Path]) -> AuditResult:
-    """Read and audit every report in `paths` in one validation run."""
+def audit(paths: Sequence[Path], *, office: str | None = None, year: int | None = None) -> AuditResult:
+    """Read and audit every report in `paths` in one validation run. `office` (机关名称) and `year` stand in
+    for a title a report does not have (`year` also overrides the title's)."""
     from .validate import not_assessable, validate
 
     published: list[Published] = []
     errors: list[InputError] = []
     for path in paths:
         try:
-            published.append(read_published(path))
+            published.append(read_published(path, year=year, office=office))
         except InputError as exc:
             errors.append(exc)
     by_office = {(p.office, p.year): p for p in published}
