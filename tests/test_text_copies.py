@@ -118,6 +118,10 @@ def test_a_crawler_copy_with_one_text_node_per_line_reads_as_read_by_hand() -> N
     assert (pub.office, pub.year, pub.format.id) == ("三明市", 2019, "F2019")
     assert pub.values == expected_values(data) and not pub.problems
     assert pub.originals["t2.procurement.amount"] == "481714587.29元"
+    # Its text nodes, one per line, are joined into paragraphs again.
+    assert any("现公布三明市2019年政府信息公开工作年度报告。本报告由总体情况、主动公开" in p for p in pub.preamble)
+    assert "2019年，为贯彻落实《国务院办公厅关于印发2019年政务公开工作要点的通知》" in pub.sections[0][1]
+    assert pub.sections[5] == ["无。", "三明市政务公开工作领导小组", "2020年3月6日"]
 
 
 def untitled_copy() -> str:

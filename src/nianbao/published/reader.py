@@ -107,7 +107,33 @@ def read(doc: Document, *, year: int | None = None, office: str | None = None) -
         raise InputError("no table values found (tables 二, 三 and 四 are empty or missing)", file=doc.file,
                          year=year)
     _check_format(pub, doc)
+    if doc.kind == "text" and _fragmented(pub):
+        pub.preamble = _paragraphs(pub.preamble)
+        pub.sections = [_paragraphs(lines) for lines in pub.sections]
     return pub
+
+
+_SENTENCE_END = re.compile(r"[。！？；：:]$")
+_ITEM_START = re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[）)]|\d+[、.．](?!\d))")
+
+
+def _fragmented(pub: Published) -> bool:
+    """A crawler's copy that put every text node of the page on its own line (`201` / `9` / `年，`)."""
+    lines = [line for part in (pub.preamble, *pub.sections) for line in part]
+    return len(lines) > 20 and sum(len(line) < 8 for line in lines) > len(lines) * 0.3
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    """The lines of a fragmented copy joined into paragraphs: a paragraph ends with its sentence, before a
+    numbered item, or around the date of the signature."""
+    out: list[str] = []
+    for line in lines:
+        if out and not _SENTENCE_END.search(out[-1]) and not _ITEM_START.match(line) and not DATE.match(line) \
+                and not DATE.match(out[-1]):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
 
 
 _BARE_NUMBER = re.compile(r"^[一二三四五六][、.．，,]$")
@@ -209,7 +235,8 @@ def _contents(doc: Document, pub: Published, start: int, end: int, title_lines: 
             pub.headings[number] = block
             continue
         if section == -1:
-            if _TITLE_PREFIX.sub("", block) not in title_lines and key(block) not in key("".join(title_lines)):
+            k = key(block)  # a piece of the title is not preamble; a word or a comma it holds may be
+            if _TITLE_PREFIX.sub("", block) not in title_lines and (len(k) < 4 or k not in key("".join(title_lines))):
                 pub.preamble.append(block)
         elif section in tables:
             loose.append(block)
