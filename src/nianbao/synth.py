@@ -3,7 +3,10 @@
 Every office is a 示例 office. Figures follow every rule: tables 三 and 四 add up, each year's 上年结转 is
 the previous year's 结转下年度, the F2019 project counts and the F2021 现行有效件数 chain from year to year.
 With `faults`, a share of the office-years gets one rule violation each, of every kind the rules know, and
-`synth.json` says which and what status the batch should give them.
+`synth.json` says which and what status the batch should give them. With `anomalies`, figures move little
+from year to year, and a few offices get in their last year what the reviewers' overview must catch (a figure
+×8 or ÷8, tables copied from last year, all-zero tables under prose that counts applications, a share far
+from the region's) and one office skips a year; `synth.json` lists them under `anomalies`.
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ FAULTS: dict[str, Fault] = {
     "prose-html": Fault(None, FAILED),  # raw HTML in the prose
 }
 RANK = (PUBLISHED, WARNINGS, GATED, FAILED)
+# What the overview flags (nianbao.overview.KINDS), injected in the last year of the offices of these numbers,
+# and the office (number) that skips its third-to-last year.
+ANOMALIES = {2: "jump", 3: "drop", 4: "copied", 5: "zero", 6: "share"}
+SKIPS_A_YEAR = 7
+ZERO_PROSE = "全年共受理政府信息公开申请26件，均在法定期限内答复。全年作出行政许可决定112件。"
 
 
 @dataclass
@@ -80,13 +88,22 @@ def _split(rng: random.Random, total: int, weights: list[float]) -> list[int]:
 class _Office:
     """One office's state from year to year: what carries over."""
 
-    def __init__(self, rng: random.Random, size: int) -> None:
+    def __init__(self, rng: random.Random, size: int, steady: bool = False) -> None:
         self.rng = rng
         self.size = size
+        self.steady = steady  # figures stay within about ±20% of the office's own level from year to year
+        self.levels: dict[str, int] = {}
         self.carry = None  # last year's 结转下年度 per column
         self.items = {r: rng.randint(0, 12) for r in ("license", "other_services", "penalty", "coercion", "fees")}
         self.valid = {r: rng.randint(0, 8) for r in ("rules", "normative")}
         self.public_total = {r: rng.randint(0, 10) for r in ("rules", "normative")}
+
+    def _count(self, key: str, high: int) -> int:
+        """A count up to about `high`: anything from 0 (default), or near this office's level (steady)."""
+        if not self.steady:
+            return self.rng.randint(0, high)
+        level = self.levels.setdefault(key, self.rng.randint(high // 2, high))
+        return round(level * self.rng.uniform(0.85, 1.18))
 
     def figures(self, year: int) -> dict[str, str]:
         fmt, rng = format_for(year), self.rng
@@ -103,7 +120,7 @@ class _Office:
                 delta = rng.randint(-min(prev, 2), 3)
                 values |= {f"t2.{r}.prev_items": prev, f"t2.{r}.delta": delta}
                 if r != "fees":
-                    values[f"t2.{r}.decisions"] = rng.randint(0, 30 * self.size)
+                    values[f"t2.{r}.decisions"] = self._count(r, 30 * self.size)
                 self.items[r] = prev + delta
             count = rng.choice((0, rng.randint(1, 5)))
             values["t2.procurement.count"] = count
@@ -115,7 +132,7 @@ class _Office:
                 self.valid[r] += issued - repealed
                 values |= {f"t2.{r}.issued": issued, f"t2.{r}.repealed": repealed, f"t2.{r}.valid": self.valid[r]}
             for r in ("license", "penalty", "coercion"):
-                values[f"t2.{r}.decisions"] = rng.randint(0, 30 * self.size)
+                values[f"t2.{r}.decisions"] = self._count(r, 30 * self.size)
             values["t2.fees.amount"] = rng.choice(("0", f"{rng.randint(1, 99999) / 100:.2f}"))
         # 表三: per column, 本年新收 + 上年结转 = 办理结果总计 + 结转下年度
         t3 = fmt.table("t3")
@@ -125,7 +142,7 @@ class _Office:
         carry_out = {}
         for i, c in enumerate(columns):
             scale = self.size * (8 if i == 0 else 1)
-            new = rng.randint(0, scale)
+            new = self._count(f"new.{c}", scale)
             carry_in = self.carry[c] if self.carry else rng.randint(0, 1)
             out = rng.randint(0, min(2, new + carry_in))
             done = new + carry_in - out
@@ -194,19 +211,51 @@ def _possible(fault: str, values: dict[str, str], first_year: bool) -> bool:
     return True
 
 
+def _anomaly(kind: str, values: dict[str, str], last: dict[str, str], prose: str) -> str:
+    """Give one office-year (`values`, in place, or its prose) what the overview must flag as `kind`;
+    last year's figures are `last`. Rules stay satisfied but for the cross-year ones (warnings)."""
+    if kind == "jump":  # ×8
+        values["t2.license.decisions"] = str(max(int(values["t2.license.decisions"]), 5) * 8)
+    elif kind == "drop":  # ÷8
+        values["t2.penalty.decisions"] = str(int(values["t2.penalty.decisions"]) // 8)
+    elif kind == "copied":
+        values.update(last)
+    elif kind == "zero":
+        for ref in values:
+            if ref.startswith(("t3.", "t4.")) or ref.endswith(".decisions"):
+                values[ref] = "0"
+        head, sep, rest = prose.partition("\n\n（一）主动公开")
+        prose = f"{head}{ZERO_PROSE}{sep}{rest}"
+    elif kind == "share":  # nothing 予以公开: all of it 不予公开 (第三方不同意公开)
+        for ref in [r for r in values if r.startswith("t3.open.")]:
+            moved = values[ref]
+            deny = ref.replace(".open.", ".deny_3.")
+            values[deny] = str(int(values[deny]) + int(moved))
+            values[ref] = "0"
+    return prose
+
+
 _NARRATIVE = Template(files("nianbao").joinpath("project_files/narrative.md").read_text(encoding="utf-8"))
 BAD_LABEL = ("t2.procurement.amount", "采购金额（万元）")  # the "label" fault: an office's own wording (F2019)
 
 
-def synth(out: Path, offices: int, years: range, seed: int = 0, faults: float = 0.0) -> SynthResult:
+def synth(out: Path, offices: int, years: range, seed: int = 0, faults: float = 0.0,
+          anomalies: bool = False) -> SynthResult:
     """Write a project of `offices` fictional offices × `years` into `out` (which must not hold one).
 
     With `faults`, about that share of the office-years gets one injected fault each; `synth.json` lists
     them with the status each report should end with. A label fault is an office's: it breaks every F2019
-    year of that office.
+    year of that office. With `anomalies` (needs 7 offices and a last year from 2022), figures are steady
+    and offices 2–6 get one overview anomaly each in the last year, office 7 skips the third-to-last year;
+    `synth.json` lists them under `anomalies` ("office/year" → kind) and `missing`. Raises `FileExistsError`
+    when `out` holds a project, `ValueError` for anomalies it cannot place.
     """
     if (out / "data" / "offices.csv").exists():
         raise FileExistsError(f"{out} already holds a project (data/offices.csv); choose an empty folder")
+    if anomalies and (offices < SKIPS_A_YEAR or years[-1] < 2022 or len(years) < 3):
+        raise ValueError("anomalies need at least 7 offices and three years, the last from 2022")
+    placed: dict[str, str] = {}
+    missing: list[str] = []
     rng = random.Random(seed)
     writes: dict[Path, str] = {}
     result = SynthResult(out, offices, offices * len(years))
@@ -221,11 +270,22 @@ def synth(out: Path, offices: int, years: range, seed: int = 0, faults: float = 
         csv.writer(registry, lineterminator="\n").writerow(
             (office, name, "示例省示例市示例区", f"示例区{place}路{n}号", "100000", f"010—{n:08d}",
              BAD_LABEL[1] if bad_label else ""))
-        state = _Office(random.Random(rng.random()), size=rng.choice((1, 1, 2, 3)))
+        own, size = random.Random(rng.random()), rng.choice((1, 1, 2, 3))
+        if anomalies:  # big enough that a jump, a drop or a share stands out from noise
+            size = 6 if ANOMALIES.get(n) == "share" else 4 if n in ANOMALIES else max(size, 2)
+        state = _Office(own, size=size, steady=anomalies)
         cells: list[tuple[int, str, str]] = []
+        last: dict[str, str] = {}
         for year in years:
             values = state.figures(year)
             prose = _narrative(rng, year)
+            if anomalies and n == SKIPS_A_YEAR and year == years[-3]:
+                missing.append(f"{office}/{year}")
+                continue
+            if anomalies and n in ANOMALIES and year == years[-1]:
+                prose = _anomaly(ANOMALIES[n], values, last, prose)
+                placed[f"{office}/{year}"] = ANOMALIES[n]
+            last = dict(values)
             injected = ["label"] if bad_label and format_for(year).id == "F2019" else []
             if faults and rng.random() < faults:
                 # In turn, not at random: a few faults already cover every kind.
@@ -242,8 +302,11 @@ def synth(out: Path, offices: int, years: range, seed: int = 0, faults: float = 
             writes[out / "params" / office / f"{year}.yaml"] = params_text(office, year)
         writes[out / "data" / "figures" / f"{office}.csv"] = figures_csv(cells)
     writes[out / "data" / "offices.csv"] = registry.getvalue()
-    writes[out / "synth.json"] = json.dumps({"seed": seed, "faults": faults, "reports": result.expected},
-                                            ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    listing: dict = {"seed": seed, "faults": faults, "reports": result.expected}
+    if anomalies:
+        listing |= {"anomalies": placed, "missing": missing}
+        result.reports -= len(missing)
+    writes[out / "synth.json"] = json.dumps(listing, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     write_files(writes)
     init_project(out)
     return result

@@ -1,0 +1,232 @@
+"""The reviewers' overview (`notebooks/overview.ipynb`): summed tables, what looks wrong, charts, the index's
+headline figures, and the batch's overview job (real kernels, papermill, nbconvert; incremental, deterministic)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, copy_project, set_figure
+
+from nianbao.batch import run_batch
+from nianbao.data import read_offices
+from nianbao.formats import format_for
+from nianbao.overview import (
+    KINDS,
+    NOT_SUBMITTED,
+    _counted,
+    anomalies,
+    execute_overview,
+    load_overview,
+    region_tables,
+)
+from nianbao.params import list_reports
+from nianbao.project import Project
+from nianbao.synth import ANOMALIES, SKIPS_A_YEAR, synth
+
+YEARS = range(2019, 2025)
+KIND_OF = {"jump": "jump", "drop": "jump", "copied": "copied", "zero": "zero", "share": "share"}  # synth → overview
+
+
+def make(folder: Path, seed: int, offices: int = 12, years: range = YEARS) -> tuple[Project, dict]:
+    synth(folder, offices, years, seed, anomalies=True)
+    return Project(folder), json.loads((folder / "synth.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Project:
+    """The repository's demo project, built once by `nianbao batch` (reports, then each year's overview)."""
+    project = copy_project(tmp_path_factory.mktemp("demo") / "proj")
+    result = run_batch(project)
+    assert result.exit_code == 0, [o.get("error") for o in result.overviews]
+    assert [o["year"] for o in result.overviews] == list(YEARS)
+    return project
+
+
+def page(project: Project, year: int) -> str:
+    return (project.outputs / "overview" / f"{year}.html").read_text(encoding="utf-8")
+
+
+# -- the region's tables ------------------------------------------------------------------------------
+
+def expected_sums(project: Project, offices: list[str], year: int) -> tuple[dict[str, Decimal], dict[str, int]]:
+    """Straight from the CSV files: each cell's sum over the offices that wrote a number, and how many did."""
+    sums: dict[str, Decimal] = {}
+    counts: dict[str, int] = {}
+    for office in offices:
+        with project.figures_file(office).open(encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                if int(row["year"]) != year:
+                    continue
+                ref = f"{row['table']}.{row['row']}.{row['column']}"
+                try:
+                    value = Decimal(row["value"])
+                except ArithmeticError:
+                    continue
+                sums[ref] = sums.get(ref, Decimal(0)) + value
+                counts[ref] = counts.get(ref, 0) + 1
+    return sums, counts
+
+
+@pytest.mark.parametrize("year", [2020, 2024])
+def test_summed_tables_are_the_sum_of_the_offices_figures_and_blanks_are_not_zeros(tmp_path, year) -> None:
+    project, _ = make(tmp_path / "p", seed=5)
+    set_figure(project, "shili-0001", year, "t3.new.natural", "")  # blank: not reported
+    set_figure(project, "shili-0002", year, "t3.new.natural", "")
+    set_figure(project, "shili-0003", year, "t4.review.upheld", "x")  # not a number: not counted
+    amount = "t2.procurement.amount" if year < 2021 else "t2.fees.amount"
+    set_figure(project, "shili-0004", year, amount, "12.3456")
+    offices = [o for o, y in list_reports(project) if y == year]
+    sums, counts = region_tables(load_overview(project, year))
+    want, want_counts = expected_sums(project, offices, year)
+    assert set(sums) == set(format_for(year).cell_kinds())
+    for ref in sums:
+        assert counts[ref] == want_counts.get(ref, 0), ref
+        assert (None if sums[ref] is None else Decimal(sums[ref])) == want.get(ref), ref
+    assert counts["t3.new.natural"] == len(offices) - 2 and counts["t3.new.total"] == len(offices)
+    assert counts["t4.review.upheld"] == len(offices) - 1
+    assert sums[amount] == str(want[amount]) and len(sums[amount].split(".")[1]) == 4  # decimals kept (万元)
+
+
+def test_the_page_shows_the_summed_grid_with_the_count_of_reporting_offices(demo) -> None:
+    overview = load_overview(demo, 2024)
+    sums, counts = region_tables(overview)
+    html = page(demo, 2024)
+    for ref in ("t3.new.total", "t3.open.natural", "t4.review.total", "t2.fees.amount"):
+        assert f'>{sums[ref]}<span class="nb-count">{counts[ref]}</span></td>' in html, ref
+    # The official grid, by the report renderer: the label cells of table 三 as the format prints them.
+    assert "一、本年新收政府信息公开申请数量" in html and 'class="nb-table nb-t3"' in html
+
+
+# -- what looks wrong ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 7])
+def test_each_injected_anomaly_is_listed_with_its_office_and_no_clean_office_is(tmp_path, seed) -> None:
+    project, listing = make(tmp_path / "p", seed)
+    assert sorted(listing["anomalies"].values()) == sorted(ANOMALIES.values())
+    found = anomalies(load_overview(project, 2024))
+    listed = {(a.kind, a.office) for a in found}
+    for key, kind in listing["anomalies"].items():
+        assert (KIND_OF[kind], key.split("/")[0]) in listed, (key, kind, found)
+    injected = {key.split("/")[0] for key in listing["anomalies"]}
+    assert {a.office for a in found} <= injected
+    for year in YEARS[:-1]:  # nothing injected before the last year: nothing listed
+        assert anomalies(load_overview(project, year)) == [], year
+
+
+def test_anomalies_say_which_figures_and_why(tmp_path) -> None:
+    project, _ = make(tmp_path / "p", seed=2)
+    found = anomalies(load_overview(project, 2024))
+    by = {(a.kind, a.office): a for a in found}
+    assert len(by) == len(found)  # one entry per office and kind
+    assert "行政许可决定：上年" in by[("jump", "shili-0002")].figures and "×" in by[("jump", "shili-0002")].figures
+    assert "÷" in by[("jump", "shili-0003")].figures
+    assert "与2023年完全相同" in by[("copied", "shili-0004")].figures
+    zero = by[("zero", "shili-0005")].figures
+    assert "表三全部为0" in zero and "申请26件" in zero and "表二处理决定全部为0" in zero
+    assert "予以公开0件" in by[("share", "shili-0006")].figures
+
+
+@pytest.mark.parametrize(("prose", "counted"), [
+    ("全年共受理政府信息公开申请26件，均已答复。", True),
+    ("本年度共有3人次申请公开政府信息", True),
+    ("全年新收政府信息公开申请0件，上年结转0件。", False),
+    ("2024年，本机关未收到政府信息公开申请。", False),
+    ("全年作出行政许可决定112件。", False),  # decisions are not applications
+])
+def test_prose_that_counts_applications(prose: str, counted: bool) -> None:
+    assert bool(_counted(prose, ("申请",))) is counted
+
+
+def test_a_copied_report_across_the_format_change_is_not_compared(tmp_path) -> None:
+    project, _ = make(tmp_path / "p", seed=1, offices=7, years=range(2019, 2023))
+    assert [a for a in anomalies(load_overview(project, 2021)) if a.kind == "copied"] == []
+
+
+# -- the demo data ------------------------------------------------------------------------------------
+
+def test_demo_has_a_region_of_ten_offices_over_2019_2024_with_every_kind_and_a_missing_year(repo) -> None:
+    offices = read_offices(repo)
+    region = [o.id for o in offices.values() if o.region == "示例省示例市示例区"]
+    assert len(region) >= 10 and all("示例" in offices[o].name for o in region)
+    reports = set(list_reports(repo))
+    missing = [(o, y) for o in region for y in YEARS if (o, y) not in reports]
+    assert missing == [(f"shili-{SKIPS_A_YEAR:04d}", 2022)]
+    kinds = {a.kind for a in anomalies(load_overview(repo, 2024))}
+    assert kinds == set(KINDS)
+
+
+# -- the page, the batch, the index -------------------------------------------------------------------
+
+def test_batch_writes_an_overview_per_year_linked_from_the_index_with_headline_figures(demo) -> None:
+    manifest = json.loads((demo.outputs / "manifest.json").read_text(encoding="utf-8"))
+    index = (demo.outputs / "index.html").read_text(encoding="utf-8")
+    for year in YEARS:
+        recorded = manifest["overviews"][str(year)]
+        assert recorded["status"] == "published" and recorded["html"] == f"overview/{year}.html"
+        assert (demo.outputs / recorded["notebook"]).is_file()
+        assert f'href="overview/{year}.html"' in index
+    # shili-0002 2024: 新收申请 and its change from 2023, straight from the figures.
+    with demo.figures_file("shili-0002").open(encoding="utf-8") as f:
+        new = {int(r["year"]): int(r["value"]) for r in csv.DictReader(f)
+               if r["row"] == "new" and r["column"] == "total"}
+    change = new[2024] - new[2023]
+    shown = "持平" if not change else f"+{change}" if change > 0 else f"−{-change}"
+    row = re.search(r'<tr[^>]*data-search="shili-0002 [^"]* 2024 [^"]*".*?</tr>', index).group(0)
+    assert f'data-key="{new[2024]}">{new[2024]} <span class="change">{shown}</span>' in row
+
+
+def test_who_has_published_includes_the_offices_with_no_report(demo) -> None:
+    overview = load_overview(demo, 2022)
+    assert overview.status["shili-0007"]["status"] == NOT_SUBMITTED
+    assert overview.status["guandu-taihe"]["status"] == NOT_SUBMITTED
+    assert overview.status["shili-0001"]["status"] == "published"
+    html = page(demo, 2022)
+    assert re.search(r"shili-0007</span></td>.*?未提交", html)
+    assert 'href="../shili-0001/2022.html"' in html
+
+
+def test_charts_are_inline_svg_whose_chinese_text_stays_text_and_nothing_is_fetched(demo) -> None:
+    html = page(demo, 2024)
+    svgs = re.findall(r"<svg.*?</svg>", html, re.S)
+    assert len(svgs) == 3
+    texts = "".join(re.findall(r"<text[^>]*>([^<]*)</text>", "".join(svgs)))
+    for label in ("新收申请", "予以公开", "行政复议", "行政许可决定", "2021年起执行新格式"):
+        assert label in texts
+    assert "<image" not in html and "@font-face" not in html and "url(" not in html.replace("url(#", "")
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
+    assert "dc:date" not in html and "<metadata>" not in html
+
+
+def test_overview_is_byte_identical_from_run_to_run_and_to_the_batchs(demo) -> None:
+    batch_page = (demo.outputs / "overview" / "2023.html").read_bytes()
+    first = execute_overview(demo, 2023)  # a fresh kernel each, not the batch's warm one
+    one = (demo.outputs / first.html).read_bytes()
+    execute_overview(demo, 2023)
+    assert (demo.outputs / first.html).read_bytes() == one == batch_page
+
+
+def test_overview_is_rebuilt_when_one_figure_changes_and_only_the_years_that_read_it(tmp_path) -> None:
+    project, _ = make(tmp_path / "p", seed=3, offices=7, years=range(2021, 2025))
+    first = run_batch(project)
+    assert first.exit_code == 0 and [o["status"] for o in first.overviews] == ["published"] * 4
+    html = {y: (project.outputs / "overview" / f"{y}.html") for y in range(2021, 2025)}
+    before = {y: (p.stat().st_mtime_ns, p.read_bytes()) for y, p in html.items()}
+    assert run_batch(project).built == 0
+    assert {y: p.stat().st_mtime_ns for y, p in html.items()} == {y: b[0] for y, b in before.items()}
+    set_figure(project, "shili-0001", 2023, "t2.license.decisions", "987654")
+    again = run_batch(project)
+    assert again.built == 2  # 2023 and 2024 (it reads last year's figures)
+    changed = {y for y, p in html.items() if p.read_bytes() != before[y][1]}
+    untouched = {y for y, p in html.items() if p.stat().st_mtime_ns == before[y][0]}
+    assert changed == {2023, 2024} and untouched == {2021, 2022}
+    assert "本年987654" in html[2023].read_text(encoding="utf-8")  # listed as a jump from last year
+
+
+def test_readme_says_why_matplotlib() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "matplotlib" in readme and "svg.fonttype" in readme
