@@ -176,4 +176,4 @@ def test_audit_takes_the_office_and_year_of_a_report_without_a_title(tmp_path) -
     assert CliRunner().invoke(main, ["audit", str(path)]).exit_code == 2
     result = CliRunner().invoke(main, ["audit", str(path), "--office", "青岚县示例档案局", "--year", "2023"])
     assert result.exit_code == 0, result.output
-    assert "青岚县示例档案局 2023 (F2021): 0 critical" in result.output
+    assert "青岚县示例档案局 2023 (F2021)：严重问题0项" in result.output
