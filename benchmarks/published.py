@@ -7,7 +7,7 @@ figures.
    each report's page;
 2. prints them to PDF with Chromium headless: all pages in one print (a browser start costs about 2 s, so
    one per report would take longer than the audit), then cut into one PDF per report at the page where
-   its title stands (poppler's `pdfseparate` and `pdfunite`);
+   its title stands (found with poppler's `pdftotext`; pages copied with pypdfium2);
 3. times the audit of the folder (reading every PDF with pdfplumber, then one great-expectations validation
    run) and checks that every cell was read as the data holds it.
 """
@@ -53,14 +53,15 @@ def make_pdfs(project, folder: Path, work: Path) -> dict[Path, object]:
     starts = [i + 1 for i, text in enumerate(texts) if "年政府信息公开工作年度报告" in unradical(text.strip()[:80])]
     assert len(starts) == len(reports), (len(starts), len(reports))
     ends = [s - 1 for s in starts[1:]] + [len([t for t in texts if t.strip()])]
+    import pypdfium2  # pdfplumber's dependency: cuts pages out with their fonts shared, as one print has them
+
     made = {}
-    split = work / "pages"
-    split.mkdir()
-    subprocess.run(["pdfseparate", str(big), str(split / "p%d.pdf")], check=True)
+    whole = pypdfium2.PdfDocument(str(big))
     for report, first, last in zip(reports, starts, ends, strict=True):
         out = folder / f"{report.office.id}-{report.year}.pdf"
-        subprocess.run(["pdfunite", *(str(split / f"p{n}.pdf") for n in range(first, last + 1)), str(out)],
-                       check=True)
+        part = pypdfium2.PdfDocument.new()
+        part.import_pages(whole, list(range(first - 1, last)))
+        part.save(str(out))
         made[out] = report
     return made
 
@@ -70,8 +71,8 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=1000)
     parser.add_argument("--keep", type=Path, help="keep the PDFs in this folder")
     args = parser.parse_args()
-    if CHROMIUM is None or shutil.which("pdfseparate") is None:
-        sys.exit("needs Chromium and poppler-utils (pdfseparate, pdfunite, pdftotext)")
+    if CHROMIUM is None or shutil.which("pdftotext") is None:
+        sys.exit("needs Chromium and poppler-utils (pdftotext)")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         offices = max(1, round(args.reports / 7))

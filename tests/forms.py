@@ -10,8 +10,18 @@ from pathlib import Path
 
 from htmltext import Cell, read
 
+from nianbao.scaffold import init_project
+from nianbao.synth import synth
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 NO_CHROMIUM = "Chromium is not installed (.ci/run installs it with apt-get): PDFs are printed from our pages by it"
+
+
+def synthetic_project(tmp_path_factory, seed: int):
+    """A fictional project of 3 offices × 2019-2023 (both formats), for the tests of one module."""
+    root = tmp_path_factory.mktemp("synthetic") / "p"
+    synth(root, 3, range(2019, 2024), seed=seed)
+    return init_project(root)
 
 
 def print_pdf(html: str, out: Path) -> Path:

@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
-from forms import CHROMIUM, NO_CHROMIUM, print_pdf, write_docx
+from forms import CHROMIUM, NO_CHROMIUM, print_pdf, synthetic_project, write_docx
 from test_published import PUBLISHED_DIR, expected_values, write
 
 from nianbao.audit import audit
@@ -20,15 +20,11 @@ from nianbao.params import list_reports
 from nianbao.published.reader import read_published
 from nianbao.render import report_html
 from nianbao.report import load_report
-from nianbao.scaffold import init_project
-from nianbao.synth import synth
 
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic") / "p"
-    synth(root, 3, range(2019, 2024), seed=12)
-    return init_project(root)
+    return synthetic_project(tmp_path_factory, seed=12)
 
 
 def random_report(project, seed: int):
@@ -126,3 +122,17 @@ def test_a_folder_of_every_form_is_read(synthetic, tmp_path) -> None:
     assert not result.errors
     assert {Path(a.report.file).name for a in result.audited} == set(forms)
     assert all(a.report.reported == len(a.report.values) for a in result.audited)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+@pytest.mark.parametrize("seed", range(2))
+def test_pdf_tables_without_ruling_lines_read_by_word_positions(synthetic, tmp_path, seed: int) -> None:
+    """A PDF whose tables have no drawn grid: the rows are read from the words' positions on each line."""
+    report, blanks = random_report(synthetic, 200 + seed)
+    html = report_html(report).replace("</head>", "<style>table,td,th{border:none !important}</style></head>")
+    pub = read_published(print_pdf(html, tmp_path / "report.pdf"))
+    wrong = {r: (pub.values[r], v) for r, v in report.values.items() if pub.values[r] not in (None, v)}
+    assert not wrong
+    # A blank cell leaves no word: its row is named unreadable unless the row is blank.
+    assert set(pub.not_reported) <= blanks
+    assert pub.reported >= (len(report.values) - len(blanks)) * 0.9

@@ -10,7 +10,8 @@ import json
 import random
 
 import pytest
-from forms import glued_rows, one_cell_per_line, one_line
+from click.testing import CliRunner
+from forms import glued_rows, one_cell_per_line, one_line, synthetic_project
 from htmltext import flatten
 from test_published import FIXTURES, expected_values, write
 
@@ -21,17 +22,13 @@ from nianbao.published.glued import ways
 from nianbao.published.reader import read_published
 from nianbao.render import report_html
 from nianbao.report import load_report
-from nianbao.scaffold import init_project
-from nianbao.synth import synth
 
 CASES = FIXTURES / "ingest"
 
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic") / "p"
-    synth(root, 3, range(2019, 2024), seed=21)
-    return init_project(root)
+    return synthetic_project(tmp_path_factory, seed=21)
 
 
 def dashed_report(project, seed: int):
@@ -51,7 +48,8 @@ def assert_right_or_named(pub, expected: dict) -> None:
              if pub.values[ref] is not None and pub.values[ref] != v}
     assert not wrong, wrong
     missing = {ref for ref, v in expected.items() if v is not None and pub.values[ref] is None}
-    assert missing == set(pub.unreadable)
+    assert missing <= set(pub.unreadable)  # an unreadable row's dashed cells are unreadable too
+    assert all(pub.values[ref] is None for ref in pub.unreadable)
     for ref in pub.unreadable:  # each one named, with the text seen
         assert any(pub.unreadable[ref].replace("\x1f", " ") in p for p in pub.problems)
 
@@ -120,14 +118,21 @@ def test_a_crawler_copy_with_one_text_node_per_line_reads_as_read_by_hand() -> N
     assert (pub.office, pub.year, pub.format.id) == ("三明市", 2019, "F2019")
     assert pub.values == expected_values(data) and not pub.problems
     assert pub.originals["t2.procurement.amount"] == "481714587.29元"
+    # Its text nodes, one per line, are joined into paragraphs again.
+    assert any("现公布三明市2019年政府信息公开工作年度报告。本报告由总体情况、主动公开" in p for p in pub.preamble)
+    assert "2019年，为贯彻落实《国务院办公厅关于印发2019年政务公开工作要点的通知》" in pub.sections[0][1]
+    assert pub.sections[5] == ["无。", "三明市政务公开工作领导小组", "2020年3月6日"]
+
+
+def untitled_copy() -> str:
+    """A `|` copy with no title whose prose names no office and whose preamble states no year."""
+    text = (CASES / "05_pipe_copy_no_title.txt").read_text(encoding="utf-8")
+    return text.replace("本报告由青岚县示例档案局编制。", "")
 
 
 def test_office_and_year_given_are_enough_without_a_title(tmp_path) -> None:
-    from click.testing import CliRunner
-
     project = tmp_path / "p"
-    text = (CASES / "05_pipe_copy_no_title.txt").read_text(encoding="utf-8")
-    text = text.replace("本报告由青岚县示例档案局编制。", "")  # the prose names no office either
+    text = untitled_copy()
     path = write(tmp_path, "no_title.txt", text)
     result = CliRunner().invoke(main, ["ingest", str(path), "--project", str(project)])
     assert result.exit_code == 2 and "--office, --year" in result.output
@@ -139,3 +144,36 @@ def test_office_and_year_given_are_enough_without_a_title(tmp_path) -> None:
     dated = text.replace("编制本报告。", "编制本报告。所列数据的统计期限为2023年1月1日至2023年12月31日。", 1)
     pub = read_published(write(tmp_path, "dated.txt", dated), office="青岚县示例档案局")
     assert (pub.office, pub.year) == ("青岚县示例档案局", 2023)
+
+
+def test_a_slip_in_the_office_name_finds_the_registered_office(tmp_path) -> None:
+    from nianbao.ingest import ingest_file
+    from nianbao.scaffold import init_project
+
+    project = init_project(tmp_path / "p")
+    text = (CASES / "00_control_pipe.txt").read_text(encoding="utf-8")
+    ingest_file(project, write(tmp_path, "2023.txt", text), office="qinglan")
+    slipped = text.replace("青岚县示例档案局2023年", "青岚县示列档案局2023年", 1)
+    done = ingest_file(project, write(tmp_path, "again.txt", slipped), force=True)
+    assert done.office == "qinglan" and done.report.office == "青岚县示例档案局"
+    assert any("a slip" in p for p in done.report.problems)
+
+
+@pytest.mark.parametrize("name", ["01_one_line_crawler_text", "03_glued_rows_one_per_line"])
+def test_a_slip_in_a_run_together_row_label_is_read_as_the_row_it_resembles(tmp_path, name: str) -> None:
+    data = json.loads((CASES / f"{name}.json").read_text(encoding="utf-8"))
+    text = (CASES / f"{name}.txt").read_text(encoding="utf-8")
+    slipped = text.replace("2.其他法律行政法规禁止公开", "2.其他法律行政止公开")
+    assert slipped != text
+    pub = read_published(write(tmp_path, "slip.txt", slipped))
+    assert_right_or_named(pub, expected_values(data))
+    assert pub.values["t3.deny_2.total"] == str(data["tables"]["t3"]["rows"]["deny_2"][6])
+    assert any("'2.其他法律行政止公开' read as the row it resembles" in p for p in pub.problems)
+
+
+def test_audit_takes_the_office_and_year_of_a_report_without_a_title(tmp_path) -> None:
+    path = write(tmp_path, "no_title.txt", untitled_copy())
+    assert CliRunner().invoke(main, ["audit", str(path)]).exit_code == 2
+    result = CliRunner().invoke(main, ["audit", str(path), "--office", "青岚县示例档案局", "--year", "2023"])
+    assert result.exit_code == 0, result.output
+    assert "青岚县示例档案局 2023 (F2021)：严重问题0项" in result.output

@@ -120,8 +120,9 @@ def layout_findings(pub: Published, office_id: str) -> list[Finding]:
     return found
 
 
-def audit(paths: Sequence[Path]) -> AuditResult:
-    """Read and audit every report in `paths` in one validation run.
+def audit(paths: Sequence[Path], *, office: str | None = None, year: int | None = None) -> AuditResult:
+    """Read and audit every report in `paths` in one validation run. `office` (机关名称) and `year` stand in
+    for a title a report does not have (`year` also overrides the title's).
 
     Each file is audited on its own: several copies of one office-year (a page and its revised copy, the
     same report on two sites) each get their own findings. A file named twice is audited once.
@@ -132,7 +133,7 @@ def audit(paths: Sequence[Path]) -> AuditResult:
     errors: list[InputError] = []
     for path in dict.fromkeys(paths):
         try:
-            published.append(read_report_file(path))
+            published.append(read_report_file(path, year=year, office=office))
         except InputError as exc:
             errors.append(exc)
     by_year: dict[tuple[str, int], list[Published]] = {}

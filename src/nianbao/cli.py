@@ -302,8 +302,11 @@ def workbook(office: str | None, year: str | None, offices: tuple[str, ...], yea
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the findings as one HTML page.")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--office", "office_name", help="The office's name (机关名称), for reports without a title.")
+@click.option("--year", help="Report year (default: from the title or the preamble).")
 @reports_errors
-def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None:
+def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool, office_name: str | None,
+          year: str | None) -> None:
     """Check published reports against the rules of the national format, as the gate does.
 
     PATHS are files or folders of .html/.htm/.txt/.pdf/.docx files; reports of one office in consecutive years feed the
@@ -314,7 +317,7 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None
     from .atomic import write_files
     from .audit import audit as run_audit
 
-    result = run_audit(_report_files(paths))
+    result = run_audit(_report_files(paths), office=office_name, year=check_year(year) if year else None)
     if as_json:
         click.echo(json.dumps([{"file": a.report.file, "office": a.report.office, "year": a.report.year,
                                 "format": a.report.format.id, "findings": [f.to_dict() for f in a.findings],

@@ -76,10 +76,15 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
     name = offices[office].name if office in offices else office
     report = read_report_file(path, year=year, office=name)
     by_name = {o.name: o.id for o in offices.values()}
-    office_id = office or by_name.get(report.office) or office_id_from(path)
+    office_id = office or by_name.get(report.office) or _slip_of(report.office, by_name) or office_id_from(path)
     check_office_id(office_id, file=path)
     if office_id in known.problems:  # its registry row is bad: fix that first
         raise known.problems[office_id]
+    if office_id in offices and offices[office_id].name != report.office and _slip_of(
+            report.office, {offices[office_id].name: office_id}):
+        report.problems.append(f"office printed as {report.office!r}: read as {offices[office_id].name!r}, "
+                               "the registry's name it differs from by one character (a slip)")
+        report.office = offices[office_id].name
     if office_id in offices and offices[office_id].name != report.office:
         raise InputError(f"office {office_id!r} is {offices[office_id].name} in data/offices.csv, but the report "
                          f"is {report.office}'s", file=path, office=office_id, year=report.year, field="office")
@@ -104,6 +109,14 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
                          file=path, office=office_id, year=report.year)
     write_files(changed)  # ingesting the same report again changes nothing
     return Ingested(str(path), office_id, report, list(changed), new_office=office_id not in offices)
+
+
+def _slip_of(name: str, by_name: dict[str, str]) -> str | None:
+    """The id of the one registered office whose name `name` differs from by one character in place (an OCR
+    or typing slip: `沐阳县…` for `沭阳县…`), or None."""
+    near = [i for n, i in by_name.items()
+            if len(n) == len(name) >= 4 and sum(a != b for a, b in zip(n, name, strict=True)) == 1]
+    return near[0] if len(near) == 1 else None
 
 
 def _registry_with(project: Project, office_id: str, report: Published) -> str | None:

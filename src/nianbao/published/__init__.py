@@ -1,1 +1,1 @@
-"""Reading published reports (web pages and text copies) as nianbao data: `read_published`."""
+"""Reading published reports (web pages, text copies, PDF and Word files) as nianbao data: `read_published`."""

@@ -26,6 +26,7 @@ from .values import NOT_REPORTED
 LINE = "\x1f"  # where the text had a line break: a cell may end there
 MAX_WAYS = 20000  # ways of cutting one row's figures to look at before calling it unreadable
 _FIGURES = re.compile(rf"[\d.\-－—–+{LINE}\s]*(?:万元|元)?")
+_NEXT_NUMBER = re.compile(rf"(?:{LINE}\s*)?\d[.．、]$")
 _RULES = ("T3-ROWSUM", "T4-GROUPSUM", "T3-BALANCE", "T3-OUTCOME-SUM")  # [N]/[L] equalities of one year
 _CELL = {
     Kind.COUNT: re.compile(r"^(?:0|[1-9]\d*)$"),
@@ -44,6 +45,7 @@ class Run:
     text: str
     ways: list[list[str]] = field(default_factory=list)
     group: tuple[tuple[Data, ...], ...] = ()  # a group label printed as one row: the data of its sub-rows
+    spaced: bool = False  # the figures stand apart from the label by a space (a PDF row's words): never cut one
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Scan:
 
     runs: list[Run] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    stray: list[str] = field(default_factory=list)  # text holding figures that no row label leads
 
 
 def _pattern(text: str) -> str:
@@ -91,9 +94,11 @@ def scan(lines: list[str], format_id: str, index: RowIndex) -> Scan:
     out = Scan()
     matches = list(rows.finditer(text)) if rows is not None else []
     starts = [m.start() for m in matches] + [len(text)]
-    _labels(text[:starts[0]], labels, out)
+    tail = re.search(rf"[\d.\-－—–+{LINE}\s]+$", text) if index.unlabelled and not matches else None
+    _labels(text[:tail.start() if tail else starts[0]], labels, out)
     for m, end in zip(matches, starts[1:], strict=True):
         figures = _FIGURES.match(text, m.end(), end).group()
+        figures = _NEXT_NUMBER.sub("", figures)  # `2.` on the next line numbers the next row's label
         label = m.group().replace(LINE, "")
         group = index.groups.get(key(label), ())
         data = index.row(label) or (group[0] if group else None)
@@ -101,31 +106,38 @@ def scan(lines: list[str], format_id: str, index: RowIndex) -> Scan:
             continue
         out.labels.append(label)
         if figures.strip(LINE + " "):
-            out.runs.append(Run(label, data, figures.strip(LINE + " "), group=group))
+            out.runs.append(Run(label, data, figures.strip(LINE + " "), group=group,
+                                spaced=figures[0] == " "))
         _labels(text[m.end() + len(figures):end], labels, out)
-    if index.unlabelled and not matches:  # table 四: its figures follow the last header label
-        tail = re.search(rf"[\d.\-－—–+{LINE}\s]+$", text)
-        if tail and tail.group().strip(LINE + " "):
-            out.runs.append(Run("", index.unlabelled, tail.group().strip(LINE + " ")))
+    if tail:  # table 四: its figures follow the last header label
+        if tail.group().strip(LINE + " "):
+            out.runs.append(Run("", index.unlabelled, tail.group().strip(LINE + " "),
+                                spaced=tail.group()[0] == " "))
     return out
 
 
 def _labels(text: str, labels: re.Pattern[str], out: Scan) -> None:
     out.labels += [m.group().replace(LINE, "") for m in labels.finditer(text)]
+    rest = labels.sub(" ", text.replace(LINE, " "))
+    # Figures with no row label to go to: words of figures, or figures run into a label not recognised.
+    if re.search(r"(?:^|\s)\d[\d.]*(?:\s+\d[\d.]*)+(?:\s|$)|[\u4e00-\u9fff）)”]\d", rest):
+        out.stray.append(re.sub(r"\s+", " ", text.replace(LINE, " ")).strip())
 
 
-def _pieces(figures: str, cells: int) -> list[str]:
-    """The pieces a row's figures are cut from: its lines when it has at least two (one cell per line,
-    a number sometimes broken in two), else its characters (the cells run together)."""
+def _pieces(figures: str, cells: int, spaced: bool) -> list[str]:
+    """The pieces a row's figures are cut from: its words or lines when they stand apart (one cell per
+    line, a number sometimes broken in two; a PDF row's words), else its characters (the cells run
+    together)."""
     lines = [p for p in re.split(rf"[{LINE}\s]+", figures) if p]
-    if len(lines) >= 2 or cells == 1:
+    if spaced or len(lines) >= 2 or cells == 1:
         return lines
     return [ch for ch in lines[0]] if lines else []
 
 
-def ways(figures: str, data: tuple[Data, ...]) -> Iterator[list[str]]:
-    """Every way of cutting `figures` into the cells of `data` that their kinds allow."""
-    pieces = _pieces(figures, len(data))
+def ways(figures: str, data: tuple[Data, ...], spaced: bool = False) -> Iterator[list[str]]:
+    """Every way of cutting `figures` into the cells of `data` that their kinds allow (`spaced`: the figures
+    stood apart from their label, so a word is never cut)."""
+    pieces = _pieces(figures, len(data), spaced)
     kinds = [d.kind for d in data]
     count = 0
 
@@ -181,7 +193,7 @@ def settle(table: str, format_id: str, runs: list[Run], known: dict[str, str | N
     refs_of = [[f"{table}.{d.row}.{d.column}" for d in r.data] for r in runs]
     for run, refs in zip(runs, refs_of, strict=True):
         inside = [i for i in instances if all(t.ref in refs for t in i.terms)]
-        run.ways = [w for w in ways(run.text, run.data)
+        run.ways = [w for w in ways(run.text, run.data, run.spaced)
                     if all(_holds(i, dict(zip(refs, w, strict=True))) is not False for i in inside)]
     settled = dict(known)
     open_runs = []

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..exceptions import InputError
 from .document import Document, Row, clean
+from .values import is_value
 
 PAGE_NUMBER = re.compile(r"^[-—–－\s]*(?:第\s*)?\d+\s*(?:页)?(?:\s*/\s*(?:共\s*)?\d+\s*页?)?[-—–－\s]*$")
 PARAGRAPH_START = re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十]+[）)]|\d+[、.．])")
@@ -70,9 +71,15 @@ class _Lines:
         self.open = False  # the last block is a text line that reached the right margin
 
     def add(self, text: str, indented: bool, full: bool) -> None:
-        text = clean(unradical(text))
-        if not text:
+        words = unradical(text).split()
+        if not words:
             return
+        if len(words) > 1 and is_value(words[-1]) and "。" not in text:
+            # A table row laid out without a grid: its words keep their spaces, which part the cells.
+            self.doc.blocks.append(" ".join(clean(w) for w in words))
+            self.open = False
+            return
+        text = clean(" ".join(words))
         if self.open and not indented and not PARAGRAPH_START.match(text) and isinstance(self.doc.blocks[-1], str):
             self.doc.blocks[-1] = clean(self.doc.blocks[-1] + text)
         else:

@@ -107,7 +107,33 @@ def read(doc: Document, *, year: int | None = None, office: str | None = None) -
         raise InputError("no table values found (tables 二, 三 and 四 are empty or missing)", file=doc.file,
                          year=year)
     _check_format(pub, doc)
+    if doc.kind == "text" and _fragmented(pub):
+        pub.preamble = _paragraphs(pub.preamble)
+        pub.sections = [_paragraphs(lines) for lines in pub.sections]
     return pub
+
+
+_SENTENCE_END = re.compile(r"[。！？；：:]$")
+_ITEM_START = re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[）)]|\d+[、.．](?!\d))")
+
+
+def _fragmented(pub: Published) -> bool:
+    """A crawler's copy that put every text node of the page on its own line (`201` / `9` / `年，`)."""
+    lines = [line for part in (pub.preamble, *pub.sections) for line in part]
+    return len(lines) > 20 and sum(len(line) < 8 for line in lines) > len(lines) * 0.3
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    """The lines of a fragmented copy joined into paragraphs: a paragraph ends with its sentence, before a
+    numbered item, or around the date of the signature."""
+    out: list[str] = []
+    for line in lines:
+        if out and not _SENTENCE_END.search(out[-1]) and not _ITEM_START.match(line) and not DATE.match(line) \
+                and not DATE.match(out[-1]):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
 
 
 _BARE_NUMBER = re.compile(r"^[一二三四五六][、.．，,]$")
@@ -209,7 +235,8 @@ def _contents(doc: Document, pub: Published, start: int, end: int, title_lines: 
             pub.headings[number] = block
             continue
         if section == -1:
-            if _TITLE_PREFIX.sub("", block) not in title_lines and key(block) not in key("".join(title_lines)):
+            k = key(block)  # a piece of the title is not preamble; a word or a comma it holds may be
+            if _TITLE_PREFIX.sub("", block) not in title_lines and (len(k) < 4 or k not in key("".join(title_lines))):
                 pub.preamble.append(block)
         elif section in tables:
             loose.append(block)
@@ -235,6 +262,18 @@ def _table_text(lines: list[str], index: RowIndex, pub: Published, state: _Table
         _label_or_prose(line, index, section, state)
     if table_lines:
         found = scan(lines[first:last + 1], pub.format.id, index)
+        for text in found.stray:
+            m = re.fullmatch(r"(.*?[^\d\s.])\s*([\d.\s—–-]+)", text)
+            near = _resembles(m.group(1), index) if m else None
+            if near is None:
+                pub.problems.append(f"{row_name(index)}: figures with no row label that could be identified, "
+                                    f"not read: {text!r}")
+                continue
+            # A slip in the row label (`其他法律行政止公开`): its figures go to the row it resembles.
+            pub.problems.append(f"{row_name(index)} row {m.group(1)!r} read as the row it resembles, "
+                                f"{index.table.rows.get(index.rows[near][0].row, near)!r}")
+            found.labels.append(m.group(1))
+            found.runs.append(Run(m.group(1), index.rows[near], m.group(2).strip(), spaced=" " in m.group(2)))
         state.labels.setdefault(index.table.key, []).extend(found.labels)
         state.runs.setdefault(index.table.key, []).extend(found.runs)
     for line in lines[last + 1:]:
@@ -406,9 +445,12 @@ def _glued(label: str, index: RowIndex) -> bool:
 def _note_header(labels: list[str], index: RowIndex, pub: Published, state: _TableState) -> None:
     """Remember what a header row says that the values need: a configurable label's wording, a unit."""
     state.yuan = any("元" in c and "万元" not in c for c in labels)
+    # A header row that is the name of one part of the table alone (表四's 未经复议直接起诉 over a table of its
+    # own): the values row that follows is that part's.
     parts = {key(text): row for row, text in index.table.rows.items()}
-    for text in labels:  # the last header naming a part of the table (表四's 未经复议直接起诉)
-        state.part = parts.get(key(text), state.part)
+    named = [parts[key(text)] for text in labels if key(text) in parts]
+    if named:
+        state.part = named[0] if len(labels) == 1 else None
     for _, label in index.table.labels():
         if not label.key:
             continue
