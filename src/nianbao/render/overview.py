@@ -21,6 +21,7 @@ from ..overview import (
     KINDS,
     NOT_SUBMITTED,
     OUTCOMES,
+    Anomaly,
     Headline,
     Overview,
     anomalies,
@@ -105,8 +106,7 @@ def _status_section(overview: Overview) -> str:
     return _table(["机关", "地区", "状态", "校验问题", "文件"], rows, "nb-list", sortable=True)
 
 
-def _anomaly_section(overview: Overview) -> str:
-    found = anomalies(overview)
+def _anomaly_section(overview: Overview, found: list[Anomaly]) -> str:
     parts = []
     names = {o.id: o for o in overview.offices}
     for kind, label in KINDS.items():
@@ -216,7 +216,7 @@ def overview_html(overview: Overview) -> str:
     found = anomalies(overview)
     sections = [
         ("一、报告提交情况", _status_section(overview)),
-        ("二、需要关注的情况", _anomaly_section(overview)),
+        ("二、需要关注的情况", _anomaly_section(overview, found)),
         ("三、各机关主要数据", _headline_section(overview)),
         (f"四、{FIRST_YEAR}年以来的变化", _trend_section(overview)),
         ("五、汇总表", _tables_section(overview)),
