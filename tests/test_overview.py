@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -230,3 +232,23 @@ def test_overview_is_rebuilt_when_one_figure_changes_and_only_the_years_that_rea
 def test_readme_says_why_matplotlib() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "matplotlib" in readme and "svg.fonttype" in readme
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(not (CHROMIUM and shutil.which("pdftotext")),
+                    reason="needs Chromium and pdftotext (poppler-utils); .ci/run installs them")
+def test_printed_overview_keeps_the_charts_chinese_text_as_text(demo, tmp_path) -> None:
+    """A real browser prints the page: the charts' labels come out as searchable text, drawn with the
+    browser's fonts, and the summed grid is there too."""
+    pdf = tmp_path / "overview.pdf"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--print-to-pdf={pdf}", "--no-pdf-header-footer",
+                    (demo.outputs / "overview" / "2024.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    for label in ("依申请公开：新收申请与办理结果", "2021年起执行新格式", "行政许可决定", "表格与上年完全相同",
+                  "一、本年新收政府信息公开申请数量"):
+        assert label in text, label
