@@ -267,11 +267,12 @@ def test_synth_refuses_a_folder_that_holds_a_project(tmp_path) -> None:
     assert result.exit_code == 2 and "already holds a project" in result.output
 
 
-def test_synth_ships_the_projects_notebook() -> None:
+def test_synth_ships_the_projects_notebooks() -> None:
     from importlib.resources import files
 
-    shipped = files("nianbao").joinpath("project_files/report.ipynb").read_bytes()
-    assert shipped == (ROOT / "notebooks" / "report.ipynb").read_bytes()
+    for name in ("report.ipynb", "overview.ipynb"):
+        shipped = files("nianbao").joinpath(f"project_files/{name}").read_bytes()
+        assert shipped == (ROOT / "notebooks" / name).read_bytes(), name
 
 
 def test_outputs_a_killed_batch_did_not_record_are_not_rebuilt(tmp_path) -> None:
