@@ -252,3 +252,22 @@ def test_printed_overview_keeps_the_charts_chinese_text_as_text(demo, tmp_path) 
     for label in ("依申请公开：新收申请与办理结果", "2021年起执行新格式", "行政许可决定", "表格与上年完全相同",
                   "一、本年新收政府信息公开申请数量"):
         assert label in text, label
+
+
+def test_a_failing_overview_fails_alone_and_is_retried_next_time(tmp_path) -> None:
+    synth(tmp_path / "p", 1, range(2024, 2025))
+    project = Project(tmp_path / "p")
+    path = project.notebook.with_name("overview.ipynb")
+    good = path.read_text(encoding="utf-8")
+    nb = json.loads(good)
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
+                        "source": "raise RuntimeError('boom in the overview')"})
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    result = run_batch(project, jobs=1)
+    assert result.exit_code == 2 and {e.status for e in result.entries} == {"published"}
+    (failed,) = result.overviews
+    assert failed["status"] == "failed" and "boom in the overview" in failed["error"]
+    assert not (project.outputs / "overview" / "2024.html").exists()
+    path.write_text(good, encoding="utf-8")  # fixed: the next batch builds the overview, not the report
+    again = run_batch(project, jobs=1)
+    assert again.exit_code == 0 and again.built == 0 and again.overviews[0]["status"] == "published"
