@@ -32,6 +32,7 @@ from .project import Project
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html
 FIRST_YEAR = 2019  # trends start with the first year of the national format (F2019)
 NOT_SUBMITTED = "missing"  # no params file for the year: 未提交
+NOT_BUILT = "unbuilt"  # a params file, but no batch has recorded the report yet: 尚未生成
 
 # What looks wrong, in the order the page lists it (FORMAT.md gives no thresholds: these are a reviewer's).
 KINDS = {
@@ -151,7 +152,7 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
     errors: dict[str, str] = {}
     for office in offices:
         entry = reports.get(f"{office.id}/{year}")
-        status[office.id] = entry or {"status": NOT_SUBMITTED if year not in submitted[office.id] else FAILED}
+        status[office.id] = entry or {"status": NOT_SUBMITTED if year not in submitted[office.id] else NOT_BUILT}
         if not submitted[office.id]:
             continue
         try:

@@ -19,6 +19,7 @@ from ..overview import (
     FIRST_YEAR,
     HEADLINES,
     KINDS,
+    NOT_BUILT,
     NOT_SUBMITTED,
     OUTCOMES,
     Anomaly,
@@ -35,9 +36,9 @@ from .html import SEVERITY_LABEL, TABLE_NAMES, location, report_css, table_html
 
 STATUS_LABEL = {
     PUBLISHED: "已发布", WARNINGS: "已发布（有警告）", GATED: "未通过校验，不予发布", FAILED: "生成失败",
-    NOT_SUBMITTED: "未提交",
+    NOT_SUBMITTED: "未提交", NOT_BUILT: "尚未生成",
 }
-STATUS_ORDER = (NOT_SUBMITTED, FAILED, GATED, WARNINGS, PUBLISHED)
+STATUS_ORDER = (NOT_SUBMITTED, FAILED, GATED, NOT_BUILT, WARNINGS, PUBLISHED)
 
 
 @cache
