@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nianbao.lock import LOCK
 from nianbao.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,4 +50,6 @@ def set_figure(project: Project, office: str, year: int, ref: str, value: str) -
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file under `folder` but the lock file of outputs/ (it stays, empty of meaning, between runs)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != LOCK}

@@ -13,6 +13,7 @@ class Cell:
     rowspan: int
     colspan: int
     cls: str
+    attrs: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -44,7 +45,8 @@ class _Reader(HTMLParser):
         elif tag == "tr":
             self.page.tables[-1].append([])
         elif tag in ("td", "th"):
-            self.cell = Cell(tag, "", int(a.get("rowspan") or 1), int(a.get("colspan") or 1), a.get("class") or "")
+            self.cell = Cell(tag, "", int(a.get("rowspan") or 1), int(a.get("colspan") or 1), a.get("class") or "",
+                             a)
             self.text = []
 
     def handle_endtag(self, tag: str) -> None:

@@ -28,7 +28,8 @@ def assert_refused(project, *args: str, expect: list[str]) -> None:
 def test_malformed_figures_header(project) -> None:
     path = project.figures_file("guandu-taihe")
     path.write_text("year;table;row;column;value\n" + path.read_text().split("\n", 1)[1], encoding="utf-8")
-    assert_refused(project, "run", "guandu-taihe", "2020", expect=["data/figures/guandu-taihe.csv:1", "bad header"])
+    assert_refused(project, "run", "guandu-taihe", "2020",
+                   expect=["data/figures/guandu-taihe.csv:1", "表头", "分隔符应为英文逗号"])
 
 
 def test_figures_row_with_missing_field(project) -> None:
@@ -36,43 +37,44 @@ def test_figures_row_with_missing_field(project) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     lines[5] = "2020,t2,rules"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert_refused(project, "run", "guandu-taihe", "2020", expect=["guandu-taihe.csv:6", "expected 5 fields"])
+    assert_refused(project, "run", "guandu-taihe", "2020",
+                   expect=["guandu-taihe.csv:6", "应有 5 个字段", "实有 3 个", "年度 2020"])
 
 
 def test_unknown_cell_names_the_field(project) -> None:
     path = project.figures_file("guandu-taihe")
     path.write_text(path.read_text(encoding="utf-8") + "2020,t3,new,aliens,0\n", encoding="utf-8")
     assert_refused(project, "run", "guandu-taihe", "2020",
-                   expect=["guandu-taihe.csv:", "office guandu-taihe", "year 2020", "field t3.new.aliens"])
+                   expect=["guandu-taihe.csv:", "机关 guandu-taihe", "年度 2020", "字段 t3.new.aliens"])
 
 
 def test_duplicate_cell(project) -> None:
     path = project.figures_file("guandu-taihe")
     path.write_text(path.read_text(encoding="utf-8") + "2020,t2,rules,made,1\n", encoding="utf-8")
-    assert_refused(project, "run", "guandu-taihe", "2020", expect=["given twice", "field t2.rules.made"])
+    assert_refused(project, "run", "guandu-taihe", "2020", expect=["重复填写", "字段 t2.rules.made"])
 
 
 def test_malformed_params_yaml(project) -> None:
     project.params_file("guandu-taihe", 2020).write_text("office: [guandu-taihe\nyear: 2020\n", encoding="utf-8")
     assert_refused(project, "run", "guandu-taihe", "2020",
-                   expect=["params/guandu-taihe/2020.yaml", "malformed YAML", "year 2020"])
+                   expect=["params/guandu-taihe/2020.yaml:2", "YAML 格式有误", "年度 2020"])
 
 
 def test_params_naming_another_office(project) -> None:
     project.params_file("guandu-taihe", 2020).write_text("office: example-shifan\nyear: 2020\n", encoding="utf-8")
-    assert_refused(project, "run", "guandu-taihe", "2020", expect=["field office"])
+    assert_refused(project, "run", "guandu-taihe", "2020", expect=["params/guandu-taihe/2020.yaml:1", "字段 office"])
 
 
 def test_unknown_office(project) -> None:
     assert_refused(project, "run", "nowhere", "2020", expect=["nowhere"])
-    with pytest.raises(InputError, match="unknown office 'nowhere'"):
+    with pytest.raises(InputError, match="未登记的机关 'nowhere'"):
         load_report("nowhere", 2020, project)
 
 
 @pytest.mark.parametrize("office", ["../guandu-taihe", "a/b", "..", "Guandu", "太和"])
 def test_office_id_must_be_a_slug(project, office: str) -> None:
-    assert_refused(project, "run", office, "2020", expect=["invalid office id"])
-    assert_refused(project, "check", office, expect=["invalid office id"])
+    assert_refused(project, "run", office, "2020", expect=["无效的机关标识"])
+    assert_refused(project, "check", office, expect=["无效的机关标识"])
 
 
 def test_malformed_offices_csv(project) -> None:
@@ -86,7 +88,7 @@ def test_script_in_prose(project) -> None:
     path.write_text(text, encoding="utf-8")
     line = text.splitlines().index("<script>alert(1)</script>") + 1
     assert_refused(project, "run", "guandu-taihe", "2020",
-                   expect=[f"data/narrative/guandu-taihe/2020.md:{line}", "raw HTML", "field 六、其他需要报告的事项"])
+                   expect=[f"data/narrative/guandu-taihe/2020.md:{line}", "raw HTML", "字段 六、其他需要报告的事项"])
 
 
 def test_unknown_placeholder(project) -> None:
@@ -104,8 +106,8 @@ def test_bad_counts_are_critical_findings(project, ref: str, value: str, rule: s
     set_figure(project, "guandu-taihe", 2020, ref, value)
     code, out = run_cli(project, "check", "guandu-taihe", "2020")
     assert code == 1, out
-    critical = [line for line in out.splitlines() if "[critical]" in line]
+    critical = [line for line in out.splitlines() if "[严重]" in line]
     assert len(critical) == 1, out  # the sums that need the cell are not assessable, not failed
     line = critical[0]
-    assert rule in line and ref in line and f"(值: {value})" in line
+    assert rule in line and f"填报{value}（data/figures/guandu-taihe.csv:" in line
     assert "data/figures/guandu-taihe.csv:" in line

@@ -258,7 +258,7 @@ def test_batch_cli_summary_and_exit_status(tmp_path) -> None:
 def test_synth_without_faults_is_clean_across_years_and_formats(tmp_path) -> None:
     project = make(tmp_path, offices=5, years=range(2019, 2026), seed=7)
     result = CliRunner().invoke(main, ["check", "--project", str(project.root)])
-    assert result.exit_code == 0 and "35 report(s) checked: 0 critical, 0 warning(s)" in result.output
+    assert result.exit_code == 0 and "已校验35份报告：严重问题0项，警告0项" in result.output
 
 
 def test_synth_refuses_a_folder_that_holds_a_project(tmp_path) -> None:

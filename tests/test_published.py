@@ -393,12 +393,16 @@ def test_audit_compares_labels_as_printed(synthetic, tmp_path) -> None:
     assert [f.value for f in page.findings if f.rule == "LABEL-EXACT"] == ["三三、本年度办理结果"]
 
 
-def test_cells_that_run_together_are_reported_not_guessed(tmp_path) -> None:
+def test_cells_that_run_together_are_read_when_one_way_fits_else_reported(tmp_path) -> None:
     text = SEED.read_text(encoding="utf-8").replace("行政许可 | 0 | 0 | 0 |", "行政许可000 |")
+    text = text.replace("规章 | 0 | 0 | 0 |", "规章12345 |")
     pub = read_published(write(tmp_path, "glued.txt", text))
-    assert [pub.values[f"t2.license.{c}"] for c in ("prev_items", "delta", "decisions")] == [None, None, None]
+    assert [pub.values[f"t2.license.{c}"] for c in ("prev_items", "delta", "decisions")] == ["0", "0", "0"]
+    assert [pub.values[f"t2.rules.{c}"] for c in ("made", "published", "public_total")] == [None, None, None]
+    assert set(pub.unreadable) == {"t2.rules.made", "t2.rules.published", "t2.rules.public_total"}
+    assert not {"t2.rules.made"} & set(pub.not_reported)
     (problem,) = pub.problems
-    assert "表二" in problem and "行政许可000" in problem and "run together" in problem
+    assert "表二" in problem and "'12345'" in problem and "表二 · 规章 · 本年新制作数量" in problem
 
 
 def test_audit_json_is_machine_readable() -> None:

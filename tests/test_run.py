@@ -35,15 +35,22 @@ def test_gate_blocks_and_keeps_the_earlier_report(project) -> None:
     # The published report is untouched; the findings page sits beside it.
     for name in ("2020.html", "2020.ipynb"):
         assert (out / name).read_bytes() == published[f"guandu-taihe/{name}"]
-    page = read((out / "2020.findings.html").read_text(encoding="utf-8"))
+    html = (out / "2020.findings.html").read_text(encoding="utf-8")
+    page = read(html)
     assert "未通过数据校验" in page.blocks[0][1]
-    cells = [c.text for row in page.tables[0] for c in row]
+    # Table 三 comes first with the cell marked, then the list of findings.
+    marked = [c for row in page.tables[0] for c in row if c.attrs.get("data-rule")]
+    assert [(c.attrs["data-rule"], c.text) for c in marked] == [("T3-INT", "-11")]  # value, note 1
+    cells = [c.text for row in page.tables[-1] for c in row]
     assert "T3-INT" in cells and "表三数据须为非负整数" in cells and "严重" in cells
-    assert "表三 · 一、本年新收政府信息公开申请数量 · 自然人" in cells
-    assert any(tag == "pre" and text.startswith("GateFailed:") for tag, text in page.blocks)
-    # The executed notebook shows the error and the findings too.
+    assert any("表三 · 一、本年新收政府信息公开申请数量 · 自然人：填报-1" in c and "data/figures/guandu-taihe.csv:" in c
+               for c in cells)
+    # No English block, no traceback: the notebook ends with the findings and one Chinese line.
+    assert not any(tag == "pre" for tag, _ in page.blocks) and "GateFailed" not in html
     nb = nbformat.read(out / "2020.findings.ipynb", as_version=4)
-    assert any(o.get("ename") == "GateFailed" for c in nb.cells for o in c.get("outputs", ()))
+    (error,) = [o for c in nb.cells for o in c.get("outputs", ()) if o.output_type == "error"]
+    assert error.ename == "GateFailed" and error.traceback == ["guandu-taihe 2020年：严重问题1项，报告不予发布"
+                                                               "（见上方问题清单，改正数据后重新运行）"]
 
     # Fixed data publishes again and clears the stale findings.
     set_figure(project, "guandu-taihe", 2020, "t3.new.natural", "0")
@@ -103,4 +110,6 @@ def test_demo_outputs_are_not_committed() -> None:
 def test_executed_notebook_keeps_its_parameters(project) -> None:
     result = run_report(project, "guandu-taihe", 2020)
     nb = json.loads(result.notebook.read_text(encoding="utf-8"))
-    assert nb["metadata"]["papermill"]["parameters"] == {"office": "guandu-taihe", "year": 2020}
+    # `run` validates before it executes and passes the findings, as the batch does (same notebook, same page).
+    assert nb["metadata"]["papermill"]["parameters"] == {"office": "guandu-taihe", "year": 2020, "findings": []}
+    assert nb["metadata"]["nianbao"]["findings"] == []

@@ -6,7 +6,7 @@ The public API: load a report, validate reports, render; and the pieces the repo
 from .exceptions import ExecutionFailed, GateFailed, InputError, NianbaoError
 from .findings import Finding
 from .formats import FORMATS, RULES, format_for
-from .notebook import check_report, gate, show_report
+from .notebook import check_report, compare_years, gate, show_report
 from .project import Project
 from .report import Report, load_report
 
@@ -14,5 +14,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FORMATS", "RULES", "ExecutionFailed", "Finding", "GateFailed", "InputError", "NianbaoError", "Project",
-    "Report", "__version__", "check_report", "format_for", "gate", "load_report", "show_report",
+    "Report", "__version__", "check_report", "compare_years", "format_for", "gate", "load_report", "show_report",
 ]

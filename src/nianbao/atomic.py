@@ -22,7 +22,10 @@ def sweep(folder: Path) -> list[Path]:
     """Remove the temporaries a killed process left under `folder`; they are never finished outputs."""
     found = sorted(folder.rglob(TEMP_GLOB)) if folder.is_dir() else []
     for path in found:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:  # a read-only folder: nothing can have been left there since it became so
+            pass
     return found
 
 
@@ -37,6 +40,7 @@ def write_files(contents: Mapping[Path, str | bytes]) -> None:
     If anything fails before the renames, no target is touched and the temporaries are removed.
     """
     temps: dict[Path, Path] = {}
+    path = None
     try:
         for path, data in contents.items():
             temp = temps[path] = _temp_for(path)
@@ -47,6 +51,10 @@ def write_files(contents: Mapping[Path, str | bytes]) -> None:
             os.chmod(temp, 0o644)
         for path, temp in temps.items():
             os.replace(temp, path)
+    except OSError as exc:
+        if exc.filename is None:  # a full disk says so without naming the file
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     finally:
         for temp in temps.values():
             temp.unlink(missing_ok=True)

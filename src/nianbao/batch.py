@@ -13,7 +13,6 @@ interrupted batch leaves finished outputs and no partial ones; the next run does
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,12 +20,13 @@ from itertools import islice
 from pathlib import Path
 
 from .atomic import sweep, write_files
+from .data import Registry, read_registry
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
 from .overview import overview_tasks
-from .params import list_reports, read_params
-from .pool import Task, WorkerPool
+from .params import list_reports
+from .pool import Task, WorkerPool, usable_cpus
 from .project import Project
 
 SAVE_EVERY = 2.0  # seconds between manifest saves while a batch runs: what a kill can lose
@@ -43,6 +43,9 @@ class BatchResult:
     seconds: float
     index: Path
     swept: list[Path] = field(default_factory=list)
+    # Bad input that belongs to no office-year (a params file named `２０２２.yaml`, a registry row with no valid
+    # id): reported, and the batch exits 2, but every report it does not belong to is built.
+    problems: list[InputError] = field(default_factory=list)
     overviews: list[dict] = field(default_factory=list)  # the overviews of the selected years, as recorded
 
     def with_status(self, *statuses: str) -> list[Entry]:
@@ -50,9 +53,10 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        """2 when a report or an overview failed, 1 when a report is blocked by the gate, else 0."""
+        """2 when a report or an overview failed or some input belongs to no report, 1 when a report is blocked
+        by the gate, else 0."""
         failed = self.with_status(FAILED) or any(o.get("status") == FAILED for o in self.overviews)
-        return 2 if failed else 1 if self.with_status(GATED) else 0
+        return 2 if failed or self.problems else 1 if self.with_status(GATED) else 0
 
 
 def _chunks(pairs: Sequence[tuple[str, int]]) -> Iterator[Sequence[tuple[str, int]]]:
@@ -62,22 +66,16 @@ def _chunks(pairs: Sequence[tuple[str, int]]) -> Iterator[Sequence[tuple[str, in
         size = CHUNK
 
 
-def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict) -> Iterator[Task | Entry]:
+def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict,
+          registry: Registry | None = None) -> Iterator[Task | Entry]:
     """A task for each office-year of `pairs` that loads, with its findings; a failed entry for each that
     does not (bad params, figures or prose), with the message that names file, office, year and field."""
     from .report import iter_reports
     from .validate import validate  # imports great-expectations: once per batch, only when there is work
 
     for chunk in _chunks(pairs):
-        good = []
-        for office, year in chunk:
-            try:
-                read_params(project, office, year)
-                good.append((office, year))
-            except InputError as exc:
-                yield Entry(office, year, FAILED, digests.get((office, year)), error=str(exc))
         reports = []
-        for office, year, loaded in iter_reports(project, good):
+        for office, year, loaded in iter_reports(project, chunk, registry):
             if isinstance(loaded, InputError):
                 yield Entry(office, year, FAILED, digests.get((office, year)), error=str(loaded))
             else:
@@ -93,22 +91,53 @@ def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict) -> 
 def run_batch(project: Project, offices: list[str] | None = None, years: list[int] | None = None,
               jobs: int | None = None, force: bool = False,
               on_start: Callable[[int, int], None] | None = None,
-              on_entry: Callable[[Entry], None] | None = None) -> BatchResult:
+              on_entry: Callable[[Entry], None] | None = None, *, kernel: str | None = None,
+              timeout: int | None = None, wait: bool = False,
+              on_note: Callable[[str], None] | None = None) -> BatchResult:
     """Build every selected office-year whose inputs changed (all of them with `force`).
 
-    `on_start(to_build, skipped)` is called once the work is known, `on_entry` for each report built.
+    `on_start(to_build, skipped)` is called once the work is known, `on_entry` for each report built,
+    `on_note(text)` with notes for the user (a capped --jobs, a missing kernel, a wait for the lock).
+    `jobs`: worker processes (default and most: the CPUs this process may use); `kernel`: `--kernel NAME`;
+    `timeout`: seconds a cell may run; `wait`: wait for another process writing outputs/ instead of raising
+    `OutputsBusy`.
     """
+    from .kernel import choose_kernel
+    from .lock import outputs_lock
+
+    note = on_note or (lambda text: None)
+    kernel, missing = choose_kernel(project.notebook, kernel)
+    if missing:
+        note(missing)
+    usable = usable_cpus()
+    if jobs and jobs > usable:
+        note(f"note: --jobs {jobs} capped at {usable}, the CPUs this process may use")
+    jobs = min(jobs or usable, usable)
+    with outputs_lock(project, "nianbao batch", wait=wait, on_wait=note):
+        return _run_batch(project, offices, years, jobs, force, on_start, on_entry, kernel, timeout)
+
+
+def _run_batch(project: Project, offices: list[str] | None, years: list[int] | None, jobs: int, force: bool,
+               on_start: Callable[[int, int], None] | None, on_entry: Callable[[Entry], None] | None,
+               kernel: str, timeout: int | None) -> BatchResult:
     started = time.perf_counter()
     swept = sweep(project.outputs)  # temporaries of a killed run
-    pairs = list_reports(project, offices, years)
+    problems: list[InputError] = []
+    pairs = list_reports(project, offices, years, problems)
     if not pairs:
+        if problems:
+            raise problems[0]
         raise NianbaoError("no reports selected: params/<office>/<year>.yaml lists the reports to build")
+    # An unreadable registry stops everything (InputError, exit 2) before a worker starts; a bad row of it
+    # fails that office's reports only.
+    registry = read_registry(project)
+    problems += registry.unplaced
     manifest = Manifest(project)
-    jobs = jobs or os.cpu_count() or 1
     # A first build (reports never recorded) or --force has work: the workers start their kernels now, while
     # the inputs are hashed. Otherwise they start once something is found to have changed.
     eager = force or any(manifest.get(o, y) is None for o, y in pairs)
-    pool = WorkerPool(project, min(jobs, len(pairs))) if eager else None
+    options = {"kernel": kernel, "timeout": timeout}
+    pool = WorkerPool(project, min(jobs, len(pairs)), **options) if eager else None
     last_save = time.monotonic()
     try:
         digests = input_digests(project, pairs)
@@ -123,8 +152,8 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
         if on_start:
             on_start(len(stale), len(pairs) - len(stale))
         if stale:
-            pool = pool or WorkerPool(project, min(jobs, len(stale)))
-            for entry in pool.run(tasks(project, stale, digests)):
+            pool = pool or WorkerPool(project, min(jobs, len(stale)), **options)
+            for entry in pool.run(tasks(project, stale, digests, registry)):
                 manifest.put(entry)
                 if on_entry:
                     on_entry(entry)
@@ -141,12 +170,15 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     finally:
         if pool is not None:
             pool.close()
-        manifest.save()
-        sweep(project.outputs)
+        try:
+            manifest.save()
+        finally:  # even when outputs/ is full or read-only: no temporary is left behind
+            sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     index = write_index(project, manifest)
     overviews = [o for y in sorted({y for _, y in pairs}) if (o := manifest.overviews.get(str(y)))]
-    return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept, overviews)
+    return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,
+                       problems=problems, overviews=overviews)
 
 
 def write_index(project: Project, manifest: Manifest) -> Path:
@@ -158,7 +190,7 @@ def write_index(project: Project, manifest: Manifest) -> Path:
         names = {o.id: o.name for o in read_offices(project).values()}
     except InputError:
         names = {}
-    entries = [e for e in (manifest.get(o, y) for o, y in list_reports(project)) if e]
+    entries = [e for e in (manifest.get(o, y) for o, y in list_reports(project, problems=[])) if e]
     path = project.outputs / "index.html"
     write_files({path: index_html(entries, names, manifest.overviews)})
     return path

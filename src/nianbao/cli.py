@@ -36,8 +36,28 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except NianbaoError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:  # outputs/ read-only, a full disk, a folder that cannot be made
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(2)
 
     return wrapper
+
+
+def execution_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--kernel, --timeout and --wait, the same for `run` and `batch`."""
+    from .pool import TIMEOUT
+
+    fn = click.option("--wait", is_flag=True, help="When another nianbao process is writing outputs/, wait for "
+                                                   "it (default: stop, naming that process).")(fn)
+    fn = click.option("--timeout", type=click.IntRange(min=1), default=TIMEOUT, show_default=True,
+                      metavar="SECONDS", help="Seconds a notebook cell may run before its report fails.")(fn)
+    return click.option("--kernel", metavar="NAME", help="Jupyter kernel to run the notebook with (default: the "
+                        "notebook's; where it is not installed, this environment's Python).")(fn)
+
+
+def _note(text: str) -> None:
+    click.echo(text, err=True)
 
 
 @click.group()
@@ -51,12 +71,43 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 def _years(values: tuple[str, ...]) -> list[int] | None:
-    """`2019-2021,2023` → [2019, 2020, 2021, 2023]."""
+    """`2019-2021,2023` → [2019, 2020, 2021, 2023]; None when not given. A reversed range (`2021-2019`), a
+    bad year or a value that names none (`,`) is a usage error (exit 2), never "every year"."""
     years: list[int] = []
     for part in _split(values):
         first, _, last = part.partition("-")
-        years += range(check_year(first), check_year(last or first) + 1)
+        try:
+            low, high = check_year(first), check_year(last if "-" in part else first)
+        except NianbaoError as exc:
+            raise click.BadParameter(str(exc), param_hint="--years") from None
+        if high < low:
+            raise click.BadParameter(f"{part!r}：起始年份大于结束年份，应写作 {high}-{low}", param_hint="--years")
+        years += range(low, high + 1)
+    if values and not years:
+        raise click.BadParameter(f"{','.join(values)!r} 没有列出任何年份", param_hint="--years")
     return years or None
+
+
+def _offices(values: tuple[str, ...]) -> list[str] | None:
+    """`a,b` → ["a", "b"] (ids checked); None when not given; a value that names no office is a usage error."""
+    offices = _split(values)
+    if values and not offices:
+        raise click.BadParameter(f"{','.join(values)!r} 没有列出任何机关", param_hint="--offices")
+    return [check_office_id(o) for o in offices] or None
+
+
+def _report_files(paths: tuple[Path, ...], suffixes: tuple[str, ...] | None = None) -> list[Path]:
+    """The report files of `paths` (files, folders), each once; a folder holding none is an error.
+    `suffixes`: the kinds of file read in a folder (default: published reports)."""
+    from .ingest import SUFFIXES, report_files
+
+    files: list[Path] = []
+    for path in paths:
+        found = list(report_files([path], suffixes or SUFFIXES))
+        if not found:
+            raise NianbaoError(f"{path}: no report file that nianbao can read in this folder")
+        files += found
+    return list(dict.fromkeys(files))
 
 
 SUMMARY_LIMIT = 50  # gated or failed reports named in a batch's summary; the index lists them all
@@ -69,12 +120,14 @@ def _interrupt(signum: int, frame: Any) -> None:
 @main.command()
 @click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
 @click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2021, 2019-2021, 2019,2023.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: the number of cores).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1),
+              help="Worker processes (default and most: the CPUs this process may use).")
 @click.option("--force", is_flag=True, help="Rebuild every selected report, changed or not.")
+@execution_options
 @project_option
 @reports_errors
-def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, force: bool,
-          project_dir: str | None) -> None:
+def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, force: bool, kernel: str | None,
+          timeout: int, wait: bool, project_dir: str | None) -> None:
     """Build every office-year that has a params file: validate all at once, execute on warm kernels.
 
     Skips reports whose inputs have not changed since their outputs were made (see outputs/manifest.json),
@@ -89,8 +142,9 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     progress = Progress(sys.stderr)
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job: stop as for Ctrl-C, keep what is done
     try:
-        result = run_batch(project, [check_office_id(o) for o in _split(offices)] or None, _years(years), jobs,
-                           force, on_start=progress.start, on_entry=progress.update)
+        result = run_batch(project, _offices(offices), _years(years), jobs,
+                           force, on_start=progress.start, on_entry=progress.update, kernel=kernel,
+                           timeout=timeout, wait=wait, on_note=_note)
     except KeyboardInterrupt:
         progress.close()
         click.echo("interrupted: finished reports are kept; run again to build the rest", err=True)
@@ -99,16 +153,18 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     gated, failed = result.with_status(GATED), result.with_status(FAILED)
     for entry in gated[:SUMMARY_LIMIT]:
         critical = critical_findings(entry)
-        click.echo(f"gated: {entry.office} {entry.year}: {len(critical)} critical finding(s)", err=True)
+        click.echo(f"未通过校验，不予发布：{entry.office} {entry.year}年，严重问题{len(critical)}项", err=True)
         for f in critical[:5]:
             click.echo(f"  {f.describe()}", err=True)
     for entry in failed[:SUMMARY_LIMIT]:
-        last = (entry.error or "").strip().splitlines()[-1:] or ["unknown error"]
-        click.echo(f"failed: {entry.office} {entry.year}: {last[0]}", err=True)
+        first = (entry.error or "").strip().splitlines()[:1] or ["unknown error"]  # the reason; a traceback follows
+        click.echo(f"failed: {entry.office} {entry.year}: {first[0]}", err=True)
+    for problem in result.problems:
+        click.echo(f"error: {problem}", err=True)
     for o in result.overviews:
         if o.get("status") == FAILED:
-            last = (o.get("error") or "").strip().splitlines()[-1:] or ["unknown error"]
-            click.echo(f"failed: overview {o['year']}: {last[0]}", err=True)
+            first = (o.get("error") or "").strip().splitlines()[:1] or ["unknown error"]
+            click.echo(f"failed: overview {o['year']}: {first[0]}", err=True)
     for what, entries in (("gated", gated), ("failed", failed)):
         if len(entries) > SUMMARY_LIMIT:
             click.echo(f"... and {len(entries) - SUMMARY_LIMIT} more {what} report(s): see "
@@ -161,20 +217,22 @@ def synth(count: int, years: str, out: str, faults: float, seed: int, anomalies:
 @reports_errors
 def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force: bool,
            project_dir: str | None) -> None:
-    """Read published reports (web pages, text copies) into data/: figures, prose, params.
+    """Read published reports (web pages, text copies, PDF, Word) and filled workbooks (.xlsx) into data/.
 
-    PATHS are files or folders of .html/.htm/.txt files. A cell left blank or with a dash is recorded as not
-    reported (blank), never as 0; the cells not reported are listed. With --project DIR naming a folder that
-    holds no project yet, one is started there. Exits 2 when a file could not be ingested.
+    PATHS are files or folders of .html/.htm/.txt/.pdf/.docx/.xlsx files. A workbook made by `nianbao workbook`
+    replaces its office-year's figures; a workbook of another office or year is refused unless --office/--year.
+    A cell left blank or with a dash is recorded as not reported (blank), never as 0; the cells not reported
+    are listed. With --project DIR naming a folder that holds no project yet, one is started there. Exits 2
+    when a file could not be ingested.
     """
-    from .ingest import ingest_file, report_files
+    from .ingest import SUFFIXES, WORKBOOKS, ingest_file
     from .render.html import cell_location
     from .scaffold import init_project
 
     project = init_project(Path(project_dir)) if project_dir else _project(None)
     office = check_office_id(office) if office else None
     failed = 0
-    for path in report_files(paths):
+    for path in _report_files(paths, (*SUFFIXES, *WORKBOOKS)):
         try:
             done = ingest_file(project, path, office=office, year=check_year(year) if year else None, force=force)
         except NianbaoError as exc:
@@ -203,6 +261,43 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
 
 
 @main.command()
+@click.argument("office", required=False)
+@click.argument("year", required=False)
+@click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
+@click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2024, 2023-2024.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder (default: forms/ of the project).")
+@click.option("--force", is_flag=True, help="Replace workbooks that exist in the folder (they may be filled ones).")
+@project_option
+@reports_errors
+def workbook(office: str | None, year: str | None, offices: tuple[str, ...], years: tuple[str, ...],
+             out: Path | None, force: bool, project_dir: str | None) -> None:
+    """Write the Excel forms (.xlsx) offices fill in: one per office-year, as the official tables.
+
+    Every office-year with a params file (select with --offices/--years), or OFFICE YEAR alone. Prefilled
+    with the figures the project has, else with last year's carry-overs. Read them back with `nianbao ingest`.
+    """
+    from .params import list_reports
+    from .workbook.write import write_workbooks
+
+    project = _project(project_dir)
+    if office:
+        if not year:
+            raise NianbaoError("give OFFICE and YEAR, or neither (then --offices/--years select)")
+        pairs = [(check_office_id(office), check_year(year, office=office))]
+    else:
+        pairs = list_reports(project, [check_office_id(o) for o in _split(offices)] or None, _years(years))
+        if not pairs:
+            raise NianbaoError("no office-year selected: no params file matches (see `nianbao new`)")
+    folder = out or project.root / "forms"
+    done = write_workbooks(project, pairs, folder, force)
+    kept = [p for p, written in done if not written]
+    for path in kept:
+        click.echo(f"kept {path} (exists; --force replaces it)")
+    click.echo(f"wrote {len(done) - len(kept)} workbook(s) to {folder}")
+
+
+@main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the findings as one HTML page.")
@@ -211,28 +306,28 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
 def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None:
     """Check published reports against the rules of the national format, as the gate does.
 
-    PATHS are files or folders of .html/.htm/.txt files; reports of one office in consecutive years feed the
+    PATHS are files or folders of .html/.htm/.txt/.pdf/.docx files; reports of one office in consecutive years feed the
     cross-year rules. A rule that needs a cell that was not reported is not assessable, not failed. Figures
     the prose states that a table contradicts are warnings. Exits 1 when any finding is critical, 2 when a
     file could not be read.
     """
     from .atomic import write_files
     from .audit import audit as run_audit
-    from .ingest import report_files
 
-    result = run_audit(list(report_files(paths)))
+    result = run_audit(_report_files(paths))
     if as_json:
         click.echo(json.dumps([{"file": a.report.file, "office": a.report.office, "year": a.report.year,
                                 "format": a.report.format.id, "findings": [f.to_dict() for f in a.findings],
                                 "not_assessable": [list(n) for n in a.not_assessable],
-                                "not_reported": a.report.not_reported, "problems": a.report.problems}
+                                "not_reported": a.report.not_reported, "unreadable": a.report.unreadable,
+                                "problems": a.report.problems}
                                for a in result.audited], ensure_ascii=False, indent=1))
     else:
         for a in result.audited:
             pub = a.report
             critical = sum(f.critical for f in a.findings)
-            click.echo(f"{pub.file}: {pub.office} {pub.year} ({pub.format.id}): {critical} critical, "
-                       f"{len(a.findings) - critical} warning(s), {len(a.not_assessable)} check(s) not assessable")
+            click.echo(f"{pub.file}: {pub.office} {pub.year} ({pub.format.id})：严重问题{critical}项，"
+                       f"警告{len(a.findings) - critical}项，无法评估的检查{len(a.not_assessable)}项")
             shown: dict[str, int] = {}
             for f in a.findings:
                 shown[f.rule] = shown.get(f.rule, 0) + 1
@@ -240,18 +335,18 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None
                     click.echo("  " + f.describe().replace(f" — {pub.file}", "").replace("\n", " / "))
             for rule, n in shown.items():
                 if n > 3:
-                    click.echo(f"  ... and {n - 3} more {rule} finding(s)")
+                    click.echo(f"  ……另有{n - 3}项{rule}")
             if a.not_assessable:
                 rules = sorted({r for r, *_ in a.not_assessable})
-                click.echo(f"  not assessable (cells not reported): {', '.join(rules)}")
+                click.echo(f"  无法评估（所需单元格未填报）：{'、'.join(rules)}")
             for problem in pub.problems:
                 click.echo(f"  {problem}")
     for error in result.errors:
         click.echo(f"error: {error}", err=True)
     if not as_json:
         critical = sum(a.critical for a in result.audited)
-        click.echo(f"{len(result.audited)} report(s) audited: {critical} with critical findings"
-                   + (f"; {len(result.errors)} file(s) could not be read" if result.errors else ""))
+        click.echo(f"共审核{len(result.audited)}份报告，其中{critical}份有严重问题"
+                   + (f"；{len(result.errors)}个文件无法读取" if result.errors else ""))
     if html_out:
         from .render.audit import audit_html
 
@@ -263,23 +358,31 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool) -> None
 @main.command()
 @click.argument("office")
 @click.argument("year")
+@execution_options
 @project_option
 @reports_errors
-def run(office: str, year: str, project_dir: str | None) -> None:
+def run(office: str, year: str, kernel: str | None, timeout: int, wait: bool, project_dir: str | None) -> None:
     """Execute and publish the report of OFFICE for YEAR.
 
     Writes outputs/OFFICE/YEAR.ipynb and outputs/OFFICE/YEAR.html; when a critical finding gates the
-    report, writes outputs/OFFICE/YEAR.findings.html instead and exits 1.
+    report, writes outputs/OFFICE/YEAR.findings.html instead and exits 1. Exits 2 on bad input or when the
+    notebook fails (a cell raises or times out, the kernel dies). Records the report in outputs/manifest.json.
     """
-    from .run import GATED, run_report
+    from .run import GATED, quiet_papermill, run_report
 
+    quiet_papermill()
     project = _project(project_dir)
-    result = run_report(project, check_office_id(office), check_year(year, office=office))
+    signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: the kernel is stopped, no temporary is left
+    try:
+        result = run_report(project, check_office_id(office), check_year(year, office=office), kernel=kernel,
+                            timeout=timeout, wait=wait, on_note=_note)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: {office} {year} was not published; an earlier report is kept", err=True)
+        sys.exit(130)
     html = project.relative(result.html)
     if result.status == GATED:
         critical = [f for f in result.findings if f.critical]
-        click.echo(f"gated: {office} {year} is not published ({len(critical)} critical finding(s)); see {html}",
-                   err=True)
+        click.echo(f"未通过校验，不予发布：{office} {year}年，严重问题{len(critical)}项；问题清单见 {html}", err=True)
         for f in critical:
             click.echo(f"  {f.describe()}", err=True)
         sys.exit(1)
@@ -297,28 +400,46 @@ def run(office: str, year: str, project_dir: str | None) -> None:
 def check(office: str | None, year: str | None, project_dir: str | None, as_json: bool) -> None:
     """Validate reports (all of them, one office's, or one office-year) and print the findings.
 
-    Exits 1 when any finding is critical.
+    Reads everything the batch reads (params files, registry, figures, prose) and reports every input error,
+    naming file and line, office, year and field. Exits 2 on bad input, else 1 when any finding is critical.
     """
+    from .data import read_registry
+    from .exceptions import InputError
     from .findings import dumps, has_critical
     from .params import list_reports
-    from .report import load_reports
+    from .report import iter_reports
     from .validate import validate
 
     project = _project(project_dir)
     offices = [check_office_id(office)] if office else None
     years = [check_year(year, office=office)] if year else None
-    pairs = list_reports(project, offices, years)
-    if office and not pairs:
+    problems: list[InputError] = []
+    pairs = list_reports(project, offices, years, problems)
+    if office and not pairs and not problems:
         raise NianbaoError(f"no parameter files for {office}{' ' + year if year else ''} under params/")
-    findings = validate(load_reports(project, pairs), project)
+    registry = read_registry(project)  # an unreadable registry raises: exit 2
+    problems += registry.unplaced
+    reports = []
+    for _, _, loaded in iter_reports(project, pairs, registry):  # what the batch reads: params, figures, prose
+        if isinstance(loaded, InputError):
+            problems.append(loaded)
+        else:
+            reports.append(loaded)
+    findings = validate(reports, project)
     if as_json:
         click.echo(dumps(findings))
     else:
         for f in findings:
             click.echo(f"{f.office} {f.year} {f.describe()}")
+    # every fault of a figures file, each once (the file fails every year of its office)
+    errors = list(dict.fromkeys(str(e) for p in problems for e in getattr(p, "problems", [p])))
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if not as_json:
         critical = sum(f.critical for f in findings)
-        click.echo(f"{len(pairs)} report(s) checked: {critical} critical, {len(findings) - critical} warning(s)")
-    sys.exit(1 if has_critical(findings) else 0)
+        click.echo(f"已校验{len(pairs)}份报告：严重问题{critical}项，警告{len(findings) - critical}项"
+                   + (f"，输入错误{len(errors)}项" if errors else ""))
+    sys.exit(2 if errors else 1 if has_critical(findings) else 0)
 
 
 @main.command()
@@ -363,6 +484,7 @@ def new(office: str, year: str, project_dir: str | None) -> None:
 
 @main.command()
 @click.argument("year")
+@reports_errors
 def cells(year: str) -> None:
     """List every data cell of YEAR's format: its key for data/figures, its labels and its kind."""
     from .scaffold import cell_table

@@ -16,6 +16,7 @@ from pathlib import Path
 from .exceptions import InputError
 from .formats import format_for
 from .project import Project, check_office_id, check_year
+from .textfile import read_text
 
 OFFICE_FIELDS = ("id", "name", "region", "address", "postcode", "phone")
 LABEL_PREFIX = "label."  # columns `label.<label key>` override a configurable label for that office
@@ -33,48 +34,100 @@ class Office:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def _rows(path: Path, expected: tuple[str, ...], *, exact: bool) -> Iterator[tuple[int, dict[str, str]]]:
-    """Rows of a UTF-8 CSV file (a BOM from Excel is fine) with their line numbers, header checked."""
+def _rows(path: Path, rel: str, expected: tuple[str, ...], *, exact: bool,
+          office: str | None = None) -> Iterator[tuple[int, list[str], list[str]]]:
+    """(line, cells, header) of a UTF-8 CSV file (a BOM from Excel is fine), header checked. Rows with no value
+    at all (Excel's trailing `,,,,`) are skipped, and so are empty columns after the last named one; a row
+    with another number of fields comes as it is, for the caller to say whose it is. Raises `InputError`
+    naming `rel` and the line."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        text = read_text(path, file=rel, office=office)
     except FileNotFoundError:
-        raise InputError("file not found", file=path) from None
-    with handle:
+        raise InputError("文件不存在", file=rel, office=office) from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InputError(f"空文件：第 1 行应为表头 {','.join(expected)}", file=rel, line=1, office=office)
+        header = [h.strip() for h in header]
+        while header and not header[-1]:  # Excel's empty trailing columns (`value,,`): a column once formatted
+            header.pop()
+        missing = [f for f in expected if f not in header]
+        if missing or (exact and tuple(header) != expected) or len(set(header)) != len(header):
+            sep = next((f"；分隔符应为英文逗号，不是 {c!r}" for c in (";", "\t", "，") if c in "".join(header)), "")
+            raise InputError(f"表头 {','.join(header)!r} 有误：应为 {','.join(expected)!r}"
+                             + (f"（缺少 {', '.join(missing)}）" if missing else "") + sep,
+                             file=rel, line=1, office=office)
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(header) and not any(c.strip() for c in cells[len(header):]):
+                cells = cells[:len(header)]
+            yield reader.line_num, [c.strip() for c in cells], header
+    except csv.Error as exc:
+        raise InputError(f"CSV 格式有误：{exc}", file=rel, line=reader.line_num, office=office) from None
+
+
+def _field_count(cells: list[str], header: list[str]) -> str:
+    return f"应有 {len(header)} 个字段（{','.join(header)}），实有 {len(cells)} 个"
+
+
+@dataclass
+class Registry:
+    """`data/offices.csv` as read: the offices whose row is good, and the rows that are not. A bad row fails
+    only its office's reports (`problems`, by office id); a row with no valid id belongs to no office
+    (`unplaced`)."""
+
+    offices: dict[str, Office]
+    problems: dict[str, InputError] = field(default_factory=dict)
+    unplaced: list[InputError] = field(default_factory=list)
+
+    def office(self, office: str, *, file: str, year: int | None = None) -> Office:
+        """The office `office`; raises its row's `InputError`, or one saying it is not registered."""
+        if office in self.problems:
+            raise self.problems[office]
+        if office not in self.offices:
+            known = ", ".join(sorted(self.offices)[:20]) or "无"
+            raise InputError(f"未登记的机关 {office!r}：请先在 data/offices.csv 中添加（已登记：{known}）", file=file,
+                             office=office, year=year)
+        return self.offices[office]
+
+
+def read_registry(project: Project) -> Registry:
+    """The office registry. Raises `InputError` when the file as a whole cannot be read (missing, not UTF-8,
+    bad header): no office can be built then. A bad row is kept in `Registry.problems`."""
+    rel = project.relative(project.offices_file)
+    registry = Registry({})
+    first_line: dict[str, int] = {}
+    for line, cells, header in _rows(project.offices_file, rel, ("id", "name"), exact=False):
+        raw_id = cells[header.index("id")] if len(cells) > header.index("id") else ""
         try:
-            reader = csv.reader(handle, strict=True)
-            header = next(reader, None)
-            if header is None:
-                raise InputError("empty file: expected a header line", file=path, line=1)
-            header = [h.strip() for h in header]
-            missing = [f for f in expected if f not in header]
-            if missing or (exact and tuple(header) != expected) or len(set(header)) != len(header):
-                raise InputError(f"bad header {','.join(header)!r}: expected {','.join(expected)!r}"
-                                 + (f" (missing {', '.join(missing)})" if missing else ""), file=path, line=1)
-            for cells in reader:
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue
-                if len(cells) != len(header):
-                    raise InputError(f"expected {len(header)} fields, found {len(cells)}", file=path,
-                                     line=reader.line_num)
-                yield reader.line_num, dict(zip(header, (c.strip() for c in cells), strict=True))
-        except csv.Error as exc:
-            raise InputError(f"malformed CSV: {exc}", file=path, line=reader.line_num) from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from None
+            office = check_office_id(raw_id, file=rel, line=line)
+        except InputError as exc:
+            registry.unplaced.append(exc)
+            continue
+        if office in first_line:
+            registry.problems[office] = InputError(f"机关 {office!r} 重复登记（另见第 {first_line[office]} 行）",
+                                                   file=rel, line=line, office=office, field="id")
+            registry.offices.pop(office, None)
+            continue
+        first_line[office] = line
+        if len(cells) != len(header):
+            registry.problems[office] = InputError(_field_count(cells, header), file=rel, line=line, office=office)
+            continue
+        row = dict(zip(header, cells, strict=True))
+        if not row["name"]:
+            registry.problems[office] = InputError("机关名称为空", file=rel, line=line, office=office, field="name")
+            continue
+        labels = {k.removeprefix(LABEL_PREFIX): v for k, v in row.items() if k.startswith(LABEL_PREFIX) and v}
+        registry.offices[office] = Office(**{k: row.get(k, "") for k in OFFICE_FIELDS}, labels=labels)
+    return registry
 
 
 def read_offices(project: Project) -> dict[str, Office]:
-    path = project.offices_file
-    offices: dict[str, Office] = {}
-    for line, row in _rows(path, ("id", "name"), exact=False):
-        office = check_office_id(row["id"], file=path, line=line)
-        if office in offices:
-            raise InputError(f"office {office!r} is listed twice", file=path, line=line, office=office, field="id")
-        if not row["name"]:
-            raise InputError("empty 机关名称", file=path, line=line, office=office, field="name")
-        labels = {k.removeprefix(LABEL_PREFIX): v for k, v in row.items() if k.startswith(LABEL_PREFIX) and v}
-        offices[office] = Office(**{k: row.get(k, "") for k in OFFICE_FIELDS}, labels=labels)
-    return offices
+    """The offices of the registry whose row is good (see `read_registry` for the others). Raises `InputError`
+    when the registry file cannot be read at all."""
+    return read_registry(project).offices
 
 
 @dataclass(frozen=True)
@@ -85,28 +138,67 @@ class Figures:
     lines: dict[str, int]
 
 
+class FileErrors(InputError):
+    """Every fault of one file's rows: reads as the first, with how many more (`problems` holds them all)."""
+
+    def __init__(self, problems: list[InputError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.problem, file=first.file, line=first.line, office=first.office, year=first.year,
+                         field=first.field)
+
+    def __str__(self) -> str:
+        more = len(self.problems) - 1
+        return super().__str__() + (f"（另有 {more} 处问题，`nianbao check` 列出全部）" if more else "")
+
+
 def read_figures(project: Project, office: str) -> dict[int, Figures]:
-    """All years of one office's figures file, each cell checked against its year's format."""
+    """All years of one office's figures file, each cell checked against its year's format.
+
+    Raises `InputError` with the file (relative to the project), line, office, year and field: not UTF-8, a bad
+    header; or `FileErrors` holding every faulty row: another number of fields, an invalid year (non-ASCII
+    digits, before 2019), a cell that is not in that year's format, a cell given twice. The file is one
+    office's input: a fault in it fails that office's reports, and no other."""
     path = project.figures_file(office)
     rel = project.relative(path)
     years: dict[int, Figures] = {}
     known: dict[int, set[str]] = {}
-    for line, row in _rows(path, FIGURE_FIELDS, exact=True):
-        year = check_year(row["year"], file=f"{rel}:{line}", office=office)
-        if year not in known:
-            known[year] = set(format_for(year).cell_kinds())
-            years[year] = Figures({}, {})
-        ref = f"{row['table']}.{row['row']}.{row['column']}"
-        if ref not in known[year]:
-            raise InputError(f"no cell {ref} in format {format_for(year).id}", file=rel, line=line, office=office,
-                             year=year, field=ref)
-        figures = years[year]
-        if ref in figures.values:
-            raise InputError(f"cell {ref} is given twice (first on line {figures.lines[ref]})", file=rel,
-                             line=line, office=office, year=year, field=ref)
+    problems: list[InputError] = []
+    for line, cells, header in _rows(path, rel, FIGURE_FIELDS, exact=True, office=office):
+        try:
+            if len(cells) != len(header):
+                year = _year_or_none(cells[0])
+                raise InputError(_field_count(cells, header), file=rel, line=line, office=office, year=year,
+                                 field=".".join(cells[1:4]) if year and len(cells) >= 4 else None)
+            row = dict(zip(header, cells, strict=True))
+            year = check_year(row["year"], file=rel, line=line, office=office)
+            if year not in known:
+                known[year] = set(format_for(year).cell_kinds())
+                years[year] = Figures({}, {})
+            ref = f"{row['table']}.{row['row']}.{row['column']}"
+            if ref not in known[year]:
+                raise InputError(f"{format_for(year).id} 格式中没有单元格 {ref}"
+                                 f"（`nianbao cells {year}` 列出全部单元格）",
+                                 file=rel, line=line, office=office, year=year, field=ref)
+            figures = years[year]
+            if ref in figures.values:
+                raise InputError(f"单元格 {ref} 重复填写（第一次在第 {figures.lines[ref]} 行）", file=rel,
+                                 line=line, office=office, year=year, field=ref)
+        except InputError as exc:
+            problems.append(exc)
+            continue
         figures.values[ref] = row["value"] or None
         figures.lines[ref] = line
+    if problems:
+        raise FileErrors(problems)
     return years
+
+
+def _year_or_none(text: str) -> int | None:
+    try:
+        return check_year(text)
+    except InputError:
+        return None
 
 
 def figures_csv(cells: Iterable[tuple[int, str, str]], *, header: bool = True) -> str:

@@ -27,16 +27,17 @@ class InputError(NianbaoError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        # In Chinese, as every message about an office's data: file:line，机关 …，年度 …，字段 …：problem
         where = []
         if self.file:
             where.append(f"{self.file}:{self.line}" if self.line else self.file)
         if self.office:
-            where.append(f"office {self.office}")
+            where.append(f"机关 {self.office}")
         if self.year is not None:
-            where.append(f"year {self.year}")
+            where.append(f"年度 {self.year}")
         if self.field:
-            where.append(f"field {self.field}")
-        return f"{', '.join(where)}: {self.problem}" if where else self.problem
+            where.append(f"字段 {self.field}")
+        return f"{'，'.join(where)}：{self.problem}" if where else self.problem
 
 
 class GateFailed(NianbaoError):
@@ -49,12 +50,12 @@ class GateFailed(NianbaoError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        critical = [f for f in self.findings if f.critical]
-        lines = [f"{self.office} {self.year}: {len(critical)} critical finding(s), report not published"]
-        lines += [f"  {f.describe()}" for f in critical[:20]]
-        if len(critical) > 20:
-            lines.append(f"  ... and {len(critical) - 20} more")
-        return "\n".join(lines)
+        critical = sum(f.critical for f in self.findings)
+        return f"{self.office} {self.year}年：严重问题{critical}项，报告不予发布（见上方问题清单，改正数据后重新运行）"
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: the analyst reads the findings above, then one line why.
+        return [str(self)]
 
 
 class ExecutionFailed(NianbaoError):

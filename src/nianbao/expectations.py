@@ -6,7 +6,7 @@ Four suites, each run on one data frame that `nianbao.validate` builds:
 |------------|-------------------------------------|-----------------------------------------|
 | cells      | data cell of each office-year       | CELL-FILLED, T2-INT, T2-AMT(-DEC), T3-INT, T4-INT |
 | arithmetic | instance of an identity             | T2-DELTA-FLOOR ... T4-GROUPSUM          |
-| prose      | office-year                         | SEC-HEADINGS, SEC1-SCOPE, SEC5-PREV, SEC6-FEE |
+| prose      | office-year                         | SEC-*, TABLE-BLANK, PLACEHOLDER-MALFORMED |
 | labels     | label cell of each office-year      | LABEL-EXACT                             |
 
 Every expectation carries its rule id, status tag and Chinese message in `meta`, and its severity in GX's
@@ -22,7 +22,7 @@ from typing import Any
 
 from .exceptions import InputError
 from .formats import FORMATS, RULES, Format, Rule
-from .formats.rules import CellPattern, Identity, LabelsExact, ProsePattern
+from .formats.rules import CellPattern, Identity, LabelsExact, ProsePattern, TableFilled
 
 SUITES: dict[str, list[str]] = {
     # suite name → the columns that identify a failing row (GX `unexpected_index_column_names`)
@@ -85,16 +85,20 @@ def build_suites() -> dict[str, dict]:
                     rule, "expect_column_values_to_be_between", {"column": "value", **bounds},
                     where(rule=[rule.id]), relation=check.relation,
                     same_format_prev=check.same_format_prev, instances=instances))
+            elif isinstance(check, TableFilled):
+                suites["prose"].append(_expectation(
+                    rule, "expect_column_values_to_be_between", {"column": f"reported_{check.table}", "min_value": 1},
+                    where(format=versions), table=check.table))
             elif isinstance(check, ProsePattern):
-                if check.regex is None:
+                if check.pattern is None:
                     for f in _formats(rule):
                         official = {"column": check.field, "value_set": ["\n".join(f.headings)]}
                         suites["prose"].append(_expectation(
                             rule, "expect_column_values_to_be_in_set", official, where(format=[f.id])))
                 else:
                     suites["prose"].append(_expectation(
-                        rule, "expect_column_values_to_match_regex", {"column": check.field, "regex": check.regex},
-                        where(format=versions)))
+                        rule, "expect_column_values_to_match_regex", {"column": check.field, "regex": check.pattern},
+                        where(format=versions), **({"forbid": check.forbid} if check.forbid else {})))
             elif isinstance(check, LabelsExact):
                 # One column "position=label" and a set: GX checks a pair of columns row by row (iterrows),
                 # seconds for a thousand reports; a set membership is vectorised.

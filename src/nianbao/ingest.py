@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic import write_files
-from .data import LABEL_PREFIX, OFFICE_FIELDS, figures_csv, read_figures, read_offices
+from .data import LABEL_PREFIX, OFFICE_FIELDS, figures_csv, read_figures, read_registry
 from .exceptions import InputError
 from .narrative import narrative_text
 from .params import params_text
 from .project import OFFICE_ID, Project, check_office_id
-from .published.reader import Published, read_published
+from .prose_figures import with_placeholders
+from .published.document import READERS
+from .published.reader import Published
 
-SUFFIXES = (".html", ".htm", ".shtml", ".txt")
+SUFFIXES = tuple(READERS)  # web pages, text copies, PDF, Word
+WORKBOOKS = (".xlsx",)  # filled forms of `nianbao workbook` (nianbao.workbook.collect)
 
 
 @dataclass
@@ -37,11 +40,13 @@ class Ingested:
     new_office: bool = False
 
 
-def report_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """The files named, and the report files (web pages, text copies) in the folders named, sorted."""
+def report_files(paths: Iterable[Path], suffixes: tuple[str, ...] = SUFFIXES) -> Iterator[Path]:
+    """The files named, and the report files in the folders named (those with a suffix in `suffixes`:
+    default the published forms `SUFFIXES` lists), sorted."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                              and not p.name.startswith("~$"))  # ~$: the lock file of a workbook open in Excel
         else:
             yield path
 
@@ -57,12 +62,24 @@ def office_id_from(file: Path) -> str:
 def ingest_file(project: Project, path: Path, *, office: str | None = None, year: int | None = None,
                 force: bool = False) -> Ingested:
     """Read one published report and write it into `project`. Raises `InputError` (and writes nothing) when
-    the file is not a readable report or its office-year already has data and `force` is not set."""
-    report = read_published(path, year=year)
-    offices = read_offices(project)
+    the file is not a readable report or its office-year already has data and `force` is not set.
+    A filled workbook (.xlsx) replaces its office-year's figures (`nianbao.workbook.collect`)."""
+    if path.suffix.lower() in WORKBOOKS:
+        from .workbook.collect import ingest_workbook
+
+        return ingest_workbook(project, path, office=office, year=year)
+    from .audit import read_report_file
+
+    known = read_registry(project)
+    offices = known.offices
+    # A report without a title that does not name its office: the office given is the one.
+    name = offices[office].name if office in offices else office
+    report = read_report_file(path, year=year, office=name)
     by_name = {o.name: o.id for o in offices.values()}
     office_id = office or by_name.get(report.office) or office_id_from(path)
     check_office_id(office_id, file=path)
+    if office_id in known.problems:  # its registry row is bad: fix that first
+        raise known.problems[office_id]
     if office_id in offices and offices[office_id].name != report.office:
         raise InputError(f"office {office_id!r} is {offices[office_id].name} in data/offices.csv, but the report "
                          f"is {report.office}'s", file=path, office=office_id, year=report.year, field="office")
@@ -76,8 +93,10 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
     kept = [(y, ref, v or "") for y, f in sorted(existing.items()) if y != report.year for ref, v in f.values.items()]
     mine = [(report.year, ref, v or "") for ref, v in report.values.items()]
     writes[figures_file] = figures_csv(sorted(kept + mine, key=lambda c: c[0]))  # stable: grouped by year
-    writes[narrative] = narrative_text(report.preamble, list(zip(report.format.headings, report.sections,
-                                                                 strict=True)))
+    # Figures the prose states that a table holds become placeholders: next year's prose, started from this
+    # file, then states next year's figures instead of keeping these.
+    writes[narrative] = narrative_text(report.preamble, list(zip(report.format.headings, report.sections, strict=True)),
+                                       lambda text: with_placeholders(text, report.format, report.values))
     writes[project.params_file(office_id, report.year)] = params_text(office_id, report.year)
     changed = {p: text for p, text in writes.items() if not p.exists() or p.read_text(encoding="utf-8") != text}
     if changed and not force and (report.year in existing or narrative.exists()):

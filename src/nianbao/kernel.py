@@ -1,25 +1,178 @@
-"""The kernel manager nianbao starts report kernels with.
+"""The kernel manager nianbao starts report kernels with, and the choice of kernel.
 
 IPC sockets instead of TCP: no ports opened on the machine, and no "running over TCP without
 encryption" warning from ipykernel on every report. The sockets live in Jupyter's runtime folder,
-never in the project.
+never in the project. Where that cannot work, the kernel still starts, as stock papermill's would:
+- the runtime folder cannot be created or written (HOME read-only, a container's arbitrary user): the
+  sockets go to a private temporary folder;
+- the socket path would pass the Unix limit (sockaddr_un: 107 bytes on Linux, 103 on macOS; a long
+  JUPYTER_RUNTIME_DIR or HOME, zeromq/libzmq#1176): a shorter folder, else TCP on 127.0.0.1.
+
+A notebook saved by JupyterLab names the kernel it was last run with (`conda-env-x-py`, a kernel installed
+with `ipykernel install --name`); where that kernel is not installed, the report runs on the Python that
+runs nianbao (`CURRENT_PYTHON`), with a note, unless `--kernel NAME` picks one.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sys
+import tempfile
 import uuid
-from typing import Any
+from collections.abc import Iterable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any, BinaryIO
 
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
 
+from .exceptions import NianbaoError
+
+# The longest path a Unix socket may have (sun_path less its final NUL).
+SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
+PORT_SUFFIX = 3  # jupyter_client names each socket `<ip>-<port>`, ports 1 to 5 for IPC
+# The kernel name that means "ipykernel on the interpreter running nianbao", whatever kernelspecs exist.
+CURRENT_PYTHON = "nianbao-current-python"
+
+
+@cache
+def _private_folder() -> str:
+    """A folder only this process uses, removed when it exits."""
+    folder = tempfile.mkdtemp(prefix="nianbao-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def _writable(folder: str) -> bool:
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _candidate_folders() -> Iterator[str]:
+    yield jupyter_runtime_dir()
+    try:
+        yield _private_folder()
+    except OSError:  # no writable temporary folder either
+        pass
+
+
+def socket_prefix(folders: Iterable[str] | None = None) -> str | None:
+    """Where the kernel's IPC sockets go (`<prefix>-<port>`): in the first of `folders` (default: Jupyter's
+    runtime folder, then a private temporary folder) that is writable and short enough for a Unix socket
+    path; None when there is none (use TCP)."""
+    for folder in _candidate_folders() if folders is None else folders:
+        if not _writable(folder):
+            continue
+        prefix = os.path.join(folder, f"nianbao-{uuid.uuid4().hex[:12]}")
+        if len(os.fsencode(prefix)) + PORT_SUFFIX <= SOCKET_PATH_MAX:
+            return prefix
+    return None
+
+
+@cache
+def _kernel_log() -> BinaryIO | None:
+    """The file the kernels of this process write their stderr to, open for the life of the process."""
+    try:
+        return open(os.path.join(_private_folder(), "kernels.log"), "ab")
+    except OSError:
+        return None
+
+
+_log_start = 0  # where the log of the kernel started last begins
+
+
+def kernel_log_tail() -> str:
+    """The last line the kernel started last by this process wrote to its stderr ("" when none): why a
+    kernel that died or never started did so, when it said."""
+    log = _kernel_log()
+    if log is None:
+        return ""
+    try:
+        with open(log.name, "rb") as f:
+            f.seek(max(_log_start, os.fstat(f.fileno()).st_size - 4096))
+            lines = [line for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
+@cache
+def current_python_spec() -> KernelSpec:
+    """ipykernel on this interpreter (`sys.executable`), as `python -m ipykernel install` would write it."""
+    return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                      display_name=f"Python {sys.version_info[0]} ({sys.executable})", language="python",
+                      metadata={"debugger": True})
+
 
 class IPCKernelManager(AsyncKernelManager):
+    """jupyter_client's manager on IPC sockets (or TCP where they cannot be used), and `CURRENT_PYTHON`."""
+
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("transport", "ipc")
-        if "ip" not in kwargs:
-            runtime = jupyter_runtime_dir()
-            os.makedirs(runtime, exist_ok=True)
-            kwargs["ip"] = os.path.join(runtime, f"nianbao-{uuid.uuid4().hex[:12]}")
+        if "transport" not in kwargs and "ip" not in kwargs:
+            prefix = socket_prefix()
+            kwargs.update(transport="ipc", ip=prefix) if prefix else kwargs.update(transport="tcp")
         super().__init__(**kwargs)
+
+    async def start_kernel(self, **kw: Any) -> None:
+        # The kernel process's own stderr holds only ipykernel's logging (a cell's output goes to the
+        # notebook), such as tracebacks of its sockets closing when it is stopped mid-cell: kept in a log
+        # file, where `kernel_log_tail` finds the last words of a kernel that died.
+        global _log_start
+        log = _kernel_log()
+        if log is not None:
+            kw.setdefault("stderr", log)
+            _log_start = log.tell()
+        return await super().start_kernel(**kw)
+
+    @property
+    def kernel_spec(self) -> KernelSpec | None:
+        if self.kernel_name == CURRENT_PYTHON:
+            return current_python_spec()
+        return super().kernel_spec
+
+
+def installed_kernels() -> dict[str, str]:
+    """Kernel name → its folder, for every kernelspec Jupyter finds here."""
+    try:
+        return KernelSpecManager().find_kernel_specs()
+    except OSError:
+        return {}
+
+
+def notebook_kernel(notebook: Path) -> str | None:
+    """The kernel name the notebook's metadata names (`kernelspec.name`), if any."""
+    import nbformat
+
+    return nbformat.read(notebook, as_version=4).metadata.get("kernelspec", {}).get("name") or None
+
+
+def choose_kernel(notebook: Path, requested: str | None = None) -> tuple[str, str | None]:
+    """The kernel to run `notebook` with, and a note for the user when it is not the notebook's own.
+
+    `requested` (`--kernel NAME`) wins and must be installed (raises `NianbaoError` listing those that are);
+    else the notebook's kernel when installed; else `CURRENT_PYTHON`.
+    """
+    kernels = installed_kernels()
+    if requested:
+        if requested not in kernels and requested != CURRENT_PYTHON:
+            names = ", ".join(sorted(kernels)) or "none"
+            raise NianbaoError(f"--kernel {requested}: no Jupyter kernel of that name is installed "
+                               f"(installed: {names}; `jupyter kernelspec list` shows them)")
+        return requested, None
+    named = notebook_kernel(notebook)
+    if named is None or named in kernels:
+        return named or CURRENT_PYTHON, None
+    try:  # a kernel provider may know names that are not folders
+        KernelSpecManager().get_kernel_spec(named)
+        return named, None
+    except (NoSuchKernel, OSError):
+        pass
+    return CURRENT_PYTHON, (f"note: the notebook's kernel {named!r} is not installed here; running it with "
+                            f"this environment's Python ({sys.executable}); --kernel NAME picks another")

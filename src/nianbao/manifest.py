@@ -13,11 +13,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .atomic import write_files
 from .data import Figures, read_figures, read_offices
 from .exceptions import InputError
 from .project import Project
+
+if TYPE_CHECKING:
+    from .run import RunResult
 
 MANIFEST = "manifest.json"
 # A report's status, as the index shows it.
@@ -38,9 +42,11 @@ def _files_digest(h: hashlib._Hash, files: Iterable[Path], root: Path) -> None:
 def shared_digest(project: Project) -> str:
     """The digest of what every report shares: nianbao's version, the notebook, templates, suites."""
     from . import __version__
+    from .notebook import notebook_digest
 
     h = hashlib.sha256(f"nianbao {__version__}\0".encode())
-    _files_digest(h, [project.notebook, *project.expectations.glob("*.json")], project.root)
+    h.update(f"notebook {notebook_digest(project.notebook)}\0".encode())  # its code, not its outputs or values
+    _files_digest(h, [*project.expectations.glob("*.json")], project.root)
     _files_digest(h, (p for p in TEMPLATES.rglob("*") if p.is_file()), TEMPLATES)
     return h.hexdigest()
 
@@ -123,15 +129,29 @@ def recover(project: Project, office: str, year: int, digest: str | None) -> Ent
             continue
         try:
             meta = json.loads(ipynb.read_text(encoding="utf-8"))["metadata"]
-            provenance, findings = meta["nianbao"], meta["papermill"]["parameters"].get("findings") or []
-        except (OSError, ValueError, KeyError, TypeError):
+            provenance = meta["nianbao"]
+            # The findings the run recorded (`nianbao run` validates before it executes, as a batch does);
+            # notebooks of older versions have them as the batch's papermill parameter only.
+            findings = provenance.get("findings", meta["papermill"]["parameters"].get("findings")) or []
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
         if provenance.get("inputs") != digest or provenance.get("status") not in (PUBLISHED, GATED):
             continue
-        status = GATED if provenance["status"] == GATED else WARNINGS if findings else PUBLISHED
-        return Entry(office, year, status, digest, html=project.in_outputs(html),
-                     notebook=project.in_outputs(ipynb), findings=findings)
+        return _entry(project, office, year, provenance["status"], digest, html, ipynb, findings)
     return None
+
+
+def _entry(project: Project, office: str, year: int, status: str, digest: str | None, html: Path, ipynb: Path,
+           findings: list[dict]) -> Entry:
+    status = GATED if status == GATED else WARNINGS if findings else PUBLISHED
+    return Entry(office, year, status, digest, html=project.in_outputs(html), notebook=project.in_outputs(ipynb),
+                 findings=findings)
+
+
+def outcome_entry(project: Project, result: RunResult, findings: list[dict], digest: str | None) -> Entry:
+    """The entry of a report just executed (`result`), with the findings it was validated with."""
+    return _entry(project, result.office, result.year, result.status, digest, result.html, result.notebook,
+                  findings)
 
 
 class Manifest:

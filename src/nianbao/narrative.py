@@ -19,7 +19,9 @@ from markdown_it import MarkdownIt
 
 from .exceptions import InputError
 
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+# A third brace next to one is not a placeholder: it stays as written, and the gate's PLACEHOLDER-MALFORMED
+# rule names it (filling `{{x}}}` would leave a lone brace that looks like text).
+PLACEHOLDER = re.compile(r"(?<!\{)\{\{\s*([^{}]*?)\s*\}\}(?!\})")
 
 
 @dataclass(frozen=True)
@@ -137,10 +139,12 @@ def plain_to_markdown(paragraph: str) -> str:
     return "\\" + text if text[:1] in "+-=" else text
 
 
-def narrative_text(preamble: list[str], sections: list[tuple[str, list[str]]]) -> str:
-    """A narrative file from plain paragraphs: the preamble, then each heading with its paragraphs."""
-    parts = [plain_to_markdown(p) for p in preamble]
+def narrative_text(preamble: list[str], sections: list[tuple[str, list[str]]],
+                   rewrite: Callable[[str], str] = lambda markdown: markdown) -> str:
+    """A narrative file from plain paragraphs: the preamble, then each heading with its paragraphs.
+    `rewrite` is applied to each paragraph's Markdown (ingest puts placeholders in place of table figures)."""
+    parts = [rewrite(plain_to_markdown(p)) for p in preamble]
     for heading, paragraphs in sections:
         parts.append(f"# {heading}")
-        parts += [plain_to_markdown(p) for p in paragraphs]
+        parts += [rewrite(plain_to_markdown(p)) for p in paragraphs]
     return "\n\n".join(parts) + "\n"

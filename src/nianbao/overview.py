@@ -432,13 +432,15 @@ class OverviewTask:
     office: str = OUTPUT_DIR
     findings: tuple = ()
 
-    def execute(self, project: Project, engine: str | None = "nianbao") -> dict:
-        """Execute and publish; the outcome as the manifest records it (`status` failed with `error`)."""
+    def execute(self, project: Project, engine: str | None = "nianbao", *, kernel: str | None = None,
+                timeout: int | None = None) -> dict:
+        """Execute and publish; the outcome as the manifest records it (`status` failed with `error`).
+        `kernel`, `timeout`: as for the reports (`--kernel`, `--timeout`)."""
         import traceback
 
         try:
             return asdict(execute_overview(project, self.year, self.region or None, engine=engine,
-                                           inputs=self.inputs))
+                                           inputs=self.inputs, kernel=kernel, timeout=timeout))
         except ExecutionFailed as exc:
             error = "\n".join(exc.traceback or [f"{exc.ename}: {exc.evalue}"])
         except Exception as exc:  # the overview fails, the batch goes on
@@ -460,7 +462,8 @@ class OverviewEntry:
 
 
 def execute_overview(project: Project, year: int, region: str | None = None, *, engine: str | None = None,
-                     inputs: str | None = None, timeout: int | None = None) -> OverviewEntry:
+                     inputs: str | None = None, timeout: int | None = None,
+                     kernel: str | None = None) -> OverviewEntry:
     """Execute `notebooks/overview.ipynb` for `year` with papermill and publish `outputs/overview/<year>.ipynb`
     and `.html` atomically, rendered by the `nianbao` exporter as the reports are. `engine`: a papermill
     engine name (None: a fresh kernel). Raises `ExecutionFailed` when the notebook fails; writes nothing then."""
@@ -477,7 +480,7 @@ def execute_overview(project: Project, year: int, region: str | None = None, *, 
         nb = papermill.execute_notebook(
             str(overview_notebook(project)), str(scratch), parameters={"year": year, "region": region or ""},
             engine_name=engine, cwd=str(project.root), progress_bar=False, request_save_on_cell_execute=False,
-            kernel_manager_class=IPCKernelManager, execution_timeout=timeout,
+            kernel_manager_class=IPCKernelManager, execution_timeout=timeout, kernel_name=kernel,
         )
     except PapermillExecutionError as exc:
         raise ExecutionFailed(OUTPUT_DIR, year, exc.ename, exc.evalue, exc.traceback) from None

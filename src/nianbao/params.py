@@ -8,53 +8,95 @@ import yaml
 
 from .exceptions import InputError
 from .project import Project, check_office_id, check_year
+from .textfile import read_text
 
 KNOWN = {"office", "year"}
+_KINDS = {"int": "整数", "float": "小数", "bool": "真假值", "date": "日期", "datetime": "日期时间", "list": "列表",
+          "dict": "映射"}
 
 
 def read_params(project: Project, office: str, year: int) -> dict[str, Any]:
+    """The parameters of one report, checked: a mapping of `office` (text, the folder's name) and `year` (the file's
+    name), nothing else. Raises `InputError` naming the file, line, office, year and field."""
     path = project.params_file(office, year)
     rel = project.relative(path)
     try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = read_text(path, file=rel, office=office, year=year)
+        params = yaml.safe_load(text)
     except FileNotFoundError:
-        raise InputError(f"no parameter file: create it with `office: {office}` and `year: {year}`", file=rel,
-                         office=office, year=year) from None
+        raise InputError(f"参数文件不存在：请新建，内容为 office: '{office}' 和 year: {year}（或运行 nianbao new）",
+                         file=rel, office=office, year=year) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"malformed YAML: {getattr(exc, 'problem', None) or exc}", file=rel,
+        raise InputError(f"YAML 格式有误：{getattr(exc, 'problem', None) or exc}", file=rel,
                          line=mark.line + 1 if mark else None, office=office, year=year) from None
     if not isinstance(params, dict):
-        raise InputError("expected a mapping of parameter names to values", file=rel, office=office, year=year)
-    unknown = sorted(set(params) - KNOWN)
+        raise InputError("参数文件应为“参数名: 值”的映射（office 和 year）", file=rel, office=office, year=year)
+    lines = _key_lines(text)
+    unknown = sorted(map(str, set(params) - KNOWN))
     if unknown:
-        raise InputError(f"unknown parameter(s) {', '.join(map(str, unknown))}; known: {', '.join(sorted(KNOWN))}",
-                         file=rel, office=office, year=year, field=str(unknown[0]))
+        raise InputError(f"未知参数 {', '.join(unknown)}；可用参数：{', '.join(sorted(KNOWN))}",
+                         file=rel, line=lines.get(unknown[0]), office=office, year=year, field=unknown[0])
+    where = {"file": rel, "office": office, "year": year}
     if params.get("office") != office:
-        raise InputError(f"office is {params.get('office')!r}, but the file is for {office!r}", file=rel,
-                         office=office, year=year, field="office")
-    if check_year(params.get("year"), file=rel, office=office) != year:
-        raise InputError(f"year is {params.get('year')!r}, but the file is for {year}", file=rel, office=office,
-                         year=year, field="year")
+        value = params.get("office")
+        if value is not None and not isinstance(value, str):  # YAML read `530111` as a number, `0123` as 83
+            raise InputError(f"office 被 YAML 读成了{_KINDS.get(type(value).__name__, '非文字')} {value!r}：请加引号，"
+                             f"写作 office: '{office}'", **where, line=lines.get("office"), field="office")
+        raise InputError(f"office 为 {value!r}，但此文件属于机关 {office!r}", **where, line=lines.get("office"),
+                         field="office")
+    try:
+        found = check_year(params.get("year"))
+    except InputError as exc:
+        raise InputError(exc.problem, **where, line=lines.get("year"), field="year") from None
+    if found != year:
+        raise InputError(f"year 为 {params.get('year')!r}，但此文件属于 {year} 年度", **where, line=lines.get("year"),
+                         field="year")
     return params
 
 
+def _key_lines(text: str) -> dict[str, int]:
+    """The 1-based line of each top-level key of a YAML mapping (for messages)."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+
+
 def params_text(office: str, year: int) -> str:
-    """The parameter file of one report, as `nianbao new` and `nianbao synth` write it."""
-    return f"office: {office}\nyear: {year}\n"
+    """The parameter file of one report, as `nianbao new` and `nianbao synth` write it. The office id is quoted
+    when YAML would read it as something else than text (`530111`, `0123`, `no`), so that nianbao and stock
+    `papermill -f` both read the id as written."""
+    return yaml.safe_dump({"office": office, "year": year}, sort_keys=False, allow_unicode=True)
 
 
-def list_reports(project: Project, offices: list[str] | None = None,
-                 years: list[int] | None = None) -> list[tuple[str, int]]:
-    """Every (office, year) that has a parameter file, optionally filtered, in a stable order."""
+def list_reports(project: Project, offices: list[str] | None = None, years: list[int] | None = None,
+                 problems: list[InputError] | None = None) -> list[tuple[str, int]]:
+    """Every (office, year) that has a parameter file, optionally filtered, in a stable order.
+
+    A folder or file whose name is not an office id or a year (`Guandu/`, `２０２２.yaml`, `1999.yaml`) raises
+    `InputError`; given a `problems` list, it is appended there instead and the others are listed."""
     root = project.root / "params"
     found = []
     for folder in sorted(root.iterdir()) if root.is_dir() else ():
         if not folder.is_dir() or (offices and folder.name not in offices):
             continue
-        office = check_office_id(folder.name, file=project.relative(folder))
+        try:
+            office = check_office_id(folder.name, file=project.relative(folder))
+        except InputError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
+            continue
         for path in sorted(folder.glob("*.yaml")):
-            year = check_year(path.stem, file=project.relative(path), office=office)
+            try:
+                year = check_year(path.stem, file=project.relative(path), office=office)
+            except InputError as exc:
+                if problems is None:
+                    raise
+                if not years:  # a bad name is no year of a --years selection
+                    problems.append(exc)
+                continue
             if not years or year in years:
                 found.append((office, year))
     return found

@@ -7,6 +7,7 @@ next one); a worker that dies fails the report it was running and is replaced.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import re
@@ -23,12 +24,61 @@ from typing import Any
 
 from .exceptions import ExecutionFailed
 from .findings import Finding
-from .manifest import FAILED, GATED, PUBLISHED, WARNINGS, Entry
+from .manifest import FAILED, Entry, outcome_entry
 from .project import Project
 
-TIMEOUT = 600  # seconds a notebook cell may run before its report fails
+TIMEOUT = 600  # seconds a notebook cell may run before its report fails (--timeout)
 SWITCH_INTERVAL = 0.0002  # seconds between GIL hand-overs while the feed thread validates
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _quota(folder: Path, v2: bool) -> float | None:
+    try:
+        if v2:
+            quota, period = (folder / "cpu.max").read_text().split()
+            return None if quota == "max" else int(quota) / int(period)
+        quota, period = (int((folder / f"cpu.cfs_{n}_us").read_text()) for n in ("quota", "period"))
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def _cgroup_cpus(root: Path) -> float | None:
+    """The CPU quota of this process's cgroup and its ancestors, in CPUs (cgroup v2 `cpu.max`, v1
+    `cpu.cfs_quota_us`); None when unlimited or unknown. `root`: the file system root (tests give another)."""
+    try:
+        lines = (root / "proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    limits = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        v2 = controllers == ""
+        if not v2 and "cpu" not in controllers.split(","):
+            continue
+        cgroups = root / "sys/fs/cgroup"
+        for base in [cgroups] if v2 else [cgroups / "cpu", cgroups / controllers]:
+            folder = base / path.lstrip("/")
+            while True:  # a limit on an ancestor holds too
+                if (quota := _quota(folder, v2)) is not None:
+                    limits.append(quota)
+                if folder == base or base not in folder.parents:
+                    break
+                folder = folder.parent
+    return min(limits) if limits else None
+
+
+def usable_cpus(root: Path = Path("/")) -> int:
+    """How many CPUs this process may use: its CPU affinity (taskset, a container's cpuset) and its cgroup's
+    CPU quota (`docker --cpus`, Kubernetes limits), which `os.cpu_count()` ignores. At least 1."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    quota = _cgroup_cpus(root)
+    if quota is not None:
+        n = min(n, math.ceil(quota))
+    return max(1, n)
 
 
 @dataclass(frozen=True)
@@ -39,28 +89,29 @@ class Task:
     inputs: str | None
 
 
-def execute_task(project: Project, task: Task, engine: str | None = "nianbao") -> Entry:
-    """Execute and publish one report; every failure becomes a failed entry with its reason."""
+def execute_task(project: Project, task: Task, engine: str | None = "nianbao", *, kernel: str | None = None,
+                 timeout: int | None = None) -> Entry:
+    """Execute and publish one report; every failure becomes a failed entry with its reason. `kernel`: the
+    kernel name (None: the notebook's); `timeout`: seconds a cell may run (None: `run.TIMEOUT`)."""
     from .run import execute_report
 
     findings = [Finding.from_dict(d) for d in task.findings]
     failed = Entry(task.office, task.year, FAILED, task.inputs, findings=task.findings)
     try:
         result = execute_report(project, task.office, task.year, findings=findings, engine=engine,
-                                inputs=task.inputs, timeout=TIMEOUT)
+                                inputs=task.inputs, timeout=timeout or TIMEOUT, kernel=kernel)
     except ExecutionFailed as exc:
-        lines = exc.traceback or [f"{exc.ename}: {exc.evalue}"]
+        # The reason first (the batch's summary shows that line), then the notebook's traceback.
+        lines = [f"{exc.ename}: {exc.evalue}", *(["", *exc.traceback] if exc.traceback else [])]
         failed.error = ANSI.sub("", "\n".join(lines))
         return failed
     except Exception as exc:  # a dead kernel, a full disk: this report fails, the batch goes on
         failed.error = "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
         return failed
-    status = GATED if result.status == GATED else WARNINGS if findings else PUBLISHED
-    return Entry(task.office, task.year, status, task.inputs, html=project.in_outputs(result.html),
-                 notebook=project.in_outputs(result.notebook), findings=task.findings)
+    return outcome_entry(project, result, task.findings, task.inputs)
 
 
-def _warm_up(project: Project) -> None:
+def _warm_up(project: Project, kernel: str | None) -> None:
     """Start this worker's kernel and import nianbao in it while the parent validates."""
     import nbformat
     import papermill
@@ -72,10 +123,10 @@ def _warm_up(project: Project) -> None:
     nb = nbformat.read(project.notebook, as_version=4)
     nb.cells = [nbformat.v4.new_code_cell("import nianbao, nianbao.render")]
     papermill.execute_notebook(nb, None, engine_name="nianbao", cwd=str(project.root), progress_bar=False,
-                               kernel_manager_class=IPCKernelManager)
+                               kernel_manager_class=IPCKernelManager, kernel_name=kernel)
 
 
-def _worker_main(conn: Connection, root: str) -> None:
+def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int | None) -> None:
     import papermill  # noqa: F401  first: papermill loads its engines, ours among them, as it initialises
 
     from . import engines
@@ -86,9 +137,12 @@ def _worker_main(conn: Connection, root: str) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, terminate)
+    from .run import quiet_papermill
+
+    quiet_papermill()
     project = Project(Path(root))
     try:
-        _warm_up(project)
+        _warm_up(project, kernel)
     except Exception:
         pass  # the first report starts a kernel again, and reports what fails
     while True:
@@ -99,7 +153,8 @@ def _worker_main(conn: Connection, root: str) -> None:
         if task is None:
             break
         # A task that knows how to run itself (the overview of a year) does; a report goes through execute_task.
-        conn.send(task.execute(project) if hasattr(task, "execute") else execute_task(project, task))
+        conn.send(task.execute(project, kernel=kernel, timeout=timeout) if hasattr(task, "execute")
+                  else execute_task(project, task, kernel=kernel, timeout=timeout))
     engines.shutdown()
 
 
@@ -110,9 +165,10 @@ class _Worker:
     task: Task | None = None
 
 
-def _start_worker(ctx: Any, root: Path) -> _Worker:
+def _start_worker(ctx: Any, root: Path, kernel: str | None, timeout: int | None) -> _Worker:
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=_worker_main, args=(child, str(root)), name="nianbao-worker", daemon=True)
+    process = ctx.Process(target=_worker_main, args=(child, str(root), kernel, timeout), name="nianbao-worker",
+                          daemon=True)
     process.start()
     child.close()
     return _Worker(process, parent)
@@ -197,11 +253,12 @@ class WorkerPool:
     import nianbao in it) while the parent validates. A worker that dies fails the report it was running
     and is replaced."""
 
-    def __init__(self, project: Project, jobs: int) -> None:
+    def __init__(self, project: Project, jobs: int, *, kernel: str | None = None, timeout: int | None = None) -> None:
         # spawn, not fork: the parent imports great-expectations and its threads.
         self._ctx = multiprocessing.get_context("spawn")
         self._root = project.root
-        self._workers = [_start_worker(self._ctx, self._root) for _ in range(max(1, jobs))]
+        self._options = (kernel, timeout)
+        self._workers = [_start_worker(self._ctx, self._root, *self._options) for _ in range(max(1, jobs))]
         self._graceful = False
 
     def run(self, source: Iterable[Task | Entry]) -> Iterator[Entry]:
@@ -259,7 +316,7 @@ class WorkerPool:
                                 error=f"worker process died (exit code {w.process.exitcode}) while running "
                                       "this report")
                     w.conn.close()
-                    workers[i] = _start_worker(self._ctx, self._root)
+                    workers[i] = _start_worker(self._ctx, self._root, *self._options)
         self._graceful = True
 
     def close(self) -> None:

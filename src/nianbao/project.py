@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from .exceptions import InputError, NianbaoError
@@ -11,19 +12,41 @@ from .exceptions import InputError, NianbaoError
 OFFICE_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
-def check_office_id(office: str, *, file: object = None, line: int | None = None) -> str:
-    """Office ids are ASCII slugs; they become path components, so nothing else may pass."""
-    if not isinstance(office, str) or not OFFICE_ID.fullmatch(office):
-        raise InputError(f"invalid office id {office!r}: use lower-case ASCII letters, digits and '-'",
-                         file=file, line=line, field="office")
-    return office
+YEAR = re.compile(r"[0-9]{4}")  # ASCII digits only: str.isdigit() also passes ²⁰²¹ and ２０２２
 
 
-def check_year(year: object, *, file: object = None, office: str | None = None) -> int:
-    if isinstance(year, bool) or not isinstance(year, (int, str)) or not str(year).isdigit() or len(str(year)) != 4:
-        raise InputError(f"invalid year {year!r}: expected a four-digit year", file=file, office=office,
+def check_office_id(office: object, *, file: object = None, line: int | None = None) -> str:
+    """Office ids are ASCII slugs; they become path components, so nothing else may pass. Raises `InputError`
+    (in Chinese, naming `file` and `line`) for anything else, including an id YAML read as a number."""
+    if isinstance(office, str) and OFFICE_ID.fullmatch(office):
+        return office
+    if office is not None and not isinstance(office, str):
+        problem = (f"机关标识 {office!r} 被读成了 {type(office).__name__} 而不是文字：参数文件中 office 的值请加引号、"
+                   "照原样写（如 office: '0123'）；papermill 命令行请用 -r office <机关标识>")
+    else:
+        problem = f"无效的机关标识 {office!r}：只能用小写英文字母、数字和“-”（如 guandu-taihe 或 530111）"
+    raise InputError(problem, file=file, line=line, field="office")
+
+
+@cache
+def first_year() -> int:
+    """The first report year any format version covers (2019: F2019)."""
+    from .formats import FORMATS
+
+    return min(f.first_year for f in FORMATS)
+
+
+def check_year(year: object, *, file: object = None, line: int | None = None, office: str | None = None) -> int:
+    """A report year: four ASCII digits (or an int), not before the first format version (2019). Full-width,
+    superscript or other non-ASCII digits, `2020a`, `True` are errors, never converted. Raises `InputError`."""
+    text = str(year) if isinstance(year, int) and not isinstance(year, bool) else year
+    if not isinstance(text, str) or not YEAR.fullmatch(text):
+        raise InputError(f"无效的年份 {year!r}：年份须为四位半角数字，如 2021", file=file, line=line, office=office,
                          field="year")
-    return int(year)
+    if int(text) < first_year():
+        raise InputError(f"年份 {text} 没有对应的报告格式：nianbao 支持 {first_year()} 年及以后的年度报告",
+                         file=file, line=line, office=office, field="year")
+    return int(text)
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import Figures, Office, read_figures, read_offices
+from .data import Figures, Office, Registry, read_figures, read_registry
 from .exceptions import InputError
 from .formats import Format, Label, format_for
 from .narrative import Narrative, check_no_html, fill, parse
+from .params import read_params
 from .project import Project, check_office_id, check_year
+from .textfile import read_text
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Report:
     narrative: Narrative  # placeholders filled
     previous: dict[str, str | None] | None = None  # last year's figures, for the cross-year rules
     previous_format: Format | None = None
+    previous_sources: dict[str, str] | None = None  # where last year's figures were read, as `sources`
     # Labels as a published report prints them, by position ("t3/r5c2"), when the report was read from one.
     printed: dict[str, str] | None = None
 
@@ -56,11 +59,10 @@ def read_narrative(project: Project, office: Office, year: int, values: dict[str
     path = project.narrative_file(office.id, year)
     rel = project.relative(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_text(path, file=rel, office=office.id, year=year)
     except FileNotFoundError:
-        raise InputError("narrative file not found", file=rel, office=office.id, year=year) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", file=rel, office=office.id, year=year) from None
+        raise InputError("正文文件不存在（nianbao new 可写出含六个标题的骨架）", file=rel, office=office.id,
+                         year=year) from None
     narrative = parse(text, rel)
     check_no_html(narrative, office.id, year)
     return fill(narrative, _resolver(office, year, values), office.id, year)
@@ -69,7 +71,7 @@ def read_narrative(project: Project, office: Office, year: int, values: dict[str
 def build_report(project: Project, office: Office, year: int, figures: dict[int, Figures]) -> Report:
     fmt = format_for(year)
     if year not in figures:
-        raise InputError("no figures for this year", file=project.relative(project.figures_file(office.id)),
+        raise InputError("数据文件中没有本年度的数据", file=project.relative(project.figures_file(office.id)),
                          office=office.id, year=year)
     this = figures[year]
     rel = project.relative(project.figures_file(office.id))
@@ -85,6 +87,7 @@ def build_report(project: Project, office: Office, year: int, figures: dict[int,
         narrative=read_narrative(project, office, year, values),
         previous=dict(prev.values) if prev else None,
         previous_format=format_for(year - 1) if prev else None,
+        previous_sources={ref: f"{rel}:{line}" for ref, line in prev.lines.items()} if prev else None,
     )
 
 
@@ -94,24 +97,22 @@ def load_report(office: str, year: int | str, project: Project | str | Path | No
         project = Project.find(project)
     check_office_id(office)
     year = check_year(year, office=office)
-    offices = read_offices(project)
-    if office not in offices:
-        known = ", ".join(sorted(offices)) or "none"
-        raise InputError(f"unknown office {office!r} (known: {known})", file=project.relative(project.offices_file),
-                         office=office, year=year)
-    return build_report(project, offices[office], year, read_figures(project, office))
+    found = read_registry(project).office(office, file=project.relative(project.offices_file), year=year)
+    return build_report(project, found, year, read_figures(project, office))
 
 
-def iter_reports(project: Project, pairs: Iterable[tuple[str, int]]) -> Iterator[tuple[str, int, Report | InputError]]:
-    """Load many office-years, reading the registry once and each office's figures once. Bad input fails its
-    own office-years only: they come as the `InputError` that says why."""
-    offices = read_offices(project)
+def iter_reports(project: Project, pairs: Iterable[tuple[str, int]],
+                 registry: Registry | None = None) -> Iterator[tuple[str, int, Report | InputError]]:
+    """Load many office-years as the batch builds them: each one's params file read and checked, the registry read
+    once, each office's figures once. Bad input fails its own office-years only: they come as the `InputError`
+    that says why (a bad registry row or figures file: every year of that office). Raises `InputError` when the
+    registry cannot be read at all. `registry`: the one the caller read already."""
+    registry = registry or read_registry(project)
     figures: dict[str, dict[int, Figures] | InputError] = {}
     for office, year in pairs:
         try:
-            if office not in offices:
-                raise InputError(f"unknown office {office!r}", file=project.relative(project.offices_file),
-                                 office=office, year=year)
+            read_params(project, office, year)
+            found_office = registry.office(office, file=project.relative(project.offices_file), year=year)
             if office not in figures:
                 try:
                     figures[office] = read_figures(project, office)
@@ -120,7 +121,7 @@ def iter_reports(project: Project, pairs: Iterable[tuple[str, int]]) -> Iterator
             found = figures[office]
             if isinstance(found, InputError):
                 raise found
-            yield office, year, build_report(project, offices[office], year, found)
+            yield office, year, build_report(project, found_office, year, found)
         except InputError as exc:
             yield office, year, exc
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -22,12 +23,13 @@ from typing import Any
 
 import nbformat
 
-from .atomic import temp_path, write_files
+from .atomic import sweep, temp_path, write_files
 from .exceptions import ExecutionFailed
 from .findings import Finding
 from .kernel import IPCKernelManager
 from .manifest import GATED, PUBLISHED, input_digests
 from .params import read_params
+from .pool import TIMEOUT
 from .project import Project
 from .report import load_report
 
@@ -96,14 +98,46 @@ def normalize(nb: nbformat.NotebookNode, *, notebook: str, output: str, provenan
     nb.metadata["nianbao"] = {**provenance, "versions": package_versions()}
 
 
+def _execution_failure(office: str, year: int, exc: BaseException, timeout: int | None) -> ExecutionFailed:
+    """What failed, in one line, for a run that did not get to the end of the notebook."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from .kernel import kernel_log_tail
+
+    if isinstance(exc, CellTimeoutError):
+        return ExecutionFailed(office, year, "timed out", f"a cell ran longer than {timeout} s (--timeout)")
+    said = kernel_log_tail()
+    said = f"; it said: {said}" if said else ""
+    if isinstance(exc, DeadKernelError):
+        return ExecutionFailed(office, year, "kernel died", "the kernel stopped while running the notebook "
+                                                           f"(out of memory, or killed){said}")
+    if isinstance(exc, NoSuchKernel):
+        return ExecutionFailed(office, year, "no such kernel", f"{exc.args[0] if exc.args else exc} "
+                                                              "(--kernel NAME picks an installed one)")
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return ExecutionFailed(office, year, type(exc).__name__, first + said)
+
+
+def quiet_papermill() -> None:
+    """Keep papermill's and nbclient's log lines ("Timeout waiting for execute reply") off the terminal
+    unless the application configures logging: each failure is said in one line already."""
+    import logging
+
+    logging.getLogger("papermill").addHandler(logging.NullHandler())
+
+
 def execute_report(project: Project, office: str, year: int, *, findings: list[Finding] | None = None,
-                   engine: str | None = None, inputs: str | None = None, timeout: int | None = None) -> RunResult:
+                   engine: str | None = None, inputs: str | None = None, timeout: int | None = None,
+                   kernel: str | None = None) -> RunResult:
     """Execute the notebook for one office-year and publish its outputs atomically.
 
-    `findings`: the report's findings when a batch validated already (None: the notebook validates);
-    `engine`: a papermill engine name (None: papermill's own, a fresh kernel); `inputs`: the digest of the
-    inputs, recorded in the notebook; `timeout`: seconds a cell may run. Raises `ExecutionFailed` when the
-    notebook fails for another reason than the gate, and writes nothing then.
+    `findings`: the report's findings when validated already (None: the notebook validates); `engine`: a
+    papermill engine name (None: papermill's own, a fresh kernel); `inputs`: the digest of the inputs, recorded
+    in the notebook with the findings and the status; `timeout`: seconds a cell may run; `kernel`: the kernel
+    name (None: the notebook's). Raises `ExecutionFailed` when the notebook fails for another reason than the
+    gate, its kernel cannot start or dies, or a cell times out, and writes nothing then. `OSError` when the
+    outputs cannot be written (nothing partial is left).
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -120,17 +154,22 @@ def execute_report(project: Project, office: str, year: int, *, findings: list[F
             nb = papermill.execute_notebook(
                 str(project.notebook), str(scratch), parameters=parameters, engine_name=engine,
                 cwd=str(project.root), progress_bar=False, request_save_on_cell_execute=False,
-                kernel_manager_class=IPCKernelManager, execution_timeout=timeout,
+                kernel_manager_class=IPCKernelManager, execution_timeout=timeout, kernel_name=kernel,
             )
         except PapermillExecutionError as exc:
             if exc.ename != "GateFailed":
                 raise ExecutionFailed(office, year, exc.ename, exc.evalue, exc.traceback) from None
             status = GATED
             nb = nbformat.read(scratch, as_version=4)  # papermill saved it before raising
+        except Exception as exc:  # the kernel did not start, died or timed out: one line says which
+            if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+                raise  # outputs/ cannot be written: the caller says so
+            raise _execution_failure(office, year, exc, timeout) from exc
         stem = f"{year}.findings" if status == GATED else f"{year}"
         html, ipynb = out_dir / f"{stem}.html", out_dir / f"{stem}.ipynb"
         normalize(nb, notebook=project.relative(project.notebook), output=project.relative(ipynb),
-                  provenance={"status": status, "inputs": inputs})
+                  provenance={"status": status, "inputs": inputs,
+                              **({"findings": parameters["findings"]} if findings is not None else {})})
         write_files({ipynb: nbformat.writes(nb), html: render_page(nb)})
         if status == PUBLISHED:  # the report is good again: findings of an earlier gated run are stale
             for stale in (out_dir / f"{year}.findings.html", out_dir / f"{year}.findings.ipynb"):
@@ -140,9 +179,36 @@ def execute_report(project: Project, office: str, year: int, *, findings: list[F
     return RunResult(office, year, status, html, ipynb, time.perf_counter() - started, notebook_findings(nb))
 
 
-def run_report(project: Project, office: str, year: int) -> RunResult:
-    """Execute and publish one report in a fresh kernel. Raises `InputError` for bad input and
-    `ExecutionFailed` when the notebook fails; writes nothing in either case."""
+def run_report(project: Project, office: str, year: int, *, kernel: str | None = None, timeout: int = TIMEOUT,
+               wait: bool = False, on_note: Callable[[str], None] | None = None) -> RunResult:
+    """Validate, execute and publish one report in a fresh kernel, and record it in `outputs/manifest.json`
+    as a batch would (status, findings, inputs), so that the index and the next batch tell the truth.
+
+    `kernel`: `--kernel NAME` (None: the notebook's, else this environment's Python, with a note);
+    `timeout`: seconds a cell may run; `wait`: wait for another process writing outputs/ instead of raising
+    `OutputsBusy`; `on_note(text)` receives notes for the user. Raises `InputError` for bad input and
+    `ExecutionFailed` when the notebook fails; writes nothing in either case.
+    """
+    from .batch import write_index
+    from .kernel import choose_kernel
+    from .lock import outputs_lock
+    from .manifest import Manifest, outcome_entry
+    from .validate import validate
+
     read_params(project, office, year)
-    load_report(office, year, project)  # fail fast, with file and line, before a kernel starts
-    return execute_report(project, office, year, inputs=input_digests(project, [(office, year)])[(office, year)])
+    report = load_report(office, year, project)  # fail fast, with file and line, before a kernel starts
+    kernel, note = choose_kernel(project.notebook, kernel)
+    if note and on_note:
+        on_note(note)
+    findings = validate([report], project)
+    digest = input_digests(project, [(office, year)])[(office, year)]
+    with outputs_lock(project, "nianbao run", wait=wait, on_wait=on_note):
+        sweep(project.output_dir(office))  # temporaries of a killed run; no one else writes now
+        result = execute_report(project, office, year, findings=findings, inputs=digest, timeout=timeout,
+                                kernel=kernel)
+        manifest = Manifest(project)
+        manifest.put(outcome_entry(project, result, [f.to_dict() for f in findings], digest))
+        manifest.save()
+        if (project.outputs / "index.html").is_file():
+            write_index(project, manifest)
+    return result

@@ -1,5 +1,5 @@
 """Starting out: a project (`init_project`: notebook, suites, registry), and a new office-year (`scaffold`:
-zero figures, a narrative skeleton with the six headings, the params file).
+zero figures (last year's carry-overs), a narrative skeleton with the six headings, the params file).
 
 Nothing that exists is overwritten: an analyst's figures and prose are never replaced by blanks.
 """
@@ -10,8 +10,8 @@ from importlib.resources import files
 from pathlib import Path
 
 from .atomic import write_files
-from .data import OFFICE_FIELDS, figures_csv, read_figures, read_offices
-from .exceptions import InputError
+from .carryover import carry_overs
+from .data import OFFICE_FIELDS, figures_csv, read_figures, read_registry
 from .formats import Kind, format_for
 from .params import params_text
 from .project import Project
@@ -42,24 +42,22 @@ def init_project(root: Path) -> Project:
 
 def scaffold(project: Project, office: str, year: int) -> list[Path]:
     """Write what is missing for (office, year) and return the files written."""
-    offices = read_offices(project)
-    if office not in offices:
-        raise InputError(f"unknown office {office!r}: add it to data/offices.csv first",
-                         file=project.relative(project.offices_file), office=office, year=year)
+    read_registry(project).office(office, file=project.relative(project.offices_file), year=year)
     fmt = format_for(year)
     writes: dict[Path, str] = {}
 
     figures = project.figures_file(office)
-    if not figures.is_file() or year not in read_figures(project, office):
+    known = read_figures(project, office) if figures.is_file() else {}
+    if year not in known:
         existing = figures.read_text(encoding="utf-8").rstrip("\n") + "\n" if figures.is_file() else ""
-        zeros = [(year, f"{t}.{d.row}.{d.column}", "0") for t, d in fmt.cells()]
+        previous = known.get(year - 1)
+        carried = carry_overs(year, previous.values if previous else None)  # so a new year has no cross-year warning
+        zeros = [(year, ref, carried.get(ref, "0")) for ref in fmt.cell_kinds()]
         writes[figures] = existing + figures_csv(zeros, header=not existing)
 
     narrative = project.narrative_file(office, year)
     if not narrative.exists():
-        body = "\n\n".join(f"# {h}\n\n{NARRATIVE_HINT if i in (0, 4, 5) else ''}".rstrip()
-                           for i, h in enumerate(fmt.headings))
-        writes[narrative] = body + "\n"
+        writes[narrative] = narrative_skeleton(year)
 
     params = project.params_file(office, year)
     if not params.exists():
@@ -67,6 +65,12 @@ def scaffold(project: Project, office: str, year: int) -> list[Path]:
 
     write_files(writes)
     return list(writes)
+
+
+def narrative_skeleton(year: int) -> str:
+    """The prose file of a new office-year: the six official headings, a hint under those to write."""
+    return "\n\n".join(f"# {h}\n\n{NARRATIVE_HINT if i in (0, 4, 5) else ''}".rstrip()
+                       for i, h in enumerate(format_for(year).headings)) + "\n"
 
 
 def cell_table(year: int) -> list[tuple[str, str, str, Kind]]:

@@ -13,7 +13,8 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
-from decimal import Decimal, InvalidOperation
+from dataclasses import replace
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation, localcontext
 from functools import cache
 from typing import Any
 
@@ -21,10 +22,11 @@ import pandas as pd
 
 from .exceptions import NianbaoError
 from .expectations import SUITES, build_suites, label_cell, load_suites
-from .findings import Finding
+from .findings import Cell, Finding, mark_suspects
 from .formats import Kind, get_format
-from .formats.rules import Term
+from .formats.rules import ProsePattern, Term, rule
 from .project import Project
+from .prose_figures import prose_contradictions
 from .report import Report
 
 _NUMBERS = {
@@ -73,7 +75,16 @@ def _term_value(term: Term, report: Report) -> Decimal | None:
     return Decimal(v == 0) if term.is_zero else v
 
 
+# Sums of counts of any size are exact: Decimal's default context rounds to 28 digits (10**28 + 1 - 10**28 == 0).
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def arithmetic_frame(reports: Sequence[Report], suite: dict) -> pd.DataFrame:
+    with localcontext(_EXACT):
+        return _arithmetic_frame(reports, suite)
+
+
+def _arithmetic_frame(reports: Sequence[Report], suite: dict) -> pd.DataFrame:
     rows = []
     for exp in suite["expectations"]:
         meta = exp["meta"]
@@ -109,12 +120,16 @@ def prose_frame(reports: Sequence[Report]) -> pd.DataFrame:
     rows = []
     for r in reports:
         h = r.format.headings
-        rows.append({
-            "office": r.office.id, "year": r.year, "format": r.format.id, "source": r.narrative.file,
-            "headings": "\n".join(r.narrative.headings),
-            "sec1": r.narrative.body(h[0]), "sec5": r.narrative.body(h[4]), "sec6": r.narrative.body(h[5]),
-        })
-    return pd.DataFrame(rows, columns=["office", "year", "format", "source", "headings", "sec1", "sec5", "sec6"])
+        row = {"office": r.office.id, "year": r.year, "format": r.format.id, "source": r.narrative.file,
+               "headings": "\n".join(r.narrative.headings),
+               "text": "\n".join([r.narrative.preamble, *(s.body for s in r.narrative.sections)])}
+        row |= {f"sec{i + 1}": r.narrative.body(heading) for i, heading in enumerate(h)}
+        row |= {f"reported_{t.key}": sum(r.values.get(f"{t.key}.{d.row}.{d.column}") is not None
+                                         for d in t.data_cells()) for t in r.format.tables}
+        rows.append(row)
+    columns = ["office", "year", "format", "source", "headings", "text", *(f"sec{i}" for i in range(1, 7)),
+               *(f"reported_{t}" for t in ("t2", "t3", "t4"))]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def labels_frame(reports: Sequence[Report], offices_file: str = "data/offices.csv") -> pd.DataFrame:
@@ -174,7 +189,14 @@ def _labels(fmt_id: str, table: str | None, row: str | None, column: str | None)
     except (NianbaoError, KeyError):
         t = None
     row_label, col_label = t.labels_of(row, column) if t else (row or "", column or "")
-    return {"列": col_label, "行": row_label, "组": row_label}
+    part = ""
+    if not table and row and row.startswith("sec"):  # a prose part, `sec5`
+        part = get_format(fmt_id).headings[int(row[3:]) - 1]
+    return {"列": col_label, "行": row_label, "组": row_label, "表": _table_name(table), "部分": part}
+
+
+def _table_name(table: str | None) -> str:
+    return {"t2": "表二", "t3": "表三", "t4": "表四"}.get(table or "", table or "")
 
 
 def _missing(value: Any) -> bool:
@@ -203,28 +225,93 @@ def run_suite(name: str, suite: dict, frame: pd.DataFrame) -> list[Finding]:
                                f"{res.exception_info.get('exception_message')}")
         if res.success:
             continue
-        meta = config.meta
         severity = getattr(config.severity, "value", config.severity) or "critical"
-        for raw in res.result.get("unexpected_index_list") or ():
-            hit = {k: (None if _missing(v) else v) for k, v in raw.items()}
-            table, row, column = hit.get("table"), hit.get("row"), hit.get("column")
-            if name == "labels":
-                table = str(hit["position"]).split("/")[1]
-                value: Any = hit.get("label")
-            elif name == "prose":
-                value = hit.get(config.kwargs.get("column")) if meta["rule"] == "SEC-HEADINGS" else None
-            else:
-                value = hit.get("value")
-            if isinstance(value, float):
-                value = f"{value:g}"
-            findings.append(Finding(
-                office=str(hit["office"]), year=int(hit["year"]), rule=meta["rule"], severity=str(severity),
-                table=table, row=row, column=column,
-                message=_fill(meta["message"], _labels(str(hit["format"]), table, row, column)),
-                value=None if value is None else str(value),
-                source=hit.get("source") or None,
-            ))
+        findings += [_finding(name, config.meta, str(severity), dict(config.kwargs), raw)
+                     for raw in res.result.get("unexpected_index_list") or ()]
     return findings
+
+
+def _finding(name: str, meta: dict, severity: str, kwargs: dict, raw: dict) -> Finding:
+    """The finding of one failing row of suite `name`'s frame (`raw`: its index columns)."""
+    hit = {k: (None if _missing(v) else v) for k, v in raw.items()}
+    table, row, column = hit.get("table"), hit.get("row"), hit.get("column")
+    if name == "labels":
+        table = str(hit["position"]).split("/")[1]
+        value: Any = hit.get("label")
+    elif name == "prose":
+        value = hit.get(kwargs.get("column")) if meta["rule"] == "SEC-HEADINGS" else None
+        table = meta.get("table")
+        if table is None and str(kwargs.get("column", "")).startswith("sec"):
+            row = kwargs["column"]  # the part it is about: `sec5`
+    else:
+        value = hit.get("value")
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return Finding(
+        office=str(hit["office"]), year=int(hit["year"]), rule=meta["rule"], severity=severity,
+        table=table, row=row, column=column,
+        message=_fill(meta["message"], _labels(str(hit["format"]), table, row, column)),
+        value=None if value is None else str(value),
+        source=hit.get("source") or None,
+    )
+
+
+# -- verifying handed findings --------------------------------------------------------------------------
+
+def _rows(frame: pd.DataFrame, condition: dict | None) -> pd.Series:
+    """The rows a GX row condition (as `expectations.where` writes it) selects."""
+    if condition is None:
+        return pd.Series(True, index=frame.index)
+    if condition["type"] == "and":
+        mask = pd.Series(True, index=frame.index)
+        for part in condition["conditions"]:
+            mask &= _rows(frame, part)
+        return mask
+    return frame[condition["column"]["name"]].isin(condition["parameter"])
+
+
+def _failing(expectation: dict, frame: pd.DataFrame) -> pd.Series:
+    """The rows that break one expectation, evaluated as GX does (nulls pass every check but not-null)."""
+    kw = expectation["kwargs"]
+    values = frame[kw["column"]]
+    present = values.notna()
+    kind = expectation["type"]
+    if kind == "expect_column_values_to_not_be_null":
+        bad = ~present
+    elif kind == "expect_column_values_to_match_regex":
+        bad = present & ~values.astype(str).str.contains(kw["regex"], regex=True)
+    elif kind == "expect_column_values_to_be_in_set":
+        bad = present & ~values.isin(kw["value_set"])
+    elif kind == "expect_column_values_to_be_between":
+        number = pd.to_numeric(values, errors="coerce")
+        bad = present & (number < kw["min_value"])
+        if kw.get("max_value") is not None:
+            bad |= present & (number > kw["max_value"])
+    else:
+        raise NianbaoError(f"cannot verify expectation type {kind}")
+    return _rows(frame, kw.get("row_condition")) & bad
+
+
+def verify(report: Report, project: Project) -> list[Finding]:
+    """The critical findings of `report`, from the project's suites evaluated in pandas on exactly the figures
+    and prose that will be rendered: a cross-check, in milliseconds, of findings handed in from outside
+    (a batch validated with great-expectations already; a papermill user may hand anything)."""
+    suites = load_suites(project.expectations)
+    frames = {"cells": cells_frame([report]), "arithmetic": arithmetic_frame([report], suites["arithmetic"]),
+              "prose": prose_frame([report]),
+              "labels": labels_frame([report], project.relative(project.offices_file))}
+    found = []
+    for name, suite in suites.items():
+        frame = frames[name]
+        index = suite.get("meta", {}).get("index") or SUITES[name]
+        for exp in suite["expectations"]:
+            if exp.get("severity", "critical") != "critical" or frame.empty:
+                continue
+            failing = _failing(exp, frame)
+            if failing.any():
+                found += [_finding(name, exp["meta"], "critical", exp["kwargs"], raw)
+                          for raw in frame.loc[failing, index].to_dict("records")]
+    return found
 
 
 def validate(reports: Iterable[Report], project: Project | None) -> list[Finding]:
@@ -246,7 +333,91 @@ def validate(reports: Iterable[Report], project: Project | None) -> list[Finding
     findings: list[Finding] = []
     for name, suite in suites.items():
         findings += run_suite(name, suite, frames[name])
+    findings = involve(findings, reports, suites["arithmetic"])
+    findings += [f for r in reports for f in prose_contradictions(r)]
     return sorted(set(findings), key=_order)
+
+
+def _plain(v: Decimal) -> str:
+    """A computed value as an analyst writes it: `4`, `7.489`, never `4.0000` or `4E+1`."""
+    v = v.normalize()
+    return f"{v:f}"
+
+
+def involved_cells(terms: Sequence[Term], relation: str, report: Report) -> tuple[Cell, ...]:
+    """The cells of one identity instance, each with its value, source and, for an equality, the value that
+    would satisfy it were the other cells right (`value - residual / coef`)."""
+    total: Decimal | None = Decimal(0)
+    for term in terms:
+        v = _term_value(term, report)
+        total = None if v is None or total is None else total + term.coef * v
+    cells = []
+    for term in terms:
+        values, sources = ((report.previous, report.previous_sources) if term.prev
+                           else (report.values, report.sources))
+        value = (values or {}).get(term.ref)
+        expected = None
+        if relation == "==" and total is not None and not term.is_zero and abs(term.coef) == 1:
+            v = _term_value(term, report)
+            mended = None if v is None else v - total / term.coef
+            kind = (report.previous_format if term.prev else report.format).cell_kinds().get(term.ref)  # type: ignore[union-attr]
+            if mended is not None and (mended >= 0 or kind is Kind.SIGNED):  # a count cannot mend by going negative
+                expected = _plain(mended)
+        ref = f"prev:{term.ref}" if term.prev else term.ref
+        cells.append(Cell(ref, value, expected, (sources or {}).get(term.ref)))
+    return tuple(dict.fromkeys(cells))  # a cell may stand in two terms (is_zero checks): once
+
+
+def _locate_prose(f: Finding, report: Report) -> Finding:
+    """A prose finding with the line it is about: the first forbidden text (and a snippet of it), or the
+    heading of the part left empty."""
+    narrative = report.narrative
+    line = lambda n: f"{narrative.file}:{n}" if n else narrative.file  # noqa: E731 (published copies: no lines)
+    if f.row and f.row.startswith("sec"):
+        heading = report.format.headings[int(f.row[3:]) - 1]
+        found = next((s for s in narrative.sections if s.heading == heading), None)
+        return replace(f, row=None, source=line(found.line if found else 0))
+    forbid = next((c.forbid for c in rule(f.rule).checks if isinstance(c, ProsePattern) and c.forbid), None)
+    if not forbid:
+        return f
+    parts = [(narrative.preamble, narrative.preamble_line), *((s.body, s.body_line) for s in narrative.sections)]
+    for text, first in parts:
+        m = re.search(forbid, text)
+        if m:
+            start, end = max(0, m.start() - 12), m.end() + 12
+            snippet = text[start:end].replace("\n", " ")
+            return replace(f, value=snippet, source=line(first and first + text.count("\n", 0, m.start())))
+    return f
+
+
+def involve(findings: list[Finding], reports: Sequence[Report], suite: dict) -> list[Finding]:
+    """Findings with the cells they involve: a cell rule's own cell, every cell of a broken identity; then the
+    likely wrong cell where several identities share one (`findings.mark_suspects`)."""
+    by_key = {(r.office.id, r.year): r for r in reports}
+    formulas: dict[tuple[str, str, str | None, str | None, str | None], tuple[str, list[Term]]] = {}
+    for exp in suite["expectations"]:
+        meta = exp["meta"]
+        for fmt, instances in meta["instances"].items():
+            for inst in instances:
+                formulas[(meta["rule"], fmt, inst["table"], inst["row"], inst["column"])] = (
+                    meta.get("relation", "=="), [Term.decode(t) for t in inst["terms"]])
+    out = []
+    for f in findings:
+        r = by_key.get((f.office, f.year))
+        if r is not None and f.table is None and f.source == r.narrative.file:
+            f = _locate_prose(f, r)
+        elif r is not None and f.rule == "TABLE-BLANK":  # about the figures, not the prose
+            files = {src.rsplit(":", 1)[0] for src in r.sources.values()}
+            f = replace(f, source=files.pop() if len(files) == 1 else None)
+        elif r is not None and f.table:
+            formula = formulas.get((f.rule, r.format.id, f.table, f.row, f.column))
+            if formula:
+                f = replace(f, cells=involved_cells(formula[1], formula[0], r), value=None,
+                            source=None)
+            elif f.where in r.format.cell_kinds():
+                f = replace(f, cells=(Cell(f.where, r.values.get(f.where), None, r.sources.get(f.where)),))
+        out.append(f)
+    return mark_suspects(out)
 
 
 def _order(f: Finding) -> tuple:

@@ -7,7 +7,9 @@ A check is one of four shapes, each of which becomes great-expectations expectat
 - `CellPattern`: every data cell of some tables and kinds matches a pattern (or is present);
 - `Identity`: a linear combination of cells, per instance, is == 0 or >= 0; the instances are derived
   from the format definitions, so a new version gets its instances without new code;
-- `ProsePattern`: a field of the narrative matches a pattern or equals the official headings;
+- `ProsePattern`: a field of the narrative matches a pattern, holds no match of a forbidden one, or equals the
+  official headings;
+- `TableFilled`: a table holds at least one reported cell;
 - `LabelsExact`: every label cell reads as the format prints it.
 """
 
@@ -83,8 +85,19 @@ class Identity:
 
 @dataclass(frozen=True)
 class ProsePattern:
-    field: str  # "headings", "sec1", "sec5", "sec6"
-    regex: str | None = None  # None: the field must equal the official headings
+    field: str  # "headings", "text" (preamble and every section), "sec1" ... "sec6"
+    regex: str | None = None  # None (and no `forbid`): the field must equal the official headings
+    forbid: str | None = None  # a pattern that must occur nowhere in the field (findings point at its line)
+
+    @property
+    def pattern(self) -> str | None:
+        """The regex GX matches (`re.search`): `forbid` as a lookahead that fails wherever it occurs."""
+        return rf"^(?![\s\S]*(?:{self.forbid}))" if self.forbid else self.regex
+
+
+@dataclass(frozen=True)
+class TableFilled:
+    table: str  # at least one data cell of this table is reported (not blank)
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,19 @@ class LabelsExact:
     pass
 
 
-Check = CellPattern | Identity | ProsePattern | LabelsExact
+@dataclass(frozen=True)
+class ProseFigure:
+    """A figure the prose states that a table holds: a phrase (a regex whose `{N}` is the number, written in
+    ASCII, full-width or Chinese digits) and the cells whose sum it must equal. Compared in Python
+    (`nianbao.prose_figures`), not by great-expectations: a frame of phrases per report would cost more than
+    it checks."""
+
+    what: str  # the figure in the table's words, for the message
+    pattern: str
+    refs: tuple[str, ...]
+
+
+Check = CellPattern | Identity | ProsePattern | TableFilled | LabelsExact | ProseFigure
 
 
 @dataclass(frozen=True)
@@ -207,6 +232,29 @@ def _t2_repeal_le(fmt: Format) -> list[Instance]:
     ]
 
 
+_APPLICATIONS = r"(?:各类|群众|公民)?(?:政府信息公开|依申请公开)?申请"
+_TOTAL = r"(?:共计|合计|总计|共|为)?"
+# Figures that reports' prose commonly states (part 一 or 三), as the third-party checkers compare them. Only
+# figures a table holds: "主动公开政府信息N条" counts all information, table 二 only documents.
+PROSE_FIGURES: tuple[ProseFigure, ...] = (
+    ProseFigure("本年新收申请", rf"(?:新收|收到|受理){_APPLICATIONS}{_TOTAL}{{N}}(?:件|条|个|份|宗)",
+                ("t3.new.total",)),
+    ProseFigure("上年结转申请", rf"上年结转(?:政府信息公开申请|申请)?{_TOTAL}{{N}}件", ("t3.carry_in.total",)),
+    ProseFigure("结转下年度继续办理", rf"结转下年度(?:继续办理)?{_TOTAL}{{N}}件", ("t3.carry_out.total",)),
+    ProseFigure("办理结果（七）总计", rf"(?:办结|答复|办理完毕|办理结果总计)(?:政府信息公开申请|申请)?{_TOTAL}{{N}}件",
+                ("t3.total.total",)),
+    ProseFigure("予以公开", rf"予以公开{_TOTAL}{{N}}件", ("t3.open.total",)),
+    ProseFigure("行政复议总计", rf"(?:行政复议|复议申请)(?:案件)?{_TOTAL}{{N}}(?:件|起)", ("t4.review.total",)),
+    ProseFigure("行政诉讼总计（直接起诉与复议后起诉）", rf"行政诉讼(?:案件)?{_TOTAL}{{N}}(?:件|起)",
+                ("t4.direct.total", "t4.after_review.total")),
+    ProseFigure("本年收费金额", rf"(?:行政事业性收费|收费金额)(?:金额)?{_TOTAL}{{N}}万元", ("t2.fees.amount",)),
+)
+
+# What `nianbao new` writes into the prose sections for the analyst to replace (scaffold.NARRATIVE_HINT).
+SKELETON_MARK = "请在此填写"
+# Braces left after the placeholders were filled: an unbalanced `{{ t3.new.total }`, a nested `{{ {{ year }} }}`.
+MALFORMED_PLACEHOLDER = r"\{\{|\}\}"
+
 RULES: tuple[Rule, ...] = (
     Rule("SEC-HEADINGS", BOTH, "N",
          "报告须依次包含“一、总体情况”至“六、其他需要报告的事项”六部分，标题缺失或顺序有误",
@@ -219,6 +267,26 @@ RULES: tuple[Rule, ...] = (
          (ProsePattern("sec5", r"(?s)(?:整改|上一年度|上年度)"),), soft=True),
     Rule("SEC6-FEE", ("F2021",), "N?", "第六部分应说明信息处理费收取情况（发出收费通知件数和金额、实际收取金额）",
          (ProsePattern("sec6", r"(?s)(?:信息处理费|收费)"),), soft=True),
+    # Critical [N]: FORMAT.md §2 has the notice require each part's content, and its responsibility clause
+    # （四）明确责任 punishes 发布内容不准确不全面; a hint to the analyst printed as the office's report is both.
+    Rule("SEC-SKELETON", BOTH, "N", f"正文仍留有模板提示文字（“{SKELETON_MARK}……”），须替换为本机关的实际情况",
+         (ProsePattern("text", forbid=SKELETON_MARK),)),
+    # Critical [N]: §2 makes 一、五、六 prose parts (一 is the 综述 the notice asks for, 五 and 六 state what the
+    # notice lists); an empty part is a report that does not say what the notice requires.
+    Rule("SEC-EMPTY", BOTH, "N", "“{部分}”须有正文，不得留空（无事项可报告的，写明“无。”）",
+         tuple(ProsePattern(f"sec{i}", r"\S") for i in (1, 5, 6))),
+    # Critical [L]: §3–§5 print tables 二、三、四 as part of every report; a table with no figure at all is a
+    # missing table, not a table of zeros (§6: the generator writes an explicit 0, never a blank).
+    Rule("TABLE-BLANK", BOTH, "L", "{表}全部单元格为空，未填报数据（无数据应填写0）",
+         tuple(TableFilled(t) for t in ("t2", "t3", "t4"))),
+    # Critical [N]: a malformed placeholder is printed as braces in the published text, content that is not
+    # accurate (§2, （四）明确责任), and the figure it meant to state is missing.
+    Rule("PLACEHOLDER-MALFORMED", BOTH, "N", "正文中的占位符格式有误（花括号不成对或嵌套），会原样印出花括号；"
+         "应写作 {{ t3.new.total }} 这样的形式",
+         (ProsePattern("text", forbid=MALFORMED_PLACEHOLDER),)),
+    # Warning [P]: the prose restating a table's figure is practice; "Figures in a report come from data" makes
+    # a contradiction a sign of prose typed twice (or kept from last year), for the analyst to check.
+    Rule("PROSE-TABLE", BOTH, "P", "正文所述数字与表格不一致：{说明}", PROSE_FIGURES),
     Rule("CELL-FILLED", BOTH, "P", "表格数据单元格不得留空或填“-”，无数据应填写0",
          (CellPattern(("t2", "t3", "t4")),)),
     Rule("LABEL-EXACT", BOTH, "L", "表格栏目名称须与国办规定格式一致（如“行政规范性文件”“本年制发件数”）",

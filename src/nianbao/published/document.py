@@ -1,14 +1,16 @@
 """A published report as a sequence of blocks: lines of text and table rows, in reading order.
 
-Two sources: a web page (HTML, with or without the site around the report) and a text copy of one, where
-each table row became one line of cells joined by `|` (like the seed). Everything that depends on the
-markup stays here; the reader of the report (`reader.py`) sees only blocks. Traditional script is mapped
+Sources: a web page (HTML, with or without the site around the report), a text copy of one, where each
+table row became one line of cells joined by `|` (like the seed), a PDF (`pdf.py`) and a Word file
+(`word.py`); `READERS` picks one by the file's suffix. Everything that depends on the form stays in these
+modules; the reader of the report (`reader.py`) sees only blocks. Traditional script is mapped
 to simplified, and white space inside Chinese text (Word breaks lines anywhere) is removed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -39,7 +41,7 @@ class Row:
 @dataclass
 class Document:
     file: str
-    kind: str  # "html" or "text"
+    kind: str  # "html", "text", "pdf" or "docx"
     blocks: list[str | Row] = field(default_factory=list)
     title_hint: str = ""  # the page's <title>, for a page whose report has no title line
     traditional: bool = False  # the source was in traditional script
@@ -89,8 +91,35 @@ def looks_like_html(text: str) -> bool:
 
 
 def read_document(path: Path, label: str | None = None) -> Document:
-    """The blocks of the report in the file at `path` (`label`: how messages name the file)."""
+    """The blocks of the report in the file at `path` (`label`: how messages name the file), read by the
+    reader of its suffix (`READERS`), or by its content when the suffix is not one of them."""
     file = label or str(path)
+    try:
+        with path.open("rb") as f:
+            magic = f.read(8)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=file) from None
+    reader = READERS.get(path.suffix.lower()) or (
+        READERS[".pdf"] if magic.startswith(b"%PDF") else READERS[".docx"] if magic.startswith(b"PK") else _markup)
+    doc = reader(path, file)
+    _simplified(doc)
+    return doc
+
+
+def _simplified(doc: Document) -> None:
+    """Traditional script mapped to simplified, in every block (a PDF or Word file is read as it is)."""
+    if doc.kind in ("html", "text"):
+        return  # converted as one text before it was split
+    texts = [b if isinstance(b, str) else "|".join(b.cells) for b in doc.blocks]
+    _, doc.traditional = to_simplified("\n".join(texts))
+    if doc.traditional:
+        convert = _t2s().convert
+        doc.blocks = [convert(b) if isinstance(b, str) else Row([convert(c) for c in b.cells], b.table)
+                      for b in doc.blocks]
+
+
+def _markup(path: Path, file: str) -> Document:
+    """A web page or a text copy."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -108,11 +137,16 @@ def read_document(path: Path, label: str | None = None) -> Document:
 
 # -- text copies ------------------------------------------------------------------------------------
 
+_WHOLE_REPORT = re.compile(r"(?:^|\s)一、\S+.*\s二、\S+.*\s三、\S+.*\s四、", re.S)
+
 def _from_text(text: str, file: str) -> Document:
     doc = Document(file, "text")
     table = 0
     previous_was_row = False
-    for raw in text.splitlines():
+    lines = text.splitlines()
+    if len(lines) < 10:  # a crawler's copy on one line: headings, prose and tables apart only by spaces
+        lines = [part for line in lines for part in (_SPACES.split(line) if _WHOLE_REPORT.search(line) else [line])]
+    for raw in lines:
         if "|" in raw:
             if not previous_was_row:
                 table += 1
@@ -233,3 +267,26 @@ class _Walker:
             texts = [clean(c.get_text(" ")) for c in cells]
             if any(texts):
                 self.doc.blocks.append(Row(texts, number))
+
+
+def _pdf(path: Path, file: str) -> Document:
+    from .pdf import read_pdf
+
+    return read_pdf(path, file)
+
+
+def _docx(path: Path, file: str) -> Document:
+    from .word import read_docx
+
+    return read_docx(path, file)
+
+
+# The reader of each form, by file suffix: what `ingest` and `audit` read from a folder.
+READERS: dict[str, Callable[[Path, str], Document]] = {
+    ".html": _markup,
+    ".htm": _markup,
+    ".shtml": _markup,
+    ".txt": _markup,
+    ".pdf": _pdf,
+    ".docx": _docx,
+}

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from ..exceptions import InputError, NianbaoError
 from ..formats import FORMATS, Data, Format, Kind, format_for
-from ..render.html import TABLE_NAMES
+from ..render.html import TABLE_NAMES, cell_location
 from .document import Document, Row, read_document
+from .glued import LINE, Run, looks_like_table_text, scan, settle
 from .labels import RowIndex, heading_number, key, row_index
 from .values import Cell, is_value, read_cell
 
@@ -41,34 +42,56 @@ class Published:
     labels: dict[str, str] = field(default_factory=dict)  # configurable labels as printed
     printed: dict[str, str] = field(default_factory=dict)  # every label read, by position ("t3/r5c2")
     problems: list[str] = field(default_factory=list)  # what could not be read, in English for the analyst
+    unreadable: dict[str, str] = field(default_factory=dict)  # cells not read (value None) → the text seen
+    # A group printed as one row (label as printed → the refs of each sub-row, and the row's figures by column)
+    groups: dict[str, tuple[tuple[tuple[str, ...], ...], dict[str, str | None]]] = field(default_factory=dict)
+
+    def for_rules(self) -> dict[str, str | None]:
+        """The values as the arithmetic rules see them: a group printed as one row stands in for its sub-rows
+        (the first holds the row's figures, the others 0), so the sums over the group are checked."""
+        values = dict(self.values)
+        for rows, figures in self.groups.values():
+            for n, refs in enumerate(rows):
+                for ref in refs:
+                    if values[ref] is None:
+                        values[ref] = figures.get(ref.rsplit(".", 1)[1]) if n == 0 else "0"
+        return values
     traditional: bool = False  # the page was in traditional script (read as simplified)
 
     @property
     def not_reported(self) -> list[str]:
-        return [ref for ref, value in self.values.items() if value is None]
+        """Cells left blank or dashed in the report (not those that could not be read: `unreadable`)."""
+        return [ref for ref, value in self.values.items() if value is None and ref not in self.unreadable]
 
     @property
     def reported(self) -> int:
         return sum(v is not None for v in self.values.values())
 
 
-def read_published(path: Path, *, year: int | None = None, label: str | None = None) -> Published:
-    """Read the report in `path` (a web page or a text copy). `year` overrides the title's year.
+def read_published(path: Path, *, year: int | None = None, office: str | None = None,
+                   label: str | None = None) -> Published:
+    """Read the report in `path` (a web page, text copy, PDF or Word file). `year` overrides the title's
+    year; `office` (机关名称) names the office when the report has no title and its prose does not say.
 
-    Raises `InputError` naming the file when it is not a report: no title with a year, no headings, or
-    no table values at all.
+    Raises `InputError` naming the file when it is not a report: no title with a year (and no `year` and
+    office given or found in the preamble), no headings, or no table values at all.
     """
     doc = read_document(path, label)
-    return read(doc, year=year)
+    return read(doc, year=year, office=office)
 
 
-def read(doc: Document, *, year: int | None = None) -> Published:
+def read(doc: Document, *, year: int | None = None, office: str | None = None) -> Published:
     start, end = doc.body
+    _join_split_headings(doc.blocks)
     first_heading = _first_heading(doc.blocks, start, end)
     if first_heading is None:
         raise InputError("no report headings found (expected “一、总体情况” … “六、其他需要报告的事项”)", file=doc.file)
-    office, title_year, title_lines = _title(doc, first_heading)
-    year = year or title_year
+    found, title_year, title_lines = _title(doc, first_heading)
+    office = found or _office_in_prose(doc) or office
+    year = year or title_year or _year_in_preamble(doc, first_heading)
+    if not office or not year:
+        raise InputError("no title found (expected “{机关名称}{年份}年政府信息公开工作年度报告”); "
+                         "give the office and the year (--office, --year)", file=doc.file)
     try:
         fmt = format_for(year)
     except NianbaoError as exc:
@@ -80,11 +103,46 @@ def read(doc: Document, *, year: int | None = None) -> Published:
     if len(missing) > 3:
         raise InputError(f"a truncated report or not a report: only {6 - len(missing)} of the six headings found",
                          file=doc.file, year=year)
-    if pub.reported == 0:
+    if pub.reported == 0 and not pub.unreadable:
         raise InputError("no table values found (tables 二, 三 and 四 are empty or missing)", file=doc.file,
                          year=year)
     _check_format(pub, doc)
     return pub
+
+
+_BARE_NUMBER = re.compile(r"^[一二三四五六][、.．，,]$")
+
+
+def _join_split_headings(blocks: list) -> None:
+    """A heading whose number and words are on two lines (`一、` / `总体情况`, a crawler's text) as one line;
+    the second line is left empty."""
+    for i in range(len(blocks) - 1):
+        if isinstance(blocks[i], str) and _BARE_NUMBER.match(blocks[i]) and isinstance(blocks[i + 1], str):
+            blocks[i], blocks[i + 1] = blocks[i] + blocks[i + 1], ""
+
+
+_PREAMBLE_YEAR = (re.compile(r"统计期限[^。]*?((?:19|20)\d{2})年"), re.compile(r"((?:19|20)\d{2})年1月1日"),
+                  re.compile(r"((?:19|20)\d{2})年度?政府信息公开工作年度报告"))
+_PROSE_OFFICE = re.compile(r"本报告由([^，。；、《》（）]{2,30}?)(?:根据|依据|按照|依照|编制|负责)")
+
+
+def _year_in_preamble(doc: Document, first_heading: int) -> int | None:
+    """The report year a preamble states: `统计期限为2019年…`, `2019年1月1日`, `现公布…2019年…年度报告`."""
+    text = "".join(b for b in doc.blocks[:first_heading] if isinstance(b, str))
+    for pattern in _PREAMBLE_YEAR:
+        m = pattern.search(text)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def _office_in_prose(doc: Document) -> str | None:
+    """The office a report without a title names in its prose: `本报告由青岚县示例档案局编制`."""
+    for block in doc.blocks:
+        m = _PROSE_OFFICE.search(block) if isinstance(block, str) else None
+        if m:
+            return m.group(1)
+    return None
 
 
 def _first_heading(blocks: list, start: int, end: int) -> int | None:
@@ -95,10 +153,13 @@ def _first_heading(blocks: list, start: int, end: int) -> int | None:
     return None
 
 
-def _title(doc: Document, first_heading: int) -> tuple[str, int, set[str]]:
+_TITLE_PREFIX = re.compile(r"^(?:文章)?(?:标题|题目|名称)[：:]")
+
+
+def _title(doc: Document, first_heading: int) -> tuple[str | None, int | None, set[str]]:
     """Office name, year and the line(s) that hold the title: the last title before the first heading,
-    a title split over two lines joined, or the page's <title>."""
-    lines = [b for b in doc.blocks[:first_heading] if isinstance(b, str)]
+    a title split over two lines joined, or the page's <title>. (None, None, set()) when there is none."""
+    lines = [_TITLE_PREFIX.sub("", b) for b in doc.blocks[:first_heading] if isinstance(b, str)]
     found = None
     for i, line in enumerate(lines):
         for candidate, parts in ((line, {line}), ("".join(lines[i:i + 2]), set(lines[i:i + 2]))):
@@ -111,7 +172,7 @@ def _title(doc: Document, first_heading: int) -> tuple[str, int, set[str]]:
         m = TITLE.match(doc.title_hint)
         found = (m, set()) if m and _office(m) else None
     if found is None:
-        raise InputError("no title found (expected “{机关名称}{年份}年政府信息公开工作年度报告”)", file=doc.file)
+        return None, None, set()
     m, parts = found
     return _office(m), int(m.group("year")), parts
 
@@ -125,37 +186,107 @@ def _contents(doc: Document, pub: Published, start: int, end: int, title_lines: 
     tables = {t.section: row_index(pub.format, t.key) for t in pub.format.tables}
     section = -1
     state = _TableState()
+    loose: list[str] = []  # text lines of a table part, read when the table's rows or the part end
+
+    def flush() -> None:
+        if section in tables:
+            _table_text(loose, tables[section], pub, state)
+        loose.clear()
+
     for block in doc.blocks[start:end]:
+        if not block:
+            continue
         if isinstance(block, Row):
+            flush()
             if section in tables:
                 _read_row(block, tables[section], pub, state)
             continue
         number = heading_number(block, pub.format, section)
         if number is not None:
+            flush()
+            _settle(tables.get(section), pub, state)
             section = number
             pub.headings[number] = block
             continue
         if section == -1:
-            if block not in title_lines and key(block) not in key("".join(title_lines)):
+            if _TITLE_PREFIX.sub("", block) not in title_lines and key(block) not in key("".join(title_lines)):
                 pub.preamble.append(block)
-        elif section in tables and (key(block) in tables[section].labels or block in ("|",)):
-            # a table label that lost its row (the corner note of a text copy)
-            state.labels.setdefault(tables[section].table.key, []).append(block)
+        elif section in tables:
+            loose.append(block)
         else:
             pub.sections[section].append(block)
             if section == 5 and DATE.match(block):
                 break  # the date under the signature ends the report; the site's footer follows
+    flush()
+    _settle(tables.get(section), pub, state)
     for index in tables.values():
         pub.printed |= _positions_of(index, state.labels.get(index.table.key, []))
 
 
+def _table_text(lines: list[str], index: RowIndex, pub: Published, state: _TableState) -> None:
+    """Text lines of a table part: prose, labels that lost their row, or a table whose separators were lost
+    (from its first line that is table text, with the header lines just before it, to its last)."""
+    table_lines = [i for i, line in enumerate(lines) if looks_like_table_text(line, pub.format.id, index)]
+    first, last = (table_lines[0], table_lines[-1]) if table_lines else (len(lines), -1)
+    while first > 0 and len(lines[first - 1]) <= 80 and not re.search("[。；！？]", lines[first - 1]):
+        first -= 1
+    section = pub.sections[index.table.section]
+    for line in lines[:first]:
+        _label_or_prose(line, index, section, state)
+    if table_lines:
+        found = scan(lines[first:last + 1], pub.format.id, index)
+        state.labels.setdefault(index.table.key, []).extend(found.labels)
+        state.runs.setdefault(index.table.key, []).extend(found.runs)
+    for line in lines[last + 1:]:
+        _label_or_prose(line, index, section, state)
+
+
+def _label_or_prose(line: str, index: RowIndex, section: list[str], state: _TableState) -> None:
+    if key(line) in index.labels or line == "|":  # a table label that lost its row (a text copy's corner note)
+        state.labels.setdefault(index.table.key, []).append(line)
+    else:
+        section.append(line)
+
+
+def _settle(index: RowIndex | None, pub: Published, state: _TableState) -> None:
+    """Cut the figures of the table's separator-less rows into cells, where only one way fits."""
+    if index is None or not state.runs.get(index.table.key):
+        return
+    table = index.table.key
+    runs = state.runs.pop(table)
+    settle(table, pub.format.id, runs, {r: v for r, v in pub.values.items() if r.startswith(table + ".")})
+    for run in runs:
+        what = f"row {run.label!r}" if run.label else "the values row"
+        if len(run.ways) == 1:
+            if run.group:
+                _read_group_row(run.label, run.group, run.ways[0], index, pub, state)
+            else:
+                _assign(index, run.data, run.ways[0], pub, state, what=what)
+            continue
+        refs = [f"{table}.{d.row}.{d.column}" for d in run.data]
+        if all(pub.values.get(r) is not None for r in refs):
+            continue  # the row was read already (printed twice)
+        for ref in refs:
+            pub.unreadable.setdefault(ref, run.text)
+        shown = ", ".join("|".join(w) for w in run.ways[:3]) + (", …" if len(run.ways) > 3 else "")
+        why = (f"can be cut into its {len(run.data)} cells in {len(run.ways)} ways that fit the rules ({shown})"
+               if run.ways else f"cannot be cut into its {len(run.data)} cells as the rules require")
+        cells = "; ".join(cell_location(pub.year, *r.split(".")) for r in refs)
+        pub.problems.append(f"{row_name(index)} {what}: the figures run together as {run.text.replace(LINE, ' ')!r} "
+                            f"and {why}; not read: {cells}")
+
+
 _HALF_WIDTH = str.maketrans({"(": "（", ")": "）", ":": "：", ",": "，", ";": "；"})
+
+
+_SUB_ROW_NUMBER = re.compile(r"^(\d)[、．]")
 
 
 def as_printed(text: str) -> str:
     """A label as the office printed it, less what copying the page did to it: half-width punctuation and
     line breaks (FORMAT.md, introduction). Wording, typos and `、`/`，` stay for LABEL-EXACT to judge."""
     text = re.sub(r"\s+", "", text.translate(_HALF_WIDTH))
+    text = _SUB_ROW_NUMBER.sub(r"\1.", text)  # `1、` `1．` numbering a sub-row: the office's numbering style
     quotes = iter("“”" * text.count('"'))
     return re.sub('"', lambda _: next(quotes), text)
 
@@ -178,7 +309,7 @@ def _positions_of(index: RowIndex, printed: list[str]) -> dict[str, str]:
     # A label misspelt beyond the known typos (`三三、本年度办理结果`) still stands where a label is missing.
     for text in unmatched:
         for i, (pos, keys) in enumerate(free):
-            if any(difflib.SequenceMatcher(None, key(text), k).ratio() >= 0.8 for k in keys):
+            if any(difflib.SequenceMatcher(None, key(text), k).ratio() >= RESEMBLES for k in keys):
                 found[pos] = as_printed(text)
                 del free[i]
                 break
@@ -189,10 +320,15 @@ def _positions_of(index: RowIndex, printed: list[str]) -> dict[str, str]:
 class _TableState:
     yuan: bool = False  # the last header row said the amounts are in 元
     labels: dict[str, list[str]] = field(default_factory=dict)  # table key → label cells read, in order
+    runs: dict[str, list[Run]] = field(default_factory=dict)  # table key → rows whose cells ran together
+    part: str | None = None  # the row key of the part the last header row named
 
 
 def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> None:
     cells = row.cells
+    first = next((i for i, c in enumerate(cells) if c), 0)
+    if not is_value(cells[first]):
+        cells = cells[first:]  # a merged label's empty remainder after a page break: the labels follow
     n = 0
     while n < len(cells) and not is_value(cells[n]):
         n += 1
@@ -201,19 +337,61 @@ def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> 
     state.labels.setdefault(index.table.key, []).extend(c for c in cells if c and not is_value(c))
     if not labels:
         if index.unlabelled and any(values) and all(is_value(v) for v in values):
-            _assign(index, index.unlabelled, values, pub, state, what="the values row")
+            data = index.unlabelled
+            part = tuple(d for d in data if d.row == state.part)
+            if part and len(values) <= len(part) < len(data):  # one part of a table printed as its own table
+                data = part
+            _assign(index, data, values, pub, state, what="the values row")
         return
     data = index.row(labels[-1])
+    group = index.groups.get(key(labels[-1]))
+    if data is None and group and any(values) and len(group) > 1:
+        _read_group_row(labels[-1], group, values, index, pub, state)
+        return
     if data is None:
         if all(key(c) in index.labels for c in labels):  # a caption or header row
             _note_header(labels, index, pub, state)
-        elif _glued(labels[-1], index):
-            pub.problems.append(f"{row_name(index)} row {labels[-1]!r}: the cells run together with no separator; "
-                                "its values are not reported (the page's HTML, if there is one, reads cleanly)")
+        elif _glued(labels[-1], index):  # the row's figures run into its label: cut them where only one way fits
+            found = scan([LINE.join(c for c in cells if c)], pub.format.id, index)
+            state.runs.setdefault(index.table.key, []).extend(found.runs)
+        elif any(values) and (near := _resembles(labels[-1], index)) is not None:
+            # A slip in the label (OCR, typing): read as the row it resembles; LABEL-EXACT reports the label.
+            pub.problems.append(f"{row_name(index)} row {labels[-1]!r} read as the row it resembles, "
+                                f"{index.table.rows.get(index.rows[near][0].row, near)!r}")
+            _assign(index, index.rows[near], values, pub, state, what=f"row {labels[-1]!r}")
         elif any(values):
             pub.problems.append(f"{row_name(index)}: unknown row {labels[-1]!r}; its values were not read")
         return
     _assign(index, data, values, pub, state, what=f"row {labels[-1]!r}")
+
+
+def _read_group_row(label: str, group: tuple[tuple[Data, ...], ...], values: list[str], index: RowIndex,
+                    pub: Published, state: _TableState) -> None:
+    """A group printed as one row of figures (an F2021 report keeping F2019's single （六）其他处理 row): its
+    sub-rows are not reported; the row's figures are kept (`Published.groups`) for the rules that sum the
+    group, and the layout is reported."""
+    scratch = Published(pub.file, pub.office, pub.year, pub.format, {})
+    _assign(index, group[0], values, scratch, state, what=f"row {label!r}")
+    table = index.table.key
+    figures = {d.column: scratch.values.get(f"{table}.{d.row}.{d.column}") for d in group[0]}
+    pub.groups[label] = (tuple(tuple(f"{table}.{d.row}.{d.column}" for d in data) for data in group), figures)
+    pub.problems += scratch.problems
+    pub.problems.append(f"{row_name(index)} row {label!r} is printed as one row, as format F2019 had it; its "
+                        f"{len(group)} sub-rows are not reported, its figures are kept for the group's sums")
+
+
+RESEMBLES = 0.8  # how alike a misprinted label and the format's label are (difflib's ratio of their keys)
+
+
+def _resembles(label: str, index: RowIndex) -> str | None:
+    """The key of the one row whose label `label` resembles (a slip: `其他法律行政止公开`), or None."""
+    k = key(label)
+    ratios = sorted(((difflib.SequenceMatcher(None, k, row).ratio(), row) for row in index.rows), reverse=True)
+    if not ratios or ratios[0][0] < RESEMBLES:
+        return None
+    if len(ratios) > 1 and ratios[1][0] >= ratios[0][0] - 0.05 and index.rows[ratios[1][1]] != index.rows[ratios[0][1]]:
+        return None  # as like another row: not read
+    return ratios[0][1]
 
 
 def row_name(index: RowIndex) -> str:
@@ -228,6 +406,9 @@ def _glued(label: str, index: RowIndex) -> bool:
 def _note_header(labels: list[str], index: RowIndex, pub: Published, state: _TableState) -> None:
     """Remember what a header row says that the values need: a configurable label's wording, a unit."""
     state.yuan = any("元" in c and "万元" not in c for c in labels)
+    parts = {key(text): row for row, text in index.table.rows.items()}
+    for text in labels:  # the last header naming a part of the table (表四's 未经复议直接起诉)
+        state.part = parts.get(key(text), state.part)
     for _, label in index.table.labels():
         if not label.key:
             continue

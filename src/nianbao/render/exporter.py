@@ -53,4 +53,19 @@ class ReportExporter(TemplateExporter):
     def from_notebook_node(self, nb: Any, resources: dict | None = None, **kw: Any) -> tuple[str, dict]:
         resources = self._init_resources(resources)
         resources["nianbao"] = {"title": report_title(nb)}
-        return super().from_notebook_node(nb, resources, **kw)
+        return super().from_notebook_node(_without_inline_styles(nb), resources, **kw)
+
+
+def _without_inline_styles(nb: Any) -> Any:
+    """A copy of `nb` whose report outputs lose the inline styles meant for JupyterLab (the page has its
+    stylesheet; inline, the page would be twice the size)."""
+    from copy import deepcopy
+
+    from .inline import strip_inline
+
+    nb = deepcopy(nb)
+    for cell in nb.cells:
+        for output in cell.get("outputs", ()):
+            if output.get("metadata", {}).get("nianbao") and "text/html" in output.get("data", {}):
+                output["data"]["text/html"] = strip_inline(output["data"]["text/html"])
+    return nb

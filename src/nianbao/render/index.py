@@ -12,7 +12,7 @@ from importlib.resources import files
 
 from ..findings import Finding
 from ..manifest import FAILED, GATED, PUBLISHED, WARNINGS, Entry
-from .html import SEVERITY_LABEL, location, standalone_page
+from .html import SEVERITY_LABEL, cell_text, location, standalone_page
 
 STATUS_LABEL = {
     PUBLISHED: "已发布",
@@ -37,6 +37,8 @@ def _findings(entry: Entry) -> str:
     for f in found[:MAX_FINDINGS]:
         where = location(f)
         text = f"{f.rule}（{SEVERITY_LABEL.get(f.severity, f.severity)}）{'：' + where if where else ''} {f.message}"
+        if f.suspect:
+            text += f"；最可能有误：{cell_text(f.year, f.suspect_cell)}"
         items.append(f'<li class="{escape(f.severity)}">{escape(text)}</li>')
     if len(found) > MAX_FINDINGS:
         items.append(f"<li>……另有{len(found) - MAX_FINDINGS}项</li>")

@@ -206,7 +206,7 @@ def _tables_section(overview: Overview) -> str:
     parts = [note]
     for table in overview.format.tables:
         parts.append(f"<h3>{TABLE_NAMES.get(table.key, table.key)}</h3>")
-        parts.append(table_html(table, _Sums(sums), counts))  # type: ignore[arg-type]
+        parts.append(table_html(table, _Sums(sums), counts=counts))  # type: ignore[arg-type]
     return "\n".join(parts)
 
 

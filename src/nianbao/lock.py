@@ -1,0 +1,74 @@
+"""One writer at a time on `outputs/`: `nianbao batch` and `nianbao run` hold a lock on it while they write.
+
+Two batches (or a batch and a run) on one project would each save their own view of `outputs/manifest.json`,
+and one would sweep the other's temporary files. The lock is `filelock`'s (an OS lock, `flock` on Unix: the
+operating system releases it when its holder exits, even when killed, so it never goes stale); chosen over a
+hand-made pid file for exactly that. The holder writes who it is into the lock file, so that the other
+process can say whom it waits for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from filelock import FileLock, Timeout
+
+from .exceptions import NianbaoError
+from .project import Project
+
+LOCK = ".nianbao.lock"  # in outputs/
+
+
+class OutputsBusy(NianbaoError):
+    """Another nianbao process writes the project's outputs."""
+
+
+def _holder(path: os.PathLike) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            who = json.load(f)
+        since = time.strftime("%H:%M:%S UTC", time.gmtime(who["started"]))
+        return f"`{who['command']}` (pid {who['pid']}, since {since})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another nianbao process"
+
+
+@contextmanager
+def outputs_lock(project: Project, command: str, *, wait: bool = False,
+                 on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the lock on `project.outputs` (created if missing) for the block.
+
+    When another process holds it: with `wait`, call `on_wait(message)` once and wait for it; else raise
+    `OutputsBusy` naming the holder (command, pid, since when). `OSError` when outputs/ cannot be written.
+    """
+    project.outputs.mkdir(parents=True, exist_ok=True)
+    path = project.outputs / LOCK
+    me = json.dumps({"pid": os.getpid(), "command": command, "argv": sys.argv[1:], "started": time.time()})
+
+    def record(fd: int) -> None:
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, me.encode(), 0)
+        except OSError:  # a full disk: the lock holds all the same, the other process says less about us
+            pass
+
+    lock = FileLock(path, on_acquired=record, preserve_lock_file=True, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = _holder(path)
+        if not wait:
+            raise OutputsBusy(f"{project.relative(project.outputs)}/ is being written by {holder}; wait for it "
+                              "to finish, or pass --wait") from None
+        if on_wait:
+            on_wait(f"waiting for {holder}, which is writing {project.relative(project.outputs)}/")
+        lock.acquire(timeout=-1)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,281 @@
+"""Reading a filled workbook back: office, year and every data cell's value, found by labels.
+
+The cover gives the office and the year (`--office`/`--year` override); the year gives the format. Each
+table's sheet is the one whose labels are that table's (sheets may be renamed), each data row is found by
+its row label as `nianbao.published.labels` matches published reports (rows may be inserted), table 四's
+row by the header line above it. A formula's cached value is used as Excel, WPS and LibreOffice saved it;
+a formula with none is computed (`workbook.formula`). Numbers typed as text (`'12`, `12 `, `１２`) are read
+as published cells are (`published.values`); an empty cell is not reported. Every problem is collected and
+named by file, sheet and cell (`示例街道2024.xlsx 表三!F12：…`); one problem and nothing is returned.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import range_boundaries
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.formula import ArrayFormula
+
+from ..exceptions import InputError, NianbaoError
+from ..formats import Format, Kind, format_for
+from ..formats.rules import AMOUNT_RE, COUNT_RE, SIGNED_RE
+from ..published.labels import key, row_index
+from ..published.values import read_cell
+from ..render.html import TABLE_NAMES
+from . import layout
+from .formula import FormulaError, evaluate
+
+_PATTERN = {Kind.COUNT: (COUNT_RE, "应填写非负整数（单位：件）"), Kind.SIGNED: (SIGNED_RE, "应填写整数"),
+            Kind.AMOUNT: (AMOUNT_RE, "应填写非负数（单位：万元）")}
+_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}
+_DECIMALS = re.compile(r"^#?,?#*0\.(0+)$")  # number formats `0.0000`, `#,##0.00`: the decimals shown
+YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+
+@dataclass
+class FilledWorkbook:
+    """One filled workbook, read."""
+
+    file: str
+    office_id: str | None  # from the cover (None when it has none)
+    office_name: str | None
+    year: int
+    format: Format
+    values: dict[str, str | None]  # every data cell → stored text, None when not reported
+    cells: dict[str, str] = field(default_factory=dict)  # `table.row.column` → `表三!F12`
+    originals: dict[str, str] = field(default_factory=dict)  # cells whose stored text differs from the cell's
+    contact: dict[str, str] = field(default_factory=dict)  # 填表人, 联系电话, 填报日期 as filled
+
+    @property
+    def not_reported(self) -> list[str]:
+        return [ref for ref, value in self.values.items() if value is None]
+
+
+Sheets = dict[str, dict[tuple[int, int], tuple[object, str]]]  # title → (row, column) → (value, number format)
+
+
+def _sheets(path: Path, data_only: bool) -> Sheets:
+    """Every non-empty cell of every sheet, in one pass (openpyxl's read-only mode: the fastest to load)."""
+    wb = load_workbook(path, read_only=True, data_only=data_only)
+    try:
+        out: Sheets = {}
+        for ws in wb.worksheets:
+            ws.reset_dimensions()  # some writers record wrong dimensions
+            out[ws.title] = {(c.row, c.column): (c.value, c.number_format) for row in ws.iter_rows() for c in row
+                             if c.value is not None}
+        return out
+    finally:
+        wb.close()
+
+
+class _Cells:
+    """Cell values as a spreadsheet shows them: a formula's cached value, else the formula computed."""
+
+    def __init__(self, formulas: Sheets, cached: Sheets) -> None:
+        self.formulas, self.cached = formulas, cached
+        self.memo: dict[tuple[str, int, int], object] = {}
+
+    def value(self, sheet: str, row: int, col: int) -> object:
+        here = (sheet, row, col)
+        if here in self.memo:
+            if self.memo[here] is _BUSY:
+                raise FormulaError("循环引用")
+            return self.memo[here]
+        raw = self.formulas[sheet].get((row, col), (None, ""))[0]
+        if isinstance(raw, ArrayFormula):
+            raw = raw.text
+        if isinstance(raw, str) and raw.startswith("=") and len(raw) > 1:
+            value = self.cached.get(sheet, {}).get((row, col), (None, ""))[0]
+            if value is None:
+                self.memo[here] = _BUSY
+                try:
+                    value = evaluate(raw, lambda s, cells: self.range(s or sheet, cells))
+                finally:
+                    self.memo.pop(here)
+        else:
+            value = raw
+        self.memo[here] = value
+        return value
+
+    def range(self, sheet: str, cells: str) -> list[object]:
+        if sheet not in self.formulas:
+            raise FormulaError(f"#REF!：没有工作表“{sheet}”")
+        min_col, min_row, max_col, max_row = range_boundaries(cells)
+        return [self.value(sheet, r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
+
+
+_BUSY = object()
+
+
+def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[str | None, str | None]:
+    """The text nianbao stores for a cell's value, and the cell's own text when that differs (`１２` → 12).
+    Raises ValueError with the Chinese reason when the value is not a number of `kind`."""
+    original = None
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, None
+    if isinstance(value, bool) or isinstance(value, (datetime, date, time)):
+        raise ValueError(f"应填写数字，读到“{value}”")
+    if isinstance(value, (int, float)):
+        number = Decimal(repr(value))
+        shown = _DECIMALS.match(number_format or "")
+        if kind is Kind.AMOUNT and shown and -number.as_tuple().exponent < len(shown.group(1)):
+            number = number.quantize(Decimal(1).scaleb(-len(shown.group(1))))
+        elif isinstance(value, float) and value.is_integer():
+            number = Decimal(int(value))
+        text = format(number, "f")
+    else:
+        raw = str(value)
+        if raw.strip() in _ERRORS:
+            raise ValueError(f"公式出错（{raw.strip()}）")
+        cell = read_cell(raw.strip().removeprefix("'"), kind)
+        if cell.value is None:
+            return None, None
+        text, original = cell.value, raw
+    pattern, problem = _PATTERN[kind]
+    if not re.match(pattern, text):
+        raise ValueError(f"{problem}，读到“{original or text}”")
+    return text, original if original != text else None
+
+
+def _strings(cells: dict[tuple[int, int], tuple[object, str]]) -> dict[str, list[tuple[int, int]]]:
+    """Label key → (row, column) of every text cell of a sheet that is not a formula."""
+    found: dict[str, list[tuple[int, int]]] = {}
+    for where, (value, _) in sorted(cells.items()):
+        if isinstance(value, str) and not value.startswith("="):
+            k = key(value)
+            if k:
+                found.setdefault(k, []).append(where)
+    return found
+
+
+def _cover(sheets: Sheets) -> dict[str, object]:
+    """The cover's fields (label → the value right of it), from the sheet that holds 机关代码."""
+    wanted = {key(f): f for f in (layout.FIELD_NAME, layout.FIELD_ID, layout.FIELD_YEAR, layout.FIELD_FORMAT,
+                                  *layout.CONTACT_FIELDS)}
+    for cells in sheets.values():
+        rows: dict[int, list[object]] = {}
+        for (r, _), (value, _) in sorted(cells.items()):
+            rows.setdefault(r, []).append(value)
+        fields: dict[str, object] = {}
+        for values in rows.values():
+            for i, value in enumerate(values[:-1]):
+                if isinstance(value, str) and key(value) in wanted:
+                    fields.setdefault(wanted[key(value)], values[i + 1])
+                    break
+        if layout.FIELD_ID in fields or layout.FIELD_YEAR in fields:
+            return fields
+    return {}
+
+
+def _year_of(value: object) -> int | None:
+    text = str(value).translate(str.maketrans("０１２３４５６７８９", "0123456789")).strip().removesuffix("年")
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    return int(text) if re.fullmatch(r"(19|20)\d{2}", text) else None
+
+
+def read_workbook(path: Path, *, office: str | None = None, year: int | None = None) -> FilledWorkbook:
+    """Read a filled workbook. `office`/`year` take it as that office's or year's whatever its cover and file
+    name say. Raises `InputError` listing every problem, each with file, sheet and cell, in Chinese."""
+    name = path.name
+    try:
+        formulas = _sheets(path, data_only=False)
+        cached = _sheets(path, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InputError(f"{name}：不是可读取的 .xlsx 工作簿（{exc}）", file=path) from None
+    cover = _cover(cached)
+    cover_year = _year_of(cover.get(layout.FIELD_YEAR)) if cover.get(layout.FIELD_YEAR) is not None else None
+    if year is None:
+        if cover_year is None:
+            raise InputError(f"{name}：封面没有“{layout.FIELD_YEAR}”，无法确定年度（请用 --year 指定）", file=path)
+        named = YEAR_IN_NAME.findall(path.stem)
+        if named and str(cover_year) not in named:
+            raise InputError(f"{name}：文件名是{named[0]}年，封面却是{cover_year}年的报表，可能交错了文件"
+                             f"（确认无误请用 --year 指定年度）", file=path, year=cover_year)
+        year = cover_year
+    try:
+        fmt = format_for(year)
+    except NianbaoError as exc:
+        raise InputError(f"{name}：{exc}", file=path, year=year) from None
+    printed_format = cover.get(layout.FIELD_FORMAT)
+    if printed_format and str(printed_format).strip() != fmt.id:
+        raise InputError(f"{name}：这是{printed_format}格式的报表，{year}年的报告应使用{fmt.id}格式"
+                         f"（请用 nianbao workbook 重新生成）", file=path, year=year)
+    office_id = office or (str(cover[layout.FIELD_ID]).strip() if cover.get(layout.FIELD_ID) else None)
+    result = FilledWorkbook(str(path), office_id, str(cover.get(layout.FIELD_NAME) or "").strip() or None, year,
+                            fmt, {ref: None for ref in fmt.cell_kinds()},
+                            contact={f: str(cover[f]) for f in layout.CONTACT_FIELDS if cover.get(f) is not None})
+    problems = _tables(formulas, cached, fmt, result, name)
+    if problems:
+        raise InputError(f"{name}：{len(problems)}处问题，未写入任何数据：\n" + "\n".join(f"  {p}" for p in problems),
+                         file=path, office=office_id, year=year)
+    return result
+
+
+def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkbook, name: str) -> list[str]:
+    problems: list[str] = []
+    values = _Cells(formulas, cached)
+    strings = {title: _strings(cells) for title, cells in formulas.items()}
+    taken: set[str] = set()
+    kinds = fmt.cell_kinds()
+    for table in fmt.tables:
+        index = row_index(fmt, table.key)
+        wanted = set(index.rows) | index.labels
+        scores = {title: len(wanted & found.keys()) for title, found in strings.items() if title not in taken}
+        best = max(scores, key=lambda t: scores[t], default=None)
+        if best is None or scores[best] < len(wanted) // 2:
+            problems.append(f"{name}：找不到{TABLE_NAMES[table.key]}（工作表可以改名，但表格的栏目名称不能改）")
+            continue
+        taken.add(best)
+        found = strings[best]
+        for line in layout.lines(fmt.id, table.key):
+            where = _locate(line, found)
+            if where is None:
+                what = line.label.text if line.label else "、".join(label.text for _, label in line.header)
+                problems.append(f"{name} {best}：找不到“{what}”这一行（请不要删除或改动表格的行和栏目名称）")
+                continue
+            row, col0 = where
+            for c, data in line.data:
+                ref = f"{table.key}.{data.row}.{data.column}"
+                coord = f"{get_column_letter(col0 + c)}{row}"
+                result.cells[ref] = f"{best}!{coord}"
+                try:
+                    value = values.value(best, row, col0 + c)
+                    text, original = stored(value, kinds[ref], formulas[best].get((row, col0 + c), (None, ""))[1])
+                except FormulaError as exc:
+                    problems.append(f"{name} {best}!{coord}：公式无法计算（{exc}）；请用 Excel、WPS 或 LibreOffice "
+                                    "打开并保存后再导入")
+                    continue
+                except ValueError as exc:
+                    problems.append(f"{name} {best}!{coord}：{exc}")
+                    continue
+                result.values[ref] = text
+                if original is not None:
+                    result.originals[ref] = original
+    return problems
+
+
+def _locate(line: layout.Line, found: dict[str, list[tuple[int, int]]]) -> tuple[int, int] | None:
+    """The sheet row of a data line and the sheet column of its grid column 0 (1-based), or None."""
+    if line.label is not None:
+        hits = sorted(hit for text in line.label.readings for hit in found.get(key(text), ()))
+        if not hits:
+            return None
+        row, col = hits[0]
+        return row, col - line.label_col
+    # No row label (table 四): the line right under its header line, found by that line's labels in order.
+    first_col, first = line.header[0]
+    for row, col in sorted(found.get(key(first.text), ())):
+        cols = {k: [c for r, c in hits if r == row] for k, hits in found.items()}
+        col0 = col - first_col
+        if all(col0 + c in cols.get(key(label.text), ()) for c, label in line.header):
+            return row + 1, col0
+    return None

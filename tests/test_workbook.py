@@ -1,0 +1,465 @@
+"""The collection loop: `nianbao workbook` writes the forms, offices fill them, `nianbao ingest` reads them back.
+
+Round trips over synthetic projects (both formats, blanks, signed and decimal values); forms filled with
+openpyxl (formulas with no cached value) and saved by LibreOffice (formulas recalculated and cached); what
+people do to forms (numbers typed as text, rows inserted, sheets renamed, another office's or year's form);
+every problem named by file, sheet and cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import files_under
+from openpyxl import load_workbook
+
+from nianbao.cli import main
+from nianbao.data import read_figures, read_offices
+from nianbao.formats import Data, Label, format_for
+from nianbao.project import Project
+from nianbao.synth import synth
+from nianbao.workbook import layout
+from nianbao.workbook.formula import FormulaError, evaluate
+from nianbao.workbook.read import read_workbook
+from nianbao.workbook.write import build_workbook, file_name
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+needs_soffice = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed: "
+                                   "apt-get install libreoffice-calc-nogui, as .ci/run does")
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def set_cells(project: Project, office: str, year: int, changes: dict[str, str]) -> None:
+    """Change cells of an office's figures file in place (keys `table.row.column`)."""
+    path = project.figures_file(office)
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    for row in rows[1:]:
+        ref = ".".join(row[1:4])
+        if row[0] == str(year) and ref in changes:
+            row[4] = changes[ref]
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Project:
+    """Three fictional offices, 2019-2024 (both formats), with blanks, negative 本年增/减, amounts of 0 to 4
+    decimals and a 总计 that is the office's own figure, not the sum."""
+    root = tmp_path_factory.mktemp("synth") / "proj"
+    synth(root, 3, range(2019, 2025), 7, 0.0)
+    project = Project(root)
+    offices = sorted(read_offices(project))
+    set_cells(project, offices[0], 2019, {"t2.license.prev_items": "5", "t2.license.delta": "-3",
+                                          "t2.procurement.count": "2", "t2.procurement.amount": "0.5000",
+                                          "t3.deny_3.natural": "", "t3.new.research": ""})
+    set_cells(project, offices[0], 2020, {"t2.procurement.amount": "12", "t3.total.total": "",
+                                          "t4.review.upheld": ""})
+    set_cells(project, offices[1], 2022, {"t2.fees.amount": "3.1", "t3.open.total": "99"})
+    set_cells(project, offices[2], 2024, {f"t3.{r}.business": "" for r in format_for(2024).table("t3").rows})
+    return project
+
+
+def copy_of(project: Project, dest: Path) -> Project:
+    shutil.copytree(project.root, dest)
+    return Project(dest)
+
+
+def test_round_trip_is_exact_for_both_formats(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    before = files_under(project.data)
+    code, out = cli("workbook", "--project", project.root, "--out", tmp_path / "forms")
+    assert code == 0, out
+    forms = sorted((tmp_path / "forms").glob("*.xlsx"))
+    assert len(forms) == 18 and {format_for(int(p.stem[-4:])).id for p in forms} == {"F2019", "F2021"}
+    # Data changed in between: the ingest puts back exactly what the forms hold.
+    for year in (2019, 2024):
+        set_cells(project, sorted(read_offices(project))[0], year, {"t3.new.natural": "999", "t2.rules.valid": ""})
+    code, out = cli("ingest", "--project", project.root, tmp_path / "forms")
+    assert code == 0, out
+    assert files_under(project.data) == before
+    code, out = cli("ingest", "--project", project.root, tmp_path / "forms")
+    assert code == 0 and out.count("unchanged") == 18, out  # re-ingest is a no-op
+    assert files_under(project.data) == before
+
+
+def test_blank_decimal_signed_and_own_total_survive(synthetic: Project, tmp_path: Path) -> None:
+    office = sorted(read_offices(synthetic))[0]
+    path = tmp_path / "f.xlsx"
+    values = read_figures(synthetic, office)[2019].values
+    build_workbook(read_offices(synthetic)[office], 2019, values).save(path)
+    read = read_workbook(path, year=2019)
+    assert read.values == values
+    assert read.values["t2.license.delta"] == "-3" and read.values["t2.procurement.amount"] == "0.5000"
+    assert read.values["t3.deny_3.natural"] is None and "t3.deny_3.natural" in read.not_reported
+
+
+def test_untouched_form_has_totals_as_formulas_and_label_cells_locked(synthetic: Project, tmp_path: Path) -> None:
+    office = read_offices(synthetic)[sorted(read_offices(synthetic))[1]]
+    values = read_figures(synthetic, office.id)[2022].values
+    wb = build_workbook(office, 2022, values)
+    ws = wb["表三"]
+    fmt = format_for(2022)
+    totals = layout.totals(fmt.id)
+    formulas = {c.coordinate: c.value for row in ws.iter_rows() for c in row
+                if isinstance(c.value, str) and c.value.startswith("=IF(COUNT(")}
+    # Every 总计 of 表三 is a formula except the one the office gave as its own figure (open.total = 99).
+    t3_totals = [ref for ref in totals if ref.startswith("t3.")]
+    assert len(formulas) == len(t3_totals) - 1 == 25 + 6 - 1
+    assert formulas["J6"] == '=IF(COUNT(D6:I6),SUM(D6:I6),"")'  # 一、本年新收 总计 over its six columns
+    assert ws["J8"].value == 99
+    # Labels locked, inputs unlocked, sheet protected without a password; merged cells as in the grid.
+    assert ws.protection.sheet and not ws.protection.password
+    assert ws["A6"].protection.locked and not ws["D6"].protection.locked
+    spans = sum(1 for _, _, cell in fmt.table("t3").positions() if cell.rowspan > 1 or cell.colspan > 1)
+    assert len(ws.merged_cells.ranges) == spans + 2  # and the title and info rows
+    assert ws.print_title_rows == "$1:$5" and str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4
+
+
+def test_every_input_cell_is_validated_as_its_kind(tmp_path: Path) -> None:
+    for year in (2020, 2024):
+        fmt = format_for(year)
+        wb = build_workbook(_office(), year, {})
+        for table in fmt.tables:
+            ws = wb[{"t2": "表二", "t3": "表三", "t4": "表四"}[table.key]]
+            validated = {}
+            for dv in ws.data_validations.dataValidation:
+                for rng in dv.sqref.ranges:
+                    validated[rng.coord] = (dv.type, dv.operator, dv.formula1)
+            for r, c, cell in table.positions():
+                if isinstance(cell, Data):
+                    coord = f"{chr(ord('A') + c)}{layout.GRID_ROW + r}"
+                    expected = {"count": ("whole", "greaterThanOrEqual", "0"),
+                                "signed": ("whole", "between", "-999999999"),
+                                "amount": ("decimal", "greaterThanOrEqual", "0")}[cell.kind.value]
+                    assert validated.get(coord) == expected, (year, table.key, coord)
+
+
+def test_live_checks_cover_every_within_year_identity() -> None:
+    wb = build_workbook(_office(), 2024, {})
+    checks = layout.checks("F2021")
+    rules = {r.id for r, _, _ in checks}
+    assert {"T3-BALANCE", "T3-OUTCOME-SUM", "T3-ROWSUM", "T4-GROUPSUM"} <= rules
+    assert not any(t.prev for _, _, i in checks for t in i.terms)
+    n = sum(len(list(wb[s].conditional_formatting)) for s in ("表二", "表三", "表四"))
+    assert n == len(checks)
+    balance = [c for row in wb["表三"].iter_rows() for c in row
+               if isinstance(c.value, str) and "不满足勾稽关系" in c.value]
+    assert len(balance) == 1 and "表三自然人不满足勾稽关系" in balance[0].value
+
+
+def _office():
+    from nianbao.data import Office
+
+    return Office("shili-test", "示例测试街道办事处")
+
+
+# -- filled forms ----------------------------------------------------------------------------------------------
+
+
+def _form(project: Project, office: str, year: int, dest: Path) -> Path:
+    code, out = cli("workbook", office, year, "--project", project.root, "--out", dest)
+    assert code == 0, out
+    return dest / file_name(read_offices(project)[office], year)
+
+
+def _coords(path: Path, year: int) -> dict[str, str]:
+    return read_workbook(path, year=year).cells
+
+
+def _fill(path: Path, year: int, values: dict[str, object], save_as: Path | None = None) -> Path:
+    coords = _coords(path, year)
+    wb = load_workbook(path)
+    for ref, value in values.items():
+        sheet, coord = coords[ref].split("!")
+        wb[sheet][coord] = value
+    wb.save(save_as or path)
+    return save_as or path
+
+
+def _leaves(fmt_year: int) -> dict[str, int]:
+    """A consistent year of table 三 and 四 leaves (totals left to the formulas)."""
+    fmt = format_for(fmt_year)
+    values: dict[str, int] = {}
+    for c in ("natural", "business", "research", "public_interest", "legal_services", "other_org"):
+        values |= {f"t3.new.{c}": 3, f"t3.carry_in.{c}": 1, f"t3.open.{c}": 2, f"t3.partial.{c}": 1,
+                   f"t3.carry_out.{c}": 1}
+        for r in fmt.table("t3").rows:
+            if r != "total":
+                values.setdefault(f"t3.{r}.{c}", 0)
+    for g in ("review", "direct", "after_review"):
+        values |= {f"t4.{g}.upheld": 1, f"t4.{g}.corrected": 2, f"t4.{g}.other": 0, f"t4.{g}.pending": 0}
+    return values
+
+
+def test_formulas_without_cached_values_are_computed(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[1]
+    path = _fill(_form(project, office, 2024, tmp_path / "forms"), 2024, {**_leaves(2024), "t3.deny_1.natural": "=1+1",
+                                                                        "t3.open.natural": 0})
+    read = read_workbook(path)
+    assert read.values["t3.new.total"] == "18" and read.values["t3.total.natural"] == "3"  # 0 + 1 + 2
+    assert read.values["t3.total.total"] == "18" and read.values["t4.direct.total"] == "3"
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 0, out
+    assert read_figures(project, office)[2024].values["t3.new.total"] == "18"
+
+
+def test_numbers_typed_as_text_are_read(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[2]
+    typed = {"t3.new.natural": "'12", "t3.new.business": "12 ", "t3.new.research": "１２", "t3.carry_in.natural": " ",
+             "t2.fees.amount": "３.５０", "t4.review.upheld": "-", "t2.rules.issued": "2件"}
+    path = _fill(_form(project, office, 2024, tmp_path / "forms"), 2024, typed)
+    read = read_workbook(path)
+    assert [read.values[r] for r in typed] == ["12", "12", "12", None, "3.50", None, "2"]
+    assert read.originals["t3.new.research"] == "１２"
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 0 and "t3.new.research: read '１２' as 12" in out, out
+
+
+def test_rows_inserted_sheets_renamed_and_reordered(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[0]
+    path = _form(project, office, 2020, tmp_path / "forms")
+    expected = read_workbook(path).values
+    wb = load_workbook(path)
+    # Totals as values (openpyxl does not move formulas when it inserts rows; a spreadsheet program does).
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and c.value.startswith("="):
+                    c.value = None
+    for ws in wb.worksheets:
+        ws.merged_cells.ranges = set()  # openpyxl does not move merged ranges either
+    wb["表三"].insert_rows(8, 2)
+    wb["表三"]["A8"] = "注：以下为本年度办理结果"
+    wb["表四"].insert_rows(4, 1)
+    wb["表二"].insert_rows(1, 3)
+    wb["表三"].title, wb["表二"].title, wb["表四"].title = "Sheet2", "申请", "复议诉讼"
+    wb.move_sheet("Sheet2", offset=2)
+    wb.save(path)
+    read = read_workbook(path)
+    totals = layout.totals("F2019")
+    assert {r: v for r, v in read.values.items() if r not in totals} == \
+        {r: v for r, v in expected.items() if r not in totals}
+    assert read.cells["t3.open.natural"].startswith("Sheet2!") and read.cells["t4.review.upheld"] == "复议诉讼!A7"
+
+
+def test_wrong_year_or_office_is_refused_unless_said(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    offices = sorted(read_offices(project))
+    registry = read_offices(project)
+    path = _form(project, offices[0], 2023, tmp_path / "forms")
+    before = files_under(project.data)
+    # Last year's form sent back under this year's name.
+    renamed = path.with_name(path.name.replace("2023", "2024"))
+    path.rename(renamed)
+    code, out = cli("ingest", "--project", project.root, renamed)
+    assert code == 2 and "文件名是2024年，封面却是2023年的报表" in out, out
+    assert files_under(project.data) == before
+    code, out = cli("ingest", "--project", project.root, renamed, "--year", "2023")
+    assert code == 0, out
+    # Another office's form, under this office's file name.
+    other = path.with_name(path.name.replace(registry[offices[0]].name, registry[offices[1]].name))
+    renamed.rename(other)
+    code, out = cli("ingest", "--project", project.root, other)
+    assert code == 2 and f"文件名是“{registry[offices[1]].name}”的报表" in out, out
+    # A cover whose 机关名称 is not the one of its 机关代码.
+    wb = load_workbook(other)
+    wb[layout.COVER]["B3"] = "示例区别的街道办事处"
+    wb.save(tmp_path / "x.xlsx")
+    code, out = cli("ingest", "--project", project.root, tmp_path / "x.xlsx")
+    assert code == 2 and "可能是其他机关的报表" in out, out
+    code, out = cli("ingest", "--project", project.root, tmp_path / "x.xlsx", "--office", offices[0])
+    assert code == 0, out
+    # An F2019 form read as a 2021 report.
+    old = _form(project, offices[0], 2020, tmp_path / "forms")
+    code, out = cli("ingest", "--project", project.root, old, "--year", "2021")
+    assert code == 2 and "这是F2019格式的报表，2021年的报告应使用F2021格式" in out, out
+
+
+def test_bad_cells_are_named_by_file_sheet_and_cell_and_nothing_is_written(synthetic: Project,
+                                                                           tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[1]
+    path = _form(project, office, 2022, tmp_path / "forms")
+    coords = _coords(path, 2022)
+    _fill(path, 2022, {"t3.new.natural": -3, "t3.deny_2.business": "很多", "t2.fees.amount": -1.5,
+                       "t4.direct.pending": 2.5, "t2.rules.valid": "=FOO(1)"})
+    before = files_under(project.data)
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 2
+    name = path.name
+    for ref, problem in (("t3.new.natural", "应填写非负整数（单位：件），读到“-3”"),
+                         ("t3.deny_2.business", "读到“很多”"), ("t2.fees.amount", "应填写非负数（单位：万元）"),
+                         ("t4.direct.pending", "读到“2.5”"), ("t2.rules.valid", "公式无法计算")):
+        assert f"{name} {coords[ref]}：" in out and problem in out, (ref, out)
+    assert "7处问题，未写入任何数据" in out  # and the two 总计 over -3 and 2.5
+    assert files_under(project.data) == before
+
+
+def test_not_a_workbook_and_no_cover(tmp_path: Path, synthetic: Project) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    bad = tmp_path / "坏文件2024.xlsx"
+    bad.write_bytes(b"not a zip")
+    code, out = cli("ingest", "--project", project.root, bad)
+    assert code == 2 and "不是可读取的 .xlsx 工作簿" in out
+    office = sorted(read_offices(project))[2]
+    path = _form(project, office, 2024, tmp_path / "forms")
+    wb = load_workbook(path)
+    del wb[layout.COVER]
+    wb.save(path)
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 2 and "封面没有“报告年度”" in out
+    code, out = cli("ingest", "--project", project.root, path, "--year", "2024", "--office", office)
+    assert code == 0, out
+
+
+def test_workbook_keeps_existing_forms_unless_forced(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[0]
+    path = _form(project, office, 2024, tmp_path / "forms")
+    path.write_bytes(b"filled")
+    code, out = cli("workbook", "--project", project.root, "--out", tmp_path / "forms", "--years", "2024")
+    assert code == 0 and "kept" in out and path.read_bytes() == b"filled"
+    code, out = cli("workbook", "--project", project.root, "--out", tmp_path / "forms", "--years", "2024", "--force")
+    assert code == 0 and "wrote 3 workbook(s)" in out and path.read_bytes() != b"filled"
+
+
+# -- carry-overs ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("year", [2020, 2025])
+def test_new_year_carries_last_years_values_over(synthetic: Project, tmp_path: Path, year: int) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[1]
+    shutil.rmtree(project.root / "params")
+    if year == 2020:  # start again after 2019, an F2019 year
+        kept = [line for line in project.figures_file(office).read_text().splitlines() if not line.startswith("20")
+                or line.startswith("2019")]
+        project.figures_file(office).write_text("\n".join(kept) + "\n")
+    code, out = cli("new", office, year - 1, "--project", project.root)
+    code, out = cli("new", office, year, "--project", project.root)
+    assert code == 0, out
+    figures = read_figures(project, office)
+    last, this = figures[year - 1].values, figures[year].values
+    for c in format_for(year).table("t3").columns:
+        assert this[f"t3.carry_in.{c}"] == last[f"t3.carry_out.{c}"]
+    if year == 2020:
+        assert this["t2.license.prev_items"] == str(int(last["t2.license.prev_items"]) + int(last["t2.license.delta"]))
+    else:
+        assert this["t2.normative.valid"] == last["t2.normative.valid"] and this["t2.normative.issued"] == "0"
+    code, out = cli("check", office, year, "--project", project.root)
+    assert not any(rule in out for rule in ("T3-XYEAR", "T2-PROJ-XYEAR", "T2-VALID-XYEAR")), out
+    # With no figures for the year, the form starts from the same carry-overs, the rest blank.
+    set_cells(project, office, year, {})
+    form = tmp_path / "f.xlsx"
+    build_workbook(read_offices(project)[office], year + 1, {}).save(form)
+    from nianbao.workbook.write import prefill
+
+    start = prefill(year + 1, {y: f.values for y, f in figures.items()})
+    assert start["t3.carry_in.natural"] == this["t3.carry_out.natural"] and "t3.new.natural" not in start
+
+
+# -- the evaluator ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("formula", "expected"), [
+    ("=SUM(A1:B2)", 10), ('=IF(COUNT(A1:B2),SUM(A1:B2),"")', 10), ('=IF(COUNT(C1:C2),SUM(C1:C2),"")', ""),
+    ("=A1+B1-A2", 0), ("=SUM(A1,B2,7)", 12), ("=COUNT(A1:C2)", 4), ("=-A1*2", -2), ("=(A1+B1)/2", 1.5),
+    ("=ROUND(2.345,2)", 2.35), ("='表 三'!A1+1", 2), ('=A1&"件"', "1件"), ("=SUM(D1)", 0), ("=D1+1", 13),
+    ("=A1=1", True), ("=A1<>1", False),
+])
+def test_evaluator(formula: str, expected: object) -> None:
+    cells = {"A1": 1, "B1": 2, "A2": 3, "B2": 4, "C1": None, "C2": "", "D1": "12"}
+
+    def lookup(sheet: str | None, rng: str) -> list[object]:
+        from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+        c0, r0, c1, r1 = range_boundaries(rng)
+        return [cells.get(f"{get_column_letter(c)}{r}") for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
+
+    assert evaluate(formula, lookup) == expected
+
+
+@pytest.mark.parametrize("formula", ["=VLOOKUP(A1,B1:B2,1)", "=A1+", "=1/0", '="x"+1', "=SUM(A1"])
+def test_evaluator_refuses_what_it_cannot_compute(formula: str) -> None:
+    with pytest.raises(FormulaError):
+        evaluate(formula, lambda sheet, rng: ["x"])
+
+
+# -- LibreOffice -----------------------------------------------------------------------------------------------
+
+
+def _soffice_convert(path: Path, out: Path) -> Path:
+    """Open and save `path` with LibreOffice Calc (which recalculates and caches every formula, as Excel does
+    on save)."""
+    out.mkdir(parents=True, exist_ok=True)
+    profile = out / "lo-profile"
+    subprocess.run([SOFFICE, f"-env:UserInstallation=file://{profile}", "--headless", "--calc", "--convert-to",
+                    "xlsx", "--outdir", str(out), str(path)], check=True, capture_output=True, timeout=180)
+    return out / path.name
+
+
+@needs_soffice
+def test_libreoffice_saved_form_is_ingested(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[1]  # its 2024 totals are formulas (office 2's has blanks)
+    filled = _fill(_form(project, office, 2024, tmp_path / "forms"), 2024,
+                   {**_leaves(2024), "t2.fees.amount": 7.25, "t3.new.business": "'12", "t3.open.business": 11,
+                    "t4.review.total": 5, "t3.carry_out.research": 4})  # an own (wrong) 总计; 科研机构 unbalanced
+    saved = _soffice_convert(filled, tmp_path / "lo")
+    cached = load_workbook(saved, data_only=True)
+    coords = _coords(saved, 2024)
+    sheet, coord = coords["t3.new.total"].split("!")
+    assert cached[sheet][coord].value == 15 + 0  # LibreOffice's SUM skips the number typed as text
+    assert load_workbook(saved)[sheet][coord].value.startswith("=")  # the formula is kept
+    code, out = cli("ingest", "--project", project.root, saved)
+    assert code == 0, out
+    values = read_figures(project, office)[2024].values
+    assert values["t3.total.natural"] == "3" and values["t3.total.total"] == "27"
+    assert values["t3.new.business"] == "12" and values["t2.fees.amount"] == "7.25"
+    assert values["t4.review.total"] == "5" and values["t4.direct.total"] == "3"
+    # The live checks computed in LibreOffice: 表四's wrong 总计 and 表三's unbalanced 科研机构 column say why.
+    checks = [c.value for ws in cached.worksheets for row in ws.iter_rows() for c in row
+              if isinstance(c.value, str) and c.value.endswith("；")]
+    assert any("表四“行政复议”总计不等于" in v for v in checks), checks
+    assert any("表三科研机构不满足勾稽关系" in v for v in checks), checks
+    summary = [c.value for row in cached[layout.COVER].iter_rows() for c in row if c.value == layout.CHECK_SUMMARY]
+    assert summary and cached[layout.COVER]["B10"].value == "2行数字不满足勾稽关系，请查看各表右侧“校验”列"
+    # Conditional formats, validation and protection survive LibreOffice.
+    ws = load_workbook(saved)["表三"]
+    assert len(list(ws.conditional_formatting)) >= 30 and ws.data_validations.dataValidation and ws.protection.sheet
+
+
+@needs_soffice
+def test_libreoffice_round_trip_is_exact(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    before = files_under(project.data)
+    cli("workbook", "--project", project.root, "--out", tmp_path / "forms", "--years", "2019,2020,2022,2024")
+    for path in sorted((tmp_path / "forms").glob("*.xlsx")):
+        _soffice_convert(path, tmp_path / "lo")
+    code, out = cli("ingest", "--project", project.root, tmp_path / "lo")
+    assert code == 0 and out.count("unchanged") == 12, out
+    assert files_under(project.data) == before
+
+
+def test_form_labels_are_the_format_definitions() -> None:
+    for year in (2020, 2024):
+        fmt = format_for(year)
+        wb = build_workbook(_office(), year, {})
+        for table in fmt.tables:
+            ws = wb[{"t2": "表二", "t3": "表三", "t4": "表四"}[table.key]]
+            for r, c, cell in table.positions():
+                if isinstance(cell, Label):
+                    assert ws.cell(layout.GRID_ROW + r, c + 1).value == cell.text
