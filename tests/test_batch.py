@@ -244,8 +244,10 @@ def test_batch_cli_summary_and_exit_status(tmp_path) -> None:
     assert result.exit_code == (2 if FAILED in statuses else 1 if GATED in statuses else 0)
     for key, want in expected.items():
         office, year = key.split("/")
-        if want["status"] in (GATED, FAILED):
-            assert f"{want['status']}: {office} {year}" in result.output
+        if want["status"] == GATED:  # the summary speaks Chinese about data, English about failures
+            assert f"未通过校验，不予发布：{office} {year}年" in result.output
+        elif want["status"] == FAILED:
+            assert f"failed: {office} {year}" in result.output
     assert f"{len(expected)} report(s)" in result.output and "index: outputs/index.html" in result.output
     # Selecting: one office, one year.
     again = CliRunner().invoke(main, ["batch", "--offices", "shili-0001", "--years", "2021", "--force",

@@ -164,7 +164,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         manifest.save()
         jobs_after = overview_tasks(project, {y for _, y in pairs}, manifest.overviews, manifest.as_dicts(), force)
         if jobs_after:
-            pool = pool or WorkerPool(project, min(jobs, len(jobs_after)))
+            pool = pool or WorkerPool(project, min(jobs, len(jobs_after)), **options)
             for outcome in pool.run(jobs_after):
                 manifest.put_overview(outcome)
     finally:
