@@ -244,8 +244,10 @@ def test_batch_cli_summary_and_exit_status(tmp_path) -> None:
     assert result.exit_code == (2 if FAILED in statuses else 1 if GATED in statuses else 0)
     for key, want in expected.items():
         office, year = key.split("/")
-        if want["status"] in (GATED, FAILED):
-            assert f"{want['status']}: {office} {year}" in result.output
+        if want["status"] == GATED:  # the summary speaks Chinese about data, English about failures
+            assert f"未通过校验，不予发布：{office} {year}年" in result.output
+        elif want["status"] == FAILED:
+            assert f"failed: {office} {year}" in result.output
     assert f"{len(expected)} report(s)" in result.output and "index: outputs/index.html" in result.output
     # Selecting: one office, one year.
     again = CliRunner().invoke(main, ["batch", "--offices", "shili-0001", "--years", "2021", "--force",
@@ -267,11 +269,12 @@ def test_synth_refuses_a_folder_that_holds_a_project(tmp_path) -> None:
     assert result.exit_code == 2 and "already holds a project" in result.output
 
 
-def test_synth_ships_the_projects_notebook() -> None:
+def test_synth_ships_the_projects_notebooks() -> None:
     from importlib.resources import files
 
-    shipped = files("nianbao").joinpath("project_files/report.ipynb").read_bytes()
-    assert shipped == (ROOT / "notebooks" / "report.ipynb").read_bytes()
+    for name in ("report.ipynb", "overview.ipynb"):
+        shipped = files("nianbao").joinpath(f"project_files/{name}").read_bytes()
+        assert shipped == (ROOT / "notebooks" / name).read_bytes(), name
 
 
 def test_outputs_a_killed_batch_did_not_record_are_not_rebuilt(tmp_path) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -211,10 +213,10 @@ def test_overview_is_byte_identical_from_run_to_run_and_to_the_batchs(demo) -> N
 
 
 def test_overview_is_rebuilt_when_one_figure_changes_and_only_the_years_that_read_it(tmp_path) -> None:
-    project, _ = make(tmp_path / "p", seed=3, offices=7, years=range(2021, 2025))
+    project, _ = make(tmp_path / "p", seed=3, offices=7, years=range(2022, 2025))
     first = run_batch(project)
-    assert first.exit_code == 0 and [o["status"] for o in first.overviews] == ["published"] * 4
-    html = {y: (project.outputs / "overview" / f"{y}.html") for y in range(2021, 2025)}
+    assert first.exit_code == 0 and [o["status"] for o in first.overviews] == ["published"] * 3
+    html = {y: (project.outputs / "overview" / f"{y}.html") for y in range(2022, 2025)}
     before = {y: (p.stat().st_mtime_ns, p.read_bytes()) for y, p in html.items()}
     assert run_batch(project).built == 0
     assert {y: p.stat().st_mtime_ns for y, p in html.items()} == {y: b[0] for y, b in before.items()}
@@ -223,10 +225,49 @@ def test_overview_is_rebuilt_when_one_figure_changes_and_only_the_years_that_rea
     assert again.built == 2  # 2023 and 2024 (it reads last year's figures)
     changed = {y for y, p in html.items() if p.read_bytes() != before[y][1]}
     untouched = {y for y, p in html.items() if p.stat().st_mtime_ns == before[y][0]}
-    assert changed == {2023, 2024} and untouched == {2021, 2022}
+    assert changed == {2023, 2024} and untouched == {2022}
     assert "本年987654" in html[2023].read_text(encoding="utf-8")  # listed as a jump from last year
 
 
 def test_readme_says_why_matplotlib() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "matplotlib" in readme and "svg.fonttype" in readme
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(not (CHROMIUM and shutil.which("pdftotext")),
+                    reason="needs Chromium and pdftotext (poppler-utils); .ci/run installs them")
+def test_printed_overview_keeps_the_charts_chinese_text_as_text(demo, tmp_path) -> None:
+    """A real browser prints the page: the charts' labels come out as searchable text, drawn with the
+    browser's fonts, and the summed grid is there too."""
+    pdf = tmp_path / "overview.pdf"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--print-to-pdf={pdf}", "--no-pdf-header-footer",
+                    (demo.outputs / "overview" / "2024.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    for label in ("依申请公开：新收申请与办理结果", "2021年起执行新格式", "行政许可决定", "表格与上年完全相同",
+                  "一、本年新收政府信息公开申请数量"):
+        assert label in text, label
+
+
+def test_a_failing_overview_fails_alone_and_is_retried_next_time(tmp_path) -> None:
+    synth(tmp_path / "p", 1, range(2024, 2025))
+    project = Project(tmp_path / "p")
+    path = project.notebook.with_name("overview.ipynb")
+    good = path.read_text(encoding="utf-8")
+    nb = json.loads(good)
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
+                        "source": "raise RuntimeError('boom in the overview')"})
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    result = run_batch(project, jobs=1)
+    assert result.exit_code == 2 and {e.status for e in result.entries} == {"published"}
+    (failed,) = result.overviews
+    assert failed["status"] == "failed" and "boom in the overview" in failed["error"]
+    assert not (project.outputs / "overview" / "2024.html").exists()
+    path.write_text(good, encoding="utf-8")  # fixed: the next batch builds the overview, not the report
+    again = run_batch(project, jobs=1)
+    assert again.exit_code == 0 and again.built == 0 and again.overviews[0]["status"] == "published"

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 
 from .atomic import temp_path, write_files
@@ -31,6 +32,7 @@ from .project import Project
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html
 FIRST_YEAR = 2019  # trends start with the first year of the national format (F2019)
 NOT_SUBMITTED = "missing"  # no params file for the year: 未提交
+NOT_BUILT = "unbuilt"  # a params file, but no batch has recorded the report yet: 尚未生成
 
 # What looks wrong, in the order the page lists it (FORMAT.md gives no thresholds: these are a reviewer's).
 KINDS = {
@@ -79,6 +81,7 @@ APPLICATION_WORDS = ("申请",)
 DECISION_WORDS = ("决定", "许可", "处罚", "强制")
 
 
+@cache  # a few distinct texts ("0", "1", ...) make up most cells
 def number(text: str | None) -> Decimal | None:
     """A cell's value as a number; None when blank or not a number (blank is not 0)."""
     if text is None or not text.strip():
@@ -149,11 +152,11 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
     errors: dict[str, str] = {}
     for office in offices:
         entry = reports.get(f"{office.id}/{year}")
-        status[office.id] = entry or {"status": NOT_SUBMITTED if year not in submitted[office.id] else FAILED}
+        status[office.id] = entry or {"status": NOT_SUBMITTED if year not in submitted[office.id] else NOT_BUILT}
         if not submitted[office.id]:
             continue
         try:
-            found = read_figures(project, office.id)
+            found = _read_figures(project, office.id)
         except InputError as exc:
             errors[office.id] = str(exc)
             continue
@@ -163,6 +166,23 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
         except (OSError, UnicodeDecodeError):
             pass
     return Overview(year, region or None, offices, figures, prose, status, errors)
+
+
+# Figures files read in this process, by path, with the (size, mtime) they were read at: a batch worker's warm
+# kernel makes several overviews in a row, each reading every office's file.
+_READ: dict[Path, tuple[tuple[int, int], dict]] = {}
+
+
+def _read_figures(project: Project, office: str) -> dict:
+    path = project.figures_file(office)
+    try:
+        stat = path.stat()
+        key = (stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return read_figures(project, office)  # says why, with the file
+    if path not in _READ or _READ[path][0] != key:
+        _READ[path] = (key, read_figures(project, office))
+    return _READ[path][1]
 
 
 def overview_digest(project: Project, year: int, reports: Mapping[str, dict] | None = None,

@@ -19,8 +19,10 @@ from ..overview import (
     FIRST_YEAR,
     HEADLINES,
     KINDS,
+    NOT_BUILT,
     NOT_SUBMITTED,
     OUTCOMES,
+    Anomaly,
     Headline,
     Overview,
     anomalies,
@@ -34,9 +36,9 @@ from .html import SEVERITY_LABEL, TABLE_NAMES, location, report_css, table_html
 
 STATUS_LABEL = {
     PUBLISHED: "已发布", WARNINGS: "已发布（有警告）", GATED: "未通过校验，不予发布", FAILED: "生成失败",
-    NOT_SUBMITTED: "未提交",
+    NOT_SUBMITTED: "未提交", NOT_BUILT: "尚未生成",
 }
-STATUS_ORDER = (NOT_SUBMITTED, FAILED, GATED, WARNINGS, PUBLISHED)
+STATUS_ORDER = (NOT_SUBMITTED, FAILED, GATED, NOT_BUILT, WARNINGS, PUBLISHED)
 
 
 @cache
@@ -105,8 +107,7 @@ def _status_section(overview: Overview) -> str:
     return _table(["机关", "地区", "状态", "校验问题", "文件"], rows, "nb-list", sortable=True)
 
 
-def _anomaly_section(overview: Overview) -> str:
-    found = anomalies(overview)
+def _anomaly_section(overview: Overview, found: list[Anomaly]) -> str:
     parts = []
     names = {o.id: o for o in overview.offices}
     for kind, label in KINDS.items():
@@ -216,7 +217,7 @@ def overview_html(overview: Overview) -> str:
     found = anomalies(overview)
     sections = [
         ("一、报告提交情况", _status_section(overview)),
-        ("二、需要关注的情况", _anomaly_section(overview)),
+        ("二、需要关注的情况", _anomaly_section(overview, found)),
         ("三、各机关主要数据", _headline_section(overview)),
         (f"四、{FIRST_YEAR}年以来的变化", _trend_section(overview)),
         ("五、汇总表", _tables_section(overview)),
