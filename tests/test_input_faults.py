@@ -176,7 +176,7 @@ def test_check_reads_what_the_batch_reads(proj: Project, fault: str) -> None:
     edit, expect, _ = FAULTS[fault]
     edit(proj)
     out = refused(proj, "check", expect=expect)
-    assert "input error(s)" in out
+    assert "输入错误" in out
     assert f"机关 {B}" not in out
 
 
@@ -189,7 +189,7 @@ def test_every_faulty_row_of_a_figures_file_is_listed_by_check(proj: Project) ->
     out = refused(proj, "check", expect=[f"{FIGURES}:{lines[0]}，"])
     for line in lines:
         assert f"error: {FIGURES}:{line}，机关 {A}" in out
-    assert "4 input error(s)" in out
+    assert "输入错误4项" in out
     refused(proj, "run", A, str(YEAR), expect=[f"{FIGURES}:{lines[0]}，", "另有 3 处问题"])
 
 
