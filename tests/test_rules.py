@@ -187,7 +187,8 @@ def test_cell_findings_name_the_file_line_and_value(results: dict[str, list[Find
 
 
 def test_demo_data_is_clean(repo) -> None:
-    reports = load_reports(repo, list_reports(repo))
+    # The two hand-made offices; the demo district's anomalies are test_cli's business.
+    reports = load_reports(repo, list_reports(repo, ["example-shifan", "guandu-taihe"]))
     assert len(reports) == 7
     assert validate(reports, repo) == []
 
