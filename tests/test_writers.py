@@ -51,7 +51,8 @@ def project(tmp_path):
 
 
 @pytest.mark.parametrize("holder", ["nianbao batch", "nianbao run"])
-@pytest.mark.parametrize("args", [["batch"], ["run", "guandu-taihe", "2020"], ["batch", "--force"]])
+@pytest.mark.parametrize("args", [["batch", "--offices", "guandu-taihe"], ["run", "guandu-taihe", "2020"],
+                                  ["batch", "--force", "--offices", "example-shifan"]])
 def test_a_second_writer_is_refused_naming_the_first(project, holder, args) -> None:
     other = hold(project, holder)
     try:
@@ -140,7 +141,7 @@ def test_a_report_built_by_run_keeps_its_findings_in_the_batch(project, case, ma
     assert entry.status == status and [f["rule"] for f in entry.findings] == [rule]
     if not manifest_kept:  # the batch must adopt it from the executed notebook's provenance
         (project.outputs / "manifest.json").unlink()
-    batch = run_batch(project)
+    batch = run_batch(project, ["example-shifan"])
     entry = next(e for e in batch.entries if (e.office, e.year) == ("example-shifan", year))
     assert entry.status == status and [f["rule"] for f in entry.findings] == [rule]
     index = (project.outputs / "index.html").read_text(encoding="utf-8")
@@ -162,7 +163,7 @@ def test_recover_reads_notebooks_of_earlier_versions(project) -> None:
 
 
 def test_run_rewrites_an_existing_index(project) -> None:
-    assert run_batch(project).exit_code == 0
+    assert run_batch(project, ["example-shifan"]).exit_code == 0
     with_warning(project)
     run_report(project, "example-shifan", 2021)
     assert "SEC6-FEE" in (project.outputs / "index.html").read_text(encoding="utf-8")
