@@ -153,7 +153,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     gated, failed = result.with_status(GATED), result.with_status(FAILED)
     for entry in gated[:SUMMARY_LIMIT]:
         critical = critical_findings(entry)
-        click.echo(f"gated: {entry.office} {entry.year}: {len(critical)} critical finding(s)", err=True)
+        click.echo(f"未通过校验，不予发布：{entry.office} {entry.year}年，严重问题{len(critical)}项", err=True)
         for f in critical[:5]:
             click.echo(f"  {f.describe()}", err=True)
     for entry in failed[:SUMMARY_LIMIT]:
@@ -385,8 +385,7 @@ def run(office: str, year: str, kernel: str | None, timeout: int, wait: bool, pr
     html = project.relative(result.html)
     if result.status == GATED:
         critical = [f for f in result.findings if f.critical]
-        click.echo(f"gated: {office} {year}：未通过校验，不予发布，严重问题{len(critical)}项；问题清单见 {html}",
-                   err=True)
+        click.echo(f"未通过校验，不予发布：{office} {year}年，严重问题{len(critical)}项；问题清单见 {html}", err=True)
         for f in critical:
             click.echo(f"  {f.describe()}", err=True)
         sys.exit(1)
