@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from nianbao.lock import LOCK
 from nianbao.project import Project
+
+# CI runs the same examples every time (a red CI must be reproducible); elsewhere hypothesis explores.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

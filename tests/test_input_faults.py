@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -431,6 +432,9 @@ def test_stock_papermill_runs_a_numeric_office(proj: Project, tmp_path: Path) ->
 
     append_line(proj, REGISTRY, "0123,示例区零壹贰叁办事处,示例省,示例路3号,100000,010-0,")
     assert cli(proj, "new", "0123", "2024")[0] == 0
+    # The skeleton's hint text is gated (SEC-SKELETON): give the office prose, as an analyst would.
+    prose = (proj.root / "data" / "narrative" / A / f"{YEAR}.md").read_text(encoding="utf-8")
+    (proj.root / "data" / "narrative" / "0123" / "2024.md").write_text(prose, encoding="utf-8")
     out = tmp_path / "out.ipynb"
     done = subprocess.run([str(Path(sys.executable).parent / "papermill"), "notebooks/report.ipynb", str(out),
                            "-f", "params/0123/2024.yaml", "--no-progress-bar"], cwd=proj.root, capture_output=True,
@@ -438,7 +442,7 @@ def test_stock_papermill_runs_a_numeric_office(proj: Project, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr[-2000:]
     html = "".join(o.get("data", {}).get("text/html", "") for c in nbformat.read(out, as_version=4).cells
                    for o in c.get("outputs", ()))
-    assert "示例区零壹贰叁办事处2024年政府信息公开工作年度报告" in html
+    assert "示例区零壹贰叁办事处2024年政府信息公开工作年度报告" in re.sub(r"<[^>]+>", "", html)  # the title breaks
 
 
 def _arithmetic(report, **values: int) -> dict[tuple[str, str | None, str | None], float]:
@@ -490,6 +494,14 @@ def _csv_line(cells: list[str]) -> str:
     return out.getvalue()
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 @st.composite
 def malformed_figures_line(draw) -> tuple[str, list[str]]:
     """A line that must make the figures file an error, and the texts the error names."""
@@ -506,7 +518,8 @@ def malformed_figures_line(draw) -> tuple[str, list[str]]:
         return _csv_line([str(YEAR), table, row, name, "0"]), [f"年度 {YEAR}", "F2021"]
     if kind == "duplicate":
         return _csv_line([str(YEAR), table, row, column, draw(st.sampled_from(["0", "7", ""]))]), ["重复填写"]
-    text = draw(st.text(st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=1, max_size=6))
+    text = draw(st.text(st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=1, max_size=6)
+                .filter(lambda t: not _is_utf8(t.encode("gbk"))))  # 一 in GBK (D2 BB) is valid UTF-8 (һ)
     return "\x00GBK\x00" + text, ["GBK", "CSV UTF-8"]  # marker: written in GBK below
 
 
