@@ -136,8 +136,18 @@ def stale_suites(folder: Path) -> list[str]:
     return stale
 
 
+_loaded: dict[tuple, dict[str, dict]] = {}  # file stats → suites: a warm kernel verifies every report
+
+
 def load_suites(folder: Path) -> dict[str, dict]:
-    """The suites of a project, by frame name. A missing or malformed file is an input error."""
+    """The suites of a project, by frame name (shared: callers must not modify them). Read again only when a
+    file changed (size, mtime). A missing or malformed file is an input error."""
+    try:
+        stats = tuple((name, (st := (folder / f"{name}.json").stat()).st_mtime_ns, st.st_size) for name in SUITES)
+    except OSError:
+        stats = None  # reported below, with the file
+    if stats is not None and (str(folder), stats) in _loaded:
+        return _loaded[(str(folder), stats)]
     suites = {}
     for name in SUITES:
         path = folder / f"{name}.json"
@@ -151,4 +161,7 @@ def load_suites(folder: Path) -> dict[str, dict]:
         if not isinstance(suite, dict) or suite.get("meta", {}).get("frame") != name:
             raise InputError(f"not a nianbao suite for the {name!r} frame", file=path)
         suites[name] = suite
+    if stats is not None:
+        _loaded.clear()  # one project's current suites are enough
+        _loaded[(str(folder), stats)] = suites
     return suites

@@ -27,6 +27,7 @@ from .formats import Kind, get_format
 from .formats.rules import ProsePattern, Term, rule
 from .project import Project
 from .prose_figures import prose_contradictions
+from .render.html import TABLE_NAMES
 from .report import Report
 
 _NUMBERS = {
@@ -192,11 +193,8 @@ def _labels(fmt_id: str, table: str | None, row: str | None, column: str | None)
     part = ""
     if not table and row and row.startswith("sec"):  # a prose part, `sec5`
         part = get_format(fmt_id).headings[int(row[3:]) - 1]
-    return {"列": col_label, "行": row_label, "组": row_label, "表": _table_name(table), "部分": part}
-
-
-def _table_name(table: str | None) -> str:
-    return {"t2": "表二", "t3": "表三", "t4": "表四"}.get(table or "", table or "")
+    return {"列": col_label, "行": row_label, "组": row_label, "表": TABLE_NAMES.get(table or "", table or ""),
+            "部分": part}
 
 
 def _missing(value: Any) -> bool:
