@@ -248,7 +248,7 @@ class DaskPool:
         try:
             if address == LOCAL:
                 self._cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, silence_logs=logging.ERROR)
+                                             dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
                 self.client = Client(self._cluster)
             else:
                 self.client = Client(address, timeout=CONNECT_TIMEOUT)
