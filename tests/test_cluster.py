@@ -174,3 +174,21 @@ def test_local_cluster_and_an_unreachable_scheduler(tmp_path, monkeypatch) -> No
                                    "--scheduler", f"tcp://127.0.0.1:{_free_port()}"])
     assert refused.exit_code == 2 and "cannot reach the Dask scheduler" in refused.output
     assert "Traceback" not in refused.output
+
+
+def test_what_travels_to_the_workers(tmp_path) -> None:
+    """Shared once: notebooks, suites, registry (no figures or prose); per chunk: each office's figures file
+    once, the prose and params of its office-years, and a missing file as absent (the worker deletes its copy)."""
+    project = _make(tmp_path, "wire", 2, range(2019, 2022))
+    shared = cluster.shared_bundle(project)
+    assert {"notebooks/report.ipynb", "data/offices.csv", "expectations/cells.json"} <= set(shared.files)
+    assert not any(name.startswith(("data/figures", "data/narrative", "params")) for name in shared.files)
+    assert shared.digest == cluster.shared_bundle(project).digest and len(shared.shared) == 64
+    project.narrative_file("shili-0002", 2020).unlink()
+    files = cluster.report_files(project, [("shili-0001", 2019), ("shili-0001", 2020), ("shili-0002", 2020)])
+    assert sorted(files) == ["data/figures/shili-0001.csv", "data/figures/shili-0002.csv",
+                             "data/narrative/shili-0001/2019.md", "data/narrative/shili-0001/2020.md",
+                             "data/narrative/shili-0002/2020.md", "params/shili-0001/2019.yaml",
+                             "params/shili-0001/2020.yaml", "params/shili-0002/2020.yaml"]
+    assert files["data/narrative/shili-0002/2020.md"] is None
+    assert files["data/figures/shili-0001.csv"] == project.figures_file("shili-0001").read_bytes()

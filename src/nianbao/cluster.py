@@ -150,6 +150,14 @@ class NianbaoWorker(WorkerPlugin):
         with self._lock:
             return self._thread.submit(fn, *args).result()
 
+    def _clear(self) -> None:
+        for child in self.root.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        self.written = ""
+
     def _write(self, files: Files) -> None:
         for name, data in files.items():
             path = self.root / name
@@ -161,7 +169,8 @@ class NianbaoWorker(WorkerPlugin):
 
     def _shared(self, shared: Bundle) -> Project:
         project = Project(self.root)
-        if self.written != shared.digest:
+        if self.written != shared.digest:  # another project, or its notebook or suites changed: start afresh
+            self._clear()
             self._write(shared.files)
             if shared_digest(project) != shared.shared:  # nianbao's version, or its page templates, differ
                 from . import __version__
@@ -198,9 +207,7 @@ class NianbaoWorker(WorkerPlugin):
 
     def overview(self, bundle: Bundle, task: Any) -> tuple[dict, Files]:
         """Run an overview task (`nianbao.overview`) on the project's inputs; its outcome and its outputs."""
-        for folder in ("data", "params", "outputs"):  # another project's files must not be listed
-            shutil.rmtree(self.root / folder, ignore_errors=True)
-        self.written = ""
+        self._clear()  # another project's files must not be listed
         self._write(bundle.files)
         project = Project(self.root)
         outcome = task.execute(project, kernel=self.kernel, timeout=self.timeout)
@@ -267,12 +274,13 @@ class DaskPool:
         from distributed import as_completed
 
         shared = self.client.scatter(shared_bundle(self.project), broadcast=True, hash=False)
+        workers = self._workers()
         left = list(pairs)
         chunks: dict[str, list[tuple[str, int]]] = {}
 
         def submit() -> Any:
             nonlocal left
-            size = min(MAX_CHUNK, max(MIN_CHUNK, -(-len(left) // (3 * self._workers()))))
+            size = min(MAX_CHUNK, max(MIN_CHUNK, -(-len(left) // (3 * workers))))
             chunk, left = left[:size], left[size:]
             future = self.client.submit(build_chunk, shared, report_files(self.project, chunk), chunk,
                                         {p: digests[p] for p in chunk}, pure=False)
@@ -280,7 +288,7 @@ class DaskPool:
             self._futures.append(future)
             return future
 
-        running = as_completed([submit() for _ in range(IN_FLIGHT * self._workers()) if left])
+        running = as_completed([submit() for _ in range(IN_FLIGHT * workers) if left])
         for future in running:
             if left:
                 running.add(submit())
