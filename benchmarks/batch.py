@@ -25,6 +25,7 @@ import argparse
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -205,7 +206,7 @@ def scheduler_comparison(work: Path, reports: int, rounds: int) -> None:
             peaks[name].append(f"client {client / 2**20:.0f} MiB, workers "
                                f"{', '.join(f'{b / 2**20:.0f}' for b in sorted(each))} MiB "
                                f"(process + kernel), tree {total / 2**20:.0f} MiB")
-    median = {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+    median = {name: statistics.median(t) for name, t in times.items()}
     for name, label in (("pool", "local process pool, --jobs 2"), ("dask", "--scheduler local --jobs 2")):
         runs = ", ".join(f"{t:.1f}" for t in times[name])
         print(f"{label:<30} {n} reports: {n / median[name]:.1f} reports/s (median of {runs} s); "

@@ -34,12 +34,13 @@ from distributed import WorkerPlugin
 
 from .exceptions import ExecutionFailed, NianbaoError
 from .manifest import FAILED, GATED, MANIFEST, PUBLISHED, Entry, outcome_entry, shared_digest
+from .pool import Task
 from .project import Project
 
 ENV = "DASK_SCHEDULER_ADDRESS"
 LOCAL = "local"  # --scheduler local: a LocalCluster of processes on this machine
 PLUGIN = "nianbao"
-MIN_CHUNK, MAX_CHUNK = 4, 50  # reports per task: one validation each (GX costs per run), small near the end
+MIN_CHUNK, MAX_CHUNK = 2, 25  # reports per execution task: fewer round trips, smaller near the end
 IN_FLIGHT = 2  # chunks queued per worker, so a worker never waits for the client between chunks
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
 
@@ -180,15 +181,21 @@ class NianbaoWorker(WorkerPlugin):
             self.written = shared.digest
         return project
 
-    def build(self, shared: Bundle, files: Files, pairs: list[tuple[str, int]],
-              digests: dict[tuple[str, int], str | None]) -> list[tuple[Entry, Files]]:
-        """Load, validate and execute a chunk of reports; each outcome with its outputs (relative to outputs/)."""
+    def validate(self, shared: Bundle, files: Files, pairs: list[tuple[str, int]],
+                 digests: dict[tuple[str, int], str | None]) -> list[Entry | Task]:
+        """Load and validate a chunk of reports (`batch.tasks`): a task with its findings for each that loads,
+        a failed entry, with the message, for each that does not."""
         from .batch import tasks
 
         project = self._shared(shared)
         self._write(files)
-        return [(item, {}) if isinstance(item, Entry) else self._execute(project, item)
-                for item in tasks(project, pairs, digests)]
+        return list(tasks(project, pairs, digests))
+
+    def execute(self, shared: Bundle, files: Files, tasks: list[Task]) -> list[tuple[Entry, Files]]:
+        """Execute validated reports on the warm kernel; each entry with its outputs (relative to outputs/)."""
+        project = self._shared(shared)
+        self._write(files)
+        return [self._execute(project, task) for task in tasks]
 
     def _execute(self, project: Project, task: Any) -> tuple[Entry, Files]:
         from .findings import Finding
@@ -221,11 +228,17 @@ def _plugin() -> NianbaoWorker:
     return get_worker().plugins[PLUGIN]
 
 
-def build_chunk(shared: Bundle, files: Files, pairs: list[tuple[str, int]],
-                digests: dict[tuple[str, int], str | None]) -> list[tuple[Entry, Files]]:
-    """Dask task: a chunk of reports on this worker's warm kernel (`NianbaoWorker.build`)."""
+def validate_chunk(shared: Bundle, files: Files, pairs: list[tuple[str, int]],
+                   digests: dict[tuple[str, int], str | None]) -> list[Entry | Task]:
+    """Dask task: load and validate a chunk of reports on this worker (`NianbaoWorker.validate`)."""
     plugin = _plugin()
-    return plugin.call(plugin.build, shared, files, pairs, digests)
+    return plugin.call(plugin.validate, shared, files, pairs, digests)
+
+
+def execute_chunk(shared: Bundle, files: Files, tasks: list[Task]) -> list[tuple[Entry, Files]]:
+    """Dask task: execute validated reports on this worker's warm kernel (`NianbaoWorker.execute`)."""
+    plugin = _plugin()
+    return plugin.call(plugin.execute, shared, files, tasks)
 
 
 def build_overview(bundle: Bundle, task: Any) -> tuple[dict, Files]:
@@ -269,40 +282,58 @@ class DaskPool:
 
     def reports(self, pairs: Sequence[tuple[str, int]], digests: dict[tuple[str, int], str | None]
                 ) -> Iterator[Entry]:
-        """Load, validate, execute `pairs` on the cluster, write each report's outputs, and yield its entry
-        as it arrives (a chunk Dask could not finish: failed entries with the reason)."""
+        """Load, validate and execute `pairs` on the cluster, write each report's outputs, and yield its entry
+        as it arrives (a chunk Dask could not finish: failed entries with the reason).
+
+        Validation runs in the chunks of the local batch (`batch._chunks`: great-expectations costs per run
+        far more than per report) and first (a higher priority); execution in smaller chunks, smaller still near
+        the end so that no worker idles while another finishes a long one."""
         from distributed import as_completed
+
+        from .batch import _chunks
 
         shared = self.client.scatter(shared_bundle(self.project), broadcast=True, hash=False)
         workers = self._workers()
-        left = list(pairs)
         chunks: dict[str, list[tuple[str, int]]] = {}
+        validated: list[Task] = []  # waiting to be executed
+        unvalidated = len(pairs)
+        executing = 0
 
-        def submit() -> Any:
-            nonlocal left
-            size = min(MAX_CHUNK, max(MIN_CHUNK, -(-len(left) // (3 * workers))))
-            chunk, left = left[:size], left[size:]
-            future = self.client.submit(build_chunk, shared, report_files(self.project, chunk), chunk,
-                                        {p: digests[p] for p in chunk}, pure=False)
+        def send(fn: Callable[..., Any], chunk: list[tuple[str, int]], *args: Any, priority: int = 0) -> Any:
+            future = self.client.submit(fn, shared, report_files(self.project, chunk), *args, pure=False,
+                                        priority=priority)
             chunks[future.key] = chunk
             self._futures.append(future)
             return future
 
-        running = as_completed([submit() for _ in range(IN_FLIGHT * workers) if left])
+        first = [send(validate_chunk, list(chunk), list(chunk), {p: digests[p] for p in chunk}, priority=1)
+                 for chunk in _chunks(pairs)]
+        validating = {f.key for f in first}
+        running = as_completed(first)
         for future in running:
-            if left:
-                running.add(submit())
             self._futures.remove(future)
+            chunk = chunks.pop(future.key)
             try:
-                outcomes = future.result()
+                outcome = future.result()
             except Exception as exc:  # workers lost while running it (KilledWorker), or refused (version)
                 reason = f"the Dask cluster could not run this report: {failure_reason(exc)}"
-                outcomes = [(Entry(o, y, FAILED, digests[(o, y)], error=reason), {}) for o, y in chunks.pop(future.key)]
-            chunks.pop(future.key, None)
-            for entry, files in outcomes:
-                if files:
-                    self._publish(entry, files)
-                yield entry
+                outcome = [Entry(o, y, FAILED, digests[(o, y)], error=reason) for o, y in chunk]
+            if future.key in validating:
+                unvalidated -= len(chunk)
+                validated += [item for item in outcome if not isinstance(item, Entry)]
+                yield from (item for item in outcome if isinstance(item, Entry))
+            else:
+                executing -= 1
+                for item in outcome:
+                    entry, files = item if isinstance(item, tuple) else (item, {})
+                    if files:
+                        self._publish(entry, files)
+                    yield entry
+            while validated and executing < IN_FLIGHT * workers:
+                size = min(MAX_CHUNK, max(MIN_CHUNK, -(-(len(validated) + unvalidated) // (3 * workers))))
+                batch, validated = validated[:size], validated[size:]
+                running.add(send(execute_chunk, [(t.office, t.year) for t in batch], batch))
+                executing += 1
 
     def _publish(self, entry: Entry, files: Files) -> None:
         from .run import RunResult, publish
