@@ -199,8 +199,7 @@ def scheduler_comparison(work: Path, reports: int, rounds: int) -> None:
             times[name].append(seconds)
             client = procs.pop(next(iter(procs)))[2]
             kernels = {pid: v for pid, v in procs.items() if "ipykernel" in v[1]}
-            workers = {pid: v for pid, v in procs.items() if pid not in kernels
-                       and any(k[0] == pid for k in kernels.values())}
+            workers = {pid: v for pid, v in procs.items() if "spawn_main" in v[1]}  # the pool's or Dask's
             each = [rss + sum(k[2] for k in kernels.values() if k[0] == pid) for pid, (_, _, rss) in workers.items()]
             total = client + sum(v[2] for v in procs.values())
             peaks[name].append(f"client {client / 2**20:.0f} MiB, workers "

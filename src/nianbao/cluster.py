@@ -321,19 +321,20 @@ class DaskPool:
             if future.key in validating:
                 unvalidated -= len(chunk)
                 validated += [item for item in outcome if not isinstance(item, Entry)]
-                yield from (item for item in outcome if isinstance(item, Entry))
+                outcome = [item for item in outcome if isinstance(item, Entry)]
             else:
                 executing -= 1
-                for item in outcome:
-                    entry, files = item if isinstance(item, tuple) else (item, {})
-                    if files:
-                        self._publish(entry, files)
-                    yield entry
+            # More work for the workers before this chunk's files are written: they never wait for the disk.
             while validated and executing < IN_FLIGHT * workers:
                 size = min(MAX_CHUNK, max(MIN_CHUNK, -(-(len(validated) + unvalidated) // (3 * workers))))
                 batch, validated = validated[:size], validated[size:]
                 running.add(send(execute_chunk, [(t.office, t.year) for t in batch], batch))
                 executing += 1
+            for item in outcome:
+                entry, files = item if isinstance(item, tuple) else (item, {})
+                if files:
+                    self._publish(entry, files)
+                yield entry
 
     def _publish(self, entry: Entry, files: Files) -> None:
         from .run import RunResult, publish
