@@ -145,8 +145,11 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
 
     def start(n: int) -> WorkerPool | DaskPool:
         if scheduler:
-            from .cluster import DaskPool
-
+            try:
+                from .cluster import DaskPool
+            except ImportError as exc:
+                raise NianbaoError(f"--scheduler needs Dask's distributed ({exc}): pip install 'nianbao[dask]'") \
+                    from None
             return DaskPool(project, scheduler, min(jobs, n), **options)
         return WorkerPool(project, min(jobs, n), **options)
 

@@ -368,10 +368,6 @@ class DaskPool:
             write_files({self.project.outputs / name: data for name, data in files.items() if data is not None})
             yield outcome
 
-    def peak_memory(self) -> dict[str, int]:
-        """Each worker's peak resident memory so far, in bytes (its process and its kernel's), by address."""
-        return self.client.run(_peak_rss)
-
     def close(self) -> None:
         """Cancel what is still queued, disconnect, and stop a LocalCluster this pool started."""
         client = getattr(self, "client", None)
@@ -386,18 +382,3 @@ class DaskPool:
         if self._cluster is not None:
             self._cluster.close()
 
-
-def _peak_rss() -> int:
-    import resource
-
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # finished kernels only
-    kernel = 0
-    try:  # the running kernel's high-water mark
-        for child in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split():
-            for line in Path(f"/proc/{child}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    kernel += int(line.split()[1])
-    except OSError:
-        pass
-    return (own + max(children, kernel)) * 1024
