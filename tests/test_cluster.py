@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import distributed
 import nbformat
 import pytest
 from click.testing import CliRunner
@@ -25,8 +26,6 @@ from nianbao.cli import main
 from nianbao.manifest import FAILED, GATED, PUBLISHED, WARNINGS, Manifest
 from nianbao.project import Project
 from nianbao.synth import synth
-
-distributed = pytest.importorskip("distributed")
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 90  # seconds for the scheduler and both workers to come up on a loaded machine
