@@ -117,11 +117,18 @@ class NianbaoWorker(WorkerPlugin):
         self.kernel, self.timeout = kernel, timeout
 
     def setup(self, worker: Any = None) -> None:
+        # Dask's statistical profiler walks every thread's stack every 10 ms: nbconvert's deep ones made each
+        # report slower. Reports are profiled with nianbao's own tools, not the dashboard.
+        for name in ("profile", "profile-cycle"):
+            if callback := getattr(worker, "periodic_callbacks", {}).get(name):
+                callback.stop()
         self.root = Path(tempfile.mkdtemp(prefix="nianbao-worker-"))
         self.written = ""  # digest of the shared bundle now in the folder
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="nianbao-kernel")
         self._lock = threading.Lock()
         self._thread.submit(self._warm_up)
+        # great-expectations takes seconds to import: now, while the client hashes, not in the first validation.
+        threading.Thread(target=_preload, name="nianbao-preload", daemon=True).start()
 
     def teardown(self, worker: Any = None) -> None:
         from . import engines
@@ -222,6 +229,12 @@ class NianbaoWorker(WorkerPlugin):
         return outcome, {name: (project.outputs / name).read_bytes() for name in names if name}
 
 
+def _preload() -> None:
+    import great_expectations  # noqa: F401
+
+    from . import validate  # noqa: F401
+
+
 def _plugin() -> NianbaoWorker:
     from distributed import get_worker
 
@@ -230,9 +243,11 @@ def _plugin() -> NianbaoWorker:
 
 def validate_chunk(shared: Bundle, files: Files, pairs: list[tuple[str, int]],
                    digests: dict[tuple[str, int], str | None]) -> list[Entry | Task]:
-    """Dask task: load and validate a chunk of reports on this worker (`NianbaoWorker.validate`)."""
+    """Dask task: load and validate a chunk of reports on this worker (`NianbaoWorker.validate`), in the task's
+    thread: no kernel is needed, so it runs while the kernel warms up."""
     plugin = _plugin()
-    return plugin.call(plugin.validate, shared, files, pairs, digests)
+    with plugin._lock:
+        return plugin.validate(shared, files, pairs, digests)
 
 
 def execute_chunk(shared: Bundle, files: Files, tasks: list[Task]) -> list[tuple[Entry, Files]]:
