@@ -109,7 +109,7 @@ def test_cluster_batch_equals_the_local_pool_byte_for_byte(tmp_path, scheduler) 
     b = runner.invoke(main, ["batch", "--project", str(remote.root)], env={cluster.ENV: scheduler})
     assert a.exit_code == b.exit_code == 2, (a.output, b.output)
     statuses = {e.status for e in Manifest(remote).entries.values()}
-    assert {PUBLISHED, GATED, FAILED} <= statuses | {WARNINGS}
+    assert {PUBLISHED, GATED, FAILED} <= statuses | {WARNINGS}, b.output
     assert "failed: shili-0002 2020: RuntimeError: boom" in b.output
     assert _summary(a.output) == _summary(b.output)
     assert files_under(local.outputs) == files_under(remote.outputs)

@@ -128,7 +128,8 @@ class NianbaoWorker(WorkerPlugin):
         self._lock = threading.Lock()
         self._thread.submit(self._warm_up)
         # great-expectations takes seconds to import: now, while the client hashes, not in the first validation.
-        threading.Thread(target=_preload, name="nianbao-preload", daemon=True).start()
+        # In the same thread: imports of these packages from two threads at once can deadlock.
+        self._thread.submit(_preload)
 
     def teardown(self, worker: Any = None) -> None:
         from . import engines
@@ -243,11 +244,9 @@ def _plugin() -> NianbaoWorker:
 
 def validate_chunk(shared: Bundle, files: Files, pairs: list[tuple[str, int]],
                    digests: dict[tuple[str, int], str | None]) -> list[Entry | Task]:
-    """Dask task: load and validate a chunk of reports on this worker (`NianbaoWorker.validate`), in the task's
-    thread: no kernel is needed, so it runs while the kernel warms up."""
+    """Dask task: load and validate a chunk of reports on this worker (`NianbaoWorker.validate`)."""
     plugin = _plugin()
-    with plugin._lock:
-        return plugin.validate(shared, files, pairs, digests)
+    return plugin.call(plugin.validate, shared, files, pairs, digests)
 
 
 def execute_chunk(shared: Bundle, files: Files, tasks: list[Task]) -> list[tuple[Entry, Files]]:
