@@ -702,16 +702,19 @@ def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews
         region = region_of.get(office) if grouped else None
         if region or not grouped:
             listed[region][year].append(f"{office}/{year}")
-    # Each selected year's overview of each region from the first year one of its offices reported: who has
-    # not published is news from then on.
+    # Each selected year's overview of the selected offices' regions, from the first year one of its offices
+    # reported: who has not published is news from then on.
+    pairs = list(pairs)
     years = {y for _, y in pairs}
-    wanted = {region: {y for y in years if y >= min(found)} for region, found in listed.items() if found}
+    chosen = {region_of.get(o) if grouped else None for o, _ in pairs}
+    wanted = {region: {y for y in years if y >= min(found)} for region, found in listed.items()
+              if found and region in chosen}
     shared = _shared(project)
     tasks = []
-    for region, chosen in sorted(wanted.items(), key=lambda kv: kv[0] or ""):
-        digests = _digests(project, chosen, region, grouped.get(region) if region else None, listed[region],
+    for region, built in sorted(wanted.items(), key=lambda kv: kv[0] or ""):
+        digests = _digests(project, built, region, grouped.get(region) if region else None, listed[region],
                            reports, shared)
-        for year in sorted(chosen):
+        for year in sorted(built):
             if force or not _is_fresh(overviews.get(overview_key(year, region)), digests[year], project.outputs):
                 tasks.append(OverviewTask(year, digests[year], region or ""))
     # The latest year first: it is the one reviewers open, and its overview reads the most.
