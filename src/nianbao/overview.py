@@ -753,13 +753,18 @@ def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int
 
 def index_overviews(overviews: Mapping[str, dict]) -> dict[str, dict]:
     """What the index reads of the overviews, as `render.index.index_html(..., overviews)` takes it: year →
-    {"html": the year's page (relative to outputs/), "headlines": office → the three headline figures}, the
+    {"html": the year's page (relative to outputs/), "headlines": office → the three headline figures as
+    {"new": [value, change], ...}, "regions": [(region, its overview's page or None when it failed)]}, the
     regions' headlines merged into their year's."""
     out: dict[str, dict] = {}
-    for key, entry in overviews.items():
+    for key, entry in sorted(overviews.items()):
         year = str(entry.get("year", key.rpartition("/")[2]))
-        merged = out.setdefault(year, {"html": None, "headlines": {}})
+        merged = out.setdefault(year, {"html": None, "headlines": {}, "regions": []})
         if "/" not in key:
             merged["html"] = entry.get("html")
+        else:
+            merged["regions"].append((entry.get("region", ""), entry.get("html")))
         merged["headlines"].update(entry.get("headlines") or {})
+    for merged in out.values():
+        merged["regions"].sort(key=lambda r: r[0])
     return out
