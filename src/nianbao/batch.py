@@ -25,7 +25,7 @@ from .data import Registry, read_registry
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
-from .overview import overview_tasks
+from .overview import index_overviews, overview_tasks, year_pages
 from .params import list_reports
 from .pool import Task, WorkerPool, usable_cpus
 from .project import Project
@@ -181,11 +181,12 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
                     last_save = time.monotonic()
         # Then each year's overview, one more job for the same workers (it reads the statuses just saved).
         manifest.save()
-        jobs_after = overview_tasks(project, {y for _, y in pairs}, manifest.overviews, manifest.as_dicts(), force)
+        jobs_after = overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force)
         if jobs_after:
             pool = pool or start(len(jobs_after))
             for outcome in pool.run(jobs_after):
                 manifest.put_overview(outcome)
+        year_pages(project, manifest.overviews, {y for _, y in pairs})  # the regions' list, where there are regions
     finally:
         if pool is not None:
             pool.close()
@@ -195,7 +196,8 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     index = write_index(project, manifest)
-    overviews = [o for y in sorted({y for _, y in pairs}) if (o := manifest.overviews.get(str(y)))]
+    years = {y for _, y in pairs}
+    overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,
                        problems=problems, overviews=overviews)
 
@@ -211,7 +213,7 @@ def write_index(project: Project, manifest: Manifest) -> Path:
         names = {}
     entries = [e for e in (manifest.get(o, y) for o, y in list_reports(project, problems=[])) if e]
     path = project.outputs / "index.html"
-    write_files({path: index_html(entries, names, manifest.overviews)})
+    write_files({path: index_html(entries, names, index_overviews(manifest.overviews))})
     return path
 
 
