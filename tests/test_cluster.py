@@ -24,6 +24,7 @@ from nianbao.atomic import TEMP_GLOB
 from nianbao.batch import run_batch
 from nianbao.cli import main
 from nianbao.manifest import FAILED, GATED, PUBLISHED, WARNINGS, Manifest
+from nianbao.overview import CACHE_DIR
 from nianbao.project import Project
 from nianbao.synth import synth
 
@@ -112,7 +113,11 @@ def test_cluster_batch_equals_the_local_pool_byte_for_byte(tmp_path, scheduler) 
     assert {PUBLISHED, GATED, FAILED} <= statuses | {WARNINGS}, b.output
     assert "failed: shili-0002 2020: RuntimeError: boom" in b.output
     assert _summary(a.output) == _summary(b.output)
-    assert files_under(local.outputs) == files_under(remote.outputs)
+    # Every output, but the overview's cache of figures (keyed by the figures files' mtimes, which a worker's
+    # copies do not share): the workers keep theirs.
+    kept = f"overview/{CACHE_DIR}/"
+    pool_outputs = {k: v for k, v in files_under(local.outputs).items() if not k.startswith(kept)}
+    assert pool_outputs == files_under(remote.outputs)
     assert (remote.outputs / "overview" / "2021.html").is_file()
     # Incremental as the local pool: only the failed report is built again.
     again = runner.invoke(main, ["batch", "--project", str(remote.root), "--scheduler", scheduler])
