@@ -57,6 +57,7 @@ def set_figure(project: Project, office: str, year: int, ref: str, value: str) -
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` but the lock file of outputs/ (it stays, empty of meaning, between runs)."""
+    """Every file under `folder` but the lock file of outputs/ (it stays, empty of meaning, between runs) and the
+    figures the overviews keep in outputs/overview/.figures/ (a cache of the figures files, not an output)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != LOCK}
+            if p.is_file() and p.name != LOCK and ".figures" not in p.relative_to(folder).parts}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -243,6 +244,9 @@ def test_full_disk(built, tmp_path, free_kib) -> None:
     for name, data in before.items():
         if "/" not in name:
             continue  # the manifest and the index say what this batch did
+        if re.fullmatch(r"overview/\d{4}\.html", name):  # so does a year's list of regions, written whole
+            assert after[name].rstrip().endswith(b"</html>"), name
+            continue
         if name.startswith("guandu-taihe/2020."):  # its prose changed: the new report, whole, or the old one
             assert after[name] == data or after[name].rstrip().endswith((b"</html>", b"}")), name
         else:

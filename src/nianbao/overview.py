@@ -736,6 +736,10 @@ def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int
     for year in sorted(set(years)):
         rows = [(region, overviews[overview_key(year, region)]) for region in grouped
                 if overview_key(year, region) in overviews]
+        # A region whose overview failed this time keeps its earlier page (writes are atomic): link it.
+        rows = [(region, {**entry, "earlier": project.in_outputs(page)})
+                if entry.get("status") == FAILED and (page := overview_page(project, year, region)).is_file()
+                else (region, entry) for region, entry in rows]
         if not rows:
             continue
         current = {overview_key(year, region) for region in grouped}

@@ -245,7 +245,8 @@ def overview_html(overview: Overview, found: list[Anomaly] | None = None) -> str
 
 def year_page_html(year: int, regions: Sequence[tuple[str, Mapping]]) -> str:
     """The page of a year whose offices are in several regions: each region (name, its overview as the manifest
-    records it: `summary` counts and `html`) with its counts and a link to its overview. A whole page."""
+    records it: `summary` counts and `html`; `earlier`: the page an overview that failed left) with its counts
+    and a link to its overview. A whole page."""
     title = f"{year}年政府信息公开工作年度报告概览"
     order = [s for s in reversed(STATUS_ORDER)]
     head = ["地区", "机关数", *(STATUS_LABEL[s] for s in order), "需要关注", "校验问题", "概览"]
@@ -256,6 +257,8 @@ def year_page_html(year: int, regions: Sequence[tuple[str, Mapping]]) -> str:
         if entry.get("status") == FAILED:
             reason = (entry.get("error") or "").strip().splitlines()[:1]
             link = f"{STATUS_LABEL[FAILED]}{'：' + escape(reason[0]) if reason else ''}"
+            if entry.get("earlier"):
+                link += f'；<a href="{escape(entry["earlier"].split("/", 1)[1])}">上次生成的概览</a>'
         elif entry.get("html"):
             link = f'<a href="{escape(entry["html"].split("/", 1)[1])}">{escape(region)}{year}年概览</a>'
         else:
