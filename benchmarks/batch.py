@@ -1,6 +1,7 @@
 """Benchmark of `nianbao batch` against the ways papermill is usually driven. Not a test: it prints figures.
 
     python benchmarks/batch.py [--reports 1000] [--sample 10] [--jobs N] [--keep DIR]
+    python benchmarks/batch.py --against REV [--rounds 3] [--reports 1000]   (side by side, see `against`)
 
 In one run, on one machine, it
 1. writes a synthetic project of about `--reports` office-years (`nianbao synth`, 2019-2025);
@@ -129,15 +130,79 @@ def naive_cli(project: Path, sample: list[tuple[str, int]]) -> float:
     return seconds
 
 
+def revision_bin(rev: str, folder: Path) -> tuple[Path, str]:
+    """The `bin` folder of a venv with revision `rev` of this repository installed (`pip install -e` in a git
+    worktree under `folder`; reused when `folder` has it already), and the commit it is."""
+    repo = Path(__file__).resolve().parents[1]
+    commit = subprocess.run(["git", "rev-parse", "--short", rev], cwd=repo, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    tree, venv = folder / f"rev-{commit}", folder / f"venv-{commit}"
+    if not tree.is_dir():
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=repo, check=True,
+                       capture_output=True)
+    if not (venv / "bin" / "nianbao").is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(tree)], check=True)
+    return venv / "bin", commit
+
+
+def against(rev: str, reports: int, jobs: int | None, rounds: int, work: Path) -> None:
+    """Side by side, in one run: `nianbao batch --force` of revision `rev` (its own worktree and venv) and of
+    this checkout on the same synthetic project (each revision's `nianbao synth`, same seed, so the same
+    figures and prose with each revision's own notebook), interleaved A B A B ... `rounds` times; prints each
+    rate, the medians and their ratio. Interleaving spreads the machine's load over both."""
+    global BIN
+    import statistics
+
+    offices = math.ceil(reports / len(YEARS))
+    n = offices * len(YEARS)
+    ours = BIN
+    base, commit = revision_bin(rev, work)
+    projects = {}
+    for label, bin_ in ((commit, base), ("this", ours)):
+        BIN = bin_
+        projects[label] = (bin_, synth_project(work / f"project-{label}", offices))
+    data = [sorted(p.relative_to(project / "data").as_posix() for p in (project / "data").rglob("*") if p.is_file())
+            for _, project in projects.values()]
+    same = data[0] == data[1] and all(
+        (projects[commit][1] / "data" / f).read_bytes() == (projects["this"][1] / "data" / f).read_bytes()
+        for f in data[0])
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {n} office-years; "
+          f"base {rev} = {commit}; data of both projects {'identical' if same else 'DIFFERENT'}")
+    rates: dict[str, list[float]] = {commit: [], "this": []}
+    for i in range(rounds):
+        for label, (bin_, project) in projects.items():
+            BIN = bin_
+            seconds, peak, _ = batch(project, jobs, "--force")
+            rates[label].append(n / seconds)
+            print(f"round {i + 1}  {label:<8} {n} reports in {seconds:6.1f} s  {n / seconds:5.1f} reports/s  "
+                  f"peak {peak / 2**20:.0f} MiB", flush=True)
+    BIN = ours
+    base_rate, our_rate = statistics.median(rates[commit]), statistics.median(rates["this"])
+    print(f"median: {commit} {base_rate:.1f} reports/s, this checkout {our_rate:.1f} reports/s, "
+          f"ratio {our_rate / base_rate:.2f}x (load now {os.getloadavg()[0]:.1f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=1000, help="office-years in the big run (default 1000)")
     parser.add_argument("--sample", type=int, default=10, help="reports timed with the slow ways (default 10)")
     parser.add_argument("--jobs", type=int, default=None, help="nianbao batch --jobs (default: the cores)")
     parser.add_argument("--keep", type=Path, help="keep the synthetic project here instead of a temporary folder")
+    parser.add_argument("--against", metavar="REV", help="compare with git revision REV side by side, interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="--against: runs of each revision (default 3)")
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
+    if args.against:
+        try:
+            against(args.against, args.reports, args.jobs, args.rounds, work)
+        finally:
+            if not args.keep:
+                for tree in work.glob("rev-*"):
+                    subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=Path(__file__).parent)
+                shutil.rmtree(work)
+        return
     offices = math.ceil(args.reports / len(YEARS))
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; folder {work}")
     big = synth_project(work / "big", offices)
