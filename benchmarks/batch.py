@@ -161,7 +161,8 @@ def against(rev: str, reports: int, jobs: int | None, rounds: int, work: Path) -
     projects = {}
     for label, bin_ in ((commit, base), ("this", ours)):
         BIN = bin_
-        projects[label] = (bin_, synth_project(work / f"project-{label}", offices))
+        folder = work / f"project-{label}-{offices}"
+        projects[label] = (bin_, folder if folder.is_dir() else synth_project(folder, offices))
     data = [sorted(p.relative_to(project / "data").as_posix() for p in (project / "data").rglob("*") if p.is_file())
             for _, project in projects.values()]
     same = data[0] == data[1] and all(

@@ -14,7 +14,9 @@ Closer to the kernel's floor, for a batch of small notebooks:
   papermill's per-cell bookkeeping (status, the cell that raised) is what it is cell by cell. A round trip
   costs more than these notebooks' cells compute. `--timeout` still holds per cell;
 - the reset after a notebook is sent without waiting for its reply: the kernel resets while the worker
-  renders and writes the page, and the next notebook waits for that reply first.
+  renders and writes the page, and the next notebook waits for that reply first;
+- the kernel knows it is a batch kernel (`BATCH_KERNEL` in its environment): it reuses what it read while
+  the files are unchanged, and leaves the inline styles of its displays to the worker (`render.inline`).
 
 Import papermill before this module when importing it directly: papermill imports the engines named by its
 entry point, this one among them, as it initialises, and would otherwise find this module half-made.
@@ -32,7 +34,7 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import Engine
 from papermill.utils import merge_kwargs, remove_args
 
-from .kernel import IPCKernelManager
+from .kernel import BATCH_KERNEL, IPCKernelManager
 
 MAX_REPORTS = 1000  # a kernel start costs ~1 s, which recycling after 200 reports added as 5 ms to each
 
@@ -220,7 +222,8 @@ class WarmClient(PapermillNotebookClient):
     def _start(self, cwd: str) -> WarmKernel:
         atexit.register(shutdown)
         km = IPCKernelManager(kernel_name=self.kernel_name)
-        run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*KERNEL_ARGUMENTS, *self.extra_arguments])
+        run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*KERNEL_ARGUMENTS, *self.extra_arguments],
+                                  env={**os.environ, BATCH_KERNEL: "1"})
         kc = km.client()
         kc.start_channels()
         run_sync(kc.wait_for_ready)(timeout=self.startup_timeout)

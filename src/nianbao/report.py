@@ -98,10 +98,15 @@ _last_read: dict[str, tuple[tuple, object]] = {}
 
 
 def _unchanged(kind: str, path: Path, read: Callable[[], T]) -> T:
-    """`read()`, or what it returned last time for this `kind` of file while `path` is unchanged (same size
-    and mtime): a warm kernel loads the reports of one office one after the other, and reading its whole
-    figures file for each was a quarter of a report's time. One file per kind is kept. Callers must not
-    modify what they get."""
+    """`read()`, or, in a batch kernel, what it returned last time for this `kind` of file while `path` is
+    unchanged (same size and mtime): a warm kernel loads the reports of one office one after the other, and
+    reading its whole figures file for each was a quarter of a report's time. One file per kind is kept.
+    Elsewhere (JupyterLab, `nianbao run`) every call reads: an analyst may save a file twice within the
+    file system's clock tick. Callers must not modify what they get."""
+    from .kernel import batch_kernel
+
+    if not batch_kernel():
+        return read()
     try:
         st = path.stat()
         key = (str(path), st.st_size, st.st_mtime_ns)
@@ -117,8 +122,8 @@ def _unchanged(kind: str, path: Path, read: Callable[[], T]) -> T:
 
 
 def load_report(office: str, year: int | str, project: Project | str | Path | None = None) -> Report:
-    """Load one office-year from a project (by default the one around the current directory). The registry
-    and the office's figures file are read again only when they changed since the last call."""
+    """Load one office-year from a project (by default the one around the current directory). In a batch
+    kernel, the registry and the office's figures file are read again only when they changed."""
     if not isinstance(project, Project):
         project = Project.find(project)
     check_office_id(office)

@@ -31,6 +31,7 @@ from .manifest import GATED, PUBLISHED, input_digests
 from .params import read_params
 from .pool import TIMEOUT
 from .project import Project
+from .render.inline import inline_later
 from .report import load_report
 
 INJECTED_CELL_ID = "injected-parameters"
@@ -170,7 +171,9 @@ def execute_report(project: Project, office: str, year: int, *, findings: list[F
         normalize(nb, notebook=project.relative(project.notebook), output=project.relative(ipynb),
                   provenance={"status": status, "inputs": inputs,
                               **({"findings": parameters["findings"]} if findings is not None else {})})
-        write_files({ipynb: nbformat.writes(nb), html: render_page(nb)})
+        page = render_page(nb)
+        inline_later(nb)  # the styles a batch kernel left out: the executed notebook is the same either way
+        write_files({ipynb: nbformat.writes(nb), html: page})
         if status == PUBLISHED:  # the report is good again: findings of an earlier gated run are stale
             for stale in (out_dir / f"{year}.findings.html", out_dir / f"{year}.findings.ipynb"):
                 stale.unlink(missing_ok=True)

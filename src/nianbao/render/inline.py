@@ -11,6 +11,7 @@ phone widths, hover.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 SERIF = "'FangSong','仿宋','STFangsong','Noto Serif CJK SC','Source Han Serif SC','Songti SC','SimSun',serif"
 SONG = ("'FZXiaoBiaoSong-B05S','方正小标宋简体','STZhongsong','华文中宋','Noto Serif CJK SC','Source Han Serif SC',"
@@ -67,3 +68,18 @@ def strip_inline(html: str) -> str:
     """`html` without the inline styles `inline_styles` added: the published page has its stylesheet, and
     stays small (nianbao's markup has no other `style` attribute: prose is Markdown with HTML escaped)."""
     return _STYLE_ATTR.sub("", html)
+
+
+# Output metadata of a display whose inline styles are still to be added (a batch kernel leaves them to the
+# worker that runs it: the page is rendered without them, and the kernel ships a third of the bytes).
+LATER = "nianbao-inline-later"
+
+
+def inline_later(nb: Any) -> None:
+    """Add the inline styles that a batch kernel left out to `nb`'s outputs (in place), so that its executed
+    notebook is the one `nianbao run` or JupyterLab makes."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", ()):
+            meta = output.get("metadata")
+            if meta and meta.pop(LATER, False) and "text/html" in output.get("data", {}):
+                output["data"]["text/html"] = inline_styles(output["data"]["text/html"])
