@@ -56,6 +56,38 @@ def tree_rss(root: int) -> int:
     return total
 
 
+# CPU seconds (user + system) of every process of the last `measured` command's tree, by pid: what a run
+# costs whatever else the machine is doing (a loaded machine stretches wall time, not CPU time).
+last_cpu: dict[int, tuple[str, float]] = {}
+
+
+def tree_cpu(root: int, into: dict[int, tuple[str, float]]) -> None:
+    """Record in `into` the CPU seconds so far of `root` and its descendants, with a kind for each process
+    (parent, worker, kernel); a process that has exited keeps its last reading."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, tuple[str, float]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (OSError, IndexError):
+            continue
+        pid = int(entry.name)
+        kind = "kernel" if b"ipykernel" in cmdline else "worker" if b"spawn_main" in cmdline else "parent"
+        parents[pid], times[pid] = int(fields[1]), (kind, (int(fields[11]) + int(fields[12])) / tick)
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        if pid in times:
+            into[pid] = times[pid]
+        stack += [child for child, parent in parents.items() if parent == pid]
+
+
 def measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
     """Run `cmd`; its wall time, the peak RSS of its process tree (sampled every 50 ms), its stdout."""
     started = time.perf_counter()
@@ -64,10 +96,13 @@ def measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
     peak = 0
     done = threading.Event()
 
+    last_cpu.clear()
+
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, tree_rss(proc.pid))
+            tree_cpu(proc.pid, last_cpu)
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -171,17 +206,26 @@ def against(rev: str, reports: int, jobs: int | None, rounds: int, work: Path) -
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {n} office-years; "
           f"base {rev} = {commit}; data of both projects {'identical' if same else 'DIFFERENT'}")
     rates: dict[str, list[float]] = {commit: [], "this": []}
+    cpu: dict[str, list[float]] = {commit: [], "this": []}
     for i in range(rounds):
         for label, (bin_, project) in projects.items():
             BIN = bin_
             seconds, peak, _ = batch(project, jobs, "--force")
+            kinds: dict[str, float] = {}
+            for kind, used in last_cpu.values():
+                kinds[kind] = kinds.get(kind, 0.0) + used
             rates[label].append(n / seconds)
+            cpu[label].append(sum(kinds.values()) / n * 1000)
+            parts = ", ".join(f"{k} {v / n * 1000:.1f}" for k, v in sorted(kinds.items()))
             print(f"round {i + 1}  {label:<8} {n} reports in {seconds:6.1f} s  {n / seconds:5.1f} reports/s  "
-                  f"peak {peak / 2**20:.0f} MiB", flush=True)
+                  f"peak {peak / 2**20:.0f} MiB  CPU ms/report {cpu[label][-1]:.1f} ({parts})  "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
     BIN = ours
     base_rate, our_rate = statistics.median(rates[commit]), statistics.median(rates["this"])
+    base_cpu, our_cpu = statistics.median(cpu[commit]), statistics.median(cpu["this"])
     print(f"median: {commit} {base_rate:.1f} reports/s, this checkout {our_rate:.1f} reports/s, "
-          f"ratio {our_rate / base_rate:.2f}x (load now {os.getloadavg()[0]:.1f})")
+          f"ratio {our_rate / base_rate:.2f}x; CPU per report {base_cpu:.1f} ms vs {our_cpu:.1f} ms, "
+          f"{base_cpu / our_cpu:.2f}x less (load now {os.getloadavg()[0]:.1f})")
 
 
 def main() -> None:

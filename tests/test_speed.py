@@ -51,7 +51,7 @@ def test_a_batch_kernel_reads_an_office_once_while_its_files_are_unchanged(proje
 
 def outputs(path) -> list:
     nb = nbformat.read(path, as_version=4)
-    return [(c.cell_type, c.source, c.get("execution_count"), c.get("outputs")) for c in nb.cells]
+    return [(c.cell_type, c.source, c.get("execution_count"), c.get("outputs"), c.metadata) for c in nb.cells]
 
 
 def test_warm_and_fresh_runs_make_the_same_notebook_and_page(project) -> None:
@@ -65,9 +65,9 @@ def test_warm_and_fresh_runs_make_the_same_notebook_and_page(project) -> None:
         fresh = execute_report(project, office, year)
         assert (fresh.html.read_bytes(), outputs(fresh.notebook)) == warm_pages
         assert fresh.status == warm.status
-        styled = [o for _, _, _, outs in warm_pages[1] for o in outs or () if o.get("metadata", {}).get("nianbao")]
+        styled = [o for _, _, _, outs, _ in warm_pages[1] for o in outs or () if o.get("metadata", {}).get("nianbao")]
         assert styled and all(' style="' in o["data"]["text/html"] for o in styled)  # JupyterLab shows them
-        assert not any(LATER in o.get("metadata", {}) for _, _, _, outs in warm_pages[1] for o in outs or ())
+        assert not any(LATER in o.get("metadata", {}) for _, _, _, outs, _ in warm_pages[1] for o in outs or ())
         assert b' style="' not in warm_pages[0]  # the page has its stylesheet
 
 

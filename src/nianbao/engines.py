@@ -150,6 +150,8 @@ class WarmClient(PapermillNotebookClient):
         from nbclient.util import ensure_async
 
         cells, nb_man = self.nb.cells, self.nb_man
+        # Cells that do not run (markdown, empty) are only marked done, unless papermill logs, saves or counts.
+        quiet = not (nb_man.log_output or nb_man.output_path or getattr(nb_man, "pbar", None))
         started = 0  # cells before this one are started and completed
         current: int | None = None
 
@@ -158,7 +160,13 @@ class WarmClient(PapermillNotebookClient):
             if current is not None:
                 nb_man.cell_complete(cells[current], cell_index=current)
             for i in range(started, to):
-                if i != current:
+                if i == current:
+                    continue
+                if quiet:  # what cell_start and cell_complete record, without parsing the time back (dateutil)
+                    now = nb_man.now().isoformat()
+                    cells[i].metadata.papermill.update(start_time=now, end_time=now, duration=0.0,
+                                                       status=nb_man.COMPLETED, exception=False)
+                else:
                     nb_man.cell_start(cells[i], i)
                     nb_man.cell_complete(cells[i], cell_index=i)
             started, current = to + 1, None
