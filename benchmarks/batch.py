@@ -83,8 +83,9 @@ def tree_cpu(root: int, into: dict[int, tuple[str, float]]) -> None:
     stack = [root]
     while stack:
         pid = stack.pop()
-        if pid in times:
-            into[pid] = times[pid]
+        if pid in times:  # an exiting process has no command line any more: it keeps the kind it had
+            kind, used = times[pid]
+            into[pid] = (into[pid][0] if pid in into else kind, used)
         stack += [child for child, parent in parents.items() if parent == pid]
 
 
