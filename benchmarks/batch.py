@@ -31,23 +31,33 @@ BIN = Path(sys.executable).parent
 YEARS = range(2019, 2026)
 
 
-def tree_rss(root: int) -> int:
-    """Resident memory, in bytes, of `root` and all its descendants (read from /proc)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
+def _processes(extra: str) -> dict[int, tuple[list[str], bytes]]:
+    """Every process: the fields of /proc/PID/stat after the command name (state, ppid, ...), and the bytes
+    of /proc/PID/`extra`."""
+    found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry.name}/statm", encoding="ascii") as f:
-                resident = int(f.read().split()[1])
-        except (OSError, IndexError, ValueError):
+            with open(f"/proc/{entry.name}/{extra}", "rb") as f:
+                found[int(entry.name)] = (fields, f.read())
+        except (OSError, IndexError):
             continue
-        pid = int(entry.name)
-        parents[pid], rss[pid] = int(fields[1]), resident * page
+    return found
+
+
+def tree_rss(root: int) -> int:
+    """Resident memory, in bytes, of `root` and all its descendants (read from /proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid, (fields, statm) in _processes("statm").items():
+        try:
+            parents[pid], rss[pid] = int(fields[1]), int(statm.split()[1]) * page
+        except (IndexError, ValueError):
+            continue
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
@@ -67,17 +77,7 @@ def tree_cpu(root: int, into: dict[int, tuple[str, float]]) -> None:
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     times: dict[int, tuple[str, float]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except (OSError, IndexError):
-            continue
-        pid = int(entry.name)
+    for pid, (fields, cmdline) in _processes("cmdline").items():
         kind = "kernel" if b"ipykernel" in cmdline else "worker" if b"spawn_main" in cmdline else "parent"
         parents[pid], times[pid] = int(fields[1]), (kind, (int(fields[11]) + int(fields[12])) / tick)
     stack = [root]
