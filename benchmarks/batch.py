@@ -12,6 +12,12 @@ In one run, on one machine, it
 4. on a sample, times papermill's Python API with a fresh kernel per report (plus nbconvert's Python API),
    and the naive loop of the `papermill` and `jupyter nbconvert` commands per report;
 5. prints the ratios and the targets (2 cores: >= 30 reports/s, >= 50x the naive loop, no-op <= 3 s).
+
+    python benchmarks/batch.py --scheduler [--reports 1000] [--rounds 2]
+
+compares instead the local process pool with `nianbao batch --scheduler local --jobs 2` (a Dask LocalCluster
+of two workers, its start included) on the same synthetic project, interleaved, and prints each one's rate
+and the peak memory of the client and of each Dask worker (its process and its kernel's).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -229,6 +236,84 @@ def against(rev: str, reports: int, jobs: int | None, rounds: int, work: Path) -
           f"{base_cpu / our_cpu:.2f}x less (load now {os.getloadavg()[0]:.1f})")
 
 
+def process_peaks(cmd: list[str], cwd: Path) -> tuple[float, dict[int, tuple[int, str, int]], str]:
+    """Run `cmd`; its wall time, each process of its tree as pid -> (parent, command line, peak RSS bytes),
+    sampled every 50 ms, and its stdout."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    seen: dict[int, tuple[int, str, int]] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            tree = {proc.pid}
+            for entry in sorted(os.scandir("/proc"), key=lambda e: int(e.name) if e.name.isdigit() else 0):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                        parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                    pid = int(entry.name)
+                    if pid not in tree and parent not in tree:
+                        continue
+                    tree.add(pid)
+                    with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+                        rss = int(f.read().split()[1]) * page
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        line = f.read().replace(b"\0", b" ").decode(errors="replace")
+                except (OSError, IndexError, ValueError):
+                    continue
+                before = seen.get(pid, (0, "", 0))
+                seen[pid] = (parent, before[1] or line, max(rss, before[2]))  # an exited process has no cmdline
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if proc.returncode not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} failed with exit status {proc.returncode}:\n{out}")
+    return seconds, {proc.pid: (0, "client", seen.get(proc.pid, (0, "", 0))[2]),
+                     **{k: v for k, v in seen.items() if k != proc.pid}}, out
+
+
+def scheduler_comparison(work: Path, reports: int, rounds: int) -> None:
+    """The local pool against `--scheduler local --jobs 2` on one project, `rounds` times each, interleaved
+    (a loaded machine drifts): each one's median rate, the client's peak and each Dask worker's peak (its
+    process plus its kernel's)."""
+    offices = math.ceil(reports / len(YEARS))
+    project = synth_project(work / "sched", offices)
+    n = offices * len(YEARS)
+    env_bin = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["PATH"] = env_bin
+    os.environ.pop("DASK_SCHEDULER_ADDRESS", None)
+    times: dict[str, list[float]] = {"pool": [], "dask": []}
+    peaks: dict[str, list[str]] = {"pool": [], "dask": []}
+    for _ in range(rounds):
+        for name, extra in (("pool", []), ("dask", ["--scheduler", "local"])):
+            cmd = [str(BIN / "nianbao"), "batch", "--project", str(project), "--force", "--jobs", "2", *extra]
+            seconds, procs, _ = process_peaks(cmd, project)
+            times[name].append(seconds)
+            client = procs.pop(next(iter(procs)))[2]
+            kernels = {pid: v for pid, v in procs.items() if "ipykernel" in v[1]}
+            workers = {pid: v for pid, v in procs.items() if "spawn_main" in v[1]}  # the pool's or Dask's
+            each = [rss + sum(k[2] for k in kernels.values() if k[0] == pid) for pid, (_, _, rss) in workers.items()]
+            total = client + sum(v[2] for v in procs.values())
+            peaks[name].append(f"client {client / 2**20:.0f} MiB, workers "
+                               f"{', '.join(f'{b / 2**20:.0f}' for b in sorted(each))} MiB "
+                               f"(process + kernel), tree {total / 2**20:.0f} MiB")
+    median = {name: statistics.median(t) for name, t in times.items()}
+    for name, label in (("pool", "local process pool, --jobs 2"), ("dask", "--scheduler local --jobs 2")):
+        runs = ", ".join(f"{t:.1f}" for t in times[name])
+        print(f"{label:<30} {n} reports: {n / median[name]:.1f} reports/s (median of {runs} s); "
+              f"{peaks[name][-1]}")
+    ratio = median["pool"] / median["dask"]
+    print(f"{'met ' if ratio >= 0.85 else 'MISSED'}  Dask with two local workers within 15 % of the local pool: "
+          f"{ratio:.2f} of its rate")
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=1000, help="office-years in the big run (default 1000)")
@@ -236,13 +321,22 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=None, help="nianbao batch --jobs (default: the cores)")
     parser.add_argument("--keep", type=Path, help="keep the synthetic project here instead of a temporary folder")
     parser.add_argument("--against", metavar="REV", help="compare with git revision REV side by side, interleaved")
-    parser.add_argument("--rounds", type=int, default=3, help="--against: runs of each revision (default 3)")
+    parser.add_argument("--scheduler", action="store_true",
+                        help="only compare the local pool with --scheduler local (two Dask workers)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="runs of each side: --against (default 3), --scheduler (default 2)")
     args = parser.parse_args()
+    if args.scheduler:
+        work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
+        scheduler_comparison(work, args.reports, args.rounds or 2)
+        if not args.keep:
+            shutil.rmtree(work)
+        return
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
     if args.against:
         try:
-            against(args.against, args.reports, args.jobs, args.rounds, work)
+            against(args.against, args.reports, args.jobs, args.rounds or 3, work)
         finally:
             if not args.keep:
                 for tree in work.glob("rev-*"):

@@ -160,7 +160,8 @@ class Manifest:
     def __init__(self, project: Project) -> None:
         self.path = project.outputs / MANIFEST
         self.entries: dict[str, Entry] = {}
-        self.overviews: dict[str, dict] = {}  # year → the overview's outcome (nianbao.overview.OverviewEntry)
+        # "year" or "region slug/year" → the overview's outcome (nianbao.overview.OverviewEntry)
+        self.overviews: dict[str, dict] = {}
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             for data in raw.get("reports", {}).values():
@@ -177,10 +178,14 @@ class Manifest:
         self.entries[entry.key] = entry
 
     def put_overview(self, outcome: dict | Entry) -> None:
-        """Record a year's overview; a worker that died while making it comes as a failed `Entry`."""
+        """Record an overview (a year's, or a region's year); a worker that died while making it comes as a failed
+        `Entry` whose office is `overview:<region>`."""
+        from .overview import overview_key
+
         if isinstance(outcome, Entry):
-            outcome = {"year": outcome.year, "status": FAILED, "inputs": outcome.inputs, "error": outcome.error}
-        self.overviews[str(outcome["year"])] = outcome
+            outcome = {"year": outcome.year, "status": FAILED, "inputs": outcome.inputs, "error": outcome.error,
+                       "region": outcome.office.partition(":")[2]}
+        self.overviews[overview_key(outcome["year"], outcome.get("region"))] = outcome
 
     def as_dicts(self) -> dict[str, dict]:
         return {k: asdict(e) for k, e in self.entries.items()}
