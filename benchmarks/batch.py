@@ -1,6 +1,7 @@
 """Benchmark of `nianbao batch` against the ways papermill is usually driven. Not a test: it prints figures.
 
     python benchmarks/batch.py [--reports 1000] [--sample 10] [--jobs N] [--keep DIR]
+    python benchmarks/batch.py --against REV [--rounds 3] [--reports 1000]   (side by side, see `against`)
 
 In one run, on one machine, it
 1. writes a synthetic project of about `--reports` office-years (`nianbao synth`, 2019-2025);
@@ -37,29 +38,62 @@ BIN = Path(sys.executable).parent
 YEARS = range(2019, 2026)
 
 
-def tree_rss(root: int) -> int:
-    """Resident memory, in bytes, of `root` and all its descendants (read from /proc)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
+def _processes(extra: str) -> dict[int, tuple[list[str], bytes]]:
+    """Every process: the fields of /proc/PID/stat after the command name (state, ppid, ...), and the bytes
+    of /proc/PID/`extra`."""
+    found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry.name}/statm", encoding="ascii") as f:
-                resident = int(f.read().split()[1])
-        except (OSError, IndexError, ValueError):
+            with open(f"/proc/{entry.name}/{extra}", "rb") as f:
+                found[int(entry.name)] = (fields, f.read())
+        except (OSError, IndexError):
             continue
-        pid = int(entry.name)
-        parents[pid], rss[pid] = int(fields[1]), resident * page
+    return found
+
+
+def tree_rss(root: int) -> int:
+    """Resident memory, in bytes, of `root` and all its descendants (read from /proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid, (fields, statm) in _processes("statm").items():
+        try:
+            parents[pid], rss[pid] = int(fields[1]), int(statm.split()[1]) * page
+        except (IndexError, ValueError):
+            continue
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
         stack += [child for child, parent in parents.items() if parent == pid]
     return total
+
+
+# CPU seconds (user + system) of every process of the last `measured` command's tree, by pid: what a run
+# costs whatever else the machine is doing (a loaded machine stretches wall time, not CPU time).
+last_cpu: dict[int, tuple[str, float]] = {}
+
+
+def tree_cpu(root: int, into: dict[int, tuple[str, float]]) -> None:
+    """Record in `into` the CPU seconds so far of `root` and its descendants, with a kind for each process
+    (parent, worker, kernel); a process that has exited keeps its last reading."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, tuple[str, float]] = {}
+    for pid, (fields, cmdline) in _processes("cmdline").items():
+        kind = "kernel" if b"ipykernel" in cmdline else "worker" if b"spawn_main" in cmdline else "parent"
+        parents[pid], times[pid] = int(fields[1]), (kind, (int(fields[11]) + int(fields[12])) / tick)
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        if pid in times:  # an exiting process has no command line any more: it keeps the kind it had
+            kind, used = times[pid]
+            into[pid] = (into[pid][0] if pid in into else kind, used)
+        stack += [child for child, parent in parents.items() if parent == pid]
 
 
 def measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
@@ -70,10 +104,13 @@ def measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
     peak = 0
     done = threading.Event()
 
+    last_cpu.clear()
+
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, tree_rss(proc.pid))
+            tree_cpu(proc.pid, last_cpu)
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -134,6 +171,69 @@ def naive_cli(project: Path, sample: list[tuple[str, int]]) -> float:
     seconds = (time.perf_counter() - started) / len(sample)
     shutil.rmtree(out)
     return seconds
+
+
+def revision_bin(rev: str, folder: Path) -> tuple[Path, str]:
+    """The `bin` folder of a venv with revision `rev` of this repository installed (`pip install -e` in a git
+    worktree under `folder`; reused when `folder` has it already), and the commit it is."""
+    repo = Path(__file__).resolve().parents[1]
+    commit = subprocess.run(["git", "rev-parse", "--short", rev], cwd=repo, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    tree, venv = folder / f"rev-{commit}", folder / f"venv-{commit}"
+    if not tree.is_dir():
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=repo, check=True,
+                       capture_output=True)
+    if not (venv / "bin" / "nianbao").is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(tree)], check=True)
+    return venv / "bin", commit
+
+
+def against(rev: str, reports: int, jobs: int | None, rounds: int, work: Path) -> None:
+    """Side by side, in one run: `nianbao batch --force` of revision `rev` (its own worktree and venv) and of
+    this checkout on the same synthetic project (each revision's `nianbao synth`, same seed, so the same
+    figures and prose with each revision's own notebook), interleaved A B A B ... `rounds` times; prints each
+    rate, the medians and their ratio. Interleaving spreads the machine's load over both."""
+    global BIN
+    import statistics
+
+    offices = math.ceil(reports / len(YEARS))
+    n = offices * len(YEARS)
+    ours = BIN
+    base, commit = revision_bin(rev, work)
+    projects = {}
+    for label, bin_ in ((commit, base), ("this", ours)):
+        BIN = bin_
+        folder = work / f"project-{label}-{offices}"
+        projects[label] = (bin_, folder if folder.is_dir() else synth_project(folder, offices))
+    data = [sorted(p.relative_to(project / "data").as_posix() for p in (project / "data").rglob("*") if p.is_file())
+            for _, project in projects.values()]
+    same = data[0] == data[1] and all(
+        (projects[commit][1] / "data" / f).read_bytes() == (projects["this"][1] / "data" / f).read_bytes()
+        for f in data[0])
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {n} office-years; "
+          f"base {rev} = {commit}; data of both projects {'identical' if same else 'DIFFERENT'}")
+    rates: dict[str, list[float]] = {commit: [], "this": []}
+    cpu: dict[str, list[float]] = {commit: [], "this": []}
+    for i in range(rounds):
+        for label, (bin_, project) in projects.items():
+            BIN = bin_
+            seconds, peak, _ = batch(project, jobs, "--force")
+            kinds: dict[str, float] = {}
+            for kind, used in last_cpu.values():
+                kinds[kind] = kinds.get(kind, 0.0) + used
+            rates[label].append(n / seconds)
+            cpu[label].append(sum(kinds.values()) / n * 1000)
+            parts = ", ".join(f"{k} {v / n * 1000:.1f}" for k, v in sorted(kinds.items()))
+            print(f"round {i + 1}  {label:<8} {n} reports in {seconds:6.1f} s  {n / seconds:5.1f} reports/s  "
+                  f"peak {peak / 2**20:.0f} MiB  CPU ms/report {cpu[label][-1]:.1f} ({parts})  "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+    BIN = ours
+    base_rate, our_rate = statistics.median(rates[commit]), statistics.median(rates["this"])
+    base_cpu, our_cpu = statistics.median(cpu[commit]), statistics.median(cpu["this"])
+    print(f"median: {commit} {base_rate:.1f} reports/s, this checkout {our_rate:.1f} reports/s, "
+          f"ratio {our_rate / base_rate:.2f}x; CPU per report {base_cpu:.1f} ms vs {our_cpu:.1f} ms, "
+          f"{base_cpu / our_cpu:.2f}x less (load now {os.getloadavg()[0]:.1f})")
 
 
 def process_peaks(cmd: list[str], cwd: Path) -> tuple[float, dict[int, tuple[int, str, int]], str]:
@@ -220,18 +320,29 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=10, help="reports timed with the slow ways (default 10)")
     parser.add_argument("--jobs", type=int, default=None, help="nianbao batch --jobs (default: the cores)")
     parser.add_argument("--keep", type=Path, help="keep the synthetic project here instead of a temporary folder")
+    parser.add_argument("--against", metavar="REV", help="compare with git revision REV side by side, interleaved")
     parser.add_argument("--scheduler", action="store_true",
                         help="only compare the local pool with --scheduler local (two Dask workers)")
-    parser.add_argument("--rounds", type=int, default=2, help="runs of each in the --scheduler comparison")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="runs of each side: --against (default 3), --scheduler (default 2)")
     args = parser.parse_args()
     if args.scheduler:
         work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
-        scheduler_comparison(work, args.reports, args.rounds)
+        scheduler_comparison(work, args.reports, args.rounds or 2)
         if not args.keep:
             shutil.rmtree(work)
         return
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
+    if args.against:
+        try:
+            against(args.against, args.reports, args.jobs, args.rounds or 3, work)
+        finally:
+            if not args.keep:
+                for tree in work.glob("rev-*"):
+                    subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=Path(__file__).parent)
+                shutil.rmtree(work)
+        return
     offices = math.ceil(args.reports / len(YEARS))
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; folder {work}")
     big = synth_project(work / "big", offices)

@@ -70,3 +70,63 @@ def test_warm_html_equals_fresh_kernel_html(project, tmp_path) -> None:
                                    engine_name="nianbao", progress_bar=False, cwd=str(project.root))
     warm = render_page(nbformat.read(tmp_path / "guandu-taihe-2020.ipynb", as_version=4)).encode()
     assert warm == fresh
+
+
+def test_batch_kernels_keep_no_history_on_disk(tmp_path, monkeypatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("IPYTHONDIR", str(home / ".ipython"))
+    nb = execute(notebook(tmp_path, "h", "x = 1", "print(get_ipython().history_manager.enabled)"), tmp_path)
+    execute(notebook(tmp_path, "h2", "y = 2", "print(y)"), tmp_path)  # a reset between the two
+    assert stdout(nb) == ["False"]
+    assert not [p for p in home.rglob("*.sqlite*")]  # IPython's history.sqlite was written here before
+
+
+def test_code_cells_go_in_one_request_each_output_in_its_own_cell(tmp_path) -> None:
+    path = notebook(tmp_path, "g", "print('a', get_ipython().parent_header['msg_id'])",
+                    "from IPython.display import display, HTML\ndisplay(HTML('<b>b</b>'))",
+                    "print('c', get_ipython().parent_header['msg_id'])\n6 * 7")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("# between"))
+    nbformat.write(nb, path)
+    nb = execute(path, tmp_path)
+    first, _, second, third = nb.cells
+    (a, msg_a), (c, msg_c) = first.outputs[0]["text"].split(), third.outputs[0]["text"].split()
+    assert (a, c) == ("a", "c") and msg_a == msg_c  # one execute request ran both cells
+    assert [o["output_type"] for o in second.outputs] == ["display_data"]
+    assert second.outputs[0]["data"]["text/html"] == "<b>b</b>"
+    assert third.outputs[1]["data"]["text/plain"] == "42"
+    assert [c.execution_count for c in nb.cells if c.cell_type == "code"] == [1, 2, 3]
+    assert all(c.metadata.papermill["status"] == "completed" for c in nb.cells)
+    assert not any(engines.MARKER in o.get("data", {}) for c in nb.cells for o in c.get("outputs", ()))
+
+
+def test_a_raising_cell_of_a_group_is_named_and_stops_the_rest(tmp_path) -> None:
+    from papermill.exceptions import PapermillExecutionError
+
+    path = notebook(tmp_path, "r", "x = 1", "print('before')\nraise ValueError('bad figure')", "print('never')")
+    with pytest.raises(PapermillExecutionError) as caught:
+        execute(path, tmp_path)
+    assert caught.value.exec_count == 2 and caught.value.ename == "ValueError"
+    from nianbao.pool import ANSI
+
+    assert "bad figure" in caught.value.evalue
+    assert "Cell In[2], line 2" in ANSI.sub("", "\n".join(caught.value.traceback))
+    nb = nbformat.read(tmp_path / "r.out.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.metadata.papermill["status"] for c in code] == ["completed", "failed", "pending"]
+    assert code[1].outputs[0]["text"] == "before\n" and code[1].outputs[1]["output_type"] == "error"
+    assert not code[2].outputs
+    (after,) = stdout(execute(notebook(tmp_path, "ok", "print('fine')"), tmp_path))  # the engine goes on
+    assert after == "fine"
+
+
+def test_the_timeout_holds_per_cell_in_a_group(tmp_path) -> None:
+    from nbclient.exceptions import CellTimeoutError
+
+    slow_cells = notebook(tmp_path, "s", *["import time; time.sleep(1.2)"] * 3)
+    execute(slow_cells, tmp_path, execution_timeout=2)  # 3.6 s in all, no cell over 2 s
+    hung = notebook(tmp_path, "t", "x = 1", "import time; time.sleep(60)")
+    with pytest.raises(CellTimeoutError):
+        execute(hung, tmp_path, execution_timeout=2)

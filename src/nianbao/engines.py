@@ -5,6 +5,19 @@ kernel and one connected client per process and resets the user namespace betwee
 never sees what ran before it. A kernel that died, or that served `MAX_REPORTS` notebooks (a reset does not
 undo changes to imported modules), is replaced by a fresh one.
 
+Closer to the kernel's floor, for a batch of small notebooks:
+- batch kernels keep no history: IPython's history manager wrote every cell to SQLite under HOME (a
+  synchronous commit per session reset), about a quarter of a kernel's time (`--HistoryManager.enabled=False`);
+- the code cells of a notebook go to the kernel in one execute request (`GROUP`), which runs them one by
+  one as cells (`InteractiveShell.run_cell`: each its own execution count, traceback `Cell In[n]` and
+  display hook) and announces each with a marker output, so that every output lands in its own cell and
+  papermill's per-cell bookkeeping (status, the cell that raised) is what it is cell by cell. A round trip
+  costs more than these notebooks' cells compute. `--timeout` still holds per cell;
+- the reset after a notebook is sent without waiting for its reply: the kernel resets while the worker
+  renders and writes the page, and the next notebook waits for that reply first;
+- the kernel knows it is a batch kernel (`BATCH_KERNEL` in its environment): it reuses what it read while
+  the files are unchanged, and leaves the inline styles of its displays to the worker (`render.inline`).
+
 Import papermill before this module when importing it directly: papermill imports the engines named by its
 entry point, this one among them, as it initialises, and would otherwise find this module half-made.
 """
@@ -16,13 +29,34 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from jupyter_core.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import Engine
 from papermill.utils import merge_kwargs, remove_args
 
-from .kernel import IPCKernelManager
+from .kernel import BATCH_KERNEL, IPCKernelManager
 
 MAX_REPORTS = 1000  # a kernel start costs ~1 s, which recycling after 200 reports added as 5 ms to each
+
+# Arguments every warm kernel starts with (IPython's traitlets configuration; ipykernel passes them on).
+KERNEL_ARGUMENTS = ("--HistoryManager.enabled=False",)
+
+# The code of one execute request that runs a notebook's code cells in turn. Each cell's own output begins
+# with a display of MARKER (which cell, its execution count); a cell that fails stops the rest, as papermill
+# stops at a failing cell. Names are kept out of the user namespace (the cells see exactly what they would).
+MARKER = "application/vnd.nianbao.cell+json"
+GROUP = """def __nianbao_cells(sources):
+    from IPython import get_ipython
+    from IPython.display import publish_display_data
+    shell = get_ipython()
+    for index, source in sources:
+        publish_display_data({{{marker!r}: {{"cell": index, "execution_count": shell.execution_count}}}})
+        if not shell.run_cell(source, store_history=True).success:
+            return
+__nianbao_cells({sources!r})
+del __nianbao_cells
+"""
+ALIVE_EVERY = 1.0  # seconds between checks that the kernel lives while a cell runs (as nbclient does)
 
 # Run after each notebook: forget the user namespace, go back to the start folder, and freeze what
 # survives so the next reset's garbage collection has nothing old to walk (~20 ms with pandas loaded).
@@ -44,14 +78,13 @@ class WarmKernel:
     kc: Any
     language_info: dict
     served: int = 0
+    reset: str | None = None  # the msg_id of the reset sent after the last notebook, its reply not yet read
 
 
 _warm: WarmKernel | None = None
 
 
 def _alive(warm: WarmKernel) -> bool:
-    from jupyter_core.utils import run_sync
-
     return bool(run_sync(warm.km.is_alive)())
 
 
@@ -59,8 +92,6 @@ def shutdown() -> None:
     """Stop this process's warm kernel, if any."""
     global _warm
     if _warm is not None:
-        from jupyter_core.utils import run_sync
-
         warm, _warm = _warm, None
         try:
             warm.kc.stop_channels()
@@ -83,10 +114,15 @@ class WarmClient(PapermillNotebookClient):
             warm = _warm = self._start(cwd)
         self.km, self.kc = warm.km, warm.kc
         try:
+            if warm.reset is not None:
+                reply = self.wait_for_reply(warm.reset)
+                warm.reset = None
+                if reply is None or reply["content"]["status"] != "ok":
+                    raise RuntimeError("the kernel failed to reset after the previous notebook")
             self.papermill_execute_cells()
             self.nb.metadata["language_info"] = warm.language_info
             warm.served += 1
-            self.wait_for_reply(self.kc.execute(RESET.format(cwd=cwd), silent=True, store_history=False))
+            warm.reset = self.kc.execute(RESET.format(cwd=cwd), silent=True, store_history=False)
         except BaseException:
             shutdown()  # a kernel in an unknown state serves no other report
             raise
@@ -94,12 +130,108 @@ class WarmClient(PapermillNotebookClient):
             shutdown()
         return self.nb
 
-    def _start(self, cwd: str) -> WarmKernel:
-        from jupyter_core.utils import run_sync
+    def papermill_execute_cells(self) -> None:
+        """papermill's loop over the cells, with the code cells sent as one request (`GROUP`) where they
+        allow it: no cell may raise and go on (`allow_errors`, tag `raises-exception`), none awaits at top
+        level (a cell run inside a running cell cannot), none is skipped by tag."""
+        cells = self.nb.cells
+        code = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.source.strip()]
+        tags = {t for i in code for t in cells[i].metadata.get("tags", ())}
+        if len(code) < 2 or self.allow_errors or "raises-exception" in tags or self.skip_cells_with_tag in tags \
+                or any("await" in cells[i].source for i in code):
+            return super().papermill_execute_cells()
+        run_sync(self._execute_group)(code)
 
+    async def _execute_group(self, code: list[int]) -> None:
+        from queue import Empty
+        from time import monotonic
+
+        from nbclient.exceptions import CellControlSignal, CellExecutionError, CellTimeoutError
+        from nbclient.util import ensure_async
+
+        cells, nb_man = self.nb.cells, self.nb_man
+        # Cells that do not run (markdown, empty) are only marked done, unless papermill logs, saves or counts.
+        quiet = not (nb_man.log_output or nb_man.output_path or getattr(nb_man, "pbar", None))
+        started = 0  # cells before this one are started and completed
+        current: int | None = None
+
+        def advance(to: int) -> None:  # papermill's bookkeeping for every cell up to `to` (excluded)
+            nonlocal started, current
+            if current is not None:
+                nb_man.cell_complete(cells[current], cell_index=current)
+            for i in range(started, to):
+                if i == current:
+                    continue
+                if quiet:  # what cell_start and cell_complete record, without parsing the time back (dateutil)
+                    now = nb_man.now().isoformat()
+                    cells[i].metadata.papermill.update(start_time=now, end_time=now, duration=0.0,
+                                                       status=nb_man.COMPLETED, exception=False)
+                else:
+                    nb_man.cell_start(cells[i], i)
+                    nb_man.cell_complete(cells[i], cell_index=i)
+            started, current = to + 1, None
+
+        sources = [(i, cells[i].source) for i in code]
+        msg_id = await ensure_async(self.kc.execute(GROUP.format(marker=MARKER, sources=sources),
+                                                    store_history=False, stop_on_error=True))
+        timeout = self._get_timeout(None)
+        deadline = None
+        while True:
+            wait = ALIVE_EVERY if deadline is None else max(0.0, min(ALIVE_EVERY, deadline - monotonic()))
+            try:
+                msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=wait))
+            except Empty:
+                await self._async_check_alive()  # raises DeadKernelError
+                if deadline is not None and monotonic() >= deadline:
+                    raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout,
+                                                                       cells[current]) from None
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            content, kind = msg["content"], msg["msg_type"]
+            if kind == "status" and content["execution_state"] == "idle":
+                break
+            if kind == "display_data" and MARKER in content.get("data", {}):
+                mark = content["data"][MARKER]
+                advance(mark["cell"])
+                current = mark["cell"]
+                nb_man.cell_start(cells[current], current)
+                cells[current].outputs = []
+                cells[current].execution_count = mark["execution_count"]
+                self.clear_before_next_output = False
+                deadline = None if timeout is None else monotonic() + timeout
+                continue
+            if current is not None and kind != "status":
+                try:
+                    self.process_message(msg, cells[current], current)
+                except CellControlSignal:
+                    pass
+        reply = None
+        while reply is None:  # the outer request's own reply: its failures are ours, not a cell's
+            try:
+                got = await ensure_async(self.kc.shell_channel.get_msg(timeout=ALIVE_EVERY))
+            except Empty:
+                await self._async_check_alive()
+                continue
+            if got["parent_header"].get("msg_id") == msg_id:
+                reply = got
+        if reply["content"]["status"] != "ok":
+            raise CellExecutionError.from_cell_and_msg(cells[current if current is not None else code[0]],
+                                                       reply["content"])
+        failed = current is not None and any(o.get("output_type") == "error" for o in cells[current].outputs)
+        if failed:
+            error = next(o for o in cells[current].outputs if o.get("output_type") == "error")
+            nb_man.cell_exception(cells[current], cell_index=current,
+                                  exception=CellExecutionError.from_cell_and_msg(cells[current], error))
+            nb_man.cell_complete(cells[current], cell_index=current)
+            return
+        advance(len(cells))
+
+    def _start(self, cwd: str) -> WarmKernel:
         atexit.register(shutdown)
         km = IPCKernelManager(kernel_name=self.kernel_name)
-        run_sync(km.start_kernel)(cwd=cwd, extra_arguments=self.extra_arguments)
+        run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*KERNEL_ARGUMENTS, *self.extra_arguments],
+                                  env={**os.environ, BATCH_KERNEL: "1"})
         kc = km.client()
         kc.start_channels()
         run_sync(kc.wait_for_ready)(timeout=self.startup_timeout)

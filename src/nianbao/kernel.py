@@ -35,6 +35,8 @@ from .exceptions import NianbaoError
 # The longest path a Unix socket may have (sun_path less its final NUL).
 SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
 PORT_SUFFIX = 3  # jupyter_client names each socket `<ip>-<port>`, ports 1 to 5 for IPC
+# Set in the environment of the warm kernels of a batch (`engines`); see `batch_kernel`.
+BATCH_KERNEL = "NIANBAO_BATCH_KERNEL"
 # The kernel name that means "ipykernel on the interpreter running nianbao", whatever kernelspecs exist.
 CURRENT_PYTHON = "nianbao-current-python"
 
@@ -101,6 +103,12 @@ def kernel_log_tail() -> str:
     except OSError:
         return ""
     return lines[-1].strip() if lines else ""
+
+
+def batch_kernel() -> bool:
+    """Whether this process is a warm kernel of a batch: its inputs do not change while it runs (the batch
+    digested them), and its executed notebooks go through a worker that finishes their outputs."""
+    return os.environ.get(BATCH_KERNEL) == "1"
 
 
 @cache

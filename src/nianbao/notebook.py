@@ -14,7 +14,7 @@ from .exceptions import GateFailed
 from .findings import Finding, has_critical
 from .project import Project
 from .render import findings_html, report_html
-from .render.inline import inline_styles
+from .render.inline import LATER, inline_styles
 from .report import Report
 
 
@@ -66,11 +66,30 @@ def notebook_digest(path: Path) -> str:
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
 
+def _styled(html: str, metadata: dict) -> tuple[str, dict]:
+    """`html` with inline styles, so that JupyterLab shows it as published, trusted or not (the exporter strips
+    them); in a batch kernel, unstyled and marked for the worker to style (`render.inline.inline_later`)."""
+    from .kernel import batch_kernel
+
+    if batch_kernel():
+        return html, {**metadata, LATER: True}
+    return inline_styles(html), metadata
+
+
 def _display(html: str, role: str, title: str, **meta: object) -> None:
     from IPython.display import display
 
-    # Inline styles: JupyterLab shows the report as published, trusted or not; the exporter strips them.
-    display({"text/html": inline_styles(html)}, raw=True, metadata={"nianbao": {"role": role, "title": title, **meta}})
+    html, metadata = _styled(html, {"nianbao": {"role": role, "title": title, **meta}})
+    display({"text/html": html}, raw=True, metadata=metadata)
+
+
+def _display_html(html: str) -> None:
+    """Display analyst-only HTML (not published), styled as `_display` styles."""
+    from IPython.display import display
+
+    html, metadata = _styled(html, {})
+    # What `display(HTML(html))` sends, with the metadata at the top level where `inline_later` finds it.
+    display({"text/html": html, "text/plain": "<IPython.core.display.HTML object>"}, raw=True, metadata=metadata)
 
 
 def gate(report: Report, findings: Sequence[Finding]) -> None:
@@ -81,10 +100,8 @@ def gate(report: Report, findings: Sequence[Finding]) -> None:
         _display(findings_html(findings, f"{report.title}：未通过数据校验，不予发布", report), "findings", report.title,
                  findings=[f.to_dict() for f in findings])
         raise GateFailed(report.office.id, report.year, findings)
-    from IPython.display import HTML, display
-
     # Warnings are for the analyst in the notebook, not for the published page.
-    display(HTML(inline_styles(findings_html(findings, f"{report.title}：数据校验警告", report))))
+    _display_html(findings_html(findings, f"{report.title}：数据校验警告", report))
 
 
 def show_report(report: Report) -> None:
@@ -155,4 +172,4 @@ def compare_years(report: Report) -> None:
             + "".join(f"<p>{escape(n)}</p>" for n in notes)
             + (table(flagged) if flagged else "")
             + f"<details><summary>全部数字对比（{len(rows)}项）</summary>{table(rows)}</details></article>")
-    display(HTML(inline_styles(html)))
+    _display_html(html)

@@ -31,6 +31,7 @@ from .manifest import GATED, PUBLISHED, input_digests
 from .params import read_params
 from .pool import TIMEOUT
 from .project import Project
+from .render.inline import inline_later
 from .report import load_report
 
 INJECTED_CELL_ID = "injected-parameters"
@@ -195,7 +196,9 @@ def execute_to_memory(project: Project, office: str, year: int, *, findings: lis
         normalize(nb, notebook=project.relative(project.notebook), output=project.relative(ipynb),
                   provenance={"status": status, "inputs": inputs,
                               **({"findings": parameters["findings"]} if findings is not None else {})})
-        files: dict[Path, str] = {ipynb: nbformat.writes(nb), html: render_page(nb)}
+        page = render_page(nb)
+        inline_later(nb)  # the styles a batch kernel left out: the executed notebook is the same either way
+        files: dict[Path, str] = {ipynb: nbformat.writes(nb), html: page}
     finally:
         scratch.unlink(missing_ok=True)
     return RunResult(office, year, status, html, ipynb, time.perf_counter() - started, notebook_findings(nb)), files

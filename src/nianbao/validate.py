@@ -16,9 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation, localcontext
 from functools import cache
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import NianbaoError
 from .expectations import SUITES, build_suites, label_cell, load_suites
@@ -29,6 +27,9 @@ from .project import Project
 from .prose_figures import prose_contradictions
 from .render.html import TABLE_NAMES
 from .report import Report
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _NUMBERS = {
     Kind.COUNT: re.compile(r"[0-9]+"),
@@ -51,7 +52,15 @@ def number(text: str | None, kind: Kind = Kind.AMOUNT) -> Decimal | None:
 
 # -- frames ------------------------------------------------------------------------------------------
 
-def cells_frame(reports: Sequence[Report]) -> pd.DataFrame:
+# Each frame is built from rows (tuples in the order of its columns), which `verify` reads without pandas.
+CELLS_COLUMNS = ("office", "year", "format", "table", "row", "column", "kind", "value", "source")
+ARITHMETIC_COLUMNS = ("office", "year", "format", "rule", "table", "row", "column", "value", "source")
+PROSE_COLUMNS = ("office", "year", "format", "source", "headings", "text", *(f"sec{i}" for i in range(1, 7)),
+                 *(f"reported_{t}" for t in ("t2", "t3", "t4")))
+LABELS_COLUMNS = ("office", "year", "format", "position", "label", "cell", "source")
+
+
+def cells_rows(reports: Sequence[Report]) -> list[tuple]:
     rows = []
     for r in reports:
         kinds = r.format.cell_kinds()
@@ -59,8 +68,13 @@ def cells_frame(reports: Sequence[Report]) -> pd.DataFrame:
             table, row, column = ref.split(".")
             rows.append((r.office.id, r.year, r.format.id, table, row, column, kinds[ref].value, value,
                          r.sources.get(ref)))
-    return pd.DataFrame(rows, columns=["office", "year", "format", "table", "row", "column", "kind", "value",
-                                       "source"], dtype=object)
+    return rows
+
+
+def cells_frame(reports: Sequence[Report]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(cells_rows(reports), columns=list(CELLS_COLUMNS), dtype=object)
 
 
 def _term_value(term: Term, report: Report) -> Decimal | None:
@@ -81,18 +95,45 @@ _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def arithmetic_frame(reports: Sequence[Report], suite: dict) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.DataFrame(arithmetic_rows(reports, suite), columns=list(ARITHMETIC_COLUMNS))
+    frame["value"] = frame["value"].astype("float64")
+    return frame
+
+
+_prepared: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
+def _once(kind: str, source: Any, make: Any) -> Any:
+    """`make(source)`, computed once per `source` object while it lives: suites are read once per process
+    (`load_suites`), and a kernel verifies one report at a time with the same suite objects."""
+    cached = _prepared.get((kind, id(source)))
+    if cached is None or cached[0] is not source:
+        if len(_prepared) > 512:
+            _prepared.clear()
+        cached = _prepared[(kind, id(source))] = (source, make(source))
+    return cached[1]
+
+
+def _decode(meta: dict) -> dict[str, list[tuple[dict, list[Term]]]]:
+    """An identity's instances with their formulas decoded, per format."""
+    return _once("terms", meta, lambda meta: {
+        fmt: [(inst, [Term.decode(raw) for raw in inst["terms"]]) for inst in instances]
+        for fmt, instances in meta["instances"].items()})
+
+
+def arithmetic_rows(reports: Sequence[Report], suite: dict) -> list[tuple]:
     with localcontext(_EXACT):
-        return _arithmetic_frame(reports, suite)
+        return _arithmetic_rows(reports, suite)
 
 
-def _arithmetic_frame(reports: Sequence[Report], suite: dict) -> pd.DataFrame:
+def _arithmetic_rows(reports: Sequence[Report], suite: dict) -> list[tuple]:
     rows = []
     for exp in suite["expectations"]:
         meta = exp["meta"]
         same_format = meta.get("same_format_prev", False)
-        # Decode each formula once, not once per report.
-        decoded = {fmt: [(inst, [Term.decode(raw) for raw in inst["terms"]]) for inst in instances]
-                   for fmt, instances in meta["instances"].items()}
+        decoded = _decode(meta)
         for r in reports:
             instances = decoded.get(r.format.id)
             if not instances:
@@ -111,13 +152,10 @@ def _arithmetic_frame(reports: Sequence[Report], suite: dict) -> pd.DataFrame:
                 rows.append((r.office.id, r.year, r.format.id, meta["rule"], inst["table"], inst["row"],
                              inst["column"], None if total is None else float(total),
                              source.rsplit(":", 1)[0] if source else None))
-    frame = pd.DataFrame(rows, columns=["office", "year", "format", "rule", "table", "row", "column", "value",
-                                        "source"])
-    frame["value"] = frame["value"].astype("float64")
-    return frame
+    return rows
 
 
-def prose_frame(reports: Sequence[Report]) -> pd.DataFrame:
+def prose_rows(reports: Sequence[Report]) -> list[tuple]:
     rows = []
     for r in reports:
         h = r.format.headings
@@ -127,13 +165,17 @@ def prose_frame(reports: Sequence[Report]) -> pd.DataFrame:
         row |= {f"sec{i + 1}": r.narrative.body(heading) for i, heading in enumerate(h)}
         row |= {f"reported_{t.key}": sum(r.values.get(f"{t.key}.{d.row}.{d.column}") is not None
                                          for d in t.data_cells()) for t in r.format.tables}
-        rows.append(row)
-    columns = ["office", "year", "format", "source", "headings", "text", *(f"sec{i}" for i in range(1, 7)),
-               *(f"reported_{t}" for t in ("t2", "t3", "t4"))]
-    return pd.DataFrame(rows, columns=columns)
+        rows.append(tuple(row.get(c) for c in PROSE_COLUMNS))
+    return rows
 
 
-def labels_frame(reports: Sequence[Report], offices_file: str = "data/offices.csv") -> pd.DataFrame:
+def prose_frame(reports: Sequence[Report]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(prose_rows(reports), columns=list(PROSE_COLUMNS))
+
+
+def labels_rows(reports: Sequence[Report], offices_file: str = "data/offices.csv") -> list[tuple]:
     rows = []
     for r in reports:
         for table in r.format.tables:
@@ -142,7 +184,13 @@ def labels_frame(reports: Sequence[Report], offices_file: str = "data/offices.cs
                 position, text = f"{r.format.id}/{pos}", r.label(label, pos)
                 source = r.narrative.file if r.printed and pos in r.printed else offices_file if overridden else None
                 rows.append((r.office.id, r.year, r.format.id, position, text, label_cell(position, text), source))
-    return pd.DataFrame(rows, columns=["office", "year", "format", "position", "label", "cell", "source"])
+    return rows
+
+
+def labels_frame(reports: Sequence[Report], offices_file: str = "data/offices.csv") -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(labels_rows(reports, offices_file), columns=list(LABELS_COLUMNS))
 
 
 # -- great-expectations -------------------------------------------------------------------------------
@@ -256,13 +304,27 @@ def _finding(name: str, meta: dict, severity: str, kwargs: dict, raw: dict) -> F
 
 # -- verifying handed findings --------------------------------------------------------------------------
 
-def _selected(row: dict, condition: dict | None) -> bool:
-    """Whether a row meets a GX row condition (as `expectations.where` writes it)."""
+def _conditions(condition: dict | None) -> tuple[tuple[str, frozenset], ...]:
+    """A GX row condition (as `expectations.where` writes it: one `in` test, or an `and` of them) as
+    (column, allowed values) pairs, all of which a selected row meets."""
     if condition is None:
-        return True
+        return ()
     if condition["type"] == "and":
-        return all(_selected(row, part) for part in condition["conditions"])
-    return row[condition["column"]["name"]] in condition["parameter"]
+        return tuple(pair for part in condition["conditions"] for pair in _conditions(part))
+    return ((condition["column"]["name"], frozenset(condition["parameter"])),)
+
+
+def _critical_expectations(suite: dict) -> list[tuple[dict, tuple[tuple[str, frozenset], ...]]]:
+    """The suite's critical expectations, ready to check row by row: value sets as frozensets, conditions
+    as `_conditions`."""
+    prepared = []
+    for exp in suite["expectations"]:
+        if exp.get("severity", "critical") != "critical":
+            continue
+        if "value_set" in exp["kwargs"]:
+            exp = {**exp, "kwargs": {**exp["kwargs"], "value_set": frozenset(exp["kwargs"]["value_set"])}}
+        prepared.append((exp, _conditions(exp["kwargs"].get("row_condition"))))
+    return prepared
 
 
 @cache
@@ -294,21 +356,18 @@ def verify(report: Report, project: Project) -> list[Finding]:
     and prose that will be rendered: a cross-check, in milliseconds, of findings handed in from outside (a
     batch validated with great-expectations already; a papermill user may hand anything)."""
     suites = load_suites(project.expectations)
-    frames = {"cells": cells_frame([report]), "arithmetic": arithmetic_frame([report], suites["arithmetic"]),
-              "prose": prose_frame([report]),
-              "labels": labels_frame([report], project.relative(project.offices_file))}
+    tables = {"cells": (CELLS_COLUMNS, cells_rows([report])),
+              "arithmetic": (ARITHMETIC_COLUMNS, arithmetic_rows([report], suites["arithmetic"])),
+              "prose": (PROSE_COLUMNS, prose_rows([report])),
+              "labels": (LABELS_COLUMNS, labels_rows([report], project.relative(project.offices_file)))}
     found = []
     for name, suite in suites.items():
-        rows = frames[name].to_dict("records")
+        columns, values = tables[name]
+        rows = [dict(zip(columns, row, strict=True)) for row in values]
         index = suite.get("meta", {}).get("index") or SUITES[name]
-        for exp in suite["expectations"]:
-            if exp.get("severity", "critical") != "critical":
-                continue
-            if "value_set" in exp["kwargs"]:
-                exp = {**exp, "kwargs": {**exp["kwargs"], "value_set": frozenset(exp["kwargs"]["value_set"])}}
-            condition = exp["kwargs"].get("row_condition")
+        for exp, conditions in _once("critical", suite, _critical_expectations):
             found += [_finding(name, exp["meta"], "critical", exp["kwargs"], {k: row[k] for k in index})
-                      for row in rows if _selected(row, condition) and _breaks(exp, row)]
+                      for row in rows if all(row[c] in allowed for c, allowed in conditions) and _breaks(exp, row)]
     return found
 
 

@@ -11,6 +11,8 @@ phone widths, hover.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import Any
 
 SERIF = "'FangSong','仿宋','STFangsong','Noto Serif CJK SC','Source Han Serif SC','Songti SC','SimSun',serif"
 SONG = ("'FZXiaoBiaoSong-B05S','方正小标宋简体','STZhongsong','华文中宋','Noto Serif CJK SC','Source Han Serif SC',"
@@ -47,17 +49,19 @@ _OPEN = re.compile(r"<(article|h1|h2|p|table|th|td|sup|div)\b([^>]*)>")
 _CLASS = re.compile(r'\bclass="([^"]*)"')
 
 
+@lru_cache(maxsize=1024)
+def _styled_tag(tag: str, attrs: str) -> str:
+    """One opening tag with its declarations inline. A report repeats a few dozen distinct tags (`<td
+    class="num">`) hundreds of times: each is worked out once."""
+    found = _CLASS.search(attrs)
+    classes = set(found.group(1).split()) if found else set()
+    style = ";".join(css for t, cls, css in RULES if t == tag and (cls is None or cls in classes))
+    return f'<{tag}{attrs} style="{style}">' if style else f"<{tag}{attrs}>"
+
+
 def inline_styles(html: str) -> str:
     """`html` (nianbao's own markup, no `style` attributes yet) with each element's declarations inline."""
-
-    def one(m: re.Match[str]) -> str:
-        tag, attrs = m.group(1), m.group(2)
-        found = _CLASS.search(attrs)
-        classes = set(found.group(1).split()) if found else set()
-        style = ";".join(css for t, cls, css in RULES if t == tag and (cls is None or cls in classes))
-        return f'<{tag}{attrs} style="{style}">' if style else m.group(0)
-
-    return _OPEN.sub(one, html)
+    return _OPEN.sub(lambda m: _styled_tag(m.group(1), m.group(2)), html)
 
 
 _STYLE_ATTR = re.compile(r' style="[^"]*"')
@@ -67,3 +71,18 @@ def strip_inline(html: str) -> str:
     """`html` without the inline styles `inline_styles` added: the published page has its stylesheet, and
     stays small (nianbao's markup has no other `style` attribute: prose is Markdown with HTML escaped)."""
     return _STYLE_ATTR.sub("", html)
+
+
+# Output metadata of a display whose inline styles are still to be added (a batch kernel leaves them to the
+# worker that runs it: the page is rendered without them, and the kernel ships a third of the bytes).
+LATER = "nianbao-inline-later"
+
+
+def inline_later(nb: Any) -> None:
+    """Add the inline styles that a batch kernel left out to `nb`'s outputs (in place), so that its executed
+    notebook is the one `nianbao run` or JupyterLab makes."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", ()):
+            meta = output.get("metadata")
+            if meta and meta.pop(LATER, False) and "text/html" in output.get("data", {}):
+                output["data"]["text/html"] = inline_styles(output["data"]["text/html"])
