@@ -60,3 +60,17 @@ def files_under(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` but the lock file of outputs/ (it stays, empty of meaning, between runs)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file() and p.name != LOCK}
+
+
+def index_text(outputs: Path) -> str:
+    """`outputs/index.html` with the rows its script loads from `index/<year>.js` put in its table, every year:
+    the page as a browser shows it with all rows on one page."""
+    import json
+
+    rows = []
+    for chunk in sorted((outputs / "index").glob("*.js")):
+        text = chunk.read_text(encoding="utf-8")
+        data = json.loads(text[text.index(",") + 1:text.rindex(")")])
+        rows += [row[1] for row in data]
+    page = (outputs / "index.html").read_text(encoding="utf-8")
+    return page.replace("<tbody>\n</tbody>", "<tbody>\n" + "\n".join(rows) + "\n</tbody>")
