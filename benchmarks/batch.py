@@ -12,6 +12,12 @@ In one run, on one machine, it
    and the naive loop of the `papermill` and `jupyter nbconvert` commands per report;
 5. prints the ratios and the targets (2 cores: >= 30 reports/s, >= 50x the naive loop, no-op <= 3 s).
 
+    python benchmarks/batch.py --scheduler [--reports 1000] [--rounds 2]
+
+compares instead the local process pool with `nianbao batch --scheduler local --jobs 2` (a Dask LocalCluster
+of two workers, its start included) on the same synthetic project, interleaved, and prints each one's rate
+and the peak memory of the client and of each Dask worker (its process and its kernel's).
+
     python benchmarks/batch.py --scale [--reports 10000] [--repeat 3] [--project-to 100000] [--machines 1,2,4]
 
 instead measures what grows with a province (issue 14): the first build (reports/s, peak memory of the whole
@@ -28,6 +34,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -137,6 +144,84 @@ def naive_cli(project: Path, sample: list[tuple[str, int]]) -> float:
     shutil.rmtree(out)
     return seconds
 
+
+def process_peaks(cmd: list[str], cwd: Path) -> tuple[float, dict[int, tuple[int, str, int]], str]:
+    """Run `cmd`; its wall time, each process of its tree as pid -> (parent, command line, peak RSS bytes),
+    sampled every 50 ms, and its stdout."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    seen: dict[int, tuple[int, str, int]] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            tree = {proc.pid}
+            for entry in sorted(os.scandir("/proc"), key=lambda e: int(e.name) if e.name.isdigit() else 0):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                        parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                    pid = int(entry.name)
+                    if pid not in tree and parent not in tree:
+                        continue
+                    tree.add(pid)
+                    with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+                        rss = int(f.read().split()[1]) * page
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        line = f.read().replace(b"\0", b" ").decode(errors="replace")
+                except (OSError, IndexError, ValueError):
+                    continue
+                before = seen.get(pid, (0, "", 0))
+                seen[pid] = (parent, before[1] or line, max(rss, before[2]))  # an exited process has no cmdline
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if proc.returncode not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} failed with exit status {proc.returncode}:\n{out}")
+    return seconds, {proc.pid: (0, "client", seen.get(proc.pid, (0, "", 0))[2]),
+                     **{k: v for k, v in seen.items() if k != proc.pid}}, out
+
+
+def scheduler_comparison(work: Path, reports: int, rounds: int) -> None:
+    """The local pool against `--scheduler local --jobs 2` on one project, `rounds` times each, interleaved
+    (a loaded machine drifts): each one's median rate, the client's peak and each Dask worker's peak (its
+    process plus its kernel's)."""
+    offices = math.ceil(reports / len(YEARS))
+    project = synth_project(work / "sched", offices)
+    n = offices * len(YEARS)
+    env_bin = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["PATH"] = env_bin
+    os.environ.pop("DASK_SCHEDULER_ADDRESS", None)
+    times: dict[str, list[float]] = {"pool": [], "dask": []}
+    peaks: dict[str, list[str]] = {"pool": [], "dask": []}
+    for _ in range(rounds):
+        for name, extra in (("pool", []), ("dask", ["--scheduler", "local"])):
+            cmd = [str(BIN / "nianbao"), "batch", "--project", str(project), "--force", "--jobs", "2", *extra]
+            seconds, procs, _ = process_peaks(cmd, project)
+            times[name].append(seconds)
+            client = procs.pop(next(iter(procs)))[2]
+            kernels = {pid: v for pid, v in procs.items() if "ipykernel" in v[1]}
+            workers = {pid: v for pid, v in procs.items() if "spawn_main" in v[1]}  # the pool's or Dask's
+            each = [rss + sum(k[2] for k in kernels.values() if k[0] == pid) for pid, (_, _, rss) in workers.items()]
+            total = client + sum(v[2] for v in procs.values())
+            peaks[name].append(f"client {client / 2**20:.0f} MiB, workers "
+                               f"{', '.join(f'{b / 2**20:.0f}' for b in sorted(each))} MiB "
+                               f"(process + kernel), tree {total / 2**20:.0f} MiB")
+    median = {name: statistics.median(t) for name, t in times.items()}
+    for name, label in (("pool", "local process pool, --jobs 2"), ("dask", "--scheduler local --jobs 2")):
+        runs = ", ".join(f"{t:.1f}" for t in times[name])
+        print(f"{label:<30} {n} reports: {n / median[name]:.1f} reports/s (median of {runs} s); "
+              f"{peaks[name][-1]}")
+    ratio = median["pool"] / median["dask"]
+    print(f"{'met ' if ratio >= 0.85 else 'MISSED'}  Dask with two local workers within 15 % of the local pool: "
+          f"{ratio:.2f} of its rate")
 
 # -- --scale: work proportional to change, the index at province scale, and a projection (issue 14) --------
 
@@ -325,6 +410,9 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=10, help="reports timed with the slow ways (default 10)")
     parser.add_argument("--jobs", type=int, default=None, help="nianbao batch --jobs (default: the cores)")
     parser.add_argument("--keep", type=Path, help="keep the synthetic project here instead of a temporary folder")
+    parser.add_argument("--scheduler", action="store_true",
+                        help="only compare the local pool with --scheduler local (two Dask workers)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each in the --scheduler comparison")
     parser.add_argument("--scale", action="store_true",
                         help="instead: first build, no-op, one change, memory, the index and a projection (issue 14)")
     parser.add_argument("--repeat", type=int, default=3, help="--scale: no-op and one-change runs (default 3)")
@@ -336,6 +424,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.scale:
         scale(args)
+        return
+    if args.scheduler:
+        work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
+        scheduler_comparison(work, args.reports, args.rounds)
+        if not args.keep:
+            shutil.rmtree(work)
         return
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-bench-"))

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from nianbao.overview import (
     anomalies,
     execute_overview,
     load_overview,
+    overview_page,
+    region_slug,
     region_tables,
 )
 from nianbao.params import list_reports
@@ -45,11 +48,22 @@ def demo(tmp_path_factory) -> Project:
     project = copy_project(tmp_path_factory.mktemp("demo") / "proj")
     result = run_batch(project)
     assert result.exit_code == 0, [o.get("error") for o in result.overviews]
-    assert [o["year"] for o in result.overviews] == list(YEARS)
+    # Each year of the district's; 太和街道 (昆明市官渡区, one office) from its first report, 2020.
+    assert sorted((o["region"], o["year"]) for o in result.overviews) == sorted(
+        [(DEMO_REGION, y) for y in YEARS] + [(DEMO_OTHER, y) for y in YEARS if y >= 2020])
     return project
 
 
-def page(project: Project, year: int) -> str:
+DEMO_REGION, DEMO_OTHER = "示例省示例市示例区", "云南省昆明市官渡区"
+SYNTH_REGION = "示例省示例市示例区"  # every office `synth` makes
+
+
+def page(project: Project, year: int, region: str = DEMO_REGION) -> str:
+    """A region's overview of `year`, as the batch published it."""
+    return overview_page(project, year, region).read_text(encoding="utf-8")
+
+
+def page_of_year(project: Project, year: int) -> str:
     return (project.outputs / "overview" / f"{year}.html").read_text(encoding="utf-8")
 
 
@@ -168,10 +182,13 @@ def test_batch_writes_an_overview_per_year_linked_from_the_index_with_headline_f
     manifest = json.loads((demo.outputs / "manifest.json").read_text(encoding="utf-8"))
     index = index_text(demo.outputs)
     for year in YEARS:
-        recorded = manifest["overviews"][str(year)]
+        recorded = manifest["overviews"][str(year)]  # the year's page: its regions, linked
         assert recorded["status"] == "published" and recorded["html"] == f"overview/{year}.html"
-        assert (demo.outputs / recorded["notebook"]).is_file()
+        region = manifest["overviews"][f"{region_slug(DEMO_REGION)}/{year}"]
+        assert region["status"] == "published" and region["html"] == f"overview/{region_slug(DEMO_REGION)}/{year}.html"
+        assert (demo.outputs / region["notebook"]).is_file()
         assert f'href="overview/{year}.html"' in index
+        assert f'href="{region_slug(DEMO_REGION)}/{year}.html"' in page_of_year(demo, year)
     # shili-0002 2024: 新收申请 and its change from 2023, straight from the figures.
     with demo.figures_file("shili-0002").open(encoding="utf-8") as f:
         new = {int(r["year"]): int(r["value"]) for r in csv.DictReader(f)
@@ -189,7 +206,7 @@ def test_who_has_published_includes_the_offices_with_no_report(demo) -> None:
     assert overview.status["shili-0001"]["status"] == "published"
     html = page(demo, 2022)
     assert re.search(r"shili-0007</span></td>.*?未提交", html)
-    assert 'href="../shili-0001/2022.html"' in html
+    assert 'href="../../shili-0001/2022.html"' in html  # from outputs/overview/<region>/
 
 
 def test_charts_are_inline_svg_whose_chinese_text_stays_text_and_nothing_is_fetched(demo) -> None:
@@ -205,10 +222,10 @@ def test_charts_are_inline_svg_whose_chinese_text_stays_text_and_nothing_is_fetc
 
 
 def test_overview_is_byte_identical_from_run_to_run_and_to_the_batchs(demo) -> None:
-    batch_page = (demo.outputs / "overview" / "2023.html").read_bytes()
-    first = execute_overview(demo, 2023)  # a fresh kernel each, not the batch's warm one
+    batch_page = overview_page(demo, 2023, DEMO_REGION).read_bytes()
+    first = execute_overview(demo, 2023, DEMO_REGION)  # a fresh kernel each, not the batch's warm one
     one = (demo.outputs / first.html).read_bytes()
-    execute_overview(demo, 2023)
+    execute_overview(demo, 2023, DEMO_REGION)
     assert (demo.outputs / first.html).read_bytes() == one == batch_page
 
 
@@ -216,7 +233,7 @@ def test_overview_is_rebuilt_when_one_figure_changes_and_only_the_years_that_rea
     project, _ = make(tmp_path / "p", seed=3, offices=7, years=range(2022, 2025))
     first = run_batch(project)
     assert first.exit_code == 0 and [o["status"] for o in first.overviews] == ["published"] * 3
-    html = {y: (project.outputs / "overview" / f"{y}.html") for y in range(2022, 2025)}
+    html = {y: overview_page(project, y, SYNTH_REGION) for y in range(2022, 2025)}
     before = {y: (p.stat().st_mtime_ns, p.read_bytes()) for y, p in html.items()}
     assert run_batch(project).built == 0
     assert {y: p.stat().st_mtime_ns for y, p in html.items()} == {y: b[0] for y, b in before.items()}
@@ -246,7 +263,7 @@ def test_printed_overview_keeps_the_charts_chinese_text_as_text(demo, tmp_path) 
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     f"--user-data-dir={tmp_path / 'profile'}", f"--print-to-pdf={pdf}", "--no-pdf-header-footer",
-                    (demo.outputs / "overview" / "2024.html").as_uri()],
+                    overview_page(demo, 2024, DEMO_REGION).as_uri()],
                    check=True, capture_output=True, timeout=120)
     text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
     for label in ("依申请公开：新收申请与办理结果", "2021年起执行新格式", "行政许可决定", "表格与上年完全相同",
@@ -267,7 +284,120 @@ def test_a_failing_overview_fails_alone_and_is_retried_next_time(tmp_path) -> No
     assert result.exit_code == 2 and {e.status for e in result.entries} == {"published"}
     (failed,) = result.overviews
     assert failed["status"] == "failed" and "boom in the overview" in failed["error"]
-    assert not (project.outputs / "overview" / "2024.html").exists()
+    assert not overview_page(project, 2024, SYNTH_REGION).exists()
+    assert "生成失败：" in page_of_year(project, 2024)  # the year's page says so
     path.write_text(good, encoding="utf-8")  # fixed: the next batch builds the overview, not the report
     again = run_batch(project, jobs=1)
     assert again.exit_code == 0 and again.built == 0 and again.overviews[0]["status"] == "published"
+
+
+# -- regions --------------------------------------------------------------------------------------------
+
+REGION_A, REGION_B = "甲省甲市甲区", "乙省乙市乙区"
+
+
+def split_regions(project: Project, in_a: set[int]) -> dict[str, list[str]]:
+    """Put the synth offices numbered `in_a` in REGION_A and the others in REGION_B; region → office ids."""
+    path = project.offices_file
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    column = rows[0].index("region")
+    members: dict[str, list[str]] = {REGION_A: [], REGION_B: []}
+    for row in rows[1:]:
+        row[column] = REGION_A if int(row[0].removeprefix("shili-")) in in_a else REGION_B
+        members[row[column]].append(row[0])
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    return members
+
+
+def test_region_slugs_are_ascii_stable_and_distinct() -> None:
+    names = ["示例省示例市示例区", "云南省昆明市官渡区", "甲/乙 区", "a\\b:c*?", "..", "区" * 300, "e\u0301区", "é区"]
+    slugs = [region_slug(n) for n in names]
+    assert all(re.fullmatch(r"r-[0-9a-f]{12}", s) for s in slugs)
+    assert len(set(slugs)) == len(names) - 1  # NFC: e + combining acute is é
+    assert region_slug(" 示例省示例市示例区 ") == slugs[0] == "r-b318c4a5dbef"  # the same in every version
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_each_region_sums_its_own_offices_and_lists_its_own_anomalies(tmp_path, seed) -> None:
+    project, listing = make(tmp_path / "p", seed)
+    members = split_regions(project, {1, 2, 3, 4, 8, 9})  # jump, drop, copied in A; zero, share, a gap in B
+    injected = {key.split("/")[0]: kind for key, kind in listing["anomalies"].items()}
+    for region, offices in members.items():
+        for year in (2020, 2023, 2024):
+            overview = load_overview(project, year, region)
+            assert [o.id for o in overview.offices] == offices
+            sums, counts = region_tables(overview)
+            want_sums, want_counts = expected_sums(project, offices, year)
+            assert {r: Decimal(v) for r, v in sums.items() if v is not None} == want_sums
+            assert {r: n for r, n in counts.items() if n} == want_counts
+        found = anomalies(load_overview(project, 2024, region))
+        listed = {(a.kind, a.office) for a in found}
+        mine = {o: k for o, k in injected.items() if o in offices}
+        assert mine and all((KIND_OF[k], o) in listed for o, k in mine.items()), (region, found)
+        assert {a.office for a in found} <= set(mine)  # no clean office, no office of the other region
+
+
+def test_a_change_in_one_region_rebuilds_that_regions_overview_only(tmp_path) -> None:
+    project, _ = make(tmp_path / "p", seed=2, offices=8, years=range(2022, 2025))
+    split_regions(project, {1, 2, 3, 4})
+    first = run_batch(project)
+    assert first.exit_code == 0
+    assert sorted((o["region"], o["year"]) for o in first.overviews) == [
+        (r, y) for r in sorted((REGION_A, REGION_B)) for y in (2022, 2023, 2024)]
+    pages = {(r, y): overview_page(project, y, r) for r in (REGION_A, REGION_B) for y in (2022, 2023, 2024)}
+    years = {y: overview_page(project, y) for y in (2022, 2023, 2024)}
+
+    def stamps() -> dict:
+        return {k: p.stat().st_mtime_ns for k, p in {**pages, **years}.items()}
+
+    before = stamps()
+    # The year's page links each region's overview by its folder; the index links the year's page.
+    for y, path in years.items():
+        text = path.read_text(encoding="utf-8")
+        assert all(f'href="{region_slug(r)}/{y}.html"' in text for r in (REGION_A, REGION_B))
+        assert REGION_A in text and REGION_B in text
+        assert f'href="overview/{y}.html"' in (project.outputs / "index.html").read_text(encoding="utf-8")
+    # A region's page lists its offices only, and its anomalies (shili-0002's jump is in A).
+    a, b = (pages[(r, 2024)].read_text(encoding="utf-8") for r in (REGION_A, REGION_B))
+    assert "shili-0001" in a and "shili-0005" not in a and "shili-0005" in b and "shili-0001" not in b
+    assert re.search(r'id="kind-jump".*?shili-0002', a, re.S)
+
+    again = run_batch(project)  # no-op: no overview, no year page is written
+    assert again.built == 0 and stamps() == before
+    set_figure(project, "shili-0003", 2024, "t2.penalty.decisions", "765432")  # region A, 2024
+    after = run_batch(project)
+    assert after.built == 1 and [(o["region"], o["year"]) for o in after.overviews if o["inputs"] != next(
+        p["inputs"] for p in first.overviews if (p["region"], p["year"]) == (o["region"], o["year"]))] == [
+        (REGION_A, 2024)]
+    changed = {k for k, t in stamps().items() if t != before[k]}
+    assert changed <= {(REGION_A, 2024), 2024} and (REGION_A, 2024) in changed
+    assert "本年765432" in pages[(REGION_A, 2024)].read_text(encoding="utf-8")
+
+
+# -- the office id `overview` -------------------------------------------------------------------------
+
+def test_the_office_id_overview_is_refused_where_it_is_written(project, tmp_path) -> None:
+    from nianbao.data import read_registry
+
+    with project.offices_file.open("a", encoding="utf-8") as f:
+        f.write("overview,示例区概览办公室,示例省示例市示例区,,,,\n")
+    line = len(project.offices_file.read_text(encoding="utf-8").splitlines())
+    registry = read_registry(project)
+    (problem,) = registry.unplaced
+    assert "overview" not in registry.offices and "guandu-taihe" in registry.offices  # the others stay
+    text = str(problem)
+    assert text.startswith(f"data/offices.csv:{line}") and "保留名称" in text and "outputs/overview/" in text
+    # A params folder of that name is named as bad input too, and the other reports are listed.
+    (project.root / "params" / "overview").mkdir()
+    (project.root / "params" / "overview" / "2024.yaml").write_text("office: overview\nyear: 2024\n", encoding="utf-8")
+    problems: list = []
+    listed = list_reports(project, problems=problems)
+    assert ("guandu-taihe", 2020) in listed and all(o != "overview" for o, _ in listed)
+    assert len(problems) == 1 and "params/overview" in str(problems[0]) and "保留名称" in str(problems[0])
+    # `nianbao new overview 2024`: exit 2, one line, no traceback, nothing written.
+    run = subprocess.run([str(Path(sys.executable).parent / "nianbao"), "new", "overview", "2024",
+                          "--project", str(project.root)], capture_output=True, text=True)
+    assert run.returncode == 2 and "保留名称" in run.stderr and "Traceback" not in run.stderr
+    assert not (project.data / "narrative" / "overview").exists()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .atomic import sweep
 from .data import Registry, read_registry
@@ -26,10 +27,13 @@ from .digests import DigestState
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
-from .overview import overview_tasks
+from .overview import overview_tasks, year_pages
 from .params import list_reports
 from .pool import Task, WorkerPool, usable_cpus
 from .project import Project
+
+if TYPE_CHECKING:
+    from .cluster import DaskPool
 
 SAVE_EVERY = 2.0  # seconds between manifest saves while a batch runs: what a kill can lose
 # Reports validated in one great-expectations run. GX costs per run and per expectation far more than per
@@ -95,14 +99,15 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
               on_start: Callable[[int, int], None] | None = None,
               on_entry: Callable[[Entry], None] | None = None, *, kernel: str | None = None,
               timeout: int | None = None, wait: bool = False,
-              on_note: Callable[[str], None] | None = None) -> BatchResult:
+              on_note: Callable[[str], None] | None = None, scheduler: str | None = None) -> BatchResult:
     """Build every selected office-year whose inputs changed (all of them with `force`).
 
     `on_start(to_build, skipped)` is called once the work is known, `on_entry` for each report built,
     `on_note(text)` with notes for the user (a capped --jobs, a missing kernel, a wait for the lock).
     `jobs`: worker processes (default and most: the CPUs this process may use); `kernel`: `--kernel NAME`;
     `timeout`: seconds a cell may run; `wait`: wait for another process writing outputs/ instead of raising
-    `OutputsBusy`.
+    `OutputsBusy`; `scheduler`: a Dask scheduler's address, or `local` for a LocalCluster of `jobs` workers
+    (None: the local process pool; see `nianbao.cluster`).
     """
     from .kernel import choose_kernel
     from .lock import outputs_lock
@@ -116,12 +121,12 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
         note(f"note: --jobs {jobs} capped at {usable}, the CPUs this process may use")
     jobs = min(jobs or usable, usable)
     with outputs_lock(project, "nianbao batch", wait=wait, on_wait=note):
-        return _run_batch(project, offices, years, jobs, force, on_start, on_entry, kernel, timeout)
+        return _run_batch(project, offices, years, jobs, force, on_start, on_entry, kernel, timeout, scheduler)
 
 
 def _run_batch(project: Project, offices: list[str] | None, years: list[int] | None, jobs: int, force: bool,
                on_start: Callable[[int, int], None] | None, on_entry: Callable[[Entry], None] | None,
-               kernel: str, timeout: int | None) -> BatchResult:
+               kernel: str, timeout: int | None, scheduler: str | None = None) -> BatchResult:
     started = time.perf_counter()
     swept = sweep(project.outputs)  # temporaries of a killed run
     problems: list[InputError] = []
@@ -139,7 +144,18 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
     # the inputs are hashed. Otherwise they start once something is found to have changed.
     eager = force or any(manifest.get(o, y) is None for o, y in pairs)
     options = {"kernel": kernel, "timeout": timeout}
-    pool = WorkerPool(project, min(jobs, len(pairs)), **options) if eager else None
+
+    def start(n: int) -> WorkerPool | DaskPool:
+        if scheduler:
+            try:
+                from .cluster import DaskPool
+            except ImportError as exc:
+                raise NianbaoError(f"--scheduler needs Dask's distributed ({exc}): pip install 'nianbao[dask]'") \
+                    from None
+            return DaskPool(project, scheduler, min(jobs, n), **options)
+        return WorkerPool(project, min(jobs, n), **options)
+
+    pool = start(len(pairs)) if eager else None
     last_save = time.monotonic()
     try:
         # Digests from the files' recorded digests: only files whose size or mtime changed are read.
@@ -159,8 +175,11 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         if on_start:
             on_start(len(stale), len(pairs) - len(stale))
         if stale:
-            pool = pool or WorkerPool(project, min(jobs, len(stale)), **options)
-            for entry in pool.run(tasks(project, stale, digests, registry)):
+            pool = pool or start(len(stale))
+            # On a cluster, the workers load and validate too: the client only hashes, ships and writes.
+            outcomes = pool.run(tasks(project, stale, digests, registry)) if isinstance(pool, WorkerPool) \
+                else pool.reports(stale, digests)
+            for entry in outcomes:
                 manifest.put(entry)
                 if on_entry:
                     on_entry(entry)
@@ -169,11 +188,12 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
                     last_save = time.monotonic()
         # Then each year's overview, one more job for the same workers (it reads the statuses just saved).
         manifest.save()
-        jobs_after = overview_tasks(project, {y for _, y in pairs}, manifest.overviews, manifest.as_dicts(), force)
+        jobs_after = overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force)
         if jobs_after:
-            pool = pool or WorkerPool(project, min(jobs, len(jobs_after)), **options)
+            pool = pool or start(len(jobs_after))
             for outcome in pool.run(jobs_after):
                 manifest.put_overview(outcome)
+        year_pages(project, manifest.overviews, {y for _, y in pairs})  # the regions' list, where there are regions
     finally:
         if pool is not None:
             pool.close()
@@ -183,7 +203,8 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     index = write_index(project, manifest, registry)
-    overviews = [o for y in sorted({y for _, y in pairs}) if (o := manifest.overviews.get(str(y)))]
+    years = {y for _, y in pairs}
+    overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,
                        problems=problems, overviews=overviews)
 

@@ -123,11 +123,14 @@ def _interrupt(signum: int, frame: Any) -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=1),
               help="Worker processes (default and most: the CPUs this process may use).")
 @click.option("--force", is_flag=True, help="Rebuild every selected report, changed or not.")
+@click.option("--scheduler", metavar="ADDRESS", envvar="DASK_SCHEDULER_ADDRESS",
+              help="Run on a Dask cluster: its scheduler (tcp://host:8786), or `local` for a LocalCluster of "
+                   "--jobs workers on this machine. Default: $DASK_SCHEDULER_ADDRESS, else local processes.")
 @execution_options
 @project_option
 @reports_errors
-def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, force: bool, kernel: str | None,
-          timeout: int, wait: bool, project_dir: str | None) -> None:
+def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, force: bool, scheduler: str | None,
+          kernel: str | None, timeout: int, wait: bool, project_dir: str | None) -> None:
     """Build every office-year that has a params file: validate all at once, execute on warm kernels.
 
     Skips reports whose inputs have not changed since their outputs were made (see outputs/manifest.json),
@@ -144,7 +147,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     try:
         result = run_batch(project, _offices(offices), _years(years), jobs,
                            force, on_start=progress.start, on_entry=progress.update, kernel=kernel,
-                           timeout=timeout, wait=wait, on_note=_note)
+                           timeout=timeout, wait=wait, on_note=_note, scheduler=scheduler or None)
     except KeyboardInterrupt:
         progress.close()
         click.echo("interrupted: finished reports are kept; run again to build the rest", err=True)
@@ -164,7 +167,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     for o in result.overviews:
         if o.get("status") == FAILED:
             first = (o.get("error") or "").strip().splitlines()[:1] or ["unknown error"]
-            click.echo(f"failed: overview {o['year']}: {first[0]}", err=True)
+            click.echo(f"failed: overview {o.get('region') or ''}{o['year']}: {first[0]}", err=True)
     for what, entries in (("gated", gated), ("failed", failed)):
         if len(entries) > SUMMARY_LIMIT:
             click.echo(f"... and {len(entries) - SUMMARY_LIMIT} more {what} report(s): see "

@@ -33,6 +33,7 @@ def write_index(project: Project, manifest: Manifest, registry: Registry | None 
     """Write `outputs/index.html` and the chunks whose rows changed; every office-year that has params and an
     entry in `manifest` is listed. `registry`: as the caller read it (read when None; offices unnamed when it
     cannot be read). Returns the page's path."""
+    from .overview import index_overviews
     from .render.index import assets_digest, chunk_rows, chunk_script, index_html
 
     if registry is None:
@@ -53,12 +54,13 @@ def write_index(project: Project, manifest: Manifest, registry: Registry | None 
         record, years_written = {}, {}
     common = {"assets": assets_digest(),
               "names": _digest(sorted((o, names.get(o, "")) for o in {o for es in by_year.values() for o, _ in es}))}
+    overviews = index_overviews(manifest.overviews)
     fresh = record.get("manifest") == manifest.loaded_stat and all(record.get(k) == v for k, v in common.items())
     files: dict[Path, str] = {}
     chunks, years = [], {}
     for year in sorted(by_year):
         items = by_year[year]
-        headlines = manifest.overviews.get(str(year), {}).get("headlines", {})
+        headlines = overviews.get(str(year), {}).get("headlines", {})
         made_of = {"keys": _digest([o for o, _ in items]), "headlines": _digest(headlines)}
         before = years_written.get(str(year), {})
         path = folder / f"{year}.js"
@@ -73,7 +75,7 @@ def write_index(project: Project, manifest: Manifest, registry: Registry | None 
                        "rows": len(items)})
     counts = Counter(e.status for items in by_year.values() for _, e in items)
     page = project.outputs / "index.html"
-    text = index_html(chunks, counts, manifest.overviews)
+    text = index_html(chunks, counts, overviews)
     try:
         same = page.read_text(encoding="utf-8") == text
     except (OSError, UnicodeDecodeError):

@@ -207,7 +207,8 @@ class Manifest:
     def __init__(self, project: Project) -> None:
         self.path = project.outputs / MANIFEST
         self.entries: dict[str, Entry] = {}
-        self.overviews: dict[str, dict] = {}  # year → the overview's outcome (nianbao.overview.OverviewEntry)
+        # "year" or "region slug/year" → the overview's outcome (nianbao.overview.OverviewEntry)
+        self.overviews: dict[str, dict] = {}
         self._lines: dict[str, str] = {}  # key → the entry's line as last encoded (dropped when it changes)
         self.changed = False
         self.changed_years: set[int] = set()  # years of the entries this object changed
@@ -234,11 +235,16 @@ class Manifest:
             self.changed_years.add(entry.year)
 
     def put_overview(self, outcome: dict | Entry) -> None:
-        """Record a year's overview; a worker that died while making it comes as a failed `Entry`."""
+        """Record an overview (a year's, or a region's year); a worker that died while making it comes as a failed
+        `Entry` whose office is `overview:<region>`."""
+        from .overview import overview_key
+
         if isinstance(outcome, Entry):
-            outcome = {"year": outcome.year, "status": FAILED, "inputs": outcome.inputs, "error": outcome.error}
-        if self.overviews.get(str(outcome["year"])) != outcome:
-            self.overviews[str(outcome["year"])] = outcome
+            outcome = {"year": outcome.year, "status": FAILED, "inputs": outcome.inputs, "error": outcome.error,
+                       "region": outcome.office.partition(":")[2]}
+        key = overview_key(outcome["year"], outcome.get("region"))
+        if self.overviews.get(key) != outcome:
+            self.overviews[key] = outcome
             self.changed = True
 
     def as_dicts(self) -> dict[str, dict]:

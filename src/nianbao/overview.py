@@ -3,8 +3,11 @@ over its offices, trends since 2019, each office's headline figures with the cha
 looks wrong.
 
 `load_overview` reads what the page needs once (registry, figures, this year's prose, the manifest's statuses
-and findings); the functions after it compute from that, without I/O. The batch builds one overview per
-year after that year's reports (`OverviewTask`, run by the same warm-kernel workers).
+and findings); the functions after it compute from that, without I/O. The batch builds the overviews after
+the reports (`OverviewTask`, run by the same warm-kernel workers): one per year for all offices when
+`data/offices.csv` names no region (`outputs/overview/<year>.html`), else one per region and year
+(`outputs/overview/<region slug>/<year>.html`, see `region_slug`) and, as the year's page, a list of the
+regions with their counts and links (`year_pages`). Each is rebuilt only when its own inputs change.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -19,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 
+from . import __version__
 from .atomic import temp_path, write_files
 from .data import Office, read_figures, read_offices
 from .exceptions import ExecutionFailed, InputError
@@ -27,9 +32,12 @@ from .kernel import IPCKernelManager
 from .manifest import FAILED, MANIFEST, PUBLISHED, shared_digest
 from .params import list_reports
 from .pool import ANSI
-from .project import Project
+from .project import RESERVED_IDS, Project
 
-OUTPUT_DIR = "overview"  # outputs/overview/<year>.html
+OUTPUT_DIR = "overview"  # outputs/overview/<year>.html; an office id may not take this name (RESERVED_IDS)
+assert OUTPUT_DIR in RESERVED_IDS
+SLUG_PREFIX = "r-"  # region folders: r-<12 hex digits>; a year page is <4 digits>.html, so they never meet
+NO_REGION = "未注明地区"  # the group of offices with an empty region, in a project where others have one
 FIRST_YEAR = 2019  # trends start with the first year of the national format (F2019)
 NOT_SUBMITTED = "missing"  # no params file for the year: 未提交
 NOT_BUILT = "unbuilt"  # a params file, but no batch has recorded the report yet: 尚未生成
@@ -97,8 +105,38 @@ def overview_notebook(project: Project) -> Path:
     return project.notebook.with_name("overview.ipynb")
 
 
-def overview_page(project: Project, year: int) -> Path:
-    return project.outputs / OUTPUT_DIR / f"{year}.html"
+def region_slug(region: str) -> str:
+    """The folder name of a region's overviews: `r-` and the first 12 hex digits of the SHA-256 of the region's
+    name (NFC, UTF-8). ASCII, the same on every machine and in every version, and safe in any file system,
+    archive or URL, whatever the name holds (`示例省示例市示例区` → `r-…`); the page's title and the links
+    give the name itself."""
+    text = unicodedata.normalize("NFC", region.strip())
+    return SLUG_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def overview_key(year: int, region: str | None = None) -> str:
+    """The manifest's key of an overview: `2024` for a year's page, `r-…/2024` for a region's."""
+    return f"{region_slug(region)}/{year}" if region else str(year)
+
+
+def overview_page(project: Project, year: int, region: str | None = None) -> Path:
+    return project.outputs / OUTPUT_DIR / f"{overview_key(year, region)}.html"
+
+
+def regions(offices: Iterable[Office]) -> dict[str, list[Office]]:
+    """Region → its offices, by `data/offices.csv`'s `region` (offices with none under `NO_REGION`), sorted by
+    name; empty when no office names a region (then one overview per year covers every office)."""
+    offices = list(offices)
+    if not any(o.region for o in offices):
+        return {}
+    grouped: dict[str, list[Office]] = defaultdict(list)
+    for office in offices:
+        grouped[office.region or NO_REGION].append(office)
+    return dict(sorted(grouped.items()))
+
+
+def in_region(office: Office, region: str | None) -> bool:
+    return not region or office.region == region or (region == NO_REGION and not office.region)
 
 
 @dataclass
@@ -116,10 +154,16 @@ class Overview:
     prose: dict[str, str]  # office → this year's prose, as written
     status: dict[str, dict]
     errors: dict[str, str] = field(default_factory=dict)  # office → why its figures could not be read
+    found: list[Anomaly] | None = field(default=None, repr=False, compare=False)  # `anomalies`, once computed
 
     @property
     def title(self) -> str:
         return f"{self.region or '各机关'}{self.year}年政府信息公开工作年度报告概览"
+
+    @property
+    def to_outputs(self) -> str:
+        """The way from this overview's page up to outputs/ (`outputs/overview/[<region slug>/]<year>.html`)."""
+        return "../../" if self.region else "../"
 
     @property
     def format(self) -> Format:
@@ -140,9 +184,9 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
     """Read the offices of `region` (all offices when None or empty), their figures up to `year`, this year's
     prose and the statuses the last batch recorded. An office whose figures cannot be read is listed with
     the error; it adds nothing to the sums. Raises `InputError` when the registry cannot be read."""
-    offices = [o for o in read_offices(project).values() if not region or o.region == region]
+    offices = [o for o in read_offices(project).values() if in_region(o, region)]
     submitted = defaultdict(set)
-    for office, y in list_reports(project, [o.id for o in offices] or None):
+    for office, y in list_reports(project, {o.id for o in offices} or None):  # type: ignore[arg-type]
         if y <= year:
             submitted[office].add(y)
     reports = _manifest_reports(project)
@@ -160,7 +204,7 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
         except InputError as exc:
             errors[office.id] = str(exc)
             continue
-        figures[office.id] = {y: dict(found[y].values) for y in sorted(submitted[office.id]) if y in found}
+        figures[office.id] = {y: found[y] for y in sorted(submitted[office.id]) if y in found}
         try:
             prose[office.id] = project.narrative_file(office.id, year).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
@@ -168,37 +212,101 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
     return Overview(year, region or None, offices, figures, prose, status, errors)
 
 
-# Figures files read in this process, by path, with the (size, mtime) they were read at: a batch worker's warm
-# kernel makes several overviews in a row, each reading every office's file.
-_READ: dict[Path, tuple[tuple[int, int], dict]] = {}
+# Figures read in this process, by file, with the (size, mtime) they were read at: a batch worker's warm kernel
+# makes several overviews in a row, each reading every office of its region.
+_READ: dict[Path, tuple[list[int], dict[int, dict[str, str | None]]]] = {}
+CACHE_DIR = ".figures"  # outputs/overview/.figures/<office>.json: no region slug or year starts with a dot
 
 
-def _read_figures(project: Project, office: str) -> dict:
+def _read_figures(project: Project, office: str) -> dict[int, dict[str, str | None]]:
+    """One office's figures, year → cell → text, as `read_figures` reads them (raises its `InputError`).
+
+    A file read once is kept, in this process and in `outputs/overview/.figures/<office>.json` with the file's
+    size and mtime: a region's overview reads every office's figures of every year, and checking each row
+    again (`read_figures`) cost 15 s for 10 000 office-years where reading the kept copies costs 0.4 s."""
     path = project.figures_file(office)
     try:
         stat = path.stat()
-        key = (stat.st_size, stat.st_mtime_ns)
+        key = [stat.st_size, stat.st_mtime_ns]
     except OSError:
-        return read_figures(project, office)  # says why, with the file
-    if path not in _READ or _READ[path][0] != key:
-        _READ[path] = (key, read_figures(project, office))
-    return _READ[path][1]
+        return {y: f.values for y, f in read_figures(project, office).items()}  # says why, with the file
+    memo = _READ.get(path)
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    kept = project.outputs / OUTPUT_DIR / CACHE_DIR / f"{office}.json"
+    years = _kept_figures(kept, key)
+    if years is None:
+        years = {y: f.values for y, f in read_figures(project, office).items()}
+        try:
+            text = json.dumps({"nianbao": __version__, "key": key, "years": years}, ensure_ascii=False,
+                              separators=(",", ":"))
+            write_files({kept: text})
+        except OSError:
+            pass  # a read-only outputs/: read the file again next time
+    _READ[path] = (key, years)
+    return years
+
+
+def _kept_figures(path: Path, key: list[int]) -> dict[int, dict[str, str | None]] | None:
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept["nianbao"] != __version__ or kept["key"] != key:
+            return None
+        return {int(y): values for y, values in kept["years"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _shared(project: Project) -> hashlib._Hash:
+    h = hashlib.sha256(f"{shared_digest(project)}\0".encode())
+    path = overview_notebook(project)
+    h.update(path.read_bytes() if path.is_file() else b"(missing)")
+    return h
+
+
+def _digests(project: Project, years: Iterable[int], region: str | None, members: list[Office] | None,
+             listed: Mapping[int, list[str]], reports: Mapping[str, dict], shared: hashlib._Hash) -> dict[int, str]:
+    """The digest of each of `years`' overviews of `region` (None: every office): what every page shares, the
+    overview notebook, the registry rows of its offices (`members`; None: the registry file), and the digest,
+    status, findings and page of each of its reports up to that year (`listed`: year → "office/year"; a
+    report's digest covers its figures and prose). One pass over the years: O(reports)."""
+    h = shared.copy()
+    h.update(f"\0{region or ''}\0".encode())
+    if members is None:
+        h.update(_file_bytes(project.offices_file))
+    else:
+        h.update(json.dumps([repr(o) for o in members], ensure_ascii=False).encode())
+    wanted, out = set(years), {}
+    for year in range(FIRST_YEAR, max(wanted, default=FIRST_YEAR - 1) + 1):
+        keys = listed.get(year, [])
+        h.update(json.dumps([(k, *(reports.get(k, {}).get(f) for f in ("inputs", "status", "findings", "html")))
+                             for k in keys], ensure_ascii=False, sort_keys=True).encode())
+        if year in wanted:
+            out[year] = hashlib.sha256(f"{h.hexdigest()}\0{year}".encode()).hexdigest()
+    return out
+
+
+def _file_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b"(missing)"
 
 
 def overview_digest(project: Project, year: int, reports: Mapping[str, dict] | None = None,
                     region: str | None = None) -> str:
-    """The digest of an overview's inputs: what every page shares, the overview notebook, the registry, and
-    the digest, status and findings of each report up to `year` (a report's digest covers its figures and
-    prose). `reports`: the manifest's entries ("office/year" → entry as a dict), read when None."""
+    """The digest of one overview's inputs (see `_digests`). `reports`: the manifest's entries ("office/year" →
+    entry as a dict), read when None."""
     reports = _manifest_reports(project) if reports is None else reports
-    h = hashlib.sha256(f"{shared_digest(project)}\0{year}\0{region or ''}\0".encode())
-    for path in (overview_notebook(project), project.offices_file):
-        h.update(path.read_bytes() if path.is_file() else b"(missing)")
-        h.update(b"\0")
-    listed = [f"{o}/{y}" for o, y in list_reports(project) if y <= year]
-    h.update(json.dumps([(k, *(reports.get(k, {}).get(f) for f in ("inputs", "status", "findings", "html")))
-                         for k in listed], ensure_ascii=False, sort_keys=True).encode())
-    return h.hexdigest()
+    members, ids = None, None
+    if region:
+        members = [o for o in read_offices(project).values() if in_region(o, region)]
+        ids = {o.id for o in members}
+    listed: dict[int, list[str]] = defaultdict(list)
+    for o, y in list_reports(project, problems=[]):
+        if ids is None or o in ids:
+            listed[y].append(f"{o}/{y}")
+    return _digests(project, [year], region, members, listed, reports, _shared(project))[year]
 
 
 # -- sums ---------------------------------------------------------------------------------------------
@@ -226,30 +334,57 @@ def region_tables(overview: Overview, year: int | None = None) -> tuple[dict[str
     return sums, counts
 
 
+# Figures summed from several cells, by name: what the charts, the headline figures and the checks read.
+TREND_ONLY = {"行政事业性收费（万元）": ("t2.fees.amount",),
+              "其他管理服务事项（至2020年）": ("t2.other_services.decisions",)}
+
+
+@cache
+def _measures(year: int) -> dict[str, tuple[str, ...]]:
+    """Name → cells of every summed figure that `year`'s format has: `outcome.<group>`, the `COMPARED` names,
+    `TREND_ONLY`, `headline.<key>`."""
+    kinds = format_for(year).cell_kinds()
+    found = {f"outcome.{g}": _outcome_cells(year, g) for g in OUTCOMES} | dict(COMPARED) | TREND_ONLY
+    found |= {f"headline.{key}": cells for key, _, cells in HEADLINES}
+    return {name: cells for name, cells in found.items() if all(c in kinds for c in cells)}
+
+
+# An office-year's summed figures, computed once per values (the same dict while its file is unchanged): each
+# year's overview reads every earlier year's for its charts.
+_TOTALS: dict[int, tuple[Mapping, dict[str, Decimal | None]]] = {}
+
+
+def totals(values: Mapping[str, str | None] | None, year: int) -> dict[str, Decimal | None]:
+    """The summed figures (`_measures`) of one office-year's `values`; a name missing: not in `year`'s format;
+    None: a cell blank or not a number."""
+    if values is None:
+        return {}
+    memo = _TOTALS.get(id(values))
+    if memo is None or memo[0] is not values:
+        memo = (values, {name: _total(cells, values) for name, cells in _measures(year).items()})
+        _TOTALS[id(values)] = memo
+    return memo[1]
+
+
 def trends(overview: Overview) -> dict[str, dict[int, Decimal]]:
     """Region totals per year since 2019: name → year → value (件), for the charts. A year's value sums the
     offices that gave the figure in that year."""
     series: dict[str, dict[int, Decimal]] = defaultdict(dict)
-    names = {**{f"outcome.{k}": v for k, v in OUTCOMES.items()}, **{n: n for n in COMPARED},
-             "行政事业性收费（万元）": "t2.fees.amount", "其他管理服务事项（至2020年）": "t2.other_services.decisions"}
+    names = [*(f"outcome.{k}" for k in OUTCOMES), *COMPARED, *TREND_ONLY]
     for year in range(FIRST_YEAR, overview.year + 1):
-        kinds = format_for(year).cell_kinds()
-        rows = [v for o in overview.offices if (v := overview.values(o.id, year)) is not None]
+        rows = [totals(v, year) for o in overview.offices if (v := overview.values(o.id, year)) is not None]
         if not rows:
             continue
-        for name, what in names.items():
-            if name.startswith("outcome."):
-                cells = _outcome_cells(year, name.removeprefix("outcome."))
-            else:
-                cells = COMPARED.get(name, (what,))
-            if not all(c in kinds for c in cells):
+        for name in names:
+            if name not in _measures(year):
                 continue  # not in this year's format
-            found = [t for v in rows if (t := _total(cells, v)) is not None]
+            found = [t for r in rows if (t := r[name]) is not None]
             if found:
                 series[name][year] = sum(found, Decimal(0))
     return dict(series)
 
 
+@cache
 def _outcome_cells(year: int, group: str) -> tuple[str, ...]:
     rows = format_for(year).table("t3").rows
     return tuple(f"t3.{r}.total" for r in rows if r == group or r.startswith(f"{group}_"))
@@ -275,19 +410,16 @@ def headlines(overview: Overview, office: str, year: int | None = None) -> dict[
     """The headline figures (`HEADLINES`) of one office-year with last year's, plus `share`: 予以公开 among
     all outcomes (办理结果总计), as a fraction."""
     year = overview.year if year is None else year
-    this, last = overview.values(office, year), overview.values(office, year - 1)
-    kinds = format_for(year).cell_kinds()
-    last_kinds = format_for(year - 1).cell_kinds() if year > FIRST_YEAR else {}
-    out = {}
-    for key, _, cells in HEADLINES:
-        out[key] = Headline(_total(cells, this) if all(c in kinds for c in cells) else None,
-                            _total(cells, last) if all(c in last_kinds for c in cells) else None)
-    out["share"] = Headline(_share(this, "t3.open.total"), _share(last, "t3.open.total"))
+    this = totals(overview.values(office, year), year)
+    last = totals(overview.values(office, year - 1), year - 1) if year > FIRST_YEAR else {}
+    out = {key: Headline(this.get(f"headline.{key}"), last.get(f"headline.{key}")) for key, _, _ in HEADLINES}
+    out["share"] = Headline(_share(this), _share(last))
     return out
 
 
-def _share(values: Mapping[str, str | None] | None, cell: str) -> Decimal | None:
-    part, whole = _total((cell,), values), _total(("t3.total.total",), values)
+def _share(found: Mapping[str, Decimal | None]) -> Decimal | None:
+    """予以公开 among all outcomes (办理结果总计) of an office-year's `totals`."""
+    part, whole = found.get("予以公开"), found.get("办理结果总计")
     return part / whole if part is not None and whole else None
 
 
@@ -320,6 +452,8 @@ class Anomaly:
 def anomalies(overview: Overview) -> list[Anomaly]:
     """What looks wrong in the overview's year, by kind (`KINDS`) then office. Nothing is compared across
     cells that the two formats define differently."""
+    if overview.found is not None:
+        return overview.found
     found: list[Anomaly] = []
     year = overview.year
     for office in overview.offices:
@@ -327,19 +461,21 @@ def anomalies(overview: Overview) -> list[Anomaly]:
         if this is None:
             continue
         if last is not None:
-            found += _jumps(office.id, this, last)
+            found += _jumps(office.id, totals(this, year), totals(last, year - 1))
             found += _copied(office.id, this, last, year)
-        found += _zero(office.id, this, overview.prose.get(office.id, ""))
+        found += _zero(office.id, this, overview.prose.get(office.id, ""), year)
     found += _shares(overview)
     order = list(KINDS)
-    return sorted(found, key=lambda a: (order.index(a.kind), a.office))
+    overview.found = sorted(found, key=lambda a: (order.index(a.kind), a.office))
+    return overview.found
 
 
 def _jumps(office: str, this: Mapping, last: Mapping) -> list[Anomaly]:
-    """One entry per office: every compared figure ×5 or ÷5 from last year (the larger at least JUMP_MIN)."""
+    """One entry per office: every compared figure ×5 or ÷5 from last year (the larger at least JUMP_MIN).
+    `this`, `last`: the two years' `totals`."""
     moved = []
-    for name, cells in COMPARED.items():
-        now, before = _total(cells, this), _total(cells, last)
+    for name in COMPARED:
+        now, before = this.get(name), last.get(name)
         if now is None or before is None or max(now, before) < JUMP_MIN:
             continue
         low, high = min(now, before), max(now, before)
@@ -362,11 +498,20 @@ def _copied(office: str, this: Mapping, last: Mapping, year: int) -> list[Anomal
                     "表二、表三、表四的每个数字都与上年相同，可能沿用了上年报告")]
 
 
-def _zero(office: str, this: Mapping, prose: str) -> list[Anomaly]:
+ZERO_CHECKS = (("表三", "t3.", APPLICATION_WORDS, "申请"), ("表二处理决定", ".decisions", DECISION_WORDS, "决定"))
+
+
+@cache
+def _zero_cells(year: int, part: str) -> tuple[str, ...]:
+    """The cells of `year`'s format a `ZERO_CHECKS` entry reads: keys starting (`t3.`) or ending with `part`."""
+    return tuple(ref for ref in format_for(year).cell_kinds()
+                 if (ref.startswith(part) if part.endswith(".") else ref.endswith(part)))
+
+
+def _zero(office: str, this: Mapping, prose: str, year: int) -> list[Anomaly]:
     figures, why = [], []
-    checks = (("表三", "t3.", APPLICATION_WORDS, "申请"), ("表二处理决定", ".decisions", DECISION_WORDS, "决定"))
-    for table, part, words, what in checks:
-        cells = [v for ref, v in this.items() if (ref.startswith(part) if part.endswith(".") else ref.endswith(part))]
+    for table, part, words, what in ZERO_CHECKS:
+        cells = [this[ref] for ref in _zero_cells(year, part) if ref in this]
         if not cells or any(number(v) for v in cells):
             continue
         said = _counted(prose, words)
@@ -385,7 +530,8 @@ def _counted(prose: str, words: tuple[str, ...]) -> str | None:
 
 
 def _outcomes(overview: Overview, values: Mapping) -> tuple[dict[str, Decimal], Decimal] | None:
-    groups = {g: _total(_outcome_cells(overview.year, g), values) for g in OUTCOMES}
+    found = totals(values, overview.year)
+    groups = {g: found.get(f"outcome.{g}") for g in OUTCOMES}
     if any(v is None for v in groups.values()):
         return None
     return groups, sum(groups.values(), Decimal(0))  # type: ignore[arg-type]
@@ -396,16 +542,18 @@ def _shares(overview: Overview) -> list[Anomaly]:
     per_office = {o.id: got for o in overview.offices
                   if (v := overview.values(o.id)) is not None and (got := _outcomes(overview, v))}
     found = []
+    # The region's sums once; the rest of the region is the sum less the office (was a sum per office: n²).
+    region = {g: sum((groups[g] for groups, _ in per_office.values()), Decimal(0)) for g in OUTCOMES}
+    region_total = sum((t for _, t in per_office.values()), Decimal(0))
     for office, (groups, total) in per_office.items():
         if total < SHARE_MIN:
             continue
-        rest = [g for o, g in per_office.items() if o != office]
-        rest_total = sum((t for _, t in rest), Decimal(0))
+        rest_total = region_total - total
         if rest_total < SHARE_MIN:
             continue
         figures, why = [], []
         for g, label in OUTCOMES.items():
-            mine, theirs = groups[g] / total, sum((r[g] for r, _ in rest), Decimal(0)) / rest_total
+            mine, theirs = groups[g] / total, (region[g] - groups[g]) / rest_total
             if abs(mine - theirs) >= SHARE_GAP:
                 figures.append(f"{label}{groups[g]}件，占办理结果{percent(mine)}，本地区其他机关{percent(theirs)}")
                 why.append(f"{label}相差{percent(abs(mine - theirs))}")
@@ -423,14 +571,17 @@ def percent(fraction: Decimal) -> str:
 
 @dataclass(frozen=True)
 class OverviewTask:
-    """One year's overview for a batch worker. `office`, `findings` let the pool report a dead worker as it
-    does for a report."""
+    """One overview (a year, or a region's year) for a batch worker. `office`, `findings` let the pool report a
+    dead worker as it does for a report (`Manifest.put_overview` reads the region back from `office`)."""
 
     year: int
     inputs: str
     region: str = ""
-    office: str = OUTPUT_DIR
     findings: tuple = ()
+
+    @property
+    def office(self) -> str:
+        return f"{OUTPUT_DIR}:{self.region}" if self.region else OUTPUT_DIR
 
     def execute(self, project: Project, engine: str | None = "nianbao", *, kernel: str | None = None,
                 timeout: int | None = None) -> dict:
@@ -445,12 +596,13 @@ class OverviewTask:
             error = "\n".join(exc.traceback or [f"{exc.ename}: {exc.evalue}"])
         except Exception as exc:  # the overview fails, the batch goes on
             error = "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
-        return asdict(OverviewEntry(self.year, FAILED, self.inputs, error=ANSI.sub("", error)))
+        return asdict(OverviewEntry(self.year, FAILED, self.inputs, error=ANSI.sub("", error), region=self.region))
 
 
 @dataclass
 class OverviewEntry:
-    """One year's overview as the manifest records it, with the index's headline figures."""
+    """One overview as the manifest records it, with the index's headline figures and, for the year's page,
+    the counts its notebook reported (`summary`)."""
 
     year: int
     status: str
@@ -459,22 +611,25 @@ class OverviewEntry:
     notebook: str | None = None
     headlines: dict = field(default_factory=dict)
     error: str | None = None
+    region: str = ""  # empty: every office of the project
+    summary: dict = field(default_factory=dict)
 
 
 def execute_overview(project: Project, year: int, region: str | None = None, *, engine: str | None = None,
                      inputs: str | None = None, timeout: int | None = None,
                      kernel: str | None = None) -> OverviewEntry:
-    """Execute `notebooks/overview.ipynb` for `year` with papermill and publish `outputs/overview/<year>.ipynb`
-    and `.html` atomically, rendered by the `nianbao` exporter as the reports are. `engine`: a papermill
-    engine name (None: a fresh kernel). Raises `ExecutionFailed` when the notebook fails; writes nothing then."""
+    """Execute `notebooks/overview.ipynb` for `year` (and `region`) with papermill and publish
+    `outputs/overview/<year>.ipynb` and `.html` (`outputs/overview/<region slug>/<year>.*` for a region)
+    atomically, rendered by the `nianbao` exporter as the reports are. `engine`: a papermill engine name (None:
+    a fresh kernel). Raises `ExecutionFailed` when the notebook fails; writes nothing then."""
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from .run import normalize, render_page
 
-    out = project.outputs / OUTPUT_DIR
-    html, ipynb = out / f"{year}.html", out / f"{year}.ipynb"
+    html = overview_page(project, year, region)
+    ipynb = html.with_suffix(".ipynb")
     scratch = temp_path(ipynb)
     try:
         nb = papermill.execute_notebook(
@@ -489,23 +644,37 @@ def execute_overview(project: Project, year: int, region: str | None = None, *, 
     normalize(nb, notebook=project.relative(overview_notebook(project)), output=project.relative(ipynb),
               provenance={"status": PUBLISHED, "inputs": inputs})
     write_files({ipynb: nbformat.writes(nb), html: render_page(nb)})
-    found = {}
+    found: dict = {}
     for cell in nb.cells:
         for output in cell.get("outputs", ()):
-            found = output.get("metadata", {}).get("nianbao", {}).get("headlines") or found
+            found = output.get("metadata", {}).get("nianbao", {}) if "nianbao" in output.get("metadata", {}) else found
     return OverviewEntry(year, PUBLISHED, inputs, html=project.in_outputs(html), notebook=project.in_outputs(ipynb),
-                         headlines=dict(found))
+                         headlines=dict(found.get("headlines") or {}), region=region or "",
+                         summary=dict(found.get("summary") or {}))
+
+
+def summary(overview: Overview, found: list[Anomaly] | None = None) -> dict[str, int]:
+    """The counts a year's page lists for a region: offices, offices per status, anomalies, findings."""
+    counts = {"offices": len(overview.offices)}
+    for office in overview.offices:
+        status = overview.status[office.id].get("status", FAILED)
+        counts[status] = counts.get(status, 0) + 1
+    counts["anomalies"] = len(anomalies(overview) if found is None else found)
+    counts["findings"] = sum(len(e.get("findings", ())) for e in overview.status.values())
+    return counts
 
 
 def show_overview(overview: Overview) -> None:
     """Display the overview page in the notebook, marked as page content for the exporter, with the index's
-    headline figures in the output's metadata."""
+    headline figures and the year page's counts in the output's metadata."""
     from IPython.display import display
 
     from .render.overview import overview_html
 
-    display({"text/html": overview_html(overview)}, raw=True, metadata={"nianbao": {
-        "role": "overview", "title": overview.title, "headlines": index_headlines(overview)}})
+    found = anomalies(overview)
+    display({"text/html": overview_html(overview, found)}, raw=True, metadata={"nianbao": {
+        "role": "overview", "title": overview.title, "headlines": index_headlines(overview),
+        "summary": summary(overview, found)}})
 
 
 def _is_fresh(entry: Mapping | None, digest: str, outputs: Path) -> bool:
@@ -514,16 +683,88 @@ def _is_fresh(entry: Mapping | None, digest: str, outputs: Path) -> bool:
     return all(name and (outputs / name).is_file() for name in (entry.get("html"), entry.get("notebook")))
 
 
-def overview_tasks(project: Project, years: Iterable[int], overviews: Mapping[str, dict],
+def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews: Mapping[str, dict],
                    reports: Mapping[str, dict], force: bool = False) -> list[OverviewTask]:
-    """The overviews of `years` whose inputs changed since the recorded `overviews` (all with `force`); none
-    when the project has no overview notebook."""
+    """The overviews of the selected office-years (`pairs`) whose inputs changed since the recorded `overviews`
+    (all with `force`): each year's overview of every office, or, when offices.csv names regions, each year's
+    overview of the regions of the selected offices. None when the project has no overview notebook.
+    `reports`: the manifest's entries, as dicts."""
     if not overview_notebook(project).is_file():
         return []
+    try:
+        offices = read_offices(project)
+    except InputError:
+        offices = {}  # the overview says why, as the reports do
+    grouped = regions(offices.values())
+    region_of = {o.id: region for region, members in grouped.items() for o in members}
+    listed: dict[str | None, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for office, year in list_reports(project, problems=[]):
+        region = region_of.get(office) if grouped else None
+        if region or not grouped:
+            listed[region][year].append(f"{office}/{year}")
+    # Each selected year's overview of the selected offices' regions, from the first year one of its offices
+    # reported: who has not published is news from then on.
+    pairs = list(pairs)
+    years = {y for _, y in pairs}
+    chosen = {region_of.get(o) if grouped else None for o, _ in pairs}
+    wanted = {region: {y for y in years if y >= min(found)} for region, found in listed.items()
+              if found and region in chosen}
+    shared = _shared(project)
     tasks = []
-    for year in sorted(set(years)):
-        digest = overview_digest(project, year, reports)
-        if force or not _is_fresh(overviews.get(str(year)), digest, project.outputs):
-            tasks.append(OverviewTask(year, digest))
-    return tasks
+    for region, built in sorted(wanted.items(), key=lambda kv: kv[0] or ""):
+        digests = _digests(project, built, region, grouped.get(region) if region else None, listed[region],
+                           reports, shared)
+        for year in sorted(built):
+            if force or not _is_fresh(overviews.get(overview_key(year, region)), digests[year], project.outputs):
+                tasks.append(OverviewTask(year, digests[year], region or ""))
+    # The latest year first: it is the one reviewers open, and its overview reads the most.
+    return sorted(tasks, key=lambda t: (-t.year, t.region))
 
+
+def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int]) -> list[Path]:
+    """Where offices.csv names regions: write `outputs/overview/<year>.html` for each of `years`, the list of
+    that year's regions with their counts (from each region's overview as recorded in `overviews`) and links,
+    and record it in `overviews` under the year. A page whose text is unchanged is not written again. Returns
+    the pages written."""
+    from .render.overview import year_page_html
+
+    try:
+        grouped = regions(read_offices(project).values())
+    except InputError:
+        return []
+    written = []
+    for year in sorted(set(years)):
+        rows = [(region, overviews[overview_key(year, region)]) for region in grouped
+                if overview_key(year, region) in overviews]
+        if not rows:
+            continue
+        current = {overview_key(year, region) for region in grouped}
+        for key in [k for k, o in overviews.items() if "/" in k and o.get("year") == year and k not in current]:
+            del overviews[key]  # a region no office names any more: its page is not linked, its figures not indexed
+        path = overview_page(project, year)
+        text = year_page_html(year, rows)
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            write_files({path: text})
+            written.append(path)
+        overviews[str(year)] = {"year": year, "status": PUBLISHED, "html": project.in_outputs(path),
+                                "regions": [overview_key(year, r) for r, _ in rows]}
+    return written
+
+
+def index_overviews(overviews: Mapping[str, dict]) -> dict[str, dict]:
+    """What the index reads of the overviews, as `render.index.index_html(..., overviews)` takes it: year →
+    {"html": the year's page (relative to outputs/), "headlines": office → the three headline figures as
+    {"new": [value, change], ...}, "regions": [(region, its overview's page or None when it failed)]}, the
+    regions' headlines merged into their year's."""
+    out: dict[str, dict] = {}
+    for key, entry in sorted(overviews.items()):
+        year = str(entry.get("year", key.rpartition("/")[2]))
+        merged = out.setdefault(year, {"html": None, "headlines": {}, "regions": []})
+        if "/" not in key:
+            merged["html"] = entry.get("html")
+        else:
+            merged["regions"].append((entry.get("region", ""), entry.get("html")))
+        merged["headlines"].update(entry.get("headlines") or {})
+    for merged in out.values():
+        merged["regions"].sort(key=lambda r: r[0])
+    return out

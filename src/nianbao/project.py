@@ -10,6 +10,8 @@ from pathlib import Path
 from .exceptions import InputError, NianbaoError
 
 OFFICE_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+# Names under outputs/ that nianbao writes itself: an office id (its folder outputs/<id>/) may not take them.
+RESERVED_IDS = {"overview": "outputs/overview/ 存放各年度、各地区的概览"}
 
 
 YEAR = re.compile(r"[0-9]{4}")  # ASCII digits only: str.isdigit() also passes ²⁰²¹ and ２０２２
@@ -17,8 +19,12 @@ YEAR = re.compile(r"[0-9]{4}")  # ASCII digits only: str.isdigit() also passes �
 
 def check_office_id(office: object, *, file: object = None, line: int | None = None) -> str:
     """Office ids are ASCII slugs; they become path components, so nothing else may pass. Raises `InputError`
-    (in Chinese, naming `file` and `line`) for anything else, including an id YAML read as a number."""
+    (in Chinese, naming `file` and `line`) for anything else, including an id YAML read as a number, and for the
+    names nianbao writes under outputs/ itself (`RESERVED_IDS`: `overview`)."""
     if isinstance(office, str) and OFFICE_ID.fullmatch(office):
+        if office in RESERVED_IDS:
+            raise InputError(f"机关标识 {office!r} 为保留名称（{RESERVED_IDS[office]}，与此机关的报告文件夹冲突）："
+                             f"请换一个标识，如 {office}-1", file=file, line=line, field="office")
         return office
     if office is not None and not isinstance(office, str):
         problem = (f"机关标识 {office!r} 被读成了 {type(office).__name__} 而不是文字：参数文件中 office 的值请加引号、"
@@ -102,6 +108,11 @@ class Project:
 
     def relative(self, path: Path) -> str:
         """A path as the analyst knows it: relative to the project root when inside it."""
+        if ".." not in path.parts:
+            try:  # a path made from the root, as most are: no file system call (listing 10 000 params files)
+                return str(path.relative_to(self.root))
+            except ValueError:
+                pass
         try:
             return str(path.resolve().relative_to(self.root.resolve()))
         except ValueError:

@@ -95,6 +95,8 @@ def normalize(nb: nbformat.NotebookNode, *, notebook: str, output: str, provenan
             cell.metadata.get("papermill", {}).pop(key, None)
         if "injected-parameters" in cell.metadata.get("tags", ()):
             cell.id = INJECTED_CELL_ID
+        elif "papermill-error-cell-tag" in cell.metadata.get("tags", ()):  # papermill gives these random ids
+            cell.id = f"papermill-error-{nb.cells.index(cell)}"
     nb.metadata["nianbao"] = {**provenance, "versions": package_versions()}
 
 
@@ -130,14 +132,37 @@ def quiet_papermill() -> None:
 def execute_report(project: Project, office: str, year: int, *, findings: list[Finding] | None = None,
                    engine: str | None = None, inputs: str | None = None, timeout: int | None = None,
                    kernel: str | None = None) -> RunResult:
-    """Execute the notebook for one office-year and publish its outputs atomically.
+    """Execute the notebook for one office-year and publish its outputs atomically (`execute_to_memory`, then
+    `publish`); the arguments, errors and outputs are those of `execute_to_memory`. `OSError` when the outputs
+    cannot be written (nothing partial is left)."""
+    result, files = execute_to_memory(project, office, year, findings=findings, engine=engine, inputs=inputs,
+                                      timeout=timeout, kernel=kernel)
+    publish(result, files)
+    return result
+
+
+def publish(result: RunResult, files: dict[Path, str | bytes]) -> None:
+    """Write an executed report's notebook and page (`files`: path -> contents) atomically; a published report
+    removes the findings pages an earlier gated run left."""
+    write_files(files)
+    if result.status == PUBLISHED:  # the report is good again: findings of an earlier gated run are stale
+        for stale in (result.html.with_name(f"{result.year}.findings.html"),
+                      result.html.with_name(f"{result.year}.findings.ipynb")):
+            stale.unlink(missing_ok=True)
+
+
+def execute_to_memory(project: Project, office: str, year: int, *, findings: list[Finding] | None = None,
+                      engine: str | None = None, inputs: str | None = None, timeout: int | None = None,
+                      kernel: str | None = None) -> tuple[RunResult, dict[Path, str]]:
+    """Execute the notebook for one office-year and render it; nothing under `outputs/` is written. Returns the
+    result and the files `publish` writes: `outputs/<office>/<year>[.findings].ipynb` and `.html` -> text.
 
     `findings`: the report's findings when validated already (None: the notebook validates); `engine`: a
     papermill engine name (None: papermill's own, a fresh kernel); `inputs`: the digest of the inputs, recorded
     in the notebook with the findings and the status; `timeout`: seconds a cell may run; `kernel`: the kernel
     name (None: the notebook's). Raises `ExecutionFailed` when the notebook fails for another reason than the
-    gate, its kernel cannot start or dies, or a cell times out, and writes nothing then. `OSError` when the
-    outputs cannot be written (nothing partial is left).
+    gate, its kernel cannot start or dies, or a cell times out. `OSError` when the scratch file beside the
+    outputs cannot be written.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -170,13 +195,10 @@ def execute_report(project: Project, office: str, year: int, *, findings: list[F
         normalize(nb, notebook=project.relative(project.notebook), output=project.relative(ipynb),
                   provenance={"status": status, "inputs": inputs,
                               **({"findings": parameters["findings"]} if findings is not None else {})})
-        write_files({ipynb: nbformat.writes(nb), html: render_page(nb)})
-        if status == PUBLISHED:  # the report is good again: findings of an earlier gated run are stale
-            for stale in (out_dir / f"{year}.findings.html", out_dir / f"{year}.findings.ipynb"):
-                stale.unlink(missing_ok=True)
+        files: dict[Path, str] = {ipynb: nbformat.writes(nb), html: render_page(nb)}
     finally:
         scratch.unlink(missing_ok=True)
-    return RunResult(office, year, status, html, ipynb, time.perf_counter() - started, notebook_findings(nb))
+    return RunResult(office, year, status, html, ipynb, time.perf_counter() - started, notebook_findings(nb)), files
 
 
 def run_report(project: Project, office: str, year: int, *, kernel: str | None = None, timeout: int = TIMEOUT,

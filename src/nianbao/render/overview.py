@@ -5,6 +5,7 @@ still complete."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -32,7 +33,7 @@ from ..overview import (
     trends,
 )
 from .charts import FORMAT_CHANGE, trend_chart
-from .html import SEVERITY_LABEL, TABLE_NAMES, location, report_css, table_html
+from .html import SEVERITY_LABEL, TABLE_NAMES, location, report_css, standalone_page, table_html
 
 STATUS_LABEL = {
     PUBLISHED: "已发布", WARNINGS: "已发布（有警告）", GATED: "未通过校验，不予发布", FAILED: "生成失败",
@@ -96,7 +97,8 @@ def _status_section(overview: Overview) -> str:
         status = entry.get("status", FAILED)
         links = []
         if entry.get("html"):
-            links.append(f'<a href="../{escape(entry["html"])}">{"校验结果" if status == GATED else "报告"}</a>')
+            links.append(f'<a href="{overview.to_outputs}{escape(entry["html"])}">'
+                         f'{"校验结果" if status == GATED else "报告"}</a>')
         if office.id in overview.errors:
             links.append(escape(overview.errors[office.id]))
         rows.append([(_name(office), office.name), (escape(office.region), office.region),
@@ -210,11 +212,16 @@ def _tables_section(overview: Overview) -> str:
     return "\n".join(parts)
 
 
-def overview_html(overview: Overview) -> str:
-    """The whole overview of `overview.year` as one fragment (style and script inline)."""
+def _statuses(counts: Mapping[str, int]) -> str:
+    return "，".join(f"{STATUS_LABEL[s]}{counts[s]}个" for s in reversed(STATUS_ORDER) if counts.get(s))
+
+
+def overview_html(overview: Overview, found: list[Anomaly] | None = None) -> str:
+    """The whole overview of `overview.year` as one fragment (style and script inline). `found`: its anomalies,
+    when already computed."""
     statuses = Counter(overview.status[o.id].get("status", FAILED) for o in overview.offices)
-    summary = "，".join(f"{STATUS_LABEL[s]}{statuses[s]}个" for s in reversed(STATUS_ORDER) if statuses[s])
-    found = anomalies(overview)
+    summary = _statuses(statuses)
+    found = anomalies(overview) if found is None else found
     sections = [
         ("一、报告提交情况", _status_section(overview)),
         ("二、需要关注的情况", _anomaly_section(overview, found)),
@@ -234,3 +241,34 @@ def overview_html(overview: Overview) -> str:
     body.append("</article>")
     body.append(f"<script>\n{_asset('overview.js')}</script>")
     return "\n".join(body)
+
+
+def year_page_html(year: int, regions: Sequence[tuple[str, Mapping]]) -> str:
+    """The page of a year whose offices are in several regions: each region (name, its overview as the manifest
+    records it: `summary` counts and `html`) with its counts and a link to its overview. A whole page."""
+    title = f"{year}年政府信息公开工作年度报告概览"
+    order = [s for s in reversed(STATUS_ORDER)]
+    head = ["地区", "机关数", *(STATUS_LABEL[s] for s in order), "需要关注", "校验问题", "概览"]
+    rows, totals = [], Counter()
+    for region, entry in regions:
+        counts = entry.get("summary") or {}
+        totals.update(counts)
+        if entry.get("status") == FAILED:
+            reason = (entry.get("error") or "").strip().splitlines()[:1]
+            link = f"{STATUS_LABEL[FAILED]}{'：' + escape(reason[0]) if reason else ''}"
+        elif entry.get("html"):
+            link = f'<a href="{escape(entry["html"].split("/", 1)[1])}">{escape(region)}{year}年概览</a>'
+        else:
+            link = STATUS_LABEL[NOT_BUILT]
+        figures = [counts.get(k) for k in ("offices", *order, "anomalies", "findings")]
+        rows.append([(escape(region), region)] + [(str(n or 0), str(n or 0)) for n in figures]
+                    + [(link, None)])
+    body = (f"<h1>{escape(title)}</h1>\n"
+            f'<p class="summary">共{len(regions)}个地区、{totals["offices"]}个机关：{_statuses(totals)}。'
+            f"需要关注的情况{totals['anomalies']}项，数据校验问题{totals['findings']}项。每个地区的概览列出其机关的"
+            "提交情况、需要关注的情况、主要数据、历年变化和汇总表。点击表头排序。"
+            '<a href="../index.html">全部报告</a></p>\n'
+            + _table(head, rows, "nb-list", sortable=True))
+    return standalone_page(title, report_css() + _asset("overview.css"),
+                           f'<article class="nianbao-report nianbao-overview" lang="zh-CN">{body}</article>',
+                           _asset("overview.js"))

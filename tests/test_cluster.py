@@ -1,0 +1,193 @@
+"""`nianbao batch --scheduler`: the batch on a real Dask cluster (`dask scheduler` and two `dask worker`
+processes on localhost, started in folders without the project), compared byte for byte with the local
+process pool; a worker killed mid-batch; a kernel that dies; `--scheduler local`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import distributed
+import nbformat
+import pytest
+from click.testing import CliRunner
+from conftest import files_under
+
+from nianbao import cluster
+from nianbao.atomic import TEMP_GLOB
+from nianbao.batch import run_batch
+from nianbao.cli import main
+from nianbao.manifest import FAILED, GATED, PUBLISHED, WARNINGS, Manifest
+from nianbao.project import Project
+from nianbao.synth import synth
+
+BIN = Path(sys.executable).parent
+START_TIMEOUT = 90  # seconds for the scheduler and both workers to come up on a loaded machine
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for p in processes:  # each in its own session: the nanny, its worker and the kernels go together
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for p in processes:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory) -> str:
+    """The address of a real Dask scheduler with two single-threaded workers (nannies restart a killed one).
+    Each runs in an empty folder: the workers get what a report needs from the client."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    common = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+    processes = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                   "--no-dashboard"], cwd=tmp_path_factory.mktemp("scheduler"), **common)]
+    try:
+        for i in range(2):
+            folder = tmp_path_factory.mktemp(f"worker{i}")
+            processes.append(subprocess.Popen(
+                [BIN / "dask", "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
+                 "--local-directory", str(folder)], cwd=folder, **common))
+        with distributed.Client(address, timeout=START_TIMEOUT) as client:
+            client.wait_for_workers(2, timeout=START_TIMEOUT)
+        yield address
+    finally:
+        _stop(processes)
+
+
+def _two_workers(address: str) -> distributed.Client:
+    client = distributed.Client(address, timeout=START_TIMEOUT)
+    client.wait_for_workers(2, timeout=START_TIMEOUT)
+    return client
+
+
+def _make(tmp_path: Path, name: str, offices: int, years: range, faults: float = 0.0, cell: str = "") -> Project:
+    synth(tmp_path / name, offices, years, 3, faults)
+    project = Project(tmp_path / name)
+    if cell:
+        nb = nbformat.read(project.notebook, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(cell))
+        nbformat.write(nb, project.notebook)
+    return project
+
+
+def _summary(output: str) -> list[str]:
+    """The batch's progress and summary lines without timings, sorted (reports finish in any order)."""
+    import re
+
+    lines = (re.sub(r"^\[\d+/\d+\] | \([\d.]+ reports/s\)$", "", line) for line in output.splitlines())
+    return sorted(re.sub(r"built (\d+) in [\d.]+ s(, [\d.]+ reports/s)?", r"built \1", line) for line in lines)
+
+
+def test_cluster_batch_equals_the_local_pool_byte_for_byte(tmp_path, scheduler) -> None:
+    """Same project both ways (gated, failed and published reports, overviews): the same exit code and summary,
+    every output file and the manifest the same bytes. DASK_SCHEDULER_ADDRESS selects the cluster."""
+    local = _make(tmp_path, "local", 4, range(2019, 2022), faults=0.3,
+                  cell="if (office, year) == ('shili-0002', 2020):\n    raise RuntimeError('boom')\n")
+    shutil.copytree(local.root, tmp_path / "dask")
+    remote = Project(tmp_path / "dask")
+    runner = CliRunner()
+    a = runner.invoke(main, ["batch", "--project", str(local.root)], env={cluster.ENV: ""})
+    b = runner.invoke(main, ["batch", "--project", str(remote.root)], env={cluster.ENV: scheduler})
+    assert a.exit_code == b.exit_code == 2, (a.output, b.output)
+    statuses = {e.status for e in Manifest(remote).entries.values()}
+    assert {PUBLISHED, GATED, FAILED} <= statuses | {WARNINGS}
+    assert "failed: shili-0002 2020: RuntimeError: boom" in b.output
+    assert _summary(a.output) == _summary(b.output)
+    assert files_under(local.outputs) == files_under(remote.outputs)
+    assert (remote.outputs / "overview" / "2021.html").is_file()
+    # Incremental as the local pool: only the failed report is built again.
+    again = runner.invoke(main, ["batch", "--project", str(remote.root), "--scheduler", scheduler])
+    assert again.exit_code == 2 and "built 1 in" in again.output, again.output
+
+
+def test_a_killed_worker_and_a_dead_kernel_fail_or_retry_only_their_reports(tmp_path, scheduler) -> None:
+    """SIGKILL to a worker process while it runs a chunk: Dask runs that chunk again on another worker and
+    the batch completes; a kernel that kills itself fails its report only. Nothing partial is written."""
+    project = _make(tmp_path, "kill", 4, range(2019, 2023), cell=(
+        "import os, signal, time\n"
+        "time.sleep(0.2)\n"
+        "if (office, year) == ('shili-0003', 2021):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"))
+    client = _two_workers(scheduler)
+    killed: list[int] = []
+
+    def kill_a_busy_worker(entry) -> None:
+        if killed:
+            return
+        busy = [w for w, keys in client.processing().items() if keys]
+        if busy:
+            pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    try:
+        result = run_batch(project, scheduler=scheduler, on_entry=kill_a_busy_worker)
+    finally:
+        client.close()
+    assert killed, "no worker was busy after the first report"
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed[0], 0)
+    assert len(result.entries) == 16
+    for e in result.entries:
+        if e.status == FAILED:
+            assert e.error and not list(project.output_dir(e.office).glob(f"{e.year}.*"))
+        else:
+            assert e.status == PUBLISHED and (project.outputs / e.html).is_file()
+    dead = Manifest(project).get("shili-0003", 2021)
+    assert dead.status == FAILED and "kernel died" in dead.error
+    assert [e.key for e in result.entries if e.status == FAILED] == ["shili-0003/2021"]
+    assert result.exit_code == 2 and not list(project.outputs.rglob(TEMP_GLOB))
+
+
+def test_local_cluster_and_an_unreachable_scheduler(tmp_path, monkeypatch) -> None:
+    """`--scheduler local` starts a LocalCluster of --jobs workers and stops it; a scheduler that cannot be
+    reached is one line and exit 2."""
+    project = _make(tmp_path, "lc", 1, range(2020, 2022))
+    runner = CliRunner()
+    started = time.perf_counter()
+    done = runner.invoke(main, ["batch", "--project", str(project.root), "--scheduler", "local", "--jobs", "1"])
+    assert done.exit_code == 0, done.output
+    assert "2 report(s): 2 published" in done.output and time.perf_counter() - started < 120
+    assert (project.outputs / "shili-0001" / "2021.html").is_file()
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 2)
+    refused = runner.invoke(main, ["batch", "--project", str(project.root), "--force",
+                                   "--scheduler", f"tcp://127.0.0.1:{_free_port()}"])
+    assert refused.exit_code == 2 and "cannot reach the Dask scheduler" in refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_what_travels_to_the_workers(tmp_path) -> None:
+    """Shared once: notebooks, suites, registry (no figures or prose); per chunk: each office's figures file
+    once, the prose and params of its office-years, and a missing file as absent (the worker deletes its copy)."""
+    project = _make(tmp_path, "wire", 2, range(2019, 2022))
+    shared = cluster.shared_bundle(project)
+    assert {"notebooks/report.ipynb", "data/offices.csv", "expectations/cells.json"} <= set(shared.files)
+    assert not any(name.startswith(("data/figures", "data/narrative", "params")) for name in shared.files)
+    assert shared.digest == cluster.shared_bundle(project).digest and len(shared.shared) == 64
+    project.narrative_file("shili-0002", 2020).unlink()
+    files = cluster.report_files(project, [("shili-0001", 2019), ("shili-0001", 2020), ("shili-0002", 2020)])
+    assert sorted(files) == ["data/figures/shili-0001.csv", "data/figures/shili-0002.csv",
+                             "data/narrative/shili-0001/2019.md", "data/narrative/shili-0001/2020.md",
+                             "data/narrative/shili-0002/2020.md", "params/shili-0001/2019.yaml",
+                             "params/shili-0001/2020.yaml", "params/shili-0002/2020.yaml"]
+    assert files["data/narrative/shili-0002/2020.md"] is None
+    assert files["data/figures/shili-0001.csv"] == project.figures_file("shili-0001").read_bytes()
