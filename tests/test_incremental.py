@@ -200,3 +200,19 @@ def test_the_manifest_is_written_only_when_it_changed_and_reads_back(tmp_path) -
     json.loads(manifest.path.read_text(encoding="utf-8"))  # valid JSON, one line per report
     lines = manifest.path.read_text(encoding="utf-8").splitlines()
     assert [line[:20] for line in lines if "shili-0001/2020" in line] == ['"shili-0001/2020": {']
+
+
+def test_an_overview_recorded_straight_into_the_manifest_is_saved(tmp_path) -> None:
+    project = make(tmp_path, offices=1, years=range(2020, 2021))
+    manifest = Manifest(project)
+    manifest.save()
+    stamp = _stamp(manifest.path)
+    # As overview.year_pages records a year's page of regions: into the dict, not through put_overview.
+    manifest.overviews["2020"] = {"year": 2020, "status": "published", "html": "overview/2020.html"}
+    manifest.save()
+    assert _stamp(manifest.path) != stamp
+    again = Manifest(project)
+    assert again.overviews["2020"]["html"] == "overview/2020.html"
+    stamp = _stamp(again.path)
+    again.save()
+    assert _stamp(again.path) == stamp

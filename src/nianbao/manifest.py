@@ -223,6 +223,7 @@ class Manifest:
         except (OSError, ValueError, TypeError, AttributeError):
             self.entries, self.overviews = {}, {}  # no manifest, or an unreadable one: everything is rebuilt
             self.changed = True
+        self._saved_overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
 
     def get(self, office: str, year: int) -> Entry | None:
         return self.entries.get(f"{office}/{year}")
@@ -253,18 +254,20 @@ class Manifest:
 
     def save(self) -> None:
         """Write the manifest when something changed since it was read or last saved."""
-        if not self.changed:
+        # Overviews may be recorded straight into `overviews` (a year's page of regions): compare their text.
+        overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
+        if not self.changed and overviews == self._saved_overviews:
             return
         lines = []
         for key in sorted(self.entries):
             if key not in self._lines:
                 self._lines[key] = _line(key, self.entries[key].to_dict())
             lines.append(self._lines[key])
-        overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
         text = (f'{{"overviews": {overviews},\n"reports": {{\n' + ",\n".join(lines)
                 + '\n},\n"version": 1}\n')
         write_files({self.path: text})
         self.changed = False
+        self._saved_overviews = overviews
         self.file_stat = _stat(self.path)
 
 
