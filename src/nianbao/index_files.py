@@ -2,7 +2,7 @@
 
 Only what changed is written: a year's chunk when one of its entries, its overview's headline figures, the
 set of its reports, an office name or the index's own code changed; the page when its text changed. What
-the chunks were made from is kept in `outputs/index/written.json`, with the stat of the manifest they
+the chunks were made from is kept in `outputs/index/.written.json`, with the stat of the manifest they
 reflect: a process that finds the manifest as it was left knows that only the entries it changed itself
 are new (a manifest written by anyone else makes every chunk be written again).
 """
@@ -22,7 +22,7 @@ from .params import list_reports
 from .project import Project
 
 INDEX_DIR = "index"
-RECORD = "written.json"
+RECORD = ".written.json"  # hidden: a cache, not an output
 
 
 def _digest(value: object) -> str:
