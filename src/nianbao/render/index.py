@@ -29,7 +29,7 @@ STATUS_LABEL = {
 STATUS_ORDER = (FAILED, GATED, WARNINGS, PUBLISHED)  # the ones that need a reviewer first
 MAX_FINDINGS = 20  # per row; the findings page and notebook hold them all
 PAGE = 200  # rows shown at a time: a page of 10^5 rows would take the browser seconds to lay out and sort
-ALL_YEARS_MAX = 30_000  # up to this many reports the page opens on every year, above it on the latest
+ALL_YEARS_MAX = 15_000  # up to this many reports the page opens on every year, above it on the latest
 INDEX_VERSION = 2  # of the chunk files' rows: a change here rewrites every chunk
 
 
