@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from .exceptions import InputError
-from .project import OFFICE_ID, YEAR, Project, check_office_id, check_year, first_year
+from .project import YEAR, Project, check_office_id, check_year, first_year
 from .textfile import read_text
 
 KNOWN = {"office", "year"}
@@ -98,13 +98,12 @@ def list_reports(project: Project, offices: list[str] | None = None, years: list
         if offices and name not in offices:
             continue
         folder = root / name
-        if not OFFICE_ID.fullmatch(name):
-            try:
-                check_office_id(name, file=project.relative(folder))
-            except InputError as exc:
-                if problems is None:
-                    raise
-                problems.append(exc)
+        try:
+            check_office_id(name, file=project.relative(folder))
+        except InputError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
             continue
         with os.scandir(folder) as entries:
             stems = sorted(e.name[:-5] for e in entries if e.name.endswith(".yaml"))
