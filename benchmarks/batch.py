@@ -18,6 +18,14 @@ In one run, on one machine, it
 compares instead the local process pool with `nianbao batch --scheduler local --jobs 2` (a Dask LocalCluster
 of two workers, its start included) on the same synthetic project, interleaved, and prints each one's rate
 and the peak memory of the client and of each Dask worker (its process and its kernel's).
+
+    python benchmarks/batch.py --scale [--reports 10000] [--repeat 3] [--project-to 100000] [--machines 1,2,4]
+
+instead measures what grows with a province (issue 14): the first build (reports/s, peak memory of the whole
+process tree and of the client), a no-op re-run and a run after one changed figure (medians of --repeat), the
+index's size and open/sort/filter time in Chromium, here and on a synthetic index of --project-to rows, and
+projects --project-to office-years on N machines from the measured CPU per report: the client's (serial) and
+the rest of the tree's (parallel).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -314,6 +323,187 @@ def scheduler_comparison(work: Path, reports: int, rounds: int) -> None:
     print(f"{'met ' if ratio >= 0.85 else 'MISSED'}  Dask with two local workers within 15 % of the local pool: "
           f"{ratio:.2f} of its rate")
 
+# -- --scale: work proportional to change, the index at province scale, and a projection (issue 14) --------
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of one process (not its children), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def measured_scale(cmd: list[str], cwd: Path) -> dict:
+    """Run `cmd`: wall seconds, peak RSS of the whole process tree and of the client (the `nianbao` process
+    alone), the client's CPU seconds and the whole tree's (sampled every 50 ms), and its stdout."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
+    found = {"tree_peak": 0, "client_peak": 0, "client_cpu": 0.0}
+    done = threading.Event()
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def sample() -> None:
+        while not done.is_set():
+            found["tree_peak"] = max(found["tree_peak"], tree_rss(proc.pid))
+            try:
+                with open(f"/proc/{proc.pid}/statm", encoding="ascii") as f:
+                    found["client_peak"] = max(found["client_peak"], int(f.read().split()[1]) * page)
+            except (OSError, IndexError, ValueError):
+                pass
+            found["client_cpu"] = _cpu_seconds(proc.pid) or found["client_cpu"]
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    found["seconds"] = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    found["tree_cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if proc.returncode not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} failed with exit status {proc.returncode}:\n{out}")
+    found["out"] = out
+    built = re.search(r"built (\d+) ", out)
+    found["built"] = int(built.group(1)) if built else -1
+    return found
+
+
+def change_one_figure(project: Path, office: str, year: int) -> None:
+    """Add 1 to one figure of `office`'s `year` (table 二's 行政许可 decisions), as an analyst's edit."""
+    import csv
+
+    path = project / "data" / "figures" / f"{office}.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    for row in rows[1:]:
+        if row[:4] == [str(year), "t2", "license", "decisions"]:
+            row[4] = str(int(row[4] or 0) + 1)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+def index_figures(outputs: Path, profile: Path) -> dict:
+    """The index's size (the page and its chunks) and its open time in Chromium (see tests/index_probe.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from index_probe import CHROMIUM, open_time
+
+    size = (outputs / "index.html").stat().st_size + sum(p.stat().st_size for p in (outputs / "index").glob("*.js"))
+    figures = {"page_kb": (outputs / "index.html").stat().st_size / 1024, "total_mb": size / 2**20}
+    if CHROMIUM:
+        figures.update(open_time(outputs / "index.html", profile=profile))
+    return figures
+
+
+def synthetic_index(folder: Path, reports: int) -> Path:
+    """An index of `reports` rows made from a synthetic manifest (statuses, a finding on one row in four,
+    headline figures), without building any report: the page at a size no batch here is run at."""
+    import random
+    from collections import Counter
+
+    from nianbao.manifest import Entry
+    from nianbao.render.index import chunk_rows, chunk_script, index_html
+
+    rng = random.Random(1)
+    offices = math.ceil(reports / len(YEARS))
+    chunks, counts = [], Counter()
+    (folder / "index").mkdir(parents=True, exist_ok=True)
+    for year in YEARS:
+        items = []
+        for i in range(offices):
+            office = f"shili-{i + 1:05d}"
+            status = rng.choice(["published"] * 6 + ["warnings", "gated"])
+            finding = {"rule": "T3-BALANCE", "severity": "critical" if status == "gated" else "warning",
+                       "message": "办理结果总计与结转下年度之和应等于本年新收申请与上年结转之和", "office": office,
+                       "year": year, "table": "t3", "row": "total", "column": "total"}
+            findings = [finding] if status != "published" else []
+            items.append((office, Entry(office, year, status, "x", html=f"{office}/{year}.html",
+                                        notebook=f"{office}/{year}.ipynb", findings=findings)))
+            counts[status] += 1
+        headlines = {o: {k: [str(rng.randint(0, 500)), str(rng.randint(-20, 20))] for k in ("new", "open", "review")}
+                     for o, _ in items}
+        names = {o: f"示例市示例区第{o[-5:]}街道办事处" for o, _ in items}
+        (folder / "index" / f"{year}.js").write_text(chunk_script(year, chunk_rows(items, names, headlines)),
+                                                     encoding="utf-8")
+        chunks.append({"year": year, "src": f"index/{year}.js", "rows": len(items)})
+    (folder / "index.html").write_text(index_html(chunks, counts, {}), encoding="utf-8")
+    return folder
+
+
+def scale(args: argparse.Namespace) -> None:
+    """First build, no-op, one change, peak memory, the index, and a projection to 10^5 office-years."""
+    work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-scale-"))
+    offices = math.ceil(args.reports / len(YEARS))
+    n = offices * len(YEARS)
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; folder {work}")
+    project = synth_project(work / "scale", offices)
+    jobs = ["--jobs", str(args.jobs)] if args.jobs else []
+    cmd = [str(BIN / "nianbao"), "batch", "--project", str(project), *jobs]
+    # Inputs written just now are digested again by the next run (their records are not settled yet, see
+    # nianbao.digests): wait that out before the first build, as a real project's files are older.
+    time.sleep(2.5)
+    first = measured_scale(cmd, project)
+    noops = [measured_scale(cmd, project) for _ in range(args.repeat)]
+    changes = []
+    for i in range(args.repeat):
+        office, year = f"shili-{1 + (i * 37) % offices:04d}", YEARS[len(YEARS) // 2]
+        change_one_figure(project, office, year)
+        changes.append(measured_scale(cmd, project))
+    noop = sorted(noops, key=lambda r: r["seconds"])[len(noops) // 2]
+    change = sorted(changes, key=lambda r: r["seconds"])[len(changes) // 2]
+    if any(r["built"] != 0 for r in noops) or any(r["built"] != 2 for r in changes):
+        print(f"WARNING: no-op built {[r['built'] for r in noops]}, one change built {[r['built'] for r in changes]}"
+              " (expected 0 and 2)")
+    index_here = index_figures(project / "outputs", work / "chromium")
+    big = synthetic_index(work / "index-100k", args.project_to)
+    index_big = index_figures(big, work / "chromium-big")
+
+    mib = 2**20
+    print(f"\n{n} office-years ({offices} offices × {len(YEARS)} years), nianbao batch {' '.join(jobs)}")
+    print(f"  first build        {first['seconds']:8.1f} s  {n / first['seconds']:6.1f} reports/s  "
+          f"peak {first['tree_peak'] / mib:.0f} MiB (client {first['client_peak'] / mib:.0f} MiB)")
+    every = {name: ", ".join(f"{r['seconds']:.2f}" for r in runs) for name, runs in (("noop", noops),
+                                                                                    ("change", changes))}
+    print(f"  no-op (median of {len(noops)})  {noop['seconds']:6.2f} s  peak client {noop['client_peak'] / mib:.0f} MiB"
+          f"  all: {every['noop']}")
+    print(f"  one figure changed {change['seconds']:8.2f} s  built {change['built']} (that year and the next); "
+          f"all: {every['change']}")
+    for label, figures in ((f"index, {n} rows", index_here), (f"index, {args.project_to} synthetic rows", index_big)):
+        opened = (f"opens in {figures['open_ms']:.0f} ms, sort by 机关 {figures['sort_ms']:.0f} ms, filter "
+                  f"{figures['filter_ms']:.0f} ms (Chromium, median of 3)" if "open_ms" in figures else "no Chromium")
+        print(f"  {label:<30} page {figures['page_kb']:.0f} KiB + chunks, {figures['total_mb']:.1f} MiB; {opened}")
+
+    # Projection: the client's CPU per report is serial (it validates, hands out work, records); the rest of
+    # the tree's CPU per report (kernels, rendering, workers) divides among the machines' cores.
+    serial = first["client_cpu"] / n
+    parallel = max(first["tree_cpu"] - first["client_cpu"], 0) / n
+    cores = args.cores_per_machine
+    print(f"\nper report: client (serial) {serial * 1000:.1f} ms CPU; workers (parallel) {parallel * 1000:.1f} ms CPU"
+          f" (first build: client {first['client_cpu']:.0f} s, whole tree {first['tree_cpu']:.0f} s CPU)")
+    print(f"projection, {args.project_to} office-years, machines of {cores} cores "
+          "(max of the serial client and the parallel work spread over every core; startup left out):")
+    for machines in args.machines:
+        seconds = args.project_to * max(serial, parallel / (machines * cores))
+        bound = "client-bound" if serial >= parallel / (machines * cores) else "worker-bound"
+        print(f"  {machines:>3} machine(s)  {seconds / 60:7.1f} min  {args.project_to / seconds:7.1f} reports/s  "
+              f"({bound})")
+    checks = [
+        (noop["seconds"] <= 2, f"no-op <= 2 s: {noop['seconds']:.2f} s"),
+        (change["seconds"] <= 3, f"one figure changed <= 3 s: {change['seconds']:.2f} s"),
+        (index_here.get("open_ms", 1e9) < 1000, f"index opens < 1 s: {index_here.get('open_ms', float('nan')):.0f} ms"),
+    ]
+    for ok, text in checks:
+        print(f"{'met ' if ok else 'MISSED'}  {text}")
+    if not args.keep:
+        shutil.rmtree(work)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reports", type=int, default=1000, help="office-years in the big run (default 1000)")
@@ -325,7 +515,18 @@ def main() -> None:
                         help="only compare the local pool with --scheduler local (two Dask workers)")
     parser.add_argument("--rounds", type=int, default=None,
                         help="runs of each side: --against (default 3), --scheduler (default 2)")
+    parser.add_argument("--scale", action="store_true",
+                        help="instead: first build, no-op, one change, memory, the index and a projection (issue 14)")
+    parser.add_argument("--repeat", type=int, default=3, help="--scale: no-op and one-change runs (default 3)")
+    parser.add_argument("--project-to", type=int, default=100_000, help="--scale: office-years projected to")
+    parser.add_argument("--machines", type=lambda t: [int(x) for x in t.split(",")], default=[1, 2, 4, 8, 16],
+                        help="--scale: machine counts of the projection (default 1,2,4,8,16)")
+    parser.add_argument("--cores-per-machine", type=int, default=os.cpu_count() or 2,
+                        help="--scale: cores of each machine in the projection (default: this one's)")
     args = parser.parse_args()
+    if args.scale:
+        scale(args)
+        return
     if args.scheduler:
         work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
         scheduler_comparison(work, args.reports, args.rounds or 2)

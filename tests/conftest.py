@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from nianbao.lock import LOCK
 from nianbao.project import Project
 
 # CI runs the same examples every time (a red CI must be reproducible); elsewhere hypothesis explores.
@@ -57,7 +56,22 @@ def set_figure(project: Project, office: str, year: int, ref: str, value: str) -
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` but the lock file of outputs/ (it stays, empty of meaning, between runs) and the
-    figures the overviews keep in outputs/overview/.figures/ (a cache of the figures files, not an output)."""
+    """Every file under `folder` but hidden ones: the lock file of outputs/ (it stays, empty of meaning, between
+    runs) and the batch's caches (the input digests, what the index's chunks were made from, the overviews'
+    figures), which say how a run went, not what it made."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != LOCK and ".figures" not in p.relative_to(folder).parts}
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+
+
+def index_text(outputs: Path) -> str:
+    """`outputs/index.html` with the rows its script loads from `index/<year>.js` put in its table, every year:
+    the page as a browser shows it with all rows on one page."""
+    import json
+
+    rows = []
+    for chunk in sorted((outputs / "index").glob("*.js")):
+        text = chunk.read_text(encoding="utf-8")
+        data = json.loads(text[text.index(",") + 1:text.rindex(")")])
+        rows += [row[1] for row in data]
+    page = (outputs / "index.html").read_text(encoding="utf-8")
+    return page.replace("<tbody>\n</tbody>", "<tbody>\n" + "\n".join(rows) + "\n</tbody>")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 from click.testing import CliRunner
-from conftest import ROOT, set_figure
+from conftest import ROOT, index_text, set_figure
 
 from nianbao.atomic import TEMP_GLOB
 from nianbao.batch import run_batch
@@ -108,7 +108,7 @@ def test_a_raising_notebook_and_a_killed_kernel_fail_only_their_reports(project)
     assert not list(out.glob("2020*")) and not list(out.glob("2022*"))
     assert (out / "2023.html").is_file() and not temporaries(project.outputs)
     # The index shows the traceback.
-    index = (project.outputs / "index.html").read_text(encoding="utf-8")
+    index = index_text(project.outputs)
     assert "boom in the notebook" in index and "生成失败" in index
 
 
@@ -219,7 +219,7 @@ def test_index_lists_every_report_with_its_status_for_injected_faults(tmp_path) 
     assert result.exit_code == 2
 
     parser = _IndexRows()
-    parser.feed((project.outputs / "index.html").read_text(encoding="utf-8"))
+    parser.feed(index_text(project.outputs))
     assert set(parser.rows) == set(expected)
     for key, want in expected.items():
         row = parser.rows[key]

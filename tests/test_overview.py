@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, copy_project, set_figure
+from conftest import ROOT, copy_project, index_text, set_figure
 
 from nianbao.batch import run_batch
 from nianbao.data import read_offices
@@ -180,7 +180,7 @@ def test_demo_has_a_region_of_ten_offices_over_2019_2024_with_every_kind_and_a_m
 
 def test_batch_writes_an_overview_per_year_linked_from_the_index_with_headline_figures(demo) -> None:
     manifest = json.loads((demo.outputs / "manifest.json").read_text(encoding="utf-8"))
-    index = (demo.outputs / "index.html").read_text(encoding="utf-8")
+    index = index_text(demo.outputs)
     for year in YEARS:
         recorded = manifest["overviews"][str(year)]  # the year's page: its regions, linked
         assert recorded["status"] == "published" and recorded["html"] == f"overview/{year}.html"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 
@@ -20,12 +21,29 @@ TEMP_GLOB = ".*.tmp*"  # what `_temp_for` names
 
 def sweep(folder: Path) -> list[Path]:
     """Remove the temporaries a killed process left under `folder`; they are never finished outputs."""
-    found = sorted(folder.rglob(TEMP_GLOB)) if folder.is_dir() else []
+    found = sorted(_temporaries(folder)) if folder.is_dir() else []
     for path in found:
         try:
             path.unlink(missing_ok=True)
         except OSError:  # a read-only folder: nothing can have been left there since it became so
             pass
+    return found
+
+
+def _temporaries(folder: Path) -> list[Path]:
+    """The files under `folder` that `_temp_for` names (`TEMP_GLOB`), found with os.scandir: a province's
+    outputs/ holds 10^5 files, and a walk costs a fraction of Path.rglob's."""
+    found, stack = [], [str(folder)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.name.startswith(".") and fnmatchcase(entry.name, TEMP_GLOB):
+                        found.append(Path(entry.path))
+        except OSError:  # a folder that went away or cannot be read: nothing of ours to remove there
+            continue
     return found
 
 

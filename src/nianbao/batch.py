@@ -13,6 +13,7 @@ interrupted batch leaves finished outputs and no partial ones; the next run does
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,12 +21,13 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic import sweep, write_files
+from .atomic import sweep
 from .data import Registry, read_registry
+from .digests import DigestState
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
-from .overview import index_overviews, overview_tasks, year_pages
+from .overview import overview_tasks, year_pages
 from .params import list_reports
 from .pool import Task, WorkerPool, usable_cpus
 from .project import Project
@@ -156,7 +158,12 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
     pool = start(len(pairs)) if eager else None
     last_save = time.monotonic()
     try:
-        digests = input_digests(project, pairs)
+        # Digests from the files' recorded digests: only files whose size or mtime changed are read.
+        state = DigestState(project.root, project.outputs)
+        digests = input_digests(project, pairs, registry=registry, state=state)
+        if not offices and not years:  # every input was looked at: forget the files deleted since
+            state.forget_untouched(("data" + os.sep, "params" + os.sep))
+        state.save()
         stale = [(o, y) for o, y in pairs
                  if force or not (e := manifest.get(o, y)) or not e.is_fresh(digests[(o, y)], project.outputs)]
         # Outputs that a killed batch finished but did not record are not built again.
@@ -195,26 +202,19 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         finally:  # even when outputs/ is full or read-only: no temporary is left behind
             sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
-    index = write_index(project, manifest)
+    index = write_index(project, manifest, registry)
     years = {y for _, y in pairs}
     overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,
                        problems=problems, overviews=overviews)
 
 
-def write_index(project: Project, manifest: Manifest) -> Path:
-    """`outputs/index.html`: every office-year that has params, with its status, findings and links."""
-    from .data import read_offices
-    from .render.index import index_html
+def write_index(project: Project, manifest: Manifest, registry: Registry | None = None) -> Path:
+    """`outputs/index.html`: every office-year that has params, with its status, findings and links (only
+    what changed is written: `nianbao.index_files`)."""
+    from .index_files import write_index as write
 
-    try:
-        names = {o.id: o.name for o in read_offices(project).values()}
-    except InputError:
-        names = {}
-    entries = [e for e in (manifest.get(o, y) for o, y in list_reports(project, problems=[])) if e]
-    path = project.outputs / "index.html"
-    write_files({path: index_html(entries, names, index_overviews(manifest.overviews))})
-    return path
+    return write(project, manifest, registry)
 
 
 def critical_findings(entry: Entry) -> list[Finding]:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .atomic import write_files
-from .data import Figures, read_figures, read_offices
+from .data import Registry, read_figures, read_registry
+from .digests import SETTLE_NS, DigestState
 from .exceptions import InputError
 from .project import Project
 
@@ -32,63 +34,102 @@ FAILED = "failed"  # bad input, a notebook that raised, a kernel or worker that 
 TEMPLATES = Path(__file__).parent / "render" / "templates"
 
 
-def _files_digest(h: hashlib._Hash, files: Iterable[Path], root: Path) -> None:
-    for path in sorted(files):
+def _files_digest(h: hashlib._Hash, files: Iterable[Path], root: Path, state: DigestState) -> None:
+    for path in files:
         h.update(str(path.relative_to(root)).encode() + b"\0")
-        h.update(path.read_bytes() if path.is_file() else b"(missing)")
+        h.update(state.sha(path).encode())
         h.update(b"\0")
 
 
-def shared_digest(project: Project) -> str:
-    """The digest of what every report shares: nianbao's version, the notebook, templates, suites."""
-    from . import __version__
+def _notebook_digest(path: Path) -> str:
     from .notebook import notebook_digest
 
+    return notebook_digest(path)
+
+
+# Shared digests this process made, by the stat of every shared file: the overviews of a batch ask again.
+_SHARED: dict[tuple, str] = {}
+
+
+def shared_digest(project: Project, state: DigestState | None = None) -> str:
+    """The digest of what every report shares: nianbao's version, the notebook (its code, not its outputs or
+    values), the page templates and the expectation suites. `state`: the digests recorded by earlier runs,
+    used and updated (None: the files are read unless this process digested them already, unchanged)."""
+    from . import __version__
+
+    suites = sorted(project.expectations.glob("*.json"))
+    # The pages' templates; the index's are not in any report or overview (the index is written apart).
+    templates = sorted(p for p in TEMPLATES.rglob("*") if p.is_file() and p.parent.name != "index")
+    stats = []
+    for path in (project.notebook, *suites, *templates):
+        try:
+            st = os.stat(path)
+            stats.append((str(path), st.st_size, st.st_mtime_ns))
+        except OSError:
+            stats.append((str(path), -1, 0))
+    key = tuple(stats)
+    if key in _SHARED:
+        return _SHARED[key]
+    state = state or DigestState(project.root, project.outputs, load=False)
     h = hashlib.sha256(f"nianbao {__version__}\0".encode())
-    h.update(f"notebook {notebook_digest(project.notebook)}\0".encode())  # its code, not its outputs or values
-    _files_digest(h, [*project.expectations.glob("*.json")], project.root)
-    _files_digest(h, (p for p in TEMPLATES.rglob("*") if p.is_file()), TEMPLATES)
-    return h.hexdigest()
+    h.update(f"notebook {state.value(project.notebook, 'notebook', _notebook_digest)}\0".encode())
+    _files_digest(h, suites, project.root, state)
+    _files_digest(h, templates, TEMPLATES, state)
+    digest = h.hexdigest()
+    if all(mtime + SETTLE_NS < state.started_ns for _, _, mtime in stats):  # see nianbao.digests
+        _SHARED[key] = digest
+    return digest
 
 
-def _figures_part(figures: Figures | None) -> list:
-    if figures is None:
-        return []
-    return sorted((ref, value, figures.lines[ref]) for ref, value in figures.values.items())
-
-
-def _file_bytes(path: Path) -> bytes:
+def figures_digests(project: Project, office: str) -> dict[str, str] | None:
+    """The digest of each year's rows of an office's figures file (year as text → hex), each over the cells'
+    keys, values and lines (findings name the line); None when the file cannot be read (its reports fail and
+    say why)."""
     try:
-        return path.read_bytes()
-    except OSError:
-        return b"(missing)"
-
-
-def input_digests(project: Project, pairs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str | None]:
-    """The digest of each office-year's inputs; None when its inputs cannot be read (the run will say why)."""
-    shared = shared_digest(project)
-    try:
-        offices = read_offices(project)
+        years = read_figures(project, office)
     except InputError:
-        offices = {}
-    current: tuple[str, dict[int, Figures] | None] | None = None  # one office's figures at a time: flat memory
+        return None
+    return {str(year): hashlib.sha256(json.dumps(
+        sorted((ref, value, figures.lines[ref]) for ref, value in figures.values.items()),
+        ensure_ascii=False).encode()).hexdigest() for year, figures in years.items()}
+
+
+def input_digests(project: Project, pairs: Iterable[tuple[str, int]], *, registry: Registry | None = None,
+                  state: DigestState | None = None) -> dict[tuple[str, int], str | None]:
+    """The digest of each office-year's inputs; None when its inputs cannot be read (the run will say why).
+
+    A report's digest is made of the digests of its parts: what every report shares (`shared_digest`), its
+    office's row of the registry, its figures rows of the year and of the previous year, its prose file and
+    its params file. A file whose size and mtime are those `state` recorded is not read again (see
+    `nianbao.digests`); so a change to another year's rows of the same figures file, or to another office's
+    row of the registry, leaves this digest as it was. `registry`: as the caller read it (read when None);
+    `state`: the digest records to use and update (by default those in `outputs/`, not saved)."""
+    state = state or DigestState(project.root, project.outputs)
+    shared = shared_digest(project, state)
+    if registry is None:
+        try:
+            registry = read_registry(project)
+        except InputError:
+            registry = Registry({})
+    offices: dict[str, str | None] = {}
+    figures: dict[str, dict[str, str] | None] = {}
     digests: dict[tuple[str, int], str | None] = {}
+    root = str(project.root)
     for office, year in pairs:
-        if current is None or current[0] != office:
-            try:
-                current = (office, read_figures(project, office) if office in offices else None)
-            except InputError:
-                current = (office, None)
-        years = current[1]
-        if years is None:
+        if office not in offices:
+            found = registry.offices.get(office)
+            offices[office] = hashlib.sha256(repr(found).encode()).hexdigest() if found else None
+            figures[office] = state.value(project.figures_file(office), "figures",
+                                          lambda _, o=office: figures_digests(project, o)) if found else None
+        years = figures[office]
+        if offices[office] is None or not isinstance(years, dict):
             digests[(office, year)] = None
             continue
-        h = hashlib.sha256(shared.encode())
-        h.update(json.dumps([repr(offices[office]), _figures_part(years.get(year)),
-                             _figures_part(years.get(year - 1))], ensure_ascii=False).encode())
-        for path in (project.narrative_file(office, year), project.params_file(office, year)):
-            h.update(b"\0" + _file_bytes(path))
-        digests[(office, year)] = h.hexdigest()
+        # Paths as text: a Path per file costs more than its stat. `office` is an id (pairs come checked).
+        narrative, params = (f"{root}/data/narrative/{office}/{year}.md", f"{root}/params/{office}/{year}.yaml")
+        parts = [shared, offices[office], years.get(str(year), ""), years.get(str(year - 1), ""),
+                 state.sha(narrative), state.sha(params)]
+        digests[(office, year)] = hashlib.sha256("\0".join(parts).encode()).hexdigest()
     return digests
 
 
@@ -109,11 +150,16 @@ class Entry:
     def key(self) -> str:
         return f"{self.office}/{self.year}"
 
+    def to_dict(self) -> dict:
+        """The fields as the manifest records them (lists shared with the entry, not copied)."""
+        return dict(self.__dict__)
+
     def is_fresh(self, digest: str | None, outputs: Path) -> bool:
         """True when the outputs exist and were made from exactly these inputs."""
         if digest is None or self.status == FAILED or self.inputs != digest:
             return False
-        return all(name and (outputs / name).is_file() for name in (self.html, self.notebook))
+        return bool(self.html and self.notebook) and all(os.path.isfile(f"{outputs}/{name}")
+                                                         for name in (self.html, self.notebook))
 
 
 def recover(project: Project, office: str, year: int, digest: str | None) -> Entry | None:
@@ -155,13 +201,19 @@ def outcome_entry(project: Project, result: RunResult, findings: list[dict], dig
 
 
 class Manifest:
-    """`outputs/manifest.json`: what produced each output. Written atomically, sorted, diffable."""
+    """`outputs/manifest.json`: what produced each output. Written atomically, sorted, diffable: one line per
+    report. Saved only when something changed; an entry that did not change is not encoded again."""
 
     def __init__(self, project: Project) -> None:
         self.path = project.outputs / MANIFEST
         self.entries: dict[str, Entry] = {}
         # "year" or "region slug/year" → the overview's outcome (nianbao.overview.OverviewEntry)
         self.overviews: dict[str, dict] = {}
+        self._lines: dict[str, str] = {}  # key → the entry's line as last encoded (dropped when it changes)
+        self.changed = False
+        self.changed_years: set[int] = set()  # years of the entries this object changed
+        # The file as read, and as last read or written here: the index's chunks say which manifest they show.
+        self.loaded_stat = self.file_stat = _stat(self.path)
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             for data in raw.get("reports", {}).values():
@@ -170,12 +222,18 @@ class Manifest:
             self.overviews = {str(k): dict(v) for k, v in raw.get("overviews", {}).items()}
         except (OSError, ValueError, TypeError, AttributeError):
             self.entries, self.overviews = {}, {}  # no manifest, or an unreadable one: everything is rebuilt
+            self.changed = True
+        self._saved_overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
 
     def get(self, office: str, year: int) -> Entry | None:
         return self.entries.get(f"{office}/{year}")
 
     def put(self, entry: Entry) -> None:
-        self.entries[entry.key] = entry
+        if self.entries.get(entry.key) != entry:
+            self.entries[entry.key] = entry
+            self._lines.pop(entry.key, None)
+            self.changed = True
+            self.changed_years.add(entry.year)
 
     def put_overview(self, outcome: dict | Entry) -> None:
         """Record an overview (a year's, or a region's year); a worker that died while making it comes as a failed
@@ -185,13 +243,43 @@ class Manifest:
         if isinstance(outcome, Entry):
             outcome = {"year": outcome.year, "status": FAILED, "inputs": outcome.inputs, "error": outcome.error,
                        "region": outcome.office.partition(":")[2]}
-        self.overviews[overview_key(outcome["year"], outcome.get("region"))] = outcome
+        key = overview_key(outcome["year"], outcome.get("region"))
+        if self.overviews.get(key) != outcome:
+            self.overviews[key] = outcome
+            self.changed = True
 
     def as_dicts(self) -> dict[str, dict]:
-        return {k: asdict(e) for k, e in self.entries.items()}
+        """Every entry as a dict ("office/year" → fields); the dicts share their lists with the entries."""
+        return {k: e.to_dict() for k, e in self.entries.items()}
 
     def save(self) -> None:
-        reports = {k: asdict(e) for k, e in sorted(self.entries.items())}
-        data = {"version": 1, "reports": reports, **({"overviews": self.overviews} if self.overviews else {})}
-        text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
-        write_files({self.path: text + "\n"})
+        """Write the manifest when something changed since it was read or last saved."""
+        # Overviews may be recorded straight into `overviews` (a year's page of regions): compare their text.
+        overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
+        if not self.changed and overviews == self._saved_overviews:
+            return
+        lines = []
+        for key in sorted(self.entries):
+            if key not in self._lines:
+                self._lines[key] = _line(key, self.entries[key].to_dict())
+            lines.append(self._lines[key])
+        text = (f'{{"overviews": {overviews},\n"reports": {{\n' + ",\n".join(lines)
+                + '\n},\n"version": 1}\n')
+        write_files({self.path: text})
+        self.changed = False
+        self._saved_overviews = overviews
+        self.file_stat = _stat(self.path)
+
+
+def _stat(path: Path) -> list[int] | None:
+    """What tells one version of a file from another without reading it: inode (each atomic write makes a new
+    file), size, mtime and ctime."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _line(key: str, data: dict) -> str:
+    return json.dumps(key, ensure_ascii=False) + ": " + json.dumps(data, ensure_ascii=False, sort_keys=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import nullcontext
 from typing import Any
 
 import yaml
 
 from .exceptions import InputError
-from .project import Project, check_office_id, check_year
+from .project import YEAR, Project, check_office_id, check_year, first_year
 from .textfile import read_text
 
 KNOWN = {"office", "year"}
@@ -90,25 +92,32 @@ def list_reports(project: Project, offices: list[str] | None = None, years: list
     `InputError`; given a `problems` list, it is appended there instead and the others are listed."""
     root = project.root / "params"
     found = []
-    for folder in sorted(root.iterdir()) if root.is_dir() else ():
-        if not folder.is_dir() or (offices and folder.name not in offices):
+    with os.scandir(root) if root.is_dir() else nullcontext(()) as entries:
+        folders = sorted(e.name for e in entries if e.is_dir())
+    for name in folders:
+        if offices and name not in offices:
             continue
+        folder = root / name
         try:
-            office = check_office_id(folder.name, file=project.relative(folder))
+            check_office_id(name, file=project.relative(folder))
         except InputError as exc:
             if problems is None:
                 raise
             problems.append(exc)
             continue
-        for path in sorted(folder.glob("*.yaml")):
-            try:
-                year = check_year(path.stem, file=project.relative(path), office=office)
-            except InputError as exc:
-                if problems is None:
-                    raise
-                if not years:  # a bad name is no year of a --years selection
-                    problems.append(exc)
+        with os.scandir(folder) as entries:
+            stems = sorted(e.name[:-5] for e in entries if e.name.endswith(".yaml"))
+        for stem in stems:
+            if not (YEAR.fullmatch(stem) and int(stem) >= first_year()):  # the message is made only when needed
+                try:
+                    check_year(stem, file=project.relative(folder / f"{stem}.yaml"), office=name)
+                except InputError as exc:
+                    if problems is None:
+                        raise
+                    if not years:  # a bad name is no year of a --years selection
+                        problems.append(exc)
                 continue
+            year = int(stem)
             if not years or year in years:
-                found.append((office, year))
+                found.append((name, year))
     return found

@@ -1,0 +1,109 @@
+"""What each input file digested to, kept between batches: `outputs/.nianbao-digests.json`.
+
+A batch needs the digest of every selected report's inputs to know what changed. Reading and parsing every
+figures file, prose and params file of a province for that costs as much as the files weigh; a file whose
+size and modification time (ns) are those recorded here is not read again, so a run that changed nothing
+costs a `stat` per input file and the reading of this file.
+
+A file modified within the timestamp granularity of the moment it was digested could change again without
+its size or mtime changing (a second edit in the same tick; coarse file systems keep 1 s or 2 s). A record is
+therefore trusted only when the file's mtime was at least `SETTLE_NS` older than the start of the run that
+digested it; a fresher record is used by that run and digested again by the next one (git calls these
+entries "racily clean"). The file is a cache: deleting it, or an unreadable one, only means digesting again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .atomic import write_files
+
+STATE = ".nianbao-digests.json"
+VERSION = 1
+# How much older than the digesting run a file's mtime must be for its record to be trusted: FAT keeps mtimes
+# to 2 s, and the kernel's file timestamps lag the clock by up to a tick.
+SETTLE_NS = 2_000_000_000
+MISSING = "(missing)"
+
+
+def file_sha(path: Path | str) -> str:
+    """The SHA-256 of a file's bytes, hex. Raises `OSError`."""
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class DigestState:
+    """Per-file values (a content digest, or what a parser made of the file) keyed by the file's size and mtime.
+
+    `value(path, kind, compute)` returns the recorded value when the file's stat is the recorded one and the
+    record is settled, else `compute(path)` (recorded); a missing file is `MISSING`. Paths are recorded
+    relative to `root`. `save()` writes the file only when something was recorded.
+    """
+
+    def __init__(self, root: Path, outputs: Path, *, load: bool = True) -> None:
+        self.root = root
+        self.path = outputs / STATE
+        self._prefix = str(root) + os.sep
+        self.started_ns = time.time_ns()
+        self.records: dict[str, list] = {}  # "data/x.csv" → [kind, size, mtime_ns, settled, value]
+        self.touched: set[str] = set()
+        self.computed = 0  # files read this run (for the benchmark and the tests)
+        self.changed = False
+        try:
+            if not load:
+                return
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            if raw.get("version") == VERSION and isinstance(raw.get("files"), dict):
+                self.records = raw["files"]
+        except (OSError, ValueError, AttributeError):
+            pass  # none yet, or unreadable: everything is digested again
+
+    def value(self, path: Path | str, kind: str, compute: Callable[[Any], Any]) -> Any:
+        text = str(path)
+        rel = text[len(self._prefix):] if text.startswith(self._prefix) else os.path.relpath(text, self.root)
+        self.touched.add(rel)
+        try:
+            st = os.stat(path)
+        except OSError:
+            self.records.pop(rel, None)
+            return MISSING
+        record = self.records.get(rel)
+        if (record and record[0] == kind and record[1] == st.st_size and record[2] == st.st_mtime_ns
+                and record[3]):
+            return record[4]
+        try:
+            value = compute(path)
+        except FileNotFoundError:  # deleted between stat and read
+            self.records.pop(rel, None)
+            return MISSING
+        self.computed += 1
+        settled = st.st_mtime_ns + SETTLE_NS < self.started_ns
+        new = [kind, st.st_size, st.st_mtime_ns, settled, value]
+        if new != record:
+            self.records[rel] = new
+            self.changed = True
+        return value
+
+    def sha(self, path: Path | str) -> str:
+        """The digest of a file's bytes, or `MISSING`."""
+        return self.value(path, "sha", file_sha)
+
+    def forget_untouched(self, under: tuple[str, ...]) -> None:
+        """Drop the records of files under the folders `under` (relative) that this run did not look at: files
+        deleted or renamed since. Call only after a run that looked at every input there."""
+        for rel in [r for r in self.records if r.startswith(under) and r not in self.touched]:
+            del self.records[rel]
+            self.changed = True
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        text = json.dumps({"version": VERSION, "files": self.records}, ensure_ascii=False, separators=(",", ":"))
+        write_files({self.path: text})
+        self.changed = False
