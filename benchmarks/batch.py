@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -111,18 +112,28 @@ def measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
     peak = 0
-    done = threading.Event()
-
     last_cpu.clear()
 
     def sample() -> None:
         nonlocal peak
+        peak = max(peak, tree_rss(proc.pid))
+        tree_cpu(proc.pid, last_cpu)
+
+    seconds, out = sampled(proc, cmd, started, sample)
+    return seconds, peak, out
+
+
+def sampled(proc: subprocess.Popen, cmd: list[str], started: float, sample: Callable[[], None]) -> tuple[float, str]:
+    """Wait for `proc` while a thread calls `sample()` every 50 ms; its wall time since `started` and its
+    stdout. Exits the benchmark when `cmd` fails (an exit status other than 0 or 1)."""
+    done = threading.Event()
+
+    def loop() -> None:
         while not done.is_set():
-            peak = max(peak, tree_rss(proc.pid))
-            tree_cpu(proc.pid, last_cpu)
+            sample()
             done.wait(0.05)
 
-    sampler = threading.Thread(target=sample, daemon=True)
+    sampler = threading.Thread(target=loop, daemon=True)
     sampler.start()
     out, _ = proc.communicate()
     seconds = time.perf_counter() - started
@@ -130,7 +141,7 @@ def measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
     sampler.join()
     if proc.returncode not in (0, 1):
         sys.exit(f"{' '.join(cmd)} failed with exit status {proc.returncode}:\n{out}")
-    return seconds, peak, out
+    return seconds, out
 
 
 def synth_project(folder: Path, offices: int) -> Path:
@@ -252,39 +263,29 @@ def process_peaks(cmd: list[str], cwd: Path) -> tuple[float, dict[int, tuple[int
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     seen: dict[int, tuple[int, str, int]] = {}
-    done = threading.Event()
 
     def sample() -> None:
-        while not done.is_set():
-            tree = {proc.pid}
-            for entry in sorted(os.scandir("/proc"), key=lambda e: int(e.name) if e.name.isdigit() else 0):
-                if not entry.name.isdigit():
+        tree = {proc.pid}
+        for entry in sorted(os.scandir("/proc"), key=lambda e: int(e.name) if e.name.isdigit() else 0):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                pid = int(entry.name)
+                if pid not in tree and parent not in tree:
                     continue
-                try:
-                    with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
-                        parent = int(f.read().rsplit(")", 1)[1].split()[1])
-                    pid = int(entry.name)
-                    if pid not in tree and parent not in tree:
-                        continue
-                    tree.add(pid)
-                    with open(f"/proc/{pid}/statm", encoding="ascii") as f:
-                        rss = int(f.read().split()[1]) * page
-                    with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        line = f.read().replace(b"\0", b" ").decode(errors="replace")
-                except (OSError, IndexError, ValueError):
-                    continue
-                before = seen.get(pid, (0, "", 0))
-                seen[pid] = (parent, before[1] or line, max(rss, before[2]))  # an exited process has no cmdline
-            done.wait(0.05)
+                tree.add(pid)
+                with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+                    rss = int(f.read().split()[1]) * page
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    line = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            before = seen.get(pid, (0, "", 0))
+            seen[pid] = (parent, before[1] or line, max(rss, before[2]))  # an exited process has no cmdline
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = proc.communicate()
-    seconds = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    if proc.returncode not in (0, 1):
-        sys.exit(f"{' '.join(cmd)} failed with exit status {proc.returncode}:\n{out}")
+    seconds, out = sampled(proc, cmd, started, sample)
     return seconds, {proc.pid: (0, "client", seen.get(proc.pid, (0, "", 0))[2]),
                      **{k: v for k, v in seen.items() if k != proc.pid}}, out
 
