@@ -260,7 +260,7 @@ def _kept_figures(path: Path, key: list[int]) -> dict[int, dict[str, str | None]
 def _shared(project: Project) -> hashlib._Hash:
     h = hashlib.sha256(f"{shared_digest(project)}\0".encode())
     path = overview_notebook(project)
-    h.update(path.read_bytes() if path.is_file() else b"(missing)")
+    h.update(_file_bytes(path))
     return h
 
 
