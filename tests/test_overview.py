@@ -401,3 +401,28 @@ def test_the_office_id_overview_is_refused_where_it_is_written(project, tmp_path
                           "--project", str(project.root)], capture_output=True, text=True)
     assert run.returncode == 2 and "保留名称" in run.stderr and "Traceback" not in run.stderr
     assert not (project.data / "narrative" / "overview").exists()
+
+
+def test_kept_figures_are_not_trusted_for_a_file_edited_in_its_timestamp_tick(project: Project) -> None:
+    """The overviews' copy of an office's figures, keyed by size and mtime, follows the batch's digests'
+    rule (`nianbao.digests.SETTLE_NS`): a file read within the settling time of its mtime is read again, so a
+    second edit of the same size in the same tick is seen; a settled file is read from the copy."""
+    import os
+
+    from nianbao import overview
+
+    path = project.figures_file("shili-0001")
+    text = path.read_text(encoding="utf-8")
+    assert "2019,t2,rules,made,1\n" in text
+    path.write_text(text, encoding="utf-8")  # just saved by the analyst: its mtime is now
+    overview._READ.clear()
+    assert overview._read_figures(project, "shili-0001")[2019]["t2.rules.made"] == "1"
+    st = path.stat()
+    path.write_text(text.replace("2019,t2,rules,made,1\n", "2019,t2,rules,made,7\n"), encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime: only the bytes differ
+    assert overview._read_figures(project, "shili-0001")[2019]["t2.rules.made"] == "7"
+    # Settled (mtime well in the past): kept in this process and in outputs/overview/.figures/.
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 10 * 10**9))
+    overview._read_figures(project, "shili-0001")
+    kept = project.outputs / overview.OUTPUT_DIR / overview.CACHE_DIR / "shili-0001.json"
+    assert kept.is_file() and path in overview._READ

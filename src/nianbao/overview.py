@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -26,6 +27,7 @@ from pathlib import Path
 from . import __version__
 from .atomic import temp_path, write_files
 from .data import Office, read_figures, read_offices
+from .digests import SETTLE_NS
 from .exceptions import ExecutionFailed, InputError
 from .formats import Format, format_for
 from .kernel import IPCKernelManager
@@ -223,20 +225,24 @@ def _read_figures(project: Project, office: str) -> dict[int, dict[str, str | No
 
     A file read once is kept, in this process and in `outputs/overview/.figures/<office>.json` with the file's
     size and mtime: a region's overview reads every office's figures of every year, and checking each row
-    again (`read_figures`) cost 15 s for 10 000 office-years where reading the kept copies costs 0.4 s."""
+    again (`read_figures`) cost 15 s for 10 000 office-years where reading the kept copies costs 0.4 s. As
+    with the batch's digests (`nianbao.digests`), only a file whose mtime had settled when it was read is
+    kept: a second edit within the same timestamp tick keeps size and mtime."""
     path = project.figures_file(office)
     try:
         stat = path.stat()
         key = [stat.st_size, stat.st_mtime_ns]
     except OSError:
-        return {y: f.values for y, f in read_figures(project, office).items()}  # says why, with the file
+        return _values(project, office)  # says why, with the file
+    if stat.st_mtime_ns + SETTLE_NS >= time.time_ns():
+        return _values(project, office)
     memo = _READ.get(path)
     if memo is not None and memo[0] == key:
         return memo[1]
     kept = project.outputs / OUTPUT_DIR / CACHE_DIR / f"{office}.json"
     years = _kept_figures(kept, key)
     if years is None:
-        years = {y: f.values for y, f in read_figures(project, office).items()}
+        years = _values(project, office)
         try:
             text = json.dumps({"nianbao": __version__, "key": key, "years": years}, ensure_ascii=False,
                               separators=(",", ":"))
@@ -245,6 +251,10 @@ def _read_figures(project: Project, office: str) -> dict[int, dict[str, str | No
             pass  # a read-only outputs/: read the file again next time
     _READ[path] = (key, years)
     return years
+
+
+def _values(project: Project, office: str) -> dict[int, dict[str, str | None]]:
+    return {y: f.values for y, f in read_figures(project, office).items()}
 
 
 def _kept_figures(path: Path, key: list[int]) -> dict[int, dict[str, str | None]] | None:
