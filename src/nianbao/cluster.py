@@ -23,7 +23,6 @@ import os
 import shutil
 import tempfile
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,9 +31,9 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-from .exceptions import ExecutionFailed, NianbaoError
+from .exceptions import NianbaoError
 from .manifest import FAILED, GATED, MANIFEST, PUBLISHED, Entry, outcome_entry, shared_digest
-from .pool import Task
+from .pool import Task, failure_reason
 from .project import Project
 
 ENV = "DASK_SCHEDULER_ADDRESS"
@@ -94,16 +93,6 @@ def project_bundle(project: Project) -> Bundle:
     paths = [p for folder in (project.data, project.root / "params", project.notebook.parent, project.expectations)
              for p in sorted(folder.rglob("*")) if p.is_file()]
     return _bundle(_read(project, [*paths, project.outputs / MANIFEST]))
-
-
-def failure_reason(exc: BaseException) -> str:
-    """One line first (the batch's summary shows it), then the notebook's traceback when there is one."""
-    from .pool import ANSI
-
-    if isinstance(exc, ExecutionFailed):
-        lines = [f"{exc.ename}: {exc.evalue}", *(["", *exc.traceback] if exc.traceback else [])]
-        return ANSI.sub("", "\n".join(lines))
-    return "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
 
 
 # -- on the workers ----------------------------------------------------------------------------------

@@ -89,6 +89,15 @@ class Task:
     inputs: str | None
 
 
+def failure_reason(exc: BaseException) -> str:
+    """Why a report failed: one line first (the batch's summary shows it), then the notebook's traceback when
+    there is one, without terminal colours."""
+    if isinstance(exc, ExecutionFailed):
+        lines = [f"{exc.ename}: {exc.evalue}", *(["", *exc.traceback] if exc.traceback else [])]
+        return ANSI.sub("", "\n".join(lines))
+    return "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
+
+
 def execute_task(project: Project, task: Task, engine: str | None = "nianbao", *, kernel: str | None = None,
                  timeout: int | None = None) -> Entry:
     """Execute and publish one report; every failure becomes a failed entry with its reason. `kernel`: the
@@ -96,18 +105,11 @@ def execute_task(project: Project, task: Task, engine: str | None = "nianbao", *
     from .run import execute_report
 
     findings = [Finding.from_dict(d) for d in task.findings]
-    failed = Entry(task.office, task.year, FAILED, task.inputs, findings=task.findings)
     try:
         result = execute_report(project, task.office, task.year, findings=findings, engine=engine,
                                 inputs=task.inputs, timeout=timeout or TIMEOUT, kernel=kernel)
-    except ExecutionFailed as exc:
-        # The reason first (the batch's summary shows that line), then the notebook's traceback.
-        lines = [f"{exc.ename}: {exc.evalue}", *(["", *exc.traceback] if exc.traceback else [])]
-        failed.error = ANSI.sub("", "\n".join(lines))
-        return failed
-    except Exception as exc:  # a dead kernel, a full disk: this report fails, the batch goes on
-        failed.error = "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
-        return failed
+    except Exception as exc:  # a notebook that raised, a dead kernel, a full disk: this report fails, the batch goes on
+        return Entry(task.office, task.year, FAILED, task.inputs, findings=task.findings, error=failure_reason(exc))
     return outcome_entry(project, result, task.findings, task.inputs)
 
 
