@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import set_figure
+from test_contract import mount
 
 from nianbao import overview as ov
 from nianbao.batch import run_batch
@@ -207,14 +208,6 @@ def test_a_spoilt_or_old_kept_copy_is_not_trusted(tmp_path, spoil) -> None:
     assert page(ov.load_overview(project, 2023, REGION)) == want
     if spoil == "old format":
         assert not path.with_name("shili-0002.json").exists() and path.is_file()  # replaced by the new copy
-
-
-def mount(*args: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount outputs/ read-only")
-    done = subprocess.run(["mount", *args], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount here: {done.stderr.strip()}")
 
 
 def test_a_read_only_outputs_folder_keeps_nothing_and_the_page_is_the_same(tmp_path) -> None:
