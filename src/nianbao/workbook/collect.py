@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..atomic import write_files
+from ..contacts import contacts_file, with_contact
 from ..data import figures_csv, read_figures, read_offices
 from ..exceptions import InputError
 from ..ingest import Ingested, _registry_with
@@ -71,6 +72,9 @@ def ingest_workbook(project: Project, path: Path, *, office: str | None = None,
     registry = _registry_with(project, office_id, report)
     if registry is not None:
         writes[project.offices_file] = registry
+    contacts = with_contact(project, office_id, wb.year, wb.contact)
+    if contacts is not None:
+        writes[contacts_file(project)] = contacts
     for target, text in ((project.params_file(office_id, wb.year), params_text(office_id, wb.year)),
                          (project.narrative_file(office_id, wb.year), narrative_skeleton(wb.year))):
         if not target.exists():
