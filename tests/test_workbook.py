@@ -588,29 +588,38 @@ def _uno_python() -> str | None:
     return None
 
 
-@needs_soffice
-def test_rows_inserted_and_sheet_renamed_in_libreoffice(synthetic: Project, tmp_path: Path) -> None:
-    """An office edits the form by hand in Calc: types figures (one as text), inserts rows in 表三 and 表四,
-    renames 表三. Calc moves the formulas and caches their values; the ingest finds every cell by its label."""
+def _edited_in_calc(synthetic: Project, tmp_path: Path, typed: dict[str, object],
+                    edits: dict[str, list]) -> tuple[Project, str, dict[str, str], Path]:
+    """A copy of the project, an office's 2024 form (its totals are formulas) typed in (`typed`) and edited
+    (`edits`, see lo_edit.py) in LibreOffice Calc through UNO and saved: (project, office, the form's cells,
+    the saved file)."""
     import json
 
     python = _uno_python()
     if python is None:
         pytest.skip("no Python with LibreOffice's uno module (apt-get install python3-uno)")
     project = copy_of(synthetic, tmp_path / "p")
-    office = sorted(read_offices(project))[1]  # its 2024 totals are formulas
+    office = sorted(read_offices(project))[1]
     form = _form(project, office, 2024, tmp_path / "forms")
     coords = _coords(form, 2024)
-    typed = {"t3.deny_1.natural": 7, "t3.carry_out.other_org": 2, "t4.review.upheld": 4,
-             "t2.license.decisions": "12"}
-    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()],
-             "insert_rows": [["表三", 9, 2], ["表四", 5, 1]], "rename": [["表三", "申请办理"]]}
+    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()], **edits}
     (tmp_path / "edits.json").write_text(json.dumps(edits, ensure_ascii=False), encoding="utf-8")
     saved = tmp_path / "saved" / form.name
     saved.parent.mkdir()
     subprocess.run([python, str(Path(__file__).parent / "lo_edit.py"), str(form), str(saved),
                     str(tmp_path / "lo-profile"), str(tmp_path / "edits.json")], check=True, timeout=300,
                    capture_output=True)
+    return project, office, coords, saved
+
+
+@needs_soffice
+def test_rows_inserted_and_sheet_renamed_in_libreoffice(synthetic: Project, tmp_path: Path) -> None:
+    """An office edits the form by hand in Calc: types figures (one as text), inserts rows in 表三 and 表四,
+    renames 表三. Calc moves the formulas and caches their values; the ingest finds every cell by its label."""
+    typed = {"t3.deny_1.natural": 7, "t3.carry_out.other_org": 2, "t4.review.upheld": 4,
+             "t2.license.decisions": "12"}
+    project, office, _, saved = _edited_in_calc(synthetic, tmp_path, typed, {
+        "insert_rows": [["表三", 9, 2], ["表四", 5, 1]], "rename": [["表三", "申请办理"]]})
     read = read_workbook(saved)
     assert read.cells["t3.deny_1.natural"] == "申请办理!D12"  # row 10 of the form, 2 rows inserted above
     assert read.cells["t4.review.upheld"] == "表四!A7"
@@ -627,26 +636,11 @@ def test_rows_inserted_and_sheet_renamed_in_libreoffice(synthetic: Project, tmp_
 def test_columns_inserted_in_libreoffice(synthetic: Project, tmp_path: Path) -> None:
     """An office inserts note columns in Calc (inside merged headers, between data columns) and types figures:
     Calc widens the merged cells and moves the formulas; the ingest finds every column by its labels."""
-    import json
-
-    python = _uno_python()
-    if python is None:
-        pytest.skip("no Python with LibreOffice's uno module (apt-get install python3-uno)")
-    project = copy_of(synthetic, tmp_path / "p")
-    office = sorted(read_offices(project))[1]  # its 2024 totals are formulas
-    form = _form(project, office, 2024, tmp_path / "forms")
-    coords = _coords(form, 2024)
     typed = {"t3.new.business": 9, "t3.new.research": 5, "t4.review.corrected": 3, "t4.after_review.pending": 6,
              "t2.rules.issued": 4, "t2.rules.repealed": 1}
-    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()],
-             "insert_columns": [["表三", 4, 1], ["表三", 12, 2], ["表四", 1, 1], ["表二", 2, 1]],
-             "after": [["表三", "E5", "备注"], ["表三", "E8", "含信函申请2件"], ["表四", "B5", "注"]]}
-    (tmp_path / "edits.json").write_text(json.dumps(edits, ensure_ascii=False), encoding="utf-8")
-    saved = tmp_path / "saved" / form.name
-    saved.parent.mkdir()
-    subprocess.run([python, str(Path(__file__).parent / "lo_edit.py"), str(form), str(saved),
-                    str(tmp_path / "lo-profile"), str(tmp_path / "edits.json")], check=True, timeout=300,
-                   capture_output=True)
+    project, office, coords, saved = _edited_in_calc(synthetic, tmp_path, typed, {
+        "insert_columns": [["表三", 4, 1], ["表三", 12, 2], ["表四", 1, 1], ["表二", 2, 1]],
+        "after": [["表三", "E5", "备注"], ["表三", "E8", "含信函申请2件"], ["表四", "B5", "注"]]})
     merged = {str(r) for r in load_workbook(saved)["表三"].merged_cells.ranges}
     assert any(r.startswith("D") and r.split(":")[1].startswith("K") for r in merged), merged  # 申请人情况, widened
     read = read_workbook(saved)
