@@ -256,16 +256,20 @@ def against(rev: str, reports: int, jobs: int | None, rounds: int, work: Path) -
           f"{base_cpu / our_cpu:.2f}x less (load now {os.getloadavg()[0]:.1f})")
 
 
-def process_peaks(cmd: list[str], cwd: Path) -> tuple[float, dict[int, tuple[int, str, int]], str]:
-    """Run `cmd`; its wall time, each process of its tree as pid -> (parent, command line, peak RSS bytes),
-    sampled every 50 ms, and its stdout."""
+def process_peaks(cmd: list[str], cwd: Path) -> tuple[float, dict[int, tuple[int, str, int, int]], str]:
+    """Run `cmd`; its wall time, each process of its tree as pid -> (parent, command line, peak RSS bytes,
+    peak RSS bytes of it and its children at one sample; for the client, of the whole tree), sampled every
+    50 ms, and its stdout. The last is what a worker and its kernel hold at once: a worker's kernels come one
+    after another (recycled every `engines.MAX_REPORTS` reports, another for the overviews), and adding up
+    each one's own peak made a worker's memory seem to grow with the number of reports."""
     page = os.sysconf("SC_PAGE_SIZE")
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    seen: dict[int, tuple[int, str, int]] = {}
+    seen: dict[int, tuple[int, str, int, int]] = {}
 
     def sample() -> None:
         tree = {proc.pid}
+        now: dict[int, tuple[int, int]] = {}  # pid -> (parent, RSS) at this sample
         for entry in sorted(os.scandir("/proc"), key=lambda e: int(e.name) if e.name.isdigit() else 0):
             if not entry.name.isdigit():
                 continue
@@ -282,11 +286,17 @@ def process_peaks(cmd: list[str], cwd: Path) -> tuple[float, dict[int, tuple[int
                     line = f.read().replace(b"\0", b" ").decode(errors="replace")
             except (OSError, IndexError, ValueError):
                 continue
-            before = seen.get(pid, (0, "", 0))
-            seen[pid] = (parent, before[1] or line, max(rss, before[2]))  # an exited process has no cmdline
+            before = seen.get(pid, (0, "", 0, 0))
+            seen[pid] = (parent, before[1] or line, max(rss, before[2]), before[3])  # an exited one has no cmdline
+            now[pid] = (parent, rss)
+        for pid, (_, rss) in now.items():
+            together = rss + sum(r for p, r in now.values() if p == pid)
+            if pid == proc.pid:
+                together = sum(r for _, r in now.values())  # the client: the whole tree
+            seen[pid] = (*seen[pid][:3], max(seen[pid][3], together))
 
     seconds, out = sampled(proc, cmd, started, sample)
-    return seconds, {proc.pid: (0, "client", seen.get(proc.pid, (0, "", 0))[2]),
+    return seconds, {proc.pid: (0, "client", *seen.get(proc.pid, (0, "", 0, 0))[2:]),
                      **{k: v for k, v in seen.items() if k != proc.pid}}, out
 
 
@@ -307,14 +317,12 @@ def scheduler_comparison(work: Path, reports: int, rounds: int) -> None:
             cmd = [str(BIN / "nianbao"), "batch", "--project", str(project), "--force", "--jobs", "2", *extra]
             seconds, procs, _ = process_peaks(cmd, project)
             times[name].append(seconds)
-            client = procs.pop(next(iter(procs)))[2]
-            kernels = {pid: v for pid, v in procs.items() if "ipykernel" in v[1]}
+            _, _, client, tree = procs.pop(next(iter(procs)))
             workers = {pid: v for pid, v in procs.items() if "spawn_main" in v[1]}  # the pool's or Dask's
-            each = [rss + sum(k[2] for k in kernels.values() if k[0] == pid) for pid, (_, _, rss) in workers.items()]
-            total = client + sum(v[2] for v in procs.values())
+            each = [together for _, _, _, together in workers.values()]  # a worker and its kernel at once
             peaks[name].append(f"client {client / 2**20:.0f} MiB, workers "
                                f"{', '.join(f'{b / 2**20:.0f}' for b in sorted(each))} MiB "
-                               f"(process + kernel), tree {total / 2**20:.0f} MiB")
+                               f"(process + kernel at once), tree {tree / 2**20:.0f} MiB at once")
     median = {name: statistics.median(t) for name, t in times.items()}
     for name, label in (("pool", "local process pool, --jobs 2"), ("dask", "--scheduler local --jobs 2")):
         runs = ", ".join(f"{t:.1f}" for t in times[name])
