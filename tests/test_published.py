@@ -302,8 +302,8 @@ def test_ingest_refuses_to_replace_an_office_year_without_force(tmp_path) -> Non
 def test_ingest_cli_reports_the_cells_not_reported(tmp_path) -> None:
     result = CliRunner().invoke(main, ["ingest", str(SEED), "--office", "taihe", "--project", str(tmp_path / "p")])
     assert result.exit_code == 0, result.output
-    assert "太和街道办事处 2020 (F2019) → taihe (new office): 48 of 198 cells" in result.output
-    assert "not reported (150, written blank): 表三 · 一、本年新收政府信息公开申请数量 · 商业企业" in result.output
+    assert "太和街道办事处 2020年（F2019）→ taihe（新登记机关）：读到48/198个单元格" in result.output
+    assert "未填报（150个，写为空白）：表三 · 一、本年新收政府信息公开申请数量 · 商业企业" in result.output
 
 
 def test_spellings_real_reports_use_are_read(synthetic, tmp_path) -> None:

@@ -139,7 +139,7 @@ def test_office_and_year_given_are_enough_without_a_title(tmp_path) -> None:
     result = CliRunner().invoke(main, ["ingest", str(path), "--project", str(project), "--office", "qinglan",
                                        "--year", "2023"])
     assert result.exit_code == 0, result.output
-    assert "→ qinglan (new office): 200 of 200 cells" in result.output
+    assert "→ qinglan（新登记机关）：读到200/200个单元格" in result.output
     # The year from the preamble's 统计期限 sentence when the report states it.
     dated = text.replace("编制本报告。", "编制本报告。所列数据的统计期限为2023年1月1日至2023年12月31日。", 1)
     pub = read_published(write(tmp_path, "dated.txt", dated), office="青岚县示例档案局")

@@ -89,7 +89,7 @@ def test_round_trip_is_exact_for_both_formats(synthetic: Project, tmp_path: Path
     assert code == 0, out
     assert files_under(project.data) == before
     code, out = cli("ingest", "--project", project.root, tmp_path / "forms")
-    assert code == 0 and out.count("unchanged") == 18, out  # re-ingest is a no-op
+    assert code == 0 and out.count("未改动") == 18, out  # re-ingest is a no-op
     assert files_under(project.data) == before
 
 
@@ -226,7 +226,7 @@ def test_numbers_typed_as_text_are_read(synthetic: Project, tmp_path: Path) -> N
     assert [read.values[r] for r in typed] == ["12", "12", "12", None, "3.50", None, "2"]
     assert read.originals["t3.new.research"] == "１２"
     code, out = cli("ingest", "--project", project.root, path)
-    assert code == 0 and "t3.new.research: read '１２' as 12" in out, out
+    assert code == 0 and "科研机构（t3.new.research）：“１２”读作 12" in out, out
 
 
 def test_rows_inserted_sheets_renamed_and_reordered(synthetic: Project, tmp_path: Path) -> None:
@@ -404,9 +404,9 @@ def test_workbook_keeps_existing_forms_unless_forced(synthetic: Project, tmp_pat
     path = _form(project, office, 2024, tmp_path / "forms")
     path.write_bytes(b"filled")
     code, out = cli("workbook", "--project", project.root, "--out", tmp_path / "forms", "--years", "2024")
-    assert code == 0 and "kept" in out and path.read_bytes() == b"filled"
+    assert code == 0 and f"保留 {path}" in out and path.read_bytes() == b"filled"
     code, out = cli("workbook", "--project", project.root, "--out", tmp_path / "forms", "--years", "2024", "--force")
-    assert code == 0 and "wrote 3 workbook(s)" in out and path.read_bytes() != b"filled"
+    assert code == 0 and "已生成3份报表" in out and path.read_bytes() != b"filled"
 
 
 # -- carry-overs ----------------------------------------------------------------------------------------------
@@ -565,7 +565,7 @@ def test_libreoffice_round_trip_is_exact(synthetic: Project, tmp_path: Path) -> 
     for path in sorted((tmp_path / "forms").glob("*.xlsx")):
         _soffice_convert(path, tmp_path / "lo")
     code, out = cli("ingest", "--project", project.root, tmp_path / "lo")
-    assert code == 0 and out.count("unchanged") == 12, out
+    assert code == 0 and out.count("未改动") == 12, out
     assert files_under(project.data) == before
 
 
