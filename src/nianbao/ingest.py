@@ -93,7 +93,7 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
     existing = read_figures(project, office_id) if figures_file.exists() else {}
     narrative = project.narrative_file(office_id, report.year)
     writes: dict[Path, str] = {}
-    registry = _registry_with(project, office_id, report)
+    registry = registry_with(project, office_id, report)
     if registry is not None:
         writes[project.offices_file] = registry
     kept = [(y, ref, v or "") for y, f in sorted(existing.items()) if y != report.year for ref, v in f.values.items()]
@@ -120,7 +120,7 @@ def _slip_of(name: str, by_name: dict[str, str]) -> str | None:
     return near[0] if len(near) == 1 else None
 
 
-def _registry_with(project: Project, office_id: str, report: Published) -> str | None:
+def registry_with(project: Project, office_id: str, report: Published) -> str | None:
     """`data/offices.csv` with the office added (and the label columns its report needs), or None when the
     office is listed already."""
     path = project.offices_file
