@@ -146,3 +146,4 @@ def test_a_warm_kernel_keeps_nothing_of_the_notebooks_it_ran(tmp_path) -> None:
         engines.shutdown()
     # Kept, the five runs would hold 4 x 80 MiB more at the fifth run's start than at the second's.
     assert rss[-1] - rss[1] < 40 * 2**20, [r >> 20 for r in rss]
+

@@ -153,11 +153,11 @@ def _read_suites(folder: Path) -> dict[str, dict]:
         try:
             suite = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise InputError("expectation suite not found (run `nianbao expectations` to write it)",
+            raise InputError("找不到校验规则文件（expectation suite），请运行 nianbao expectations 生成",
                              file=path) from None
         except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON: {exc.msg}", file=path, line=exc.lineno) from None
+            raise InputError(f"JSON 格式有误：{exc.msg}", file=path, line=exc.lineno) from None
         if not isinstance(suite, dict) or suite.get("meta", {}).get("frame") != name:
-            raise InputError(f"not a nianbao suite for the {name!r} frame", file=path)
+            raise InputError(f"不是 nianbao 的“{name}”校验规则文件", file=path)
         suites[name] = suite
     return suites
