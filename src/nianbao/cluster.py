@@ -23,8 +23,9 @@ import os
 import shutil
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,10 @@ PLUGIN = "nianbao"
 MIN_CHUNK, MAX_CHUNK = 2, 25  # reports per execution task: fewer round trips, smaller near the end
 IN_FLIGHT = 2  # chunks queued per worker, so a worker never waits for the client between chunks
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
+# Threads writing the reports' outputs on the client. Each file is still written to a temporary, fsynced and
+# renamed into place, as the local pool's workers do, but the fsyncs' waits overlap and the loop goes on
+# fetching results meanwhile.
+WRITERS = 4
 
 Files = dict[str, bytes | None]  # path relative to the project (or outputs/) -> contents; None: absent
 
@@ -284,6 +289,19 @@ def build_overview(bundle: Bundle, task: Any) -> tuple[dict, Files]:
 
 # -- on the client -----------------------------------------------------------------------------------
 
+def _written(writing: deque[tuple[Future, Entry]], wait: bool) -> Iterator[Entry]:
+    """The entries of `writing` whose outputs are written, in order (all of them with `wait`); a report whose
+    outputs could not be written (outputs/ full or read-only) fails with the reason, as in the local pool."""
+    while writing and (wait or writing[0][0].done()):
+        future, entry = writing.popleft()
+        try:
+            future.result()
+        except Exception as exc:
+            entry = Entry(entry.office, entry.year, FAILED, entry.inputs, findings=entry.findings,
+                          error=failure_reason(exc))
+        yield entry
+
+
 def scheduler_address(option: str | None) -> str | None:
     """`--scheduler`, else `DASK_SCHEDULER_ADDRESS`, else None (the local process pool)."""
     return option or os.environ.get(ENV) or None
@@ -300,6 +318,7 @@ class DaskPool:
         self.project = project
         self._cluster = None
         self._futures: list[Any] = []
+        self._writer = ThreadPoolExecutor(WRITERS, thread_name_prefix="nianbao-write")
         try:
             if address == LOCAL:
                 self._cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
@@ -343,6 +362,7 @@ class DaskPool:
         validated: list[Task] = []  # waiting to be executed
         unvalidated = len(pairs)
         executing = 0
+        writing: deque[tuple[Future, Entry]] = deque()  # reports whose outputs are being written, in order
 
         def send(fn: Callable[..., Any], chunk: list[tuple[str, int]], *args: Any, priority: int = 0) -> Any:
             future = self.client.submit(fn, shared, report_files(self.project, chunk), *args, pure=False,
@@ -379,8 +399,11 @@ class DaskPool:
             for item in outcome:
                 entry, files = item if isinstance(item, tuple) else (item, {})
                 if files:
-                    self._publish(entry, files)
-                yield entry
+                    writing.append((self._writer.submit(self._publish, entry, files), entry))
+                else:
+                    yield entry
+            yield from _written(writing, wait=False)
+        yield from _written(writing, wait=True)
 
     def _publish(self, entry: Entry, files: Files) -> None:
         from .run import RunResult, publish
@@ -417,6 +440,7 @@ class DaskPool:
     def close(self) -> None:
         """Cancel what is still queued, disconnect, and stop a LocalCluster this pool started. The workers of an
         existing cluster keep the plugin, and their warm kernels, for the next batch."""
+        self._writer.shutdown(wait=True)  # no temporary is being written when the batch sweeps outputs/
         client = getattr(self, "client", None)
         if client is not None:
             try:
