@@ -13,6 +13,7 @@ interrupted batch leaves finished outputs and no partial ones; the next run does
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +41,17 @@ SAVE_EVERY = 2.0  # seconds between manifest saves while a batch runs: what a ki
 # row, so chunks are large; the first is small so that the workers get work as soon as they are warm.
 FIRST_CHUNK = 50
 CHUNK = 250
+# Reports to build per worker started at once. Starting a worker (a process, papermill, a kernel) costs about as
+# much CPU as a warm one spends on 40 reports, and on a machine of a few cores the workers' starts compete with
+# the parent's validation: a handful of reports goes to one warm worker, and the pool grows while it runs only
+# if the work waiting outlasts a worker's start (`WorkerPool`).
+REPORTS_PER_WORKER = 20
+
+
+def workers_for(reports: int, jobs: int) -> int:
+    """How many workers to start for `reports` reports to build when `jobs` may run: one per
+    `REPORTS_PER_WORKER` reports, at least one, at most `jobs`."""
+    return max(1, min(jobs, math.ceil(reports / REPORTS_PER_WORKER)))
 
 
 @dataclass
@@ -153,7 +165,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
                 raise NianbaoError(f"--scheduler needs Dask's distributed ({exc}): pip install 'nianbao[dask]'") \
                     from None
             return DaskPool(project, scheduler, min(jobs, n), **options)
-        return WorkerPool(project, min(jobs, n), **options)
+        return WorkerPool(project, workers_for(n, jobs), most=jobs, **options)
 
     pool = start(len(pairs)) if eager else None
     last_save = time.monotonic()
