@@ -84,3 +84,32 @@ def test_a_no_op_imports_neither_great_expectations_nor_pandas_nor_papermill(bui
     out = subprocess.run([sys.executable, "-c", NO_OP, str(built.root)], capture_output=True, text=True, check=True,
                          cwd=Path(built.root))
     assert json.loads(out.stdout.splitlines()[-1]) == {"built": 0, "modules": []}
+
+
+@pytest.mark.parametrize(("ref", "value"), [("t3.new.natural", "NaN"), ("t4.review.total", "9"),
+                                            ("t2.rules.issued", "-1"), ("t3.new.research", "")])
+def test_a_suites_verdict_first_finds_what_its_complete_run_finds(project, monkeypatch, ref: str, value: str) -> None:
+    """A few reports are validated for each suite's verdict first; a suite that fails is run again for every
+    failing row: the findings are those of the complete run, and a suite that passes is not run again."""
+    from nianbao import validate as v
+    from nianbao.report import load_report
+
+    set_figure(project, "example-shifan", 2023, ref, value)
+    reports = [load_report("example-shifan", year, project) for year in (2022, 2023)]
+    monkeypatch.setattr(v, "VERDICT_FIRST", 0)
+    complete = v.validate(reports, project)
+    assert complete  # the broken cell is found
+    from great_expectations.datasource.fluent.interfaces import Batch
+
+    kinds: list[str] = []  # the result format of each GX run
+    original = Batch.validate
+
+    def spy(self, suite, *args, result_format=None, **kwargs):
+        kinds.append(result_format if isinstance(result_format, str) else result_format["result_format"])
+        return original(self, suite, *args, result_format=result_format, **kwargs)
+
+    monkeypatch.setattr(Batch, "validate", spy)
+    monkeypatch.setattr(v, "VERDICT_FIRST", 20)
+    assert v.validate(reports, project) == complete
+    assert kinds.count("BOOLEAN_ONLY") == 4  # each suite's verdict (cells, arithmetic, prose, labels)
+    assert 1 <= kinds.count("COMPLETE") < 4  # only the failing suites again
