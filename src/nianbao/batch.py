@@ -206,6 +206,10 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             for outcome in pool.run(jobs_after):
                 manifest.put_overview(outcome)
         year_pages(project, manifest.overviews, {y for _, y in pairs})  # the regions' list, where there are regions
+        manifest.save()
+        if isinstance(pool, WorkerPool):
+            pool.release()  # the workers shut their kernels down while the index is written
+        index = write_index(project, manifest, registry)
     finally:
         if pool is not None:
             pool.close()
@@ -214,7 +218,6 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         finally:  # even when outputs/ is full or read-only: no temporary is left behind
             sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
-    index = write_index(project, manifest, registry)
     years = {y for _, y in pairs}
     overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,

@@ -172,6 +172,7 @@ class _Worker:
     task: Task | None = None
     warm: bool = False  # it has finished a task: its kernel is up
     sent: float | None = None  # when its task was sent, if it was warm then (its first waits for its kernel)
+    stopping: bool = False  # told to stop
 
 
 def _start_worker(ctx: Any, root: Path, kernel: str | None, timeout: int | None) -> _Worker:
@@ -183,8 +184,11 @@ def _start_worker(ctx: Any, root: Path, kernel: str | None, timeout: int | None)
     return _Worker(process, parent)
 
 
-def _stop(workers: Sequence[_Worker], graceful: bool) -> None:
+def _tell_stop(workers: Sequence[_Worker], graceful: bool) -> None:
     for w in workers:
+        if w.stopping:
+            continue
+        w.stopping = True
         try:
             if graceful and w.task is None:
                 w.conn.send(None)
@@ -192,6 +196,10 @@ def _stop(workers: Sequence[_Worker], graceful: bool) -> None:
                 w.process.terminate()
         except (OSError, ValueError):
             pass
+
+
+def _stop(workers: Sequence[_Worker], graceful: bool) -> None:
+    _tell_stop(workers, graceful)
     for w in workers:
         w.process.join(timeout=10)
         if w.process.is_alive():
@@ -360,6 +368,11 @@ class WorkerPool:
                     workers[i] = _start_worker(self._ctx, self._root, *self._options)
                     self.started += 1
         self._graceful = True
+
+    def release(self) -> None:
+        """Tell the idle workers to stop (each shuts its kernel down) without waiting for them: the parent
+        finishes its own work meanwhile, then `close` waits."""
+        _tell_stop([w for w in self._workers if w.task is None], graceful=True)
 
     def close(self) -> None:
         """Stop the workers: politely after a complete run or when none is busy, at once after an
