@@ -32,7 +32,7 @@ TIMEOUT = 600  # seconds a notebook cell may run before its report fails (--time
 SWITCH_INTERVAL = 0.0002  # seconds between GIL hand-overs while the feed thread validates
 # Seconds from starting a worker to its first report (a Python process, papermill, a kernel, its imports), as
 # measured on a 2-core machine. A pool that starts small adds a worker only when the work waiting for each busy
-# worker would take longer than this.
+# worker would take much longer than this.
 WORKER_START = 2.0
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -297,11 +297,13 @@ class WorkerPool:
             self.started += 1
 
     def _should_grow(self, pending: int, took: list[float]) -> bool:
-        """Whether the waiting tasks, at the mean time of those done in this run, would keep every worker busy for
-        longer than a new worker needs to start."""
-        if len(self._workers) >= self.most or not took or not pending:
+        """Whether the waiting tasks, at the time the last one done took, would keep every worker busy for longer
+        than twice a new worker's start: it takes its share only once started, and its first task is slower
+        (a kernel's first overview imports its plotting). Judged after two tasks: a kernel's first of a kind
+        is not the measure."""
+        if len(self._workers) >= self.most or len(took) < 2 or not pending:
             return False
-        return pending * (sum(took) / len(took)) / len(self._workers) > WORKER_START
+        return pending * took[-1] / len(self._workers) > 2 * WORKER_START
 
     def run(self, source: Iterable[Task | Entry]) -> Iterator[Entry]:
         """Run the tasks of `source` and yield each outcome as it arrives; an `Entry` in `source` is an outcome
