@@ -113,3 +113,34 @@ def test_a_suites_verdict_first_finds_what_its_complete_run_finds(project, monke
     assert v.validate(reports, project) == complete
     assert kinds.count("BOOLEAN_ONLY") == 4  # each suite's verdict (cells, arithmetic, prose, labels)
     assert 1 <= kinds.count("COMPLETE") < 4  # only the failing suites again
+
+
+def test_a_manifest_save_keeps_the_lines_it_read_and_encodes_only_what_changed(built: Project) -> None:
+    from dataclasses import replace
+
+    from nianbao.manifest import MANIFEST, Manifest, _line
+
+    run_batch(built)
+    path = built.outputs / MANIFEST
+    manifest = Manifest(built)
+    assert manifest._lines and manifest._lines == {k: _line(k, e.to_dict()) for k, e in manifest.entries.items()}
+    key = sorted(manifest.entries)[0]
+    manifest.put(replace(manifest.entries[key], error="x"))
+    manifest.save()
+    fresh = Manifest(built)
+    assert fresh.entries[key].error == "x"
+    fresh._lines.clear()  # everything encoded again: the same text
+    fresh.changed = True
+    before = path.read_text(encoding="utf-8")
+    fresh.save()
+    assert path.read_text(encoding="utf-8") == before
+
+    # A line of another version (a field it did not have) is encoded again, with today's fields.
+    text = before.replace(f'"{key}": {{"error": "x", ', f'"{key}": {{', 1)
+    assert text != before
+    path.write_text(text, encoding="utf-8")
+    older = Manifest(built)
+    assert key not in older._lines and len(older._lines) == len(older.entries) - 1
+    older.changed = True
+    older.save()
+    assert f'"{key}": {{"error": null, ' in path.read_text(encoding="utf-8")

@@ -209,7 +209,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         manifest.save()
         if isinstance(pool, WorkerPool):
             pool.release()  # the workers shut their kernels down while the index is written
-        index = write_index(project, manifest, registry)
+        index = write_index(project, manifest, registry, None if offices or years else pairs)
     finally:
         if pool is not None:
             pool.close()
@@ -224,12 +224,14 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
                        problems=problems, overviews=overviews)
 
 
-def write_index(project: Project, manifest: Manifest, registry: Registry | None = None) -> Path:
+def write_index(project: Project, manifest: Manifest, registry: Registry | None = None,
+                pairs: Sequence[tuple[str, int]] | None = None) -> Path:
     """`outputs/index.html`: every office-year that has params, with its status, findings and links (only
-    what changed is written: `nianbao.index_files`)."""
+    what changed is written: `nianbao.index_files`). `pairs`: every office-year that has params, if the caller
+    listed them."""
     from .index_files import write_index as write
 
-    return write(project, manifest, registry)
+    return write(project, manifest, registry, pairs)
 
 
 def critical_findings(entry: Entry) -> list[Finding]:
