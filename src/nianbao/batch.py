@@ -116,7 +116,8 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
 
     `on_start(to_build, skipped)` is called once the work is known, `on_entry` for each report built,
     `on_note(text)` with notes for the user (a capped --jobs, a missing kernel, a wait for the lock).
-    `jobs`: worker processes (default and most: the CPUs this process may use); `kernel`: `--kernel NAME`;
+    `jobs`: worker processes at most (default and most: the CPUs this process may use; fewer start for a few
+    reports, see `workers_for`); `kernel`: `--kernel NAME`;
     `timeout`: seconds a cell may run; `wait`: wait for another process writing outputs/ instead of raising
     `OutputsBusy`; `scheduler`: a Dask scheduler's address, or `local` for a LocalCluster of `jobs` workers
     (None: the local process pool; see `nianbao.cluster`).
