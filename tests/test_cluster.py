@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import distributed
@@ -19,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import files_under
 
+import nianbao
 from nianbao import cluster
 from nianbao.atomic import TEMP_GLOB
 from nianbao.batch import run_batch
@@ -52,26 +55,33 @@ def _stop(processes: list[subprocess.Popen]) -> None:
             p.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def scheduler(tmp_path_factory) -> str:
-    """The address of a real Dask scheduler with two single-threaded workers (nannies restart a killed one).
-    Each runs in an empty folder: the workers get what a report needs from the client."""
+@contextmanager
+def _real_cluster(make_folder: Callable[[str], Path], workers: int, *worker_options: str) -> Iterator[str]:
+    """A real `dask scheduler` and `workers` single-threaded `dask worker` processes on localhost, each in an
+    empty folder (the workers get what a report needs from the client); yields the scheduler's address."""
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     common = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
     processes = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                   "--no-dashboard"], cwd=tmp_path_factory.mktemp("scheduler"), **common)]
+                                   "--no-dashboard"], cwd=make_folder("scheduler"), **common)]
     try:
-        for i in range(2):
-            folder = tmp_path_factory.mktemp(f"worker{i}")
+        for i in range(workers):
+            folder = make_folder(f"worker{i}")
             processes.append(subprocess.Popen(
                 [BIN / "dask", "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
-                 "--local-directory", str(folder)], cwd=folder, **common))
+                 "--local-directory", str(folder), *worker_options], cwd=folder, **common))
         with distributed.Client(address, timeout=START_TIMEOUT) as client:
-            client.wait_for_workers(2, timeout=START_TIMEOUT)
+            client.wait_for_workers(workers, timeout=START_TIMEOUT)
         yield address
     finally:
         _stop(processes)
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory) -> Iterator[str]:
+    """The address of a real Dask scheduler with two workers (nannies restart a killed one)."""
+    with _real_cluster(tmp_path_factory.mktemp, 2) as address:
+        yield address
 
 
 def _two_workers(address: str) -> distributed.Client:
@@ -196,3 +206,60 @@ def test_what_travels_to_the_workers(tmp_path) -> None:
                              "params/shili-0001/2020.yaml", "params/shili-0002/2020.yaml"]
     assert files["data/narrative/shili-0002/2020.md"] is None
     assert files["data/figures/shili-0001.csv"] == project.figures_file("shili-0001").read_bytes()
+
+
+def _plugins(client: distributed.Client) -> dict[str, tuple[int, str, int | None]]:
+    """Each worker's nianbao plugin: its object id, its folder and its warm kernel's process id."""
+    def describe(dask_worker) -> tuple[int, str, int | None]:
+        from nianbao import engines
+
+        plugin, warm = dask_worker.plugins[cluster.PLUGIN], engines._warm
+        return id(plugin), str(plugin.root), warm.km.provisioner.pid if warm else None
+
+    return client.run(describe)
+
+
+def test_a_second_batch_on_an_existing_cluster_finds_warm_kernels(tmp_path, scheduler) -> None:
+    """The plugin stays on the workers after a batch: a second batch of the same nianbao with the same options
+    runs on the same plugins and kernels (no restart); other options (--timeout) register a new plugin."""
+    project = _make(tmp_path, "warm", 2, range(2020, 2022))
+    client = _two_workers(scheduler)
+    try:
+        assert run_batch(project, scheduler=scheduler).exit_code == 0
+        first = _plugins(client)
+        assert all(pid for _, _, pid in first.values()), first  # every worker has a running kernel
+        again = run_batch(project, scheduler=scheduler, force=True)
+        assert again.exit_code == 0 and again.built == 4
+        assert _plugins(client) == first
+        other = run_batch(project, scheduler=scheduler, force=True, timeout=300)
+        assert other.exit_code == 0
+        assert {i for i, _, _ in _plugins(client).values()}.isdisjoint({i for i, _, _ in first.values()})
+    finally:
+        client.close()
+
+
+OTHER_VERSION = "0.0.0+other"
+
+
+def test_a_worker_with_another_nianbao_version_refuses_the_work(tmp_path, tmp_path_factory) -> None:
+    """A real worker whose nianbao says another version (`dask worker --preload` sets it) refuses every report and
+    every region's overview: each fails with the reason README gives, the batch exits 2 without a traceback,
+    and no report or overview page is written."""
+    preload = tmp_path / "other_version.py"
+    preload.write_text(f"import nianbao\nnianbao.__version__ = {OTHER_VERSION!r}\n")
+    project = _make(tmp_path, "refused", 2, range(2020, 2022))
+    with _real_cluster(tmp_path_factory.mktemp, 1, "--preload", str(preload)) as address:
+        result = CliRunner().invoke(main, ["batch", "--project", str(project.root), "--scheduler", address])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    reason = (f"the Dask worker's nianbao {OTHER_VERSION} (its version or page templates) is not the client's "
+              f"{nianbao.__version__}: install the same nianbao version on every worker")
+    manifest = Manifest(project)
+    assert len(manifest.entries) == 4
+    for entry in manifest.entries.values():
+        assert entry.status == FAILED and reason in entry.error, entry.error
+    assert f"failed: shili-0001 2020: the Dask cluster could not run this report: {reason}\n" in result.output
+    regional = [o for o in manifest.overviews.values() if o.get("region")]  # the year's list is the client's
+    assert len(regional) == 2 and all(o["status"] == FAILED and o["error"] == reason for o in regional), regional
+    assert f"failed: overview 示例省示例市示例区2021: {reason}\n" in result.output
+    assert not list(project.outputs.glob("shili-*/*")) and not list(project.outputs.glob("overview/r-*/*"))

@@ -23,8 +23,9 @@ import os
 import shutil
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,10 @@ PLUGIN = "nianbao"
 MIN_CHUNK, MAX_CHUNK = 2, 25  # reports per execution task: fewer round trips, smaller near the end
 IN_FLIGHT = 2  # chunks queued per worker, so a worker never waits for the client between chunks
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
+# Threads writing the reports' outputs on the client. Each file is still written to a temporary, fsynced and
+# renamed into place, as the local pool's workers do, but the fsyncs' waits overlap and the loop goes on
+# fetching results meanwhile.
+WRITERS = 4
 
 Files = dict[str, bytes | None]  # path relative to the project (or outputs/) -> contents; None: absent
 
@@ -53,6 +58,7 @@ class Bundle:
     digest: str
     files: Files
     shared: str = ""  # the client's `manifest.shared_digest`: a worker with another nianbao refuses the work
+    version: str = ""  # the client's nianbao version, for the refusal's message
 
 
 def _read(project: Project, paths: Iterable[Path]) -> Files:
@@ -69,7 +75,9 @@ def _bundle(files: Files, shared: str = "") -> Bundle:
     h = hashlib.sha256(shared.encode())
     for name in sorted(files):
         h.update(f"\0{name}\0".encode() + (b"-" if files[name] is None else b"+" + files[name]))
-    return Bundle(h.hexdigest(), files, shared)
+    from . import __version__
+
+    return Bundle(h.hexdigest(), files, shared, __version__)
 
 
 def shared_bundle(project: Project) -> Bundle:
@@ -92,7 +100,7 @@ def project_bundle(project: Project) -> Bundle:
     """What an overview reads: the project's inputs (every figures, prose and params file) and the manifest."""
     paths = [p for folder in (project.data, project.root / "params", project.notebook.parent, project.expectations)
              for p in sorted(folder.rglob("*")) if p.is_file()]
-    return _bundle(_read(project, [*paths, project.outputs / MANIFEST]))
+    return _bundle(_read(project, [*paths, project.outputs / MANIFEST]), shared_digest(project))
 
 
 # -- on the workers ----------------------------------------------------------------------------------
@@ -103,7 +111,11 @@ class NianbaoWorker(WorkerPlugin):
     as soon as the plugin is set up, and stops when the worker closes."""
 
     def __init__(self, kernel: str | None = None, timeout: int | None = None) -> None:
+        from . import __version__
+
         self.kernel, self.timeout = kernel, timeout
+        # A batch finds this plugin on a worker and keeps it (its warm kernel and folder) when it is the same.
+        self.identity = (__version__, kernel, timeout)
 
     def setup(self, worker: Any = None) -> None:
         # Dask's statistical profiler walks every thread's stack every 10 ms: nbconvert's deep ones made each
@@ -113,6 +125,8 @@ class NianbaoWorker(WorkerPlugin):
                 callback.stop()
         self.root = Path(tempfile.mkdtemp(prefix="nianbao-worker-"))
         self.written = ""  # digest of the shared bundle now in the folder
+        self.synced = ""  # digest of the project bundle now in the folder
+        self._have: dict[str, bytes] = {}  # what this plugin wrote in its folder: path -> digest of its contents
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="nianbao-kernel")
         self._lock = threading.Lock()
         self._thread.submit(self._warm_up)
@@ -148,33 +162,29 @@ class NianbaoWorker(WorkerPlugin):
         with self._lock:
             return self._thread.submit(fn, *args).result()
 
-    def _clear(self) -> None:
-        for child in self.root.iterdir():
-            if child.is_dir():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-        self.written = ""
-
     def _write(self, files: Files) -> None:
+        """Write `files` into the folder, but those it holds already with the same contents: an unchanged file
+        keeps its mtime, so what is kept by size and mtime (the overviews' figures, the batch kernel's
+        registry) stays valid from one task, or batch, to the next."""
         for name, data in files.items():
             path = self.root / name
             if data is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
+                if self._have.pop(name, None) is not None or path.exists():
+                    path.unlink(missing_ok=True)
+                continue
+            digest = hashlib.blake2b(data, digest_size=16).digest()
+            if self._have.get(name) == digest:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            self._have[name] = digest
 
     def _shared(self, shared: Bundle) -> Project:
         project = Project(self.root)
-        if self.written != shared.digest:  # another project, or its notebook or suites changed: start afresh
-            self._clear()
+        if self.written != shared.digest:  # another project, or its notebook or suites changed
+            # A report task brings all its own files (absent ones as None): another project's are never read.
             self._write(shared.files)
-            if shared_digest(project) != shared.shared:  # nianbao's version, or its page templates, differ
-                from . import __version__
-
-                raise NianbaoError(f"the Dask worker's nianbao ({__version__}) is not the client's: install the "
-                                   "same nianbao version on every worker")
+            _same_nianbao(project, shared)
             self.written = shared.digest
         return project
 
@@ -211,12 +221,34 @@ class NianbaoWorker(WorkerPlugin):
 
     def overview(self, bundle: Bundle, task: Any) -> tuple[dict, Files]:
         """Run an overview task (`nianbao.overview`) on the project's inputs; its outcome and its outputs."""
-        self._clear()  # another project's files must not be listed
-        self._write(bundle.files)
+        if self.synced != bundle.digest:  # once per batch and worker: then only this task's work
+            # Another project's (or a deleted file's) copies must not be listed: only the bundle's files stay.
+            self._write(bundle.files | dict.fromkeys(set(self._have) - set(bundle.files)))
+            self.synced, self.written = bundle.digest, ""  # the shared files are checked again by the next report
         project = Project(self.root)
+        _same_nianbao(project, bundle)
         outcome = task.execute(project, kernel=self.kernel, timeout=self.timeout)
         names = [outcome.get(k) for k in ("html", "notebook")] if outcome.get("status") != FAILED else []
-        return outcome, {name: (project.outputs / name).read_bytes() for name in names if name}
+        files = {}
+        for name in filter(None, names):  # back to the client, which alone keeps outputs
+            files[name] = (project.outputs / name).read_bytes()
+            (project.outputs / name).unlink()
+        return outcome, files
+
+
+def _same_nianbao(project: Project, bundle: Bundle) -> None:
+    """Refuse the work (`NianbaoError`) when this worker's nianbao, or its page templates, are not the client's:
+    its pages would not be the ones the client's version makes."""
+    if shared_digest(project) != bundle.shared:
+        from . import __version__
+
+        raise NianbaoError(f"the Dask worker's nianbao {__version__} (its version or page templates) is not the "
+                           f"client's {bundle.version}: install the same nianbao version on every worker")
+
+
+def _reason(exc: BaseException) -> str:
+    """Why Dask could not run a task: a refusal's message as it is, else `pool.failure_reason`."""
+    return str(exc) if isinstance(exc, NianbaoError) else failure_reason(exc)
 
 
 def _preload() -> None:
@@ -229,6 +261,11 @@ def _plugin() -> NianbaoWorker:
     from distributed import get_worker
 
     return get_worker().plugins[PLUGIN]
+
+
+def _identity(dask_worker: Any) -> tuple | None:
+    """Run on each worker (`Client.run`): the identity of its nianbao plugin, None without one."""
+    return getattr(dask_worker.plugins.get(PLUGIN), "identity", None)
 
 
 def validate_chunk(shared: Bundle, files: Files, pairs: list[tuple[str, int]],
@@ -252,6 +289,19 @@ def build_overview(bundle: Bundle, task: Any) -> tuple[dict, Files]:
 
 # -- on the client -----------------------------------------------------------------------------------
 
+def _written(writing: deque[tuple[Future, Entry]], wait: bool) -> Iterator[Entry]:
+    """The entries of `writing` whose outputs are written, in order (all of them with `wait`); a report whose
+    outputs could not be written (outputs/ full or read-only) fails with the reason, as in the local pool."""
+    while writing and (wait or writing[0][0].done()):
+        future, entry = writing.popleft()
+        try:
+            future.result()
+        except Exception as exc:
+            entry = Entry(entry.office, entry.year, FAILED, entry.inputs, findings=entry.findings,
+                          error=failure_reason(exc))
+        yield entry
+
+
 def scheduler_address(option: str | None) -> str | None:
     """`--scheduler`, else `DASK_SCHEDULER_ADDRESS`, else None (the local process pool)."""
     return option or os.environ.get(ENV) or None
@@ -268,6 +318,7 @@ class DaskPool:
         self.project = project
         self._cluster = None
         self._futures: list[Any] = []
+        self._writer = ThreadPoolExecutor(WRITERS, thread_name_prefix="nianbao-write")
         try:
             if address == LOCAL:
                 self._cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
@@ -278,7 +329,17 @@ class DaskPool:
         except (OSError, TimeoutError) as exc:
             self.close()
             raise NianbaoError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-        self.client.register_plugin(NianbaoWorker(kernel, timeout), name=PLUGIN)
+        plugin = NianbaoWorker(kernel, timeout)
+        # On an existing cluster a plugin an earlier batch registered stays, warm, when it is the same version
+        # with the same options: registering it again would restart every worker's kernel.
+        if self._cluster is not None or self._identities() != {plugin.identity}:
+            self.client.register_plugin(plugin, name=PLUGIN)
+
+    def _identities(self) -> set:
+        try:
+            return set(self.client.run(_identity).values())
+        except Exception:  # a worker without this nianbao (another version cannot load the function)
+            return set()
 
     def _workers(self) -> int:
         return max(1, len(self.client.scheduler_info(n_workers=-1)["workers"]))
@@ -301,6 +362,7 @@ class DaskPool:
         validated: list[Task] = []  # waiting to be executed
         unvalidated = len(pairs)
         executing = 0
+        writing: deque[tuple[Future, Entry]] = deque()  # reports whose outputs are being written, in order
 
         def send(fn: Callable[..., Any], chunk: list[tuple[str, int]], *args: Any, priority: int = 0) -> Any:
             future = self.client.submit(fn, shared, report_files(self.project, chunk), *args, pure=False,
@@ -313,13 +375,14 @@ class DaskPool:
                  for chunk in _chunks(pairs)]
         validating = {f.key for f in first}
         running = as_completed(first)
+        del first  # a result is released once read, not kept until the batch ends
         for future in running:
             self._futures.remove(future)
             chunk = chunks.pop(future.key)
             try:
                 outcome = future.result()
             except Exception as exc:  # workers lost while running it (KilledWorker), or refused (version)
-                reason = f"the Dask cluster could not run this report: {failure_reason(exc)}"
+                reason = f"the Dask cluster could not run this report: {_reason(exc)}"
                 outcome = [Entry(o, y, FAILED, digests[(o, y)], error=reason) for o, y in chunk]
             if future.key in validating:
                 unvalidated -= len(chunk)
@@ -336,8 +399,11 @@ class DaskPool:
             for item in outcome:
                 entry, files = item if isinstance(item, tuple) else (item, {})
                 if files:
-                    self._publish(entry, files)
-                yield entry
+                    writing.append((self._writer.submit(self._publish, entry, files), entry))
+                else:
+                    yield entry
+            yield from _written(writing, wait=False)
+        yield from _written(writing, wait=True)
 
     def _publish(self, entry: Entry, files: Files) -> None:
         from .run import RunResult, publish
@@ -360,25 +426,26 @@ class DaskPool:
         bundle = self.client.scatter(project_bundle(self.project), hash=False)
         futures = {self.client.submit(build_overview, bundle, job, pure=False): job for job in jobs}
         self._futures += futures
-        for future in as_completed(futures):
+        for future in as_completed(list(futures)):
             self._futures.remove(future)
-            job = futures[future]
+            job = futures.pop(future)
             try:
                 outcome, files = future.result()
             except Exception as exc:
-                yield Entry(job.office, job.year, FAILED, job.inputs, error=failure_reason(exc))
+                yield Entry(job.office, job.year, FAILED, job.inputs, error=_reason(exc))
                 continue
             write_files({self.project.outputs / name: data for name, data in files.items() if data is not None})
             yield outcome
 
     def close(self) -> None:
-        """Cancel what is still queued, disconnect, and stop a LocalCluster this pool started."""
+        """Cancel what is still queued, disconnect, and stop a LocalCluster this pool started. The workers of an
+        existing cluster keep the plugin, and their warm kernels, for the next batch."""
+        self._writer.shutdown(wait=True)  # no temporary is being written when the batch sweeps outputs/
         client = getattr(self, "client", None)
         if client is not None:
             try:
                 if self._futures:
                     client.cancel(self._futures)
-                client.unregister_worker_plugin(PLUGIN)
             except Exception:
                 pass
             client.close()
