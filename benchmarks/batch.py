@@ -20,6 +20,7 @@ of two workers, its start included) on the same synthetic project, interleaved, 
 and the peak memory of the client and of each Dask worker (its process and its kernel's).
 
     python benchmarks/batch.py --scale [--reports 10000] [--repeat 3] [--project-to 100000] [--machines 1,2,4]
+                               [--keep DIR]   (a DIR an earlier --scale run kept is reused: no first build)
 
 instead measures what grows with a province (issue 14): the first build (reports/s, peak memory of the whole
 process tree and of the client), a no-op re-run and a run after one changed figure (medians of --repeat), the
@@ -256,16 +257,20 @@ def against(rev: str, reports: int, jobs: int | None, rounds: int, work: Path) -
           f"{base_cpu / our_cpu:.2f}x less (load now {os.getloadavg()[0]:.1f})")
 
 
-def process_peaks(cmd: list[str], cwd: Path) -> tuple[float, dict[int, tuple[int, str, int]], str]:
-    """Run `cmd`; its wall time, each process of its tree as pid -> (parent, command line, peak RSS bytes),
-    sampled every 50 ms, and its stdout."""
+def process_peaks(cmd: list[str], cwd: Path) -> tuple[float, dict[int, tuple[int, str, int, int]], str]:
+    """Run `cmd`; its wall time, each process of its tree as pid -> (parent, command line, peak RSS bytes,
+    peak RSS bytes of it and its children at one sample; for the client, of the whole tree), sampled every
+    50 ms, and its stdout. The last is what a worker and its kernel hold at once: a worker's kernels come one
+    after another (recycled every `engines.MAX_REPORTS` reports, another for the overviews), and adding up
+    each one's own peak made a worker's memory seem to grow with the number of reports."""
     page = os.sysconf("SC_PAGE_SIZE")
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    seen: dict[int, tuple[int, str, int]] = {}
+    seen: dict[int, tuple[int, str, int, int]] = {}
 
     def sample() -> None:
         tree = {proc.pid}
+        now: dict[int, tuple[int, int]] = {}  # pid -> (parent, RSS) at this sample
         for entry in sorted(os.scandir("/proc"), key=lambda e: int(e.name) if e.name.isdigit() else 0):
             if not entry.name.isdigit():
                 continue
@@ -282,11 +287,17 @@ def process_peaks(cmd: list[str], cwd: Path) -> tuple[float, dict[int, tuple[int
                     line = f.read().replace(b"\0", b" ").decode(errors="replace")
             except (OSError, IndexError, ValueError):
                 continue
-            before = seen.get(pid, (0, "", 0))
-            seen[pid] = (parent, before[1] or line, max(rss, before[2]))  # an exited process has no cmdline
+            before = seen.get(pid, (0, "", 0, 0))
+            seen[pid] = (parent, before[1] or line, max(rss, before[2]), before[3])  # an exited one has no cmdline
+            now[pid] = (parent, rss)
+        for pid, (_, rss) in now.items():
+            together = rss + sum(r for p, r in now.values() if p == pid)
+            if pid == proc.pid:
+                together = sum(r for _, r in now.values())  # the client: the whole tree
+            seen[pid] = (*seen[pid][:3], max(seen[pid][3], together))
 
     seconds, out = sampled(proc, cmd, started, sample)
-    return seconds, {proc.pid: (0, "client", seen.get(proc.pid, (0, "", 0))[2]),
+    return seconds, {proc.pid: (0, "client", *seen.get(proc.pid, (0, "", 0, 0))[2:]),
                      **{k: v for k, v in seen.items() if k != proc.pid}}, out
 
 
@@ -307,14 +318,12 @@ def scheduler_comparison(work: Path, reports: int, rounds: int) -> None:
             cmd = [str(BIN / "nianbao"), "batch", "--project", str(project), "--force", "--jobs", "2", *extra]
             seconds, procs, _ = process_peaks(cmd, project)
             times[name].append(seconds)
-            client = procs.pop(next(iter(procs)))[2]
-            kernels = {pid: v for pid, v in procs.items() if "ipykernel" in v[1]}
+            _, _, client, tree = procs.pop(next(iter(procs)))
             workers = {pid: v for pid, v in procs.items() if "spawn_main" in v[1]}  # the pool's or Dask's
-            each = [rss + sum(k[2] for k in kernels.values() if k[0] == pid) for pid, (_, _, rss) in workers.items()]
-            total = client + sum(v[2] for v in procs.values())
+            each = [together for _, _, _, together in workers.values()]  # a worker and its kernel at once
             peaks[name].append(f"client {client / 2**20:.0f} MiB, workers "
                                f"{', '.join(f'{b / 2**20:.0f}' for b in sorted(each))} MiB "
-                               f"(process + kernel), tree {total / 2**20:.0f} MiB")
+                               f"(process + kernel at once), tree {tree / 2**20:.0f} MiB at once")
     median = {name: statistics.median(t) for name, t in times.items()}
     for name, label in (("pool", "local process pool, --jobs 2"), ("dask", "--scheduler local --jobs 2")):
         runs = ", ".join(f"{t:.1f}" for t in times[name])
@@ -443,18 +452,27 @@ def scale(args: argparse.Namespace) -> None:
     offices = math.ceil(args.reports / len(YEARS))
     n = offices * len(YEARS)
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; folder {work}")
-    project = synth_project(work / "scale", offices)
+    project = work / "scale"
+    # A --keep folder that holds a project built by an earlier --scale run is reused: no synthesis, no first build
+    # (its figures and the projection are left out), only what follows.
+    reused = (project / "outputs" / "manifest.json").is_file()
+    if reused:
+        offices = len(list((project / "data" / "figures").glob("*.csv")))
+        n = offices * len(YEARS)
+    else:
+        synth_project(project, offices)
     jobs = ["--jobs", str(args.jobs)] if args.jobs else []
     cmd = [str(BIN / "nianbao"), "batch", "--project", str(project), *jobs]
     # Inputs written just now are digested again by the next run (their records are not settled yet, see
     # nianbao.digests): wait that out before the first build, as a real project's files are older.
     time.sleep(2.5)
-    first = measured_scale(cmd, project)
+    first = measured_scale(cmd, project)  # a reused project's: whatever its last state left to do
     noops = [measured_scale(cmd, project) for _ in range(args.repeat)]
     changes = []
     for i in range(args.repeat):
         office, year = f"shili-{1 + (i * 37) % offices:04d}", YEARS[len(YEARS) // 2]
         change_one_figure(project, office, year)
+        time.sleep(2.1)  # an analyst's edit is older than the digests' settle time by the time a batch runs
         changes.append(measured_scale(cmd, project))
     noop = sorted(noops, key=lambda r: r["seconds"])[len(noops) // 2]
     change = sorted(changes, key=lambda r: r["seconds"])[len(changes) // 2]
@@ -467,8 +485,12 @@ def scale(args: argparse.Namespace) -> None:
 
     mib = 2**20
     print(f"\n{n} office-years ({offices} offices × {len(YEARS)} years), nianbao batch {' '.join(jobs)}")
-    print(f"  first build        {first['seconds']:8.1f} s  {n / first['seconds']:6.1f} reports/s  "
-          f"peak {first['tree_peak'] / mib:.0f} MiB (client {first['client_peak'] / mib:.0f} MiB)")
+    if reused:
+        print(f"  first build        reused ({project}); its catch-up run {first['seconds']:.2f} s, "
+              f"built {first['built']}")
+    else:
+        print(f"  first build        {first['seconds']:8.1f} s  {n / first['seconds']:6.1f} reports/s  "
+              f"peak {first['tree_peak'] / mib:.0f} MiB (client {first['client_peak'] / mib:.0f} MiB)")
     every = {name: ", ".join(f"{r['seconds']:.2f}" for r in runs) for name, runs in (("noop", noops),
                                                                                     ("change", changes))}
     print(f"  no-op (median of {len(noops)})  {noop['seconds']:6.2f} s  peak client {noop['client_peak'] / mib:.0f} MiB"
@@ -480,6 +502,8 @@ def scale(args: argparse.Namespace) -> None:
                   f"{figures['filter_ms']:.0f} ms (Chromium, median of 3)" if "open_ms" in figures else "no Chromium")
         print(f"  {label:<30} page {figures['page_kb']:.0f} KiB + chunks, {figures['total_mb']:.1f} MiB; {opened}")
 
+    if reused:  # no first build measured: no projection
+        first, args.machines = {**first, "client_cpu": float("nan"), "tree_cpu": float("nan")}, []
     # Projection: the client's CPU per report is serial (it validates, hands out work, records); the rest of
     # the tree's CPU per report (kernels, rendering, workers) divides among the machines' cores.
     serial = first["client_cpu"] / n

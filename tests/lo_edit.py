@@ -5,8 +5,9 @@ Run with a Python that has LibreOffice's `uno` module (Debian's python3-uno, /us
     python3 lo_edit.py IN.xlsx OUT.xlsx PROFILE_DIR EDITS.json
 
 EDITS: {"cells": [[sheet, "D8", 12 or "text" or "=formula"]], "insert_rows": [[sheet, index0, count]],
-"rename": [[old, new]]}, applied in that order (cell addresses are the form's own). The sheets are unprotected
-first (the forms have no password), as an office inserting rows in Calc would do.
+"insert_columns": [[sheet, index0, count]], "after": [[sheet, "E5", text]], "rename": [[old, new]]}, applied in
+that order ("cells" at the form's own addresses, "after" at those once rows and columns are inserted). The
+sheets are unprotected first (the forms have no password), as an office inserting rows in Calc would do.
 """
 
 import json
@@ -60,6 +61,10 @@ def main():
                 cell.setValue(value)
         for sheet, index, count in edits.get("insert_rows", []):
             sheets.getByName(sheet).Rows.insertByIndex(index, count)
+        for sheet, index, count in edits.get("insert_columns", []):
+            sheets.getByName(sheet).Columns.insertByIndex(index, count)
+        for sheet, address, value in edits.get("after", []):
+            sheets.getByName(sheet).getCellRangeByName(address).setString(value)
         for old, new in edits.get("rename", []):
             sheets.getByName(old).setName(new)
         doc.calculateAll()

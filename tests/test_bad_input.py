@@ -88,7 +88,7 @@ def test_script_in_prose(project) -> None:
     path.write_text(text, encoding="utf-8")
     line = text.splitlines().index("<script>alert(1)</script>") + 1
     assert_refused(project, "run", "guandu-taihe", "2020",
-                   expect=[f"data/narrative/guandu-taihe/2020.md:{line}", "raw HTML", "字段 六、其他需要报告的事项"])
+                   expect=[f"data/narrative/guandu-taihe/2020.md:{line}", "HTML 标签", "字段 六、其他需要报告的事项"])
 
 
 def test_unknown_placeholder(project) -> None:

@@ -231,7 +231,7 @@ def test_index_lists_every_report_with_its_status_for_injected_faults(tmp_path) 
         elif want["status"] == GATED:
             assert f"{key}.findings.html" in row["links"]
         else:
-            assert row["links"] == [] and "raw HTML" in row["text"]
+            assert row["links"] == [] and "HTML 标签" in row["text"]
         if not want["faults"]:
             assert row["status"] == PUBLISHED and "CELL-FILLED" not in row["text"]
 

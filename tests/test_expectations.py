@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from nianbao.expectations import build_suites, stale_suites
 from nianbao.formats import RULES
 from nianbao.formats.rules import ProseFigure
@@ -36,3 +38,20 @@ def test_identities_carry_their_formulas() -> None:
     outcome = next(e for e in arithmetic if e["meta"]["rule"] == "T3-OUTCOME-SUM")
     sizes = {fmt: len(i[0]["terms"]) - 1 for fmt, i in outcome["meta"]["instances"].items()}
     assert sizes == {"F2019": 19, "F2021": 21}  # FORMAT.md §4: the leaf outcome rows
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda p: p.unlink(), "找不到校验规则文件"),
+    (lambda p: p.write_text("{", encoding="utf-8"), "JSON 格式有误"),
+    (lambda p: p.write_text('{"meta": {"frame": "other"}}', encoding="utf-8"), "不是 nianbao 的“cells”校验规则文件"),
+])
+def test_a_missing_or_broken_suite_is_named_in_chinese(project, damage, problem) -> None:
+    from nianbao import expectations
+    from nianbao.exceptions import InputError
+
+    expectations.load_suites(project.expectations)  # kept: the damaged file must be read again
+    path = project.expectations / "cells.json"
+    damage(path)
+    with pytest.raises(InputError, match=problem) as error:
+        expectations.load_suites(project.expectations)
+    assert error.value.file == str(path)

@@ -80,7 +80,7 @@ def test_a_scanned_pdf_is_an_error_that_says_so(tmp_path) -> None:
 
     path = tmp_path / "scan.pdf"
     Image.new("RGB", (595, 842), "white").save(path)
-    with pytest.raises(InputError, match="scanned PDF with no text layer") as exc:
+    with pytest.raises(InputError, match="扫描版 PDF，没有文字层") as exc:
         read_published(path)
     assert str(path) in str(exc.value)
 
@@ -88,7 +88,7 @@ def test_a_scanned_pdf_is_an_error_that_says_so(tmp_path) -> None:
 @pytest.mark.parametrize("name", ["broken.pdf", "broken.docx"])
 def test_a_broken_pdf_or_word_file_is_an_error(tmp_path, name: str) -> None:
     path = write(tmp_path, name, b"%PDF-1.4\nnot really" if name.endswith("pdf") else b"PK\x03\x04garbage")
-    with pytest.raises(InputError, match="not a readable") as exc:
+    with pytest.raises(InputError, match="不是可读取的") as exc:
         read_published(path)
     assert name in str(exc.value)
 

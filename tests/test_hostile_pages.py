@@ -78,15 +78,15 @@ def test_deep_markup_fails_only_its_file(project, folder, tmp_path, name) -> Non
     assert [Path(a.report.file).name for a in result.audited] == read
     if not readable:
         (error,) = result.errors
-        assert error.file == str(deep) and "nested too deeply" in str(error)
+        assert error.file == str(deep) and "嵌套过深" in str(error)
     out = tmp_path / "audit.html"
     done = nianbao("audit", str(folder), "--html", str(out))
     assert done.returncode == (0 if readable else 2) and "Traceback" not in done.stderr
-    assert (f"error: {deep}：not a readable report" in done.stderr) != readable
+    assert (f"error: {deep}：无法读取的报告" in done.stderr) != readable
     assert f"共审核{len(read)}份报告" in done.stdout and out.is_file()
     done = nianbao("ingest", str(folder), "--project", str(tmp_path / "q"))
     assert done.returncode == (0 if readable else 2) and "Traceback" not in done.stderr
-    assert ("nested too deeply" in done.stderr) != readable
+    assert ("嵌套过深" in done.stderr) != readable
     assert (tmp_path / "q" / "data" / "narrative" / "a-ok" / "2024.md").is_file()  # the good pages were read
 
 
@@ -178,7 +178,7 @@ def test_copies_of_the_year_before(project, tmp_path) -> None:
     result = audit(copies(tmp_path / "differ", y2023_a=moved, y2023_b=page(project, 2023), y2024=this))
     by_file = {Path(a.report.file).stem: a for a in result.audited}
     assert "T3-XYEAR" not in {f.rule for f in by_file["y2024"].findings}
-    assert any("2 different copies of the 2023 report" in p for p in by_file["y2024"].report.problems)
+    assert any("2023年报告的2个内容不同的版本" in p for p in by_file["y2024"].report.problems)
 
 
 def test_copies_stay_apart_in_json_and_html(project, tmp_path) -> None:

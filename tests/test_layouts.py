@@ -59,7 +59,7 @@ def test_layouts_read_to_the_same_figures(synthetic, tmp_path, layout: str, vers
         assert pub.values == report.values, name
         assert all(pub.headings), name
         if layout == "label_slips":
-            assert any("read as the row it resembles" in p for p in pub.problems)
+            assert any("一行按最相近的" in p for p in pub.problems)
         else:
             assert not pub.problems, (name, pub.problems)
         if seed:

@@ -258,13 +258,13 @@ def test_audit_cli_prints_and_renders(tmp_path) -> None:
 
 GARBAGE = {
     "unrelated.html": ("<html><head><title>天气预报</title></head><body><p>明天晴。</p></body></html>",
-                       "no report headings"),
-    "truncated.txt": (None, "truncated"),
-    "picture.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64), "binary"),
-    "empty.txt": ("", "empty"),
+                       "找不到报告的各部分标题"),
+    "truncated.txt": (None, "报告不完整"),
+    "picture.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64), "二进制"),
+    "empty.txt": ("", "文件是空的"),
     "no-title.txt": ("一、总体情况\n正文。\n二、主动公开政府信息情况\n三、收到和处理政府信息公开申请情况\n"
                      "四、政府信息公开行政复议、行政诉讼情况\n五、存在的主要问题及改进情况\n六、其他需要报告的事项\n无。\n",
-                     "no title"),
+                     "找不到报告标题"),
 }
 
 
@@ -291,7 +291,7 @@ def test_ingest_refuses_to_replace_an_office_year_without_force(tmp_path) -> Non
     before = files_under(project.root)
     assert ingest_file(project, SEED, office="taihe").written == []  # the same report again: nothing to do
     edited = write(tmp_path, "edited.txt", SEED.read_text(encoding="utf-8").replace("| 2 | 7.4890 |", "| 3 | 7.4890 |"))
-    with pytest.raises(InputError, match="already has other data for 2020"):
+    with pytest.raises(InputError, match="已有2020年的其他数据"):
         ingest_file(project, edited, office="taihe")
     assert files_under(project.root) == before
     again = ingest_file(project, edited, office="taihe", force=True)
@@ -302,8 +302,8 @@ def test_ingest_refuses_to_replace_an_office_year_without_force(tmp_path) -> Non
 def test_ingest_cli_reports_the_cells_not_reported(tmp_path) -> None:
     result = CliRunner().invoke(main, ["ingest", str(SEED), "--office", "taihe", "--project", str(tmp_path / "p")])
     assert result.exit_code == 0, result.output
-    assert "太和街道办事处 2020 (F2019) → taihe (new office): 48 of 198 cells" in result.output
-    assert "not reported (150, written blank): 表三 · 一、本年新收政府信息公开申请数量 · 商业企业" in result.output
+    assert "太和街道办事处 2020年（F2019）→ taihe（新登记机关）：读到48/198个单元格" in result.output
+    assert "未填报（150个，写为空白）：表三 · 一、本年新收政府信息公开申请数量 · 商业企业" in result.output
 
 
 def test_spellings_real_reports_use_are_read(synthetic, tmp_path) -> None:
@@ -402,7 +402,7 @@ def test_cells_that_run_together_are_read_when_one_way_fits_else_reported(tmp_pa
     assert set(pub.unreadable) == {"t2.rules.made", "t2.rules.published", "t2.rules.public_total"}
     assert not {"t2.rules.made"} & set(pub.not_reported)
     (problem,) = pub.problems
-    assert "表二" in problem and "'12345'" in problem and "表二 · 规章 · 本年新制作数量" in problem
+    assert "表二" in problem and "“12345”" in problem and "表二 · 规章 · 本年新制作数量" in problem
 
 
 def test_audit_json_is_machine_readable() -> None:

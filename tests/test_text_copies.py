@@ -135,11 +135,11 @@ def test_office_and_year_given_are_enough_without_a_title(tmp_path) -> None:
     text = untitled_copy()
     path = write(tmp_path, "no_title.txt", text)
     result = CliRunner().invoke(main, ["ingest", str(path), "--project", str(project)])
-    assert result.exit_code == 2 and "--office, --year" in result.output
+    assert result.exit_code == 2 and "--office、--year" in result.output
     result = CliRunner().invoke(main, ["ingest", str(path), "--project", str(project), "--office", "qinglan",
                                        "--year", "2023"])
     assert result.exit_code == 0, result.output
-    assert "→ qinglan (new office): 200 of 200 cells" in result.output
+    assert "→ qinglan（新登记机关）：读到200/200个单元格" in result.output
     # The year from the preamble's 统计期限 sentence when the report states it.
     dated = text.replace("编制本报告。", "编制本报告。所列数据的统计期限为2023年1月1日至2023年12月31日。", 1)
     pub = read_published(write(tmp_path, "dated.txt", dated), office="青岚县示例档案局")
@@ -156,7 +156,7 @@ def test_a_slip_in_the_office_name_finds_the_registered_office(tmp_path) -> None
     slipped = text.replace("青岚县示例档案局2023年", "青岚县示列档案局2023年", 1)
     done = ingest_file(project, write(tmp_path, "again.txt", slipped), force=True)
     assert done.office == "qinglan" and done.report.office == "青岚县示例档案局"
-    assert any("a slip" in p for p in done.report.problems)
+    assert any("笔误" in p for p in done.report.problems)
 
 
 @pytest.mark.parametrize("name", ["01_one_line_crawler_text", "03_glued_rows_one_per_line"])
@@ -168,7 +168,7 @@ def test_a_slip_in_a_run_together_row_label_is_read_as_the_row_it_resembles(tmp_
     pub = read_published(write(tmp_path, "slip.txt", slipped))
     assert_right_or_named(pub, expected_values(data))
     assert pub.values["t3.deny_2.total"] == str(data["tables"]["t3"]["rows"]["deny_2"][6])
-    assert any("'2.其他法律行政止公开' read as the row it resembles" in p for p in pub.problems)
+    assert any("“2.其他法律行政止公开”一行按最相近的" in p for p in pub.problems)
 
 
 def test_audit_takes_the_office_and_year_of_a_report_without_a_title(tmp_path) -> None:

@@ -9,6 +9,7 @@ every problem named by file, sheet and cell.
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -88,7 +89,7 @@ def test_round_trip_is_exact_for_both_formats(synthetic: Project, tmp_path: Path
     assert code == 0, out
     assert files_under(project.data) == before
     code, out = cli("ingest", "--project", project.root, tmp_path / "forms")
-    assert code == 0 and out.count("unchanged") == 18, out  # re-ingest is a no-op
+    assert code == 0 and out.count("未改动") == 18, out  # re-ingest is a no-op
     assert files_under(project.data) == before
 
 
@@ -225,7 +226,7 @@ def test_numbers_typed_as_text_are_read(synthetic: Project, tmp_path: Path) -> N
     assert [read.values[r] for r in typed] == ["12", "12", "12", None, "3.50", None, "2"]
     assert read.originals["t3.new.research"] == "１２"
     code, out = cli("ingest", "--project", project.root, path)
-    assert code == 0 and "t3.new.research: read '１２' as 12" in out, out
+    assert code == 0 and "科研机构（t3.new.research）：“１２”读作 12" in out, out
 
 
 def test_rows_inserted_sheets_renamed_and_reordered(synthetic: Project, tmp_path: Path) -> None:
@@ -254,6 +255,77 @@ def test_rows_inserted_sheets_renamed_and_reordered(synthetic: Project, tmp_path
     assert {r: v for r, v in read.values.items() if r not in totals} == \
         {r: v for r, v in expected.items() if r not in totals}
     assert read.cells["t3.open.natural"].startswith("Sheet2!") and read.cells["t4.review.upheld"] == "复议诉讼!A7"
+
+
+def _values_only(path: Path) -> None:
+    """Totals as values, no merged ranges: openpyxl moves neither formulas nor merged cells when it inserts or
+    deletes (a spreadsheet program does both)."""
+    wb = load_workbook(path)
+    for ws in wb.worksheets:
+        ws.merged_cells.ranges = set()
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and c.value.startswith("="):
+                    c.value = None
+    wb.save(path)
+
+
+@pytest.mark.parametrize("year", [2020, 2024])
+def test_columns_inserted_are_skipped_and_cells_named_where_they_are(synthetic: Project, tmp_path: Path,
+                                                                     year: int) -> None:
+    """Columns inserted for notes: before the first data column, between two data columns (in a merged header's
+    span), after the last, in each table; table 四 repeats 结果维持/结果纠正 per group, order tells them apart."""
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[0]
+    path = _form(project, office, year, tmp_path / "forms")
+    expected = read_workbook(path)
+    _values_only(path)
+    wb = load_workbook(path)
+    t2, t3, t4 = wb["表二"], wb["表三"], wb["表四"]
+    t3.insert_cols(5)  # between 自然人 (D) and 商业企业: 商业企业 moves to F
+    t3["E5"] = "备注"
+    t3["E9"] = "含电子邮件申请3件"
+    t3.insert_cols(1)  # before the row labels: every column moves
+    t3.insert_cols(13)  # after 总计
+    t3["M5"] = "说明"
+    t2.insert_cols(3, 2)  # between the first two data columns of table 二
+    t2["C5"] = "备注"
+    t4.insert_cols(7)  # inside 行政诉讼 / 未经复议直接起诉, after its 结果维持
+    t4["G5"] = "注"
+    wb.save(path)
+    read = read_workbook(path)
+    totals = layout.totals(format_for(year).id)
+    assert {r: v for r, v in read.values.items() if r not in totals} == \
+        {r: v for r, v in expected.values.items() if r not in totals}
+    moved = {ref: coord for ref, coord in read.cells.items() if coord != expected.cells[ref]}
+    assert read.cells["t3.new.natural"] == "表三!E" + expected.cells["t3.new.natural"].split("!D")[1]
+    assert read.cells["t3.new.business"] == "表三!G" + expected.cells["t3.new.business"].split("!E")[1]
+    assert read.cells["t4.direct.upheld"] == "表四!F6" and read.cells["t4.direct.corrected"] == "表四!H6"
+    assert read.cells["t4.review.upheld"] == "表四!A6"  # left of the inserted column: where it was
+    assert all(ref.startswith(("t2", "t3", "t4.direct", "t4.after")) for ref in moved)
+    assert all(coord.startswith("表二!") for ref, coord in moved.items() if ref.startswith("t2"))
+
+
+def test_a_column_deleted_or_relabelled_is_refused_naming_sheet_and_column(synthetic: Project,
+                                                                           tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[0]
+    path = _form(project, office, 2024, tmp_path / "forms")
+    _values_only(path)
+    cases = {"deleted": ("表三", lambda ws: ws.delete_cols(6), "表三：找不到“科研机构”这一栏（F5是“社会公益组织”）"),
+             "relabelled": ("表四", lambda ws: ws.__setitem__("B4", "纠正"),
+                            "表四：找不到“结果纠正”这一栏（C4是“其他结果”）"),
+             "last deleted": ("表三", lambda ws: ws.delete_cols(10), "表三：找不到“总计”这一栏（I列之后没有了）")}
+    before = files_under(project.data)
+    for name, (sheet, edit, message) in cases.items():
+        broken = tmp_path / name / path.name
+        broken.parent.mkdir()
+        wb = load_workbook(path)
+        edit(wb[sheet])
+        wb.save(broken)
+        code, out = cli("ingest", "--project", project.root, broken)
+        assert code == 2 and f"{path.name} {message}" in out and "未写入任何数据" in out, (name, out)
+    assert files_under(project.data) == before
 
 
 def test_wrong_year_or_office_is_refused_unless_said(synthetic: Project, tmp_path: Path) -> None:
@@ -332,9 +404,9 @@ def test_workbook_keeps_existing_forms_unless_forced(synthetic: Project, tmp_pat
     path = _form(project, office, 2024, tmp_path / "forms")
     path.write_bytes(b"filled")
     code, out = cli("workbook", "--project", project.root, "--out", tmp_path / "forms", "--years", "2024")
-    assert code == 0 and "kept" in out and path.read_bytes() == b"filled"
+    assert code == 0 and f"保留 {path}" in out and path.read_bytes() == b"filled"
     code, out = cli("workbook", "--project", project.root, "--out", tmp_path / "forms", "--years", "2024", "--force")
-    assert code == 0 and "wrote 3 workbook(s)" in out and path.read_bytes() != b"filled"
+    assert code == 0 and "已生成3份报表" in out and path.read_bytes() != b"filled"
 
 
 # -- carry-overs ----------------------------------------------------------------------------------------------
@@ -370,6 +442,46 @@ def test_new_year_carries_last_years_values_over(synthetic: Project, tmp_path: P
 
     start = prefill(year + 1, {y: f.values for y, f in figures.items()})
     assert start["t3.carry_in.natural"] == this["t3.carry_out.natural"] and "t3.new.natural" not in start
+
+
+# -- amounts (万元) ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "number_format", "expected"), [
+    (12.5, "General", "12.5"),  # `12.50` typed into a General cell: the spreadsheet keeps the number 12.5
+    (7.489, "General", "7.489"), (0, "General", "0"), (0.0, "General", "0"), (3.0, "General", "3"),
+    (0.1 + 0.2, "General", "0.3"), (1.1 + 2.2, "General", "3.3"),  # a formula's binary noise: as shown
+    (1e-4, "General", "0.0001"), (12345.6789, "General", "12345.6789"), (2e15, "General", "2000000000000000"),
+    (12.5, "0.00", "12.50"), (12.5, "0.0000", "12.5000"), (7.489, "#,##0.0000", "7.4890"),
+    ("12.50", "@", "12.50"), ("'12.50", "General", "12.50"), ("１２．５０", "General", "12.50"),
+])
+def test_amounts_are_stored_as_the_sheet_shows_them(value: object, number_format: str, expected: str) -> None:
+    """An amount in 万元 is stored as the sheet shows it: with the decimals of its number format (the form's
+    prefilled amounts), as typed when it is text, and a General cell's number to a spreadsheet's 15 digits.
+    FORMAT.md §6 fixes no number of decimals (at most 4 recommended: T2-AMT-DEC), so 12.5 and 12.50 are the
+    same 万元; a General cell keeps no trailing zero to read back."""
+    from nianbao.formats import Kind
+    from nianbao.formats.rules import AMOUNT_RE
+    from nianbao.workbook.read import stored
+
+    text, _ = stored(value, Kind.AMOUNT, number_format)
+    assert text == expected
+    assert re.match(AMOUNT_RE, text)
+
+
+def test_an_amount_computed_in_the_form_reads_as_shown(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[1]
+    form = _form(project, office, 2024, tmp_path / "forms")
+    set_cells(project, office, 2024, {"t2.fees.amount": repr(1.1 + 2.2)})
+    code, out = cli("check", "--project", project.root, office, 2024)
+    assert code in (0, 1) and "T2-AMT-DEC" in out, out  # what a float's repr would have stored
+    path = _fill(form, 2024, {"t2.fees.amount": "=1.1+2.2"})
+    assert read_workbook(path).values["t2.fees.amount"] == "3.3"  # computed here: no value cached
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 0 and read_figures(project, office)[2024].values["t2.fees.amount"] == "3.3", out
+    code, out = cli("check", "--project", project.root, office, 2024)
+    assert code in (0, 1) and "已校验1份报告" in out and "T2-AMT-DEC" not in out, out
 
 
 # -- the evaluator ---------------------------------------------------------------------------------------------
@@ -453,7 +565,7 @@ def test_libreoffice_round_trip_is_exact(synthetic: Project, tmp_path: Path) -> 
     for path in sorted((tmp_path / "forms").glob("*.xlsx")):
         _soffice_convert(path, tmp_path / "lo")
     code, out = cli("ingest", "--project", project.root, tmp_path / "lo")
-    assert code == 0 and out.count("unchanged") == 12, out
+    assert code == 0 and out.count("未改动") == 12, out
     assert files_under(project.data) == before
 
 
@@ -476,29 +588,38 @@ def _uno_python() -> str | None:
     return None
 
 
-@needs_soffice
-def test_rows_inserted_and_sheet_renamed_in_libreoffice(synthetic: Project, tmp_path: Path) -> None:
-    """An office edits the form by hand in Calc: types figures (one as text), inserts rows in 表三 and 表四,
-    renames 表三. Calc moves the formulas and caches their values; the ingest finds every cell by its label."""
+def _edited_in_calc(synthetic: Project, tmp_path: Path, typed: dict[str, object],
+                    edits: dict[str, list]) -> tuple[Project, str, dict[str, str], Path]:
+    """A copy of the project, an office's 2024 form (its totals are formulas) typed in (`typed`) and edited
+    (`edits`, see lo_edit.py) in LibreOffice Calc through UNO and saved: (project, office, the form's cells,
+    the saved file)."""
     import json
 
     python = _uno_python()
     if python is None:
         pytest.skip("no Python with LibreOffice's uno module (apt-get install python3-uno)")
     project = copy_of(synthetic, tmp_path / "p")
-    office = sorted(read_offices(project))[1]  # its 2024 totals are formulas
+    office = sorted(read_offices(project))[1]
     form = _form(project, office, 2024, tmp_path / "forms")
     coords = _coords(form, 2024)
-    typed = {"t3.deny_1.natural": 7, "t3.carry_out.other_org": 2, "t4.review.upheld": 4,
-             "t2.license.decisions": "12"}
-    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()],
-             "insert_rows": [["表三", 9, 2], ["表四", 5, 1]], "rename": [["表三", "申请办理"]]}
+    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()], **edits}
     (tmp_path / "edits.json").write_text(json.dumps(edits, ensure_ascii=False), encoding="utf-8")
     saved = tmp_path / "saved" / form.name
     saved.parent.mkdir()
     subprocess.run([python, str(Path(__file__).parent / "lo_edit.py"), str(form), str(saved),
                     str(tmp_path / "lo-profile"), str(tmp_path / "edits.json")], check=True, timeout=300,
                    capture_output=True)
+    return project, office, coords, saved
+
+
+@needs_soffice
+def test_rows_inserted_and_sheet_renamed_in_libreoffice(synthetic: Project, tmp_path: Path) -> None:
+    """An office edits the form by hand in Calc: types figures (one as text), inserts rows in 表三 and 表四,
+    renames 表三. Calc moves the formulas and caches their values; the ingest finds every cell by its label."""
+    typed = {"t3.deny_1.natural": 7, "t3.carry_out.other_org": 2, "t4.review.upheld": 4,
+             "t2.license.decisions": "12"}
+    project, office, _, saved = _edited_in_calc(synthetic, tmp_path, typed, {
+        "insert_rows": [["表三", 9, 2], ["表四", 5, 1]], "rename": [["表三", "申请办理"]]})
     read = read_workbook(saved)
     assert read.cells["t3.deny_1.natural"] == "申请办理!D12"  # row 10 of the form, 2 rows inserted above
     assert read.cells["t4.review.upheld"] == "表四!A7"
@@ -509,3 +630,101 @@ def test_rows_inserted_and_sheet_renamed_in_libreoffice(synthetic: Project, tmp_
     code, out = cli("ingest", "--project", project.root, saved)
     assert code == 0, out
     assert read_figures(project, office)[2024].values["t3.deny_1.natural"] == "7"
+
+
+@needs_soffice
+def test_columns_inserted_in_libreoffice(synthetic: Project, tmp_path: Path) -> None:
+    """An office inserts note columns in Calc (inside merged headers, between data columns) and types figures:
+    Calc widens the merged cells and moves the formulas; the ingest finds every column by its labels."""
+    typed = {"t3.new.business": 9, "t3.new.research": 5, "t4.review.corrected": 3, "t4.after_review.pending": 6,
+             "t2.rules.issued": 4, "t2.rules.repealed": 1}
+    project, office, coords, saved = _edited_in_calc(synthetic, tmp_path, typed, {
+        "insert_columns": [["表三", 4, 1], ["表三", 12, 2], ["表四", 1, 1], ["表二", 2, 1]],
+        "after": [["表三", "E5", "备注"], ["表三", "E8", "含信函申请2件"], ["表四", "B5", "注"]]})
+    merged = {str(r) for r in load_workbook(saved)["表三"].merged_cells.ranges}
+    assert any(r.startswith("D") and r.split(":")[1].startswith("K") for r in merged), merged  # 申请人情况, widened
+    read = read_workbook(saved)
+    assert read.cells["t3.new.business"] == coords["t3.new.business"].replace("!E", "!F")
+    assert read.cells["t3.new.natural"] == coords["t3.new.natural"]  # left of the inserted column
+    assert read.cells["t4.review.corrected"] == coords["t4.review.corrected"].replace("!B", "!C")
+    assert read.cells["t2.rules.repealed"] == coords["t2.rules.repealed"].replace("!C", "!D")
+    assert {ref: read.values[ref] for ref in typed} == {ref: str(v) for ref, v in typed.items()}
+    for total, parts in layout.totals("F2021").items():  # what Calc computed over the moved cells
+        assert read.values[total] == str(sum(int(read.values[p]) for p in parts if read.values[p] is not None))
+    code, out = cli("ingest", "--project", project.root, saved)
+    assert code == 0, out
+    assert read_figures(project, office)[2024].values["t3.new.business"] == "9"
+
+
+# -- the cover's contact fields ----------------------------------------------------------------------------------
+
+
+def _fill_cover(path: Path, fields: dict[str, object], save_as: Path | None = None) -> Path:
+    wb = load_workbook(path)
+    ws = wb[layout.COVER]
+    rows = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
+    for label, value in fields.items():
+        ws.cell(rows[label], 2).value = value
+    wb.save(save_as or path)
+    return save_as or path
+
+
+def _cover_fields(path: Path) -> dict[str, object]:
+    ws = load_workbook(path)[layout.COVER]
+    return {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(1, ws.max_row + 1)
+            if ws.cell(r, 1).value in layout.CONTACT_FIELDS}
+
+
+def test_contact_fields_are_kept_and_written_on_the_next_form(synthetic: Project, tmp_path: Path) -> None:
+    """What an office writes on the cover (a name with spaces, a phone typed as a number or as text, a date
+    cell or a date typed as text) goes to data/contacts.csv, one row per office-year; the form issued again
+    carries it; ingesting either again changes nothing."""
+    from datetime import datetime
+
+    from nianbao.contacts import COLUMNS, contacts_file
+
+    assert tuple(COLUMNS) == layout.CONTACT_FIELDS
+    project = copy_of(synthetic, tmp_path / "p")
+    first, second = sorted(read_offices(project))[:2]
+    a = _fill_cover(_form(project, first, 2024, tmp_path / "forms"),
+                    {"填表人": " 张三 ", "联系电话": 13800000000, "填报日期": datetime(2025, 1, 15)})
+    b = _fill_cover(_form(project, second, 2021, tmp_path / "forms"),
+                    {"填表人": "李四", "联系电话": "0871-63132651", "填报日期": "2022年1月10日"})
+    code, out = cli("ingest", "--project", project.root, b, a)
+    assert code == 0, out
+    assert contacts_file(project).read_text(encoding="utf-8") == (
+        "office,year,filled_by,phone,date\n"
+        f"{first},2024,张三,13800000000,2025-01-15\n"
+        f"{second},2021,李四,0871-63132651,2022年1月10日\n")
+    before = files_under(project.root)
+    code, out = cli("ingest", "--project", project.root, a, b)
+    assert code == 0 and files_under(project.root) == before, out
+    code, out = cli("workbook", first, 2024, "--project", project.root, "--out", tmp_path / "again", "--force")
+    again = tmp_path / "again" / a.name
+    assert code == 0 and _cover_fields(again) == {"填表人": "张三", "联系电话": "13800000000", "填报日期": "2025-01-15"}
+    code, out = cli("ingest", "--project", project.root, again)
+    assert code == 0 and files_under(project.root) == before, out
+    # A form sent back with the cover left empty keeps what the office wrote before; a new name replaces it.
+    blank = _fill_cover(again, {"填表人": None, "联系电话": None, "填报日期": None}, tmp_path / "blank.xlsx")
+    assert cli("ingest", "--project", project.root, "--office", first, blank)[0] == 0
+    assert files_under(project.root) == before
+    _fill_cover(again, {"填表人": "王五"})
+    assert cli("ingest", "--project", project.root, again)[0] == 0
+    assert f"{first},2024,王五,13800000000,2025-01-15\n" in contacts_file(project).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("text, line, problem", [
+    ("office,year,name\n", 1, "表头"),
+    ("office,year,filled_by,phone,date\nshili-0001,2024,张三,1,2025-01-15\nshili-0001,2024,李四,,\n", 3, "重复"),
+    ("office,year,filled_by,phone,date\nshili-0001,二〇二四,张三,,\n", 2, "年"),
+    ("office,year,filled_by,phone,date\nshili-0001,2024,张三\n", 2, "字段"),
+])
+def test_a_bad_contacts_file_is_named_with_its_line(synthetic: Project, tmp_path: Path, text: str, line: int,
+                                                   problem: str) -> None:
+    from nianbao.contacts import contacts_file
+
+    project = copy_of(synthetic, tmp_path / "p")
+    contacts_file(project).write_text(text, encoding="utf-8")
+    code, out = cli("workbook", "--project", project.root, "--out", tmp_path / "forms", "--years", "2024")
+    assert code == 2 and f"data/contacts.csv:{line}" in out and problem in out, out
+    assert not (tmp_path / "forms").exists() or not list((tmp_path / "forms").iterdir())

@@ -90,10 +90,10 @@ def read_report_file(path: Path, year: int | None = None, office: str | None = N
     except InputError:
         raise
     except RecursionError:
-        raise InputError("not a readable report: its markup is nested too deeply (more than about 1000 "
-                         "levels, or that many unclosed tags)", file=path) from None
+        raise InputError("无法读取的报告：网页标签嵌套过深（超过约1000层，或有这么多未闭合的标签）",
+                         file=path) from None
     except Exception as exc:  # a reader's failure on one file is that file's problem
-        raise InputError(f"not a readable report: {type(exc).__name__}: {exc}", file=path) from None
+        raise InputError(f"无法读取的报告（{type(exc).__name__}: {exc}）", file=path) from None
 
 
 def _previous(copies: list[Published]) -> Published | None:
@@ -144,8 +144,7 @@ def audit(paths: Sequence[Path], *, office: str | None = None, year: int | None 
         copies = by_year.get((p.office, p.year - 1), [])
         previous = _previous(copies)
         if copies and previous is None:
-            p.problems.append(f"{len(copies)} different copies of the {p.year - 1} report were audited: the "
-                              "cross-year checks were not made")
+            p.problems.append(f"同时核查了{p.year - 1}年报告的{len(copies)}个内容不同的版本：未做跨年度核对")
         report = as_report(p, previous)
         # Findings and not-assessable checks come back keyed by office id and year: one id per file keeps
         # the copies of one office-year apart.

@@ -13,6 +13,7 @@ interrupted batch leaves finished outputs and no partial ones; the next run does
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +41,17 @@ SAVE_EVERY = 2.0  # seconds between manifest saves while a batch runs: what a ki
 # row, so chunks are large; the first is small so that the workers get work as soon as they are warm.
 FIRST_CHUNK = 50
 CHUNK = 250
+# Reports to build per worker started at once. Starting a worker (a process, papermill, a kernel) costs about as
+# much CPU as a warm one spends on 40 reports, and on a machine of a few cores the workers' starts compete with
+# the parent's validation: a handful of reports goes to one warm worker, and the pool grows while it runs only
+# if the work waiting outlasts a worker's start (`WorkerPool`).
+REPORTS_PER_WORKER = 20
+
+
+def workers_for(reports: int, jobs: int) -> int:
+    """How many workers to start for `reports` reports to build when `jobs` may run: one per
+    `REPORTS_PER_WORKER` reports, at least one, at most `jobs`."""
+    return max(1, min(jobs, math.ceil(reports / REPORTS_PER_WORKER)))
 
 
 @dataclass
@@ -104,7 +116,8 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
 
     `on_start(to_build, skipped)` is called once the work is known, `on_entry` for each report built,
     `on_note(text)` with notes for the user (a capped --jobs, a missing kernel, a wait for the lock).
-    `jobs`: worker processes (default and most: the CPUs this process may use); `kernel`: `--kernel NAME`;
+    `jobs`: worker processes at most (default and most: the CPUs this process may use; fewer start for a few
+    reports, see `workers_for`); `kernel`: `--kernel NAME`;
     `timeout`: seconds a cell may run; `wait`: wait for another process writing outputs/ instead of raising
     `OutputsBusy`; `scheduler`: a Dask scheduler's address, or `local` for a LocalCluster of `jobs` workers
     (None: the local process pool; see `nianbao.cluster`).
@@ -153,7 +166,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
                 raise NianbaoError(f"--scheduler needs Dask's distributed ({exc}): pip install 'nianbao[dask]'") \
                     from None
             return DaskPool(project, scheduler, min(jobs, n), **options)
-        return WorkerPool(project, min(jobs, n), **options)
+        return WorkerPool(project, workers_for(n, jobs), most=jobs, **options)
 
     pool = start(len(pairs)) if eager else None
     last_save = time.monotonic()
@@ -194,6 +207,10 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             for outcome in pool.run(jobs_after):
                 manifest.put_overview(outcome)
         year_pages(project, manifest.overviews, {y for _, y in pairs})  # the regions' list, where there are regions
+        manifest.save()
+        if isinstance(pool, WorkerPool):
+            pool.release()  # the workers shut their kernels down while the index is written
+        index = write_index(project, manifest, registry, None if offices or years else pairs)
     finally:
         if pool is not None:
             pool.close()
@@ -202,19 +219,20 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         finally:  # even when outputs/ is full or read-only: no temporary is left behind
             sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
-    index = write_index(project, manifest, registry)
     years = {y for _, y in pairs}
     overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,
                        problems=problems, overviews=overviews)
 
 
-def write_index(project: Project, manifest: Manifest, registry: Registry | None = None) -> Path:
+def write_index(project: Project, manifest: Manifest, registry: Registry | None = None,
+                pairs: Sequence[tuple[str, int]] | None = None) -> Path:
     """`outputs/index.html`: every office-year that has params, with its status, findings and links (only
-    what changed is written: `nianbao.index_files`)."""
+    what changed is written: `nianbao.index_files`). `pairs`: every office-year that has params, if the caller
+    listed them."""
     from .index_files import write_index as write
 
-    return write(project, manifest, registry)
+    return write(project, manifest, registry, pairs)
 
 
 def critical_findings(entry: Entry) -> list[Finding]:

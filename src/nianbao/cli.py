@@ -244,22 +244,22 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
             continue
         pub = done.report
         total = len(pub.values)
-        click.echo(f"{path}: {pub.office} {pub.year} ({pub.format.id}) → {done.office}"
-                   f"{' (new office)' if done.new_office else ''}: {pub.reported} of {total} cells")
+        click.echo(f"{path}：{pub.office} {pub.year}年（{pub.format.id}）→ {done.office}"
+                   f"{'（新登记机关）' if done.new_office else ''}：读到{pub.reported}/{total}个单元格")
         blanks = pub.not_reported
         if blanks:
-            shown = "; ".join(cell_location(pub.year, *ref.split(".")) for ref in blanks[:8])
-            more = f"; and {len(blanks) - 8} more" if len(blanks) > 8 else ""
-            click.echo(f"  not reported ({len(blanks)}, written blank): {shown}{more}")
+            shown = "；".join(cell_location(pub.year, *ref.split(".")) for ref in blanks[:8])
+            more = f"；另有{len(blanks) - 8}个" if len(blanks) > 8 else ""
+            click.echo(f"  未填报（{len(blanks)}个，写为空白）：{shown}{more}")
         for ref, text in pub.originals.items():
-            click.echo(f"  {ref}: read {text!r} as {pub.values[ref]}")
+            click.echo(f"  {cell_location(pub.year, *ref.split('.'))}（{ref}）：“{text}”读作 {pub.values[ref]}")
         for i, (found, official) in enumerate(zip(pub.headings, pub.format.headings, strict=True)):
             if found != official:
-                click.echo(f"  heading {i + 1}: published as {found!r}, written as {official!r}")
+                click.echo(f"  第{i + 1}部分标题：原文为“{found}”，按规定写作“{official}”")
         for problem in pub.problems:
             click.echo(f"  {problem}")
-        click.echo("  wrote " + ", ".join(project.relative(p) for p in done.written) if done.written
-                   else "  unchanged: the project holds this report already")
+        click.echo("  已写入：" + "、".join(project.relative(p) for p in done.written) if done.written
+                   else "  未改动：项目中已有这份报告的数据")
     sys.exit(2 if failed else 0)
 
 
@@ -296,8 +296,8 @@ def workbook(office: str | None, year: str | None, offices: tuple[str, ...], yea
     done = write_workbooks(project, pairs, folder, force)
     kept = [p for p, written in done if not written]
     for path in kept:
-        click.echo(f"kept {path} (exists; --force replaces it)")
-    click.echo(f"wrote {len(done) - len(kept)} workbook(s) to {folder}")
+        click.echo(f"保留 {path}（已存在；--force 可替换）")
+    click.echo(f"已生成{len(done) - len(kept)}份报表，保存在 {folder}")
 
 
 @main.command()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import InputError
+from .filememo import FileMemo
 from .formats import FORMATS, RULES, Format, Rule
 from .formats.rules import CellPattern, Identity, LabelsExact, ProsePattern, TableFilled
 
@@ -136,32 +137,27 @@ def stale_suites(folder: Path) -> list[str]:
     return stale
 
 
-_loaded: dict[tuple, dict[str, dict]] = {}  # file stats → suites: a warm kernel verifies every report
+_LOADED: FileMemo[dict[str, dict]] = FileMemo(1)  # a warm kernel verifies every report: one project's suites
 
 
 def load_suites(folder: Path) -> dict[str, dict]:
     """The suites of a project, by frame name (shared: callers must not modify them). Read again only when a
     file changed (size, mtime). A missing or malformed file is an input error."""
-    try:
-        stats = tuple((name, (st := (folder / f"{name}.json").stat()).st_mtime_ns, st.st_size) for name in SUITES)
-    except OSError:
-        stats = None  # reported below, with the file
-    if stats is not None and (str(folder), stats) in _loaded:
-        return _loaded[(str(folder), stats)]
+    return _LOADED.get([folder / f"{name}.json" for name in SUITES], lambda: _read_suites(folder))
+
+
+def _read_suites(folder: Path) -> dict[str, dict]:
     suites = {}
     for name in SUITES:
         path = folder / f"{name}.json"
         try:
             suite = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise InputError("expectation suite not found (run `nianbao expectations` to write it)",
+            raise InputError("找不到校验规则文件（expectation suite），请运行 nianbao expectations 生成",
                              file=path) from None
         except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON: {exc.msg}", file=path, line=exc.lineno) from None
+            raise InputError(f"JSON 格式有误：{exc.msg}", file=path, line=exc.lineno) from None
         if not isinstance(suite, dict) or suite.get("meta", {}).get("frame") != name:
-            raise InputError(f"not a nianbao suite for the {name!r} frame", file=path)
+            raise InputError(f"不是 nianbao 的“{name}”校验规则文件", file=path)
         suites[name] = suite
-    if stats is not None:
-        _loaded.clear()  # one project's current suites are enough
-        _loaded[(str(folder), stats)] = suites
     return suites

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 from .atomic import write_files
@@ -29,10 +30,12 @@ def _digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
-def write_index(project: Project, manifest: Manifest, registry: Registry | None = None) -> Path:
+def write_index(project: Project, manifest: Manifest, registry: Registry | None = None,
+                pairs: Iterable[tuple[str, int]] | None = None) -> Path:
     """Write `outputs/index.html` and the chunks whose rows changed; every office-year that has params and an
     entry in `manifest` is listed. `registry`: as the caller read it (read when None; offices unnamed when it
-    cannot be read). Returns the page's path."""
+    cannot be read); `pairs`: every office-year that has params, as the caller listed them (listed when None).
+    Returns the page's path."""
     from .overview import index_overviews
     from .render.index import assets_digest, chunk_rows, chunk_script, index_html
 
@@ -43,7 +46,7 @@ def write_index(project: Project, manifest: Manifest, registry: Registry | None 
             registry = Registry({})
     names = {o.id: o.name for o in registry.offices.values()}
     by_year: dict[int, list] = defaultdict(list)
-    for office, year in list_reports(project, problems=[]):
+    for office, year in list_reports(project, problems=[]) if pairs is None else pairs:
         if entry := manifest.get(office, year):
             by_year[year].append((office, entry))
     folder = project.outputs / INDEX_DIR

@@ -82,17 +82,18 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
         raise known.problems[office_id]
     if office_id in offices and offices[office_id].name != report.office and _slip_of(
             report.office, {offices[office_id].name: office_id}):
-        report.problems.append(f"office printed as {report.office!r}: read as {offices[office_id].name!r}, "
-                               "the registry's name it differs from by one character (a slip)")
+        report.problems.append(f"机关名称印为“{report.office}”，与登记的“{offices[office_id].name}”只差一个字（笔误），"
+                               "按登记的名称读取")
         report.office = offices[office_id].name
     if office_id in offices and offices[office_id].name != report.office:
-        raise InputError(f"office {office_id!r} is {offices[office_id].name} in data/offices.csv, but the report "
-                         f"is {report.office}'s", file=path, office=office_id, year=report.year, field="office")
+        raise InputError(f"机关代码 {office_id} 在 data/offices.csv 中是“{offices[office_id].name}”，"
+                         f"但这份报告是“{report.office}”的", file=path, office=office_id, year=report.year,
+                         field="机关名称")
     figures_file = project.figures_file(office_id)
     existing = read_figures(project, office_id) if figures_file.exists() else {}
     narrative = project.narrative_file(office_id, report.year)
     writes: dict[Path, str] = {}
-    registry = _registry_with(project, office_id, report)
+    registry = registry_with(project, office_id, report)
     if registry is not None:
         writes[project.offices_file] = registry
     kept = [(y, ref, v or "") for y, f in sorted(existing.items()) if y != report.year for ref, v in f.values.items()]
@@ -105,7 +106,7 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
     writes[project.params_file(office_id, report.year)] = params_text(office_id, report.year)
     changed = {p: text for p, text in writes.items() if not p.exists() or p.read_text(encoding="utf-8") != text}
     if changed and not force and (report.year in existing or narrative.exists()):
-        raise InputError(f"{office_id} already has other data for {report.year} (use --force to replace it)",
+        raise InputError(f"{office_id} 已有{report.year}年的其他数据（确需替换请加 --force）",
                          file=path, office=office_id, year=report.year)
     write_files(changed)  # ingesting the same report again changes nothing
     return Ingested(str(path), office_id, report, list(changed), new_office=office_id not in offices)
@@ -119,7 +120,7 @@ def _slip_of(name: str, by_name: dict[str, str]) -> str | None:
     return near[0] if len(near) == 1 else None
 
 
-def _registry_with(project: Project, office_id: str, report: Published) -> str | None:
+def registry_with(project: Project, office_id: str, report: Published) -> str | None:
     """`data/offices.csv` with the office added (and the label columns its report needs), or None when the
     office is listed already."""
     path = project.offices_file

@@ -215,11 +215,13 @@ class Manifest:
         # The file as read, and as last read or written here: the index's chunks say which manifest they show.
         self.loaded_stat = self.file_stat = _stat(self.path)
         try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
+            raw = json.loads(text)
             for data in raw.get("reports", {}).values():
                 entry = Entry(**data)
                 self.entries[entry.key] = entry
             self.overviews = {str(k): dict(v) for k, v in raw.get("overviews", {}).items()}
+            self._lines = _lines(text, raw.get("reports", {}))
         except (OSError, ValueError, TypeError, AttributeError):
             self.entries, self.overviews = {}, {}  # no manifest, or an unreadable one: everything is rebuilt
             self.changed = True
@@ -279,6 +281,23 @@ def _stat(path: Path) -> list[int] | None:
     except OSError:
         return None
     return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+FIELDS = sorted(Entry.__dataclass_fields__)
+
+
+def _lines(text: str, reports: dict) -> dict[str, str]:
+    """The line of each entry as the manifest's text has it (one per report, as `Manifest.save` writes them), for
+    the entries whose fields are today's: a save does not encode again what it read."""
+    lines = {}
+    for line in text.split("\n"):
+        if not line.startswith('"') or '\\' in line[:line.find('":')]:
+            continue
+        key = line[1:line.find('"', 1)]
+        data = reports.get(key)
+        if isinstance(data, dict) and line.startswith(f'"{key}": {{') and sorted(data) == FIELDS:
+            lines[key] = line.removesuffix(",")
+    return lines
 
 
 def _line(key: str, data: dict) -> str:

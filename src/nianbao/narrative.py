@@ -92,9 +92,12 @@ def _html_line(markdown: str) -> int | None:
     return None
 
 
+PREAMBLE = "正文前言"  # how messages name the prose before the first heading (the sections: by their heading)
+
+
 def _parts(narrative: Narrative) -> list[tuple[str, str, int]]:
     """(field name, text, first line) of the preamble and each section body."""
-    parts = [("preamble", narrative.preamble, narrative.preamble_line)]
+    parts = [(PREAMBLE, narrative.preamble, narrative.preamble_line)]
     parts += [(s.heading, s.body, s.body_line) for s in narrative.sections]
     return parts
 
@@ -103,7 +106,7 @@ def check_no_html(narrative: Narrative, office: str, year: int) -> None:
     for field, text, first in _parts(narrative):
         offset = _html_line(text)
         if offset is not None:
-            raise InputError("raw HTML is not allowed in report prose (write plain text or Markdown)",
+            raise InputError("报告正文中不能使用 HTML 标签（raw HTML），请写纯文本或 Markdown",
                              file=narrative.file, line=first + offset, office=office, year=year, field=field)
 
 
@@ -116,14 +119,14 @@ def fill(narrative: Narrative, resolve: Callable[[str], str | None], office: str
             value = resolve(name)
             if value is None:
                 line = first + text.count("\n", 0, match.start())
-                raise InputError(f"placeholder {{{{ {name} }}}} names no value (unknown name or blank cell)",
+                raise InputError(f"占位符 {{{{ {name} }}}} 没有对应的数字（名称不存在，或该单元格未填报）",
                                  file=narrative.file, line=line, office=office, year=year, field=field)
             return value
 
         return PLACEHOLDER.sub(one, text)
 
     sections = tuple(replace(s, body=substitute(s.body, s.heading, s.body_line)) for s in narrative.sections)
-    preamble = substitute(narrative.preamble, "preamble", narrative.preamble_line)
+    preamble = substitute(narrative.preamble, PREAMBLE, narrative.preamble_line)
     return replace(narrative, preamble=preamble, sections=sections)
 
 

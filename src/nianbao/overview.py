@@ -12,17 +12,19 @@ regions with their counts and links (`year_pages`). Each is rebuilt only when it
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
 import time
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .atomic import temp_path, write_files
@@ -38,6 +40,9 @@ from .project import RESERVED_IDS, Project
 
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html; an office id may not take this name (RESERVED_IDS)
 assert OUTPUT_DIR in RESERVED_IDS
+# Caches (no region slug or year starts with a dot): outputs/overview/.figures/<office>.v2.json, each office's
+# figures as the overviews read them (`_read_figures`); .charts/[<region slug>/]<year>.json, each page's charts.
+CACHE_DIR, CHARTS_DIR = ".figures", ".charts"
 SLUG_PREFIX = "r-"  # region folders: r-<12 hex digits>; a year page is <4 digits>.html, so they never meet
 NO_REGION = "未注明地区"  # the group of offices with an empty region, in a project where others have one
 FIRST_YEAR = 2019  # trends start with the first year of the national format (F2019)
@@ -145,18 +150,21 @@ def in_region(office: Office, region: str | None) -> bool:
 class Overview:
     """Everything one overview shows, as read from the project.
 
-    `figures`: office → year → cell → text (None when blank), for the years up to `year` that have a params
-    file; `status`: office → this year's manifest entry (status, findings, html), or `missing`.
+    `figures`: office → year → cell → text (None when blank; `load_overview` gives each year as an
+    `OfficeYear`), for the years up to `year` that have a params file; `status`: office → this year's manifest
+    entry (status, findings, html), or `missing`.
     """
 
     year: int
     region: str | None
     offices: list[Office]
-    figures: dict[str, dict[int, dict[str, str | None]]]
-    prose: dict[str, str]  # office → this year's prose, as written
+    figures: dict[str, dict[int, Mapping[str, str | None]]]
+    prose: dict[str, str]  # office → this year's prose, as written (`load_overview`: where `anomalies` reads it)
     status: dict[str, dict]
     errors: dict[str, str] = field(default_factory=dict)  # office → why its figures could not be read
     found: list[Anomaly] | None = field(default=None, repr=False, compare=False)  # `anomalies`, once computed
+    computed: dict = field(default_factory=dict, repr=False, compare=False)  # what `headlines` computed
+    charts: Path | None = None  # where its charts are kept (`render.charts.KeptCharts`); None: drawn each time
 
     @property
     def title(self) -> str:
@@ -171,15 +179,31 @@ class Overview:
     def format(self) -> Format:
         return format_for(self.year)
 
-    def values(self, office: str, year: int | None = None) -> dict[str, str | None] | None:
+    def values(self, office: str, year: int | None = None) -> Mapping[str, str | None] | None:
         return self.figures.get(office, {}).get(self.year if year is None else year)
 
 
+# The manifest's reports as last read in this process, by the SHA-256 of its bytes: each overview a warm kernel
+# makes reads the same manifest (3.4 MB at 10 000 reports: hashing it costs a tenth of parsing it).
+_MANIFEST: tuple[bytes, dict[str, dict]] = (b"", {})
+
+
 def _manifest_reports(project: Project) -> dict[str, dict]:
+    """The manifest's entries of the reports ("office/year" → entry); empty when there is none or it cannot be
+    read. Shared between the calls that read the same bytes: not to be changed."""
+    global _MANIFEST
     try:
-        return json.loads((project.outputs / MANIFEST).read_text(encoding="utf-8")).get("reports", {})
-    except (OSError, ValueError, AttributeError):
+        data = (project.outputs / MANIFEST).read_bytes()
+    except OSError:
         return {}
+    digest = hashlib.sha256(data).digest()
+    if _MANIFEST[0] != digest:
+        try:
+            reports = json.loads(data.decode("utf-8")).get("reports", {})
+        except (ValueError, AttributeError):
+            return {}
+        _MANIFEST = (digest, reports if isinstance(reports, dict) else {})
+    return _MANIFEST[1]
 
 
 def load_overview(project: Project, year: int, region: str | None = None) -> Overview:
@@ -207,25 +231,137 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
             errors[office.id] = str(exc)
             continue
         figures[office.id] = {y: found[y] for y in sorted(submitted[office.id]) if y in found}
+        if (this := figures[office.id].get(year)) is None or not this.zero:
+            continue  # `anomalies` reads an office's prose only where a table of this year's is all 0
         try:
             prose[office.id] = project.narrative_file(office.id, year).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
             pass
-    return Overview(year, region or None, offices, figures, prose, status, errors)
+    return Overview(year, region or None, offices, figures, prose, status, errors,
+                    charts=project.outputs / OUTPUT_DIR / CHARTS_DIR / f"{overview_key(year, region)}.json")
 
 
 # Figures read in this process, by file, with the (size, mtime) they were read at: a batch worker's warm kernel
 # makes several overviews in a row, each reading every office of its region.
-_READ: dict[Path, tuple[list[int], dict[int, dict[str, str | None]]]] = {}
-CACHE_DIR = ".figures"  # outputs/overview/.figures/<office>.json: no region slug or year starts with a dot
+_READ: dict[Path, tuple[list[int], dict[int, OfficeYear]]] = {}
+KEPT_FORMAT = 2  # of the kept copies, in their names: 1 (`<office>.json`) was each year's cells as a dict
+_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,17}")  # a cell's text that a JSON integer gives back exactly
 
 
-def _read_figures(project: Project, office: str) -> dict[int, dict[str, str | None]]:
-    """One office's figures, year → cell → text, as `read_figures` reads them (raises its `InputError`).
+class OfficeYear(Mapping[str, "str | None"]):
+    """One office-year's figures as the overviews read them: a read-only mapping cell → text (None when blank)
+    of the cells its file gives, with what the overviews compute from them worked out once, when the file was
+    read (`_read_figures`): `numbers` (each of the format's cells, in `cell_kinds` order: an `int`, a
+    `Decimal`, or None when blank, absent or not a number), `totals` (as `totals()` computes them), `same`
+    (the cells equal the file's previous year's) and `zero` (a `ZERO_CHECKS` group is all 0, so `anomalies`
+    reads the prose).
 
-    A file read once is kept, in this process and in `outputs/overview/.figures/<office>.json` with the file's
+    Kept as JSON (`kept()`): texts that a JSON integer gives back exactly as integers, others as strings; the
+    cells as a JSON text of their own, decoded when a page first reads them (a page reads every year's
+    totals but only its own year's cells). `reread`: where to get the figures should that text not decode."""
+
+    __slots__ = ("_added", "_cells", "_numbers", "_sums", "_totals", "_values", "reread", "same", "year", "zero")
+
+    def __init__(self, year: int, cells: str | tuple[list, list[int]], sums: list, same: bool, zero: bool,
+                 reread: Callable[[], OfficeYear] | None = None) -> None:
+        self.year, self._cells, self._sums, self.same, self.zero, self.reread = \
+            year, cells, sums, same, zero, reread
+        self._values: dict[str, str | None] | None = None
+        self._numbers: list[int | Decimal | None] | None = None
+        self._totals: dict[str, Decimal | None] | None = None
+        self._added: list[int | Decimal | None] | None = None
+
+    @classmethod
+    def of(cls, year: int, values: Mapping[str, str | None], previous: Mapping[str, str | None] | None) \
+            -> OfficeYear:
+        """From one year's cells as `read_figures` gives them; `previous`: the file's year before, if any."""
+        cells = _cells(year)
+        sums = [_compact(t) for t in _plain_totals(values, year).values()]
+        zero = any(_all_zero(values, year, part) for _, part, _, _ in ZERO_CHECKS)
+        given = ([_compact(values.get(ref)) for ref in cells], [i for i, ref in enumerate(cells) if ref not in values])
+        return cls(year, given, sums, previous is not None and dict(values) == dict(previous), zero)
+
+    def kept(self) -> list:
+        cells = self._cells if isinstance(self._cells, str) else json.dumps(self._cells, separators=(",", ":"),
+                                                                             ensure_ascii=False)
+        return [cells, self._sums, self.same, self.zero]
+
+    def _given(self) -> tuple[list, list[int]]:
+        """The cells, as kept (in `cell_kinds` order), and which of them the file does not give."""
+        if isinstance(self._cells, str):
+            try:
+                given, absent = json.loads(self._cells)
+                if len(given) != len(_cells(self.year)):
+                    raise ValueError(self._cells)
+                self._cells = (given, absent)
+            except (ValueError, TypeError):
+                if self.reread is None:
+                    raise
+                self._cells = self.reread()._given()  # a kept copy spoilt inside: read the figures again
+        return self._cells
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The cells the file gives, cell → text (None when blank), in `cell_kinds` order."""
+        if self._values is None:
+            given, absent = self._given()
+            skip = set(absent)
+            self._values = {ref: _as_text(v) for i, (ref, v) in enumerate(zip(_cells(self.year), given, strict=True))
+                            if i not in skip}
+        return self._values
+
+    def __getitem__(self, ref: str) -> str | None:
+        return self.as_dict()[ref]
+
+    def __iter__(self):
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+    @property
+    def numbers(self) -> list[int | Decimal | None]:
+        if self._numbers is None:
+            self._numbers = [v if type(v) is int else number(v) for v in self._given()[0]]
+        return self._numbers
+
+    @property
+    def sums(self) -> list[int | Decimal | None]:
+        """`totals`' values in `_measures(year)` order, integers as `int` (they add faster)."""
+        if self._added is None:
+            self._added = [v if type(v) is int or v is None else Decimal(v) for v in self._sums]
+        return self._added
+
+    @property
+    def totals(self) -> dict[str, Decimal | None]:
+        if self._totals is None:
+            self._totals = {name: None if v is None else Decimal(v)
+                            for name, v in zip(_measures(self.year), self._sums, strict=True)}
+        return self._totals
+
+
+@cache
+def _cells(year: int) -> tuple[str, ...]:
+    return tuple(format_for(year).cell_kinds())
+
+
+def _compact(value: str | Decimal | None) -> int | str | None:
+    """A text or a sum as kept: an `int` where that gives it back exactly (`str`, `Decimal`), else its text."""
+    if value is None:
+        return None
+    text = str(value)
+    return int(text) if _INTEGER.fullmatch(text) else text
+
+
+def _as_text(value: int | str | None) -> str | None:
+    return str(value) if type(value) is int else value  # type: ignore[return-value]
+
+
+def _read_figures(project: Project, office: str) -> dict[int, OfficeYear]:
+    """One office's figures, year → `OfficeYear`, as `read_figures` reads them (raises its `InputError`).
+
+    A file read once is kept, in this process and in `outputs/overview/.figures/<office>.v2.json` with the file's
     size and mtime: a region's overview reads every office's figures of every year, and checking each row
-    again (`read_figures`) cost 15 s for 10 000 office-years where reading the kept copies costs 0.4 s. As
+    again (`read_figures`) cost 15 s for 10 000 office-years where reading the kept copies costs 0.15 s. As
     with the batch's digests (`nianbao.digests`), only a file whose mtime had settled when it was read is
     kept: a second edit within the same timestamp tick keeps size and mtime."""
     path = project.figures_file(office)
@@ -233,38 +369,60 @@ def _read_figures(project: Project, office: str) -> dict[int, dict[str, str | No
         stat = path.stat()
         key = [stat.st_size, stat.st_mtime_ns]
     except OSError:
-        return _values(project, office)  # says why, with the file
+        return _office_years(project, office)  # says why, with the file
     if stat.st_mtime_ns + SETTLE_NS >= time.time_ns():
-        return _values(project, office)
+        return _office_years(project, office)
     memo = _READ.get(path)
     if memo is not None and memo[0] == key:
         return memo[1]
-    kept = project.outputs / OUTPUT_DIR / CACHE_DIR / f"{office}.json"
-    years = _kept_figures(kept, key)
+    kept = project.outputs / OUTPUT_DIR / CACHE_DIR / f"{office}.v{KEPT_FORMAT}.json"
+    years = _kept_figures(kept, key, partial(_office_years, project, office))
     if years is None:
-        years = _values(project, office)
+        years = _office_years(project, office)
         try:
-            text = json.dumps({"nianbao": __version__, "key": key, "years": years}, ensure_ascii=False,
-                              separators=(",", ":"))
+            text = json.dumps({"code": _code(), "format": KEPT_FORMAT, "key": key,
+                               "years": {y: o.kept() for y, o in years.items()}},
+                              ensure_ascii=False, separators=(",", ":"))
             write_files({kept: text})
+            kept.with_name(f"{office}.json").unlink(missing_ok=True)  # the copy of format 1, if any
         except OSError:
             pass  # a read-only outputs/: read the file again next time
     _READ[path] = (key, years)
     return years
 
 
-def _values(project: Project, office: str) -> dict[int, dict[str, str | None]]:
-    return {y: f.values for y, f in read_figures(project, office).items()}
+@cache
+def _code() -> str:
+    """The digest of the code that makes an `OfficeYear` (this module and the format definitions): a kept copy
+    made by other code is made again."""
+    h = hashlib.sha256(__version__.encode())
+    for path in [Path(__file__), *sorted((Path(__file__).parent / "formats").glob("*.py"))]:
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
-def _kept_figures(path: Path, key: list[int]) -> dict[int, dict[str, str | None]] | None:
+def _office_years(project: Project, office: str) -> dict[int, OfficeYear]:
+    found = {y: f.values for y, f in read_figures(project, office).items()}
+    return {y: OfficeYear.of(y, values, found.get(y - 1)) for y, values in found.items()}
+
+
+def _kept_figures(path: Path, key: list[int], reread: Callable[[], dict[int, OfficeYear]]) \
+        -> dict[int, OfficeYear] | None:
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
-        if kept["nianbao"] != __version__ or kept["key"] != key:
+        if kept["code"] != _code() or kept["format"] != KEPT_FORMAT or kept["key"] != key:
             return None
-        return {int(y): values for y, values in kept["years"].items()}
+        years = {int(y): OfficeYear(int(y), cells, sums, bool(same), bool(zero), partial(_year_of, reread, int(y)))
+                 for y, (cells, sums, same, zero) in kept["years"].items()}
+        if any(not isinstance(o._cells, str) or len(o._sums) != len(_measures(y)) for y, o in years.items()):
+            return None
+        return years
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _year_of(read: Callable[[], dict[int, OfficeYear]], year: int) -> OfficeYear:
+    return read()[year]
 
 
 def _shared(project: Project) -> hashlib._Hash:
@@ -337,10 +495,16 @@ def region_tables(overview: Overview, year: int | None = None) -> tuple[dict[str
     sums: dict[str, str | None] = {}
     counts: dict[str, int] = {}
     rows = [v for o in overview.offices if (v := overview.values(o.id, year)) is not None]
-    for ref in format_for(year).cell_kinds():
-        found = [n for v in rows if (n := number(v.get(ref))) is not None]
+    cells = _cells(year)
+    # Column by column over each office's numbers (as kept: integers as `int`). Adding from int 0 gives what
+    # adding Decimals from Decimal(0) gives, text included: integers are exact either way (kept ones have at
+    # most 18 digits) and a Decimal among them makes the sum a Decimal of the same exponent.
+    numbers = [v.numbers if isinstance(v, OfficeYear) else [number(v.get(ref)) for ref in cells] for v in rows]
+    columns = zip(*numbers, strict=True) if numbers else ((),) * len(cells)
+    for ref, column in zip(cells, columns, strict=True):
+        found = [n for n in column if n is not None]
         counts[ref] = len(found)
-        sums[ref] = str(sum(found, Decimal(0))) if found else None
+        sums[ref] = str(sum(found)) if found else None
     return sums, counts
 
 
@@ -369,11 +533,17 @@ def totals(values: Mapping[str, str | None] | None, year: int) -> dict[str, Deci
     None: a cell blank or not a number."""
     if values is None:
         return {}
+    if isinstance(values, OfficeYear):
+        return values.totals
     memo = _TOTALS.get(id(values))
     if memo is None or memo[0] is not values:
-        memo = (values, {name: _total(cells, values) for name, cells in _measures(year).items()})
+        memo = (values, _plain_totals(values, year))
         _TOTALS[id(values)] = memo
     return memo[1]
+
+
+def _plain_totals(values: Mapping[str, str | None], year: int) -> dict[str, Decimal | None]:
+    return {name: _total(cells, values) for name, cells in _measures(year).items()}
 
 
 def trends(overview: Overview) -> dict[str, dict[int, Decimal]]:
@@ -382,15 +552,17 @@ def trends(overview: Overview) -> dict[str, dict[int, Decimal]]:
     series: dict[str, dict[int, Decimal]] = defaultdict(dict)
     names = [*(f"outcome.{k}" for k in OUTCOMES), *COMPARED, *TREND_ONLY]
     for year in range(FIRST_YEAR, overview.year + 1):
-        rows = [totals(v, year) for o in overview.offices if (v := overview.values(o.id, year)) is not None]
+        rows = [v.sums if isinstance(v, OfficeYear) else list(totals(v, year).values())
+                for o in overview.offices if (v := overview.values(o.id, year)) is not None]
         if not rows:
             continue
+        at = {name: i for i, name in enumerate(_measures(year))}
         for name in names:
-            if name not in _measures(year):
+            if name not in at:
                 continue  # not in this year's format
-            found = [t for r in rows if (t := r[name]) is not None]
-            if found:
-                series[name][year] = sum(found, Decimal(0))
+            found = [t for r in rows if (t := r[at[name]]) is not None]
+            if found:  # from int 0, as `region_tables` adds: the same Decimal as from Decimal(0)
+                series[name][year] = Decimal(sum(found))
     return dict(series)
 
 
@@ -418,8 +590,16 @@ class Headline:
 
 def headlines(overview: Overview, office: str, year: int | None = None) -> dict[str, Headline]:
     """The headline figures (`HEADLINES`) of one office-year with last year's, plus `share`: 予以公开 among
-    all outcomes (办理结果总计), as a fraction."""
+    all outcomes (办理结果总计), as a fraction. Computed once per office-year and overview (the page and the
+    index read them)."""
     year = overview.year if year is None else year
+    found = overview.computed.get(("headlines", office, year))
+    if found is None:
+        found = overview.computed[("headlines", office, year)] = _headlines(overview, office, year)
+    return found
+
+
+def _headlines(overview: Overview, office: str, year: int) -> dict[str, Headline]:
     this = totals(overview.values(office, year), year)
     last = totals(overview.values(office, year - 1), year - 1) if year > FIRST_YEAR else {}
     out = {key: Headline(this.get(f"headline.{key}"), last.get(f"headline.{key}")) for key, _, _ in HEADLINES}
@@ -470,10 +650,13 @@ def anomalies(overview: Overview) -> list[Anomaly]:
         this, last = overview.values(office.id), overview.values(office.id, year - 1)
         if this is None:
             continue
+        kept = isinstance(this, OfficeYear)  # what `_copied` and `_zero` look for, found when it was read
         if last is not None:
             found += _jumps(office.id, totals(this, year), totals(last, year - 1))
-            found += _copied(office.id, this, last, year)
-        found += _zero(office.id, this, overview.prose.get(office.id, ""), year)
+            if not kept or this.same:
+                found += _copied(office.id, this, last, year)
+        if not kept or this.zero:
+            found += _zero(office.id, this, overview.prose.get(office.id, ""), year)
     found += _shares(overview)
     order = list(KINDS)
     overview.found = sorted(found, key=lambda a: (order.index(a.kind), a.office))
@@ -518,11 +701,16 @@ def _zero_cells(year: int, part: str) -> tuple[str, ...]:
                  if (ref.startswith(part) if part.endswith(".") else ref.endswith(part)))
 
 
+def _all_zero(this: Mapping[str, str | None], year: int, part: str) -> bool:
+    """The cells of a `ZERO_CHECKS` group that `this` gives are all 0 (or blank), and there is one at least."""
+    cells = [this[ref] for ref in _zero_cells(year, part) if ref in this]
+    return bool(cells) and not any(number(v) for v in cells)
+
+
 def _zero(office: str, this: Mapping, prose: str, year: int) -> list[Anomaly]:
     figures, why = [], []
     for table, part, words, what in ZERO_CHECKS:
-        cells = [this[ref] for ref in _zero_cells(year, part) if ref in this]
-        if not cells or any(number(v) for v in cells):
+        if not _all_zero(this, year, part):
             continue
         said = _counted(prose, words)
         if said:
@@ -653,7 +841,7 @@ def execute_overview(project: Project, year: int, region: str | None = None, *, 
         scratch.unlink(missing_ok=True)
     normalize(nb, notebook=project.relative(overview_notebook(project)), output=project.relative(ipynb),
               provenance={"status": PUBLISHED, "inputs": inputs})
-    write_files({ipynb: nbformat.writes(nb), html: render_page(nb)})
+    write_files({ipynb: nbformat.writes(nb), html: render_page(_for_page(nb))})
     found: dict = {}
     for cell in nb.cells:
         for output in cell.get("outputs", ()):
@@ -661,6 +849,31 @@ def execute_overview(project: Project, year: int, region: str | None = None, *, 
     return OverviewEntry(year, PUBLISHED, inputs, html=project.in_outputs(html), notebook=project.in_outputs(ipynb),
                          headlines=dict(found.get("headlines") or {}), region=region or "",
                          summary=dict(found.get("summary") or {}))
+
+
+def _for_page(nb: Any) -> Any:
+    """`nb` as the page's exporter reads it: the overview's output without the index's headline figures and the
+    year page's counts in its metadata, which the page does not show and nbconvert would copy (thousands of
+    small dicts for a region of a thousand offices). A shallow copy: `nb` is unchanged."""
+    page = copy.copy(nb)
+    page.cells = []
+    for cell in nb.cells:
+        outputs = cell.get("outputs")
+        if outputs and any("headlines" in o.get("metadata", {}).get("nianbao", {}) for o in outputs):
+            cell = copy.copy(cell)
+            cell.outputs = [_without_figures(o) for o in outputs]
+        page.cells.append(cell)
+    return page
+
+
+def _without_figures(output: Any) -> Any:
+    meta = output.get("metadata", {}).get("nianbao")
+    if not meta:
+        return output
+    output = copy.copy(output)
+    output.metadata = {**output.metadata, "nianbao": {k: v for k, v in meta.items() if k not in ("headlines",
+                                                                                               "summary")}}
+    return output
 
 
 def summary(overview: Overview, found: list[Anomaly] | None = None) -> dict[str, int]:

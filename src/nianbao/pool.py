@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,6 +30,10 @@ from .project import Project
 
 TIMEOUT = 600  # seconds a notebook cell may run before its report fails (--timeout)
 SWITCH_INTERVAL = 0.0002  # seconds between GIL hand-overs while the feed thread validates
+# Seconds from starting a worker to its first report (a Python process, papermill, a kernel, its imports), as
+# measured on a 2-core machine. A pool that starts small adds a worker only when the work waiting for each busy
+# worker would take much longer than this.
+WORKER_START = 2.0
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -165,6 +170,9 @@ class _Worker:
     process: Any
     conn: Connection
     task: Task | None = None
+    warm: bool = False  # it has finished a task: its kernel is up
+    sent: float | None = None  # when its task was sent, if it was warm then (its first waits for its kernel)
+    stopping: bool = False  # told to stop
 
 
 def _start_worker(ctx: Any, root: Path, kernel: str | None, timeout: int | None) -> _Worker:
@@ -176,8 +184,11 @@ def _start_worker(ctx: Any, root: Path, kernel: str | None, timeout: int | None)
     return _Worker(process, parent)
 
 
-def _stop(workers: Sequence[_Worker], graceful: bool) -> None:
+def _tell_stop(workers: Sequence[_Worker], graceful: bool) -> None:
     for w in workers:
+        if w.stopping:
+            continue
+        w.stopping = True
         try:
             if graceful and w.task is None:
                 w.conn.send(None)
@@ -185,6 +196,10 @@ def _stop(workers: Sequence[_Worker], graceful: bool) -> None:
                 w.process.terminate()
         except (OSError, ValueError):
             pass
+
+
+def _stop(workers: Sequence[_Worker], graceful: bool) -> None:
+    _tell_stop(workers, graceful)
     for w in workers:
         w.process.join(timeout=10)
         if w.process.is_alive():
@@ -253,15 +268,42 @@ class _Feed:
 class WorkerPool:
     """N worker processes, each with a warm kernel. Start it early: the workers warm up (start a kernel,
     import nianbao in it) while the parent validates. A worker that dies fails the report it was running
-    and is replaced."""
+    and is replaced.
 
-    def __init__(self, project: Project, jobs: int, *, kernel: str | None = None, timeout: int | None = None) -> None:
+    `most`: the pool may grow to this many workers while it runs, when the tasks waiting would keep each worker
+    busy for longer than a new one takes to start (`WORKER_START`, judged from the tasks done so far). Each
+    worker costs a process and a kernel (about two seconds of CPU): for a few reports one warm worker is done
+    sooner, on a machine of a few cores, than two that must both start."""
+
+    def __init__(self, project: Project, jobs: int, *, kernel: str | None = None, timeout: int | None = None,
+                 most: int | None = None) -> None:
         # spawn, not fork: the parent imports great-expectations and its threads.
         self._ctx = multiprocessing.get_context("spawn")
         self._root = project.root
         self._options = (kernel, timeout)
         self._workers = [_start_worker(self._ctx, self._root, *self._options) for _ in range(max(1, jobs))]
+        self.most = max(len(self._workers), most or 0)
+        self.started = len(self._workers)  # worker processes started, replacements included
         self._graceful = False
+
+    @property
+    def size(self) -> int:
+        return len(self._workers)
+
+    def grow(self, n: int) -> None:
+        """Have at least `n` workers (at most `most`)."""
+        while len(self._workers) < min(n, self.most):
+            self._workers.append(_start_worker(self._ctx, self._root, *self._options))
+            self.started += 1
+
+    def _should_grow(self, pending: int, took: list[float]) -> bool:
+        """Whether the waiting tasks, at the time the last one done took, would keep every worker busy for longer
+        than twice a new worker's start: it takes its share only once started, and its first task is slower
+        (a kernel's first overview imports its plotting). Judged after two tasks: a kernel's first of a kind
+        is not the measure."""
+        if len(self._workers) >= self.most or len(took) < 2 or not pending:
+            return False
+        return pending * took[-1] / len(self._workers) > 2 * WORKER_START
 
     def run(self, source: Iterable[Task | Entry]) -> Iterator[Entry]:
         """Run the tasks of `source` and yield each outcome as it arrives; an `Entry` in `source` is an outcome
@@ -281,6 +323,7 @@ class WorkerPool:
     def _run(self, feed: _Feed) -> Iterator[Entry]:
         pending: deque[Task] = deque()
         workers = self._workers
+        took: list[float] = []  # seconds each task of this run took on a warm worker, from sending to its outcome
         while True:
             for item in feed.take():
                 if isinstance(item, Entry):
@@ -290,6 +333,7 @@ class WorkerPool:
             for w in workers:
                 if w.task is None and pending:
                     w.task = pending.popleft()
+                    w.sent = time.monotonic() if w.warm else None
                     try:
                         w.conn.send(w.task)
                     except OSError:
@@ -309,6 +353,11 @@ class WorkerPool:
                         entry = None
                     if entry is not None:
                         w.task = None
+                        w.warm = True
+                        if w.sent is not None:
+                            took.append(time.monotonic() - w.sent)
+                        if self._should_grow(len(pending), took):
+                            self.grow(len(workers) + 1)
                         yield entry
                         continue
                 if w.process.sentinel in ready or not w.process.is_alive():
@@ -319,7 +368,13 @@ class WorkerPool:
                                       "this report")
                     w.conn.close()
                     workers[i] = _start_worker(self._ctx, self._root, *self._options)
+                    self.started += 1
         self._graceful = True
+
+    def release(self) -> None:
+        """Tell the idle workers to stop (each shuts its kernel down) without waiting for them: the parent
+        finishes its own work meanwhile, then `close` waits."""
+        _tell_stop([w for w in self._workers if w.task is None], graceful=True)
 
     def close(self) -> None:
         """Stop the workers: politely after a complete run or when none is busy, at once after an

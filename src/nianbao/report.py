@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from .data import Figures, Office, Registry, read_figures, read_registry
 from .exceptions import InputError
+from .filememo import FileMemo
 from .formats import Format, Label, format_for
 from .narrative import Narrative, check_no_html, fill, parse
 from .params import read_params
@@ -94,31 +95,20 @@ def build_report(project: Project, office: Office, year: int, figures: dict[int,
     )
 
 
-_last_read: dict[str, tuple[tuple, object]] = {}
+# In a batch kernel: the registry, and the figures of the office being built (a warm kernel builds an office's
+# years one after the other). One entry each: what a kernel keeps does not grow with the project.
+_REGISTRY: FileMemo[Registry] = FileMemo(1)
+_FIGURES: FileMemo[dict[int, Figures]] = FileMemo(1)
 
 
-def _unchanged(kind: str, path: Path, read: Callable[[], T]) -> T:
-    """`read()`, or, in a batch kernel, what it returned last time for this `kind` of file while `path` is
-    unchanged (same size and mtime): a warm kernel loads the reports of one office one after the other, and
-    reading its whole figures file for each was a quarter of a report's time. One file per kind is kept.
+def _unchanged(memo: FileMemo[T], path: Path, read: Callable[[], T]) -> T:
+    """`read()`, or, in a batch kernel, what it returned last time while `path` is unchanged (same size and
+    mtime): reading an office's whole figures file for each of its reports was a quarter of a report's time.
     Elsewhere (JupyterLab, `nianbao run`) every call reads: an analyst may save a file twice within the
     file system's clock tick. Callers must not modify what they get."""
     from .kernel import batch_kernel
 
-    if not batch_kernel():
-        return read()
-    try:
-        st = path.stat()
-        key = (str(path), st.st_size, st.st_mtime_ns)
-    except OSError:
-        key = None
-    last = _last_read.get(kind)
-    if key is not None and last is not None and last[0] == key:
-        return last[1]  # type: ignore[return-value]
-    value = read()
-    if key is not None:
-        _last_read[kind] = (key, value)
-    return value
+    return memo.get(path, read) if batch_kernel() else read()
 
 
 def load_report(office: str, year: int | str, project: Project | str | Path | None = None) -> Report:
@@ -128,9 +118,9 @@ def load_report(office: str, year: int | str, project: Project | str | Path | No
         project = Project.find(project)
     check_office_id(office)
     year = check_year(year, office=office)
-    registry = _unchanged("registry", project.offices_file, lambda: read_registry(project))
+    registry = _unchanged(_REGISTRY, project.offices_file, lambda: read_registry(project))
     found = registry.office(office, file=project.relative(project.offices_file), year=year)
-    figures = _unchanged("figures", project.figures_file(office), lambda: read_figures(project, office))
+    figures = _unchanged(_FIGURES, project.figures_file(office), lambda: read_figures(project, office))
     return build_report(project, found, year, figures)
 
 

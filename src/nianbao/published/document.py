@@ -76,13 +76,13 @@ def to_simplified(text: str) -> tuple[str, bool]:
 
 def decode(data: bytes, file: str) -> str:
     if b"\x00" in data[:4096]:
-        raise InputError("not a text or HTML file (binary content)", file=file)
+        raise InputError("不是文本或网页文件（内容是二进制数据）", file=file)
     for encoding in ENCODINGS:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise InputError("not text: neither UTF-8 nor GB18030", file=file)
+    raise InputError("无法识别文字编码（既不是 UTF-8 也不是 GB18030）", file=file)
 
 
 def looks_like_html(text: str) -> bool:
@@ -98,7 +98,7 @@ def read_document(path: Path, label: str | None = None) -> Document:
         with path.open("rb") as f:
             magic = f.read(8)
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=file) from None
+        raise InputError(f"无法读取文件（{exc.strerror}）", file=file) from None
     reader = READERS.get(path.suffix.lower()) or (
         READERS[".pdf"] if magic.startswith(b"%PDF") else READERS[".docx"] if magic.startswith(b"PK") else _markup)
     doc = reader(path, file)
@@ -123,12 +123,12 @@ def _markup(path: Path, file: str) -> Document:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=file) from None
+        raise InputError(f"无法读取文件（{exc.strerror}）", file=file) from None
     if len(data) > MAX_BYTES:
-        raise InputError(f"too large for a report page ({len(data) // 2**20} MiB)", file=file)
+        raise InputError(f"文件过大（{len(data) // 2**20} MiB），不像是一份年度报告", file=file)
     text = decode(data, file)
     if not text.strip():
-        raise InputError("empty file", file=file)
+        raise InputError("文件是空的", file=file)
     text, traditional = to_simplified(text)
     doc = _from_html(text, file) if looks_like_html(text) else _from_text(text, file)
     doc.traditional = traditional

@@ -55,9 +55,9 @@ def read_pdf(path: Path, file: str) -> Document:
                 _page(page, doc, reader)
                 page.close()  # pdfplumber caches each page's objects: keep memory flat on long files
     except (PdfminerException, PDFSyntaxError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"not a readable PDF ({type(exc).__name__}: {exc})", file=file) from None
+        raise InputError(f"不是可读取的 PDF 文件（{type(exc).__name__}: {exc}）", file=file) from None
     if chars == 0:
-        raise InputError("a scanned PDF with no text layer: its text cannot be read without OCR", file=file)
+        raise InputError("扫描版 PDF，没有文字层：不经文字识别（OCR）无法读取", file=file)
     doc.body = (0, len(doc.blocks))
     return doc
 

@@ -85,13 +85,13 @@ def read(doc: Document, *, year: int | None = None, office: str | None = None) -
     _join_split_headings(doc.blocks)
     first_heading = _first_heading(doc.blocks, start, end)
     if first_heading is None:
-        raise InputError("no report headings found (expected “一、总体情况” … “六、其他需要报告的事项”)", file=doc.file)
+        raise InputError("找不到报告的各部分标题（应有“一、总体情况”至“六、其他需要报告的事项”）", file=doc.file)
     found, title_year, title_lines = _title(doc, first_heading)
     office = found or _office_in_prose(doc) or office
     year = year or title_year or _year_in_preamble(doc, first_heading)
     if not office or not year:
-        raise InputError("no title found (expected “{机关名称}{年份}年政府信息公开工作年度报告”); "
-                         "give the office and the year (--office, --year)", file=doc.file)
+        raise InputError("找不到报告标题（应为“{机关名称}{年份}年政府信息公开工作年度报告”）；"
+                         "请用 --office、--year 指定机关和年度", file=doc.file)
     try:
         fmt = format_for(year)
     except NianbaoError as exc:
@@ -101,10 +101,10 @@ def read(doc: Document, *, year: int | None = None, office: str | None = None) -
     _contents(doc, pub, start, end, title_lines)
     missing = [i for i, h in enumerate(pub.headings) if h is None]
     if len(missing) > 3:
-        raise InputError(f"a truncated report or not a report: only {6 - len(missing)} of the six headings found",
+        raise InputError(f"报告不完整或不是年度报告：六个部分的标题只找到{6 - len(missing)}个",
                          file=doc.file, year=year)
     if pub.reported == 0 and not pub.unreadable:
-        raise InputError("no table values found (tables 二, 三 and 四 are empty or missing)", file=doc.file,
+        raise InputError("没有读到表格数字（表二、表三、表四为空或缺失）", file=doc.file,
                          year=year)
     _check_format(pub, doc)
     if doc.kind == "text" and _fragmented(pub):
@@ -266,12 +266,11 @@ def _table_text(lines: list[str], index: RowIndex, pub: Published, state: _Table
             m = re.fullmatch(r"(.*?[^\d\s.])\s*([\d.\s—–-]+)", text)
             near = _resembles(m.group(1), index) if m else None
             if near is None:
-                pub.problems.append(f"{row_name(index)}: figures with no row label that could be identified, "
-                                    f"not read: {text!r}")
+                pub.problems.append(f"{row_name(index)}：一行数字找不到可识别的栏目名称，未读取：“{text}”")
                 continue
             # A slip in the row label (`其他法律行政止公开`): its figures go to the row it resembles.
-            pub.problems.append(f"{row_name(index)} row {m.group(1)!r} read as the row it resembles, "
-                                f"{index.table.rows.get(index.rows[near][0].row, near)!r}")
+            pub.problems.append(f"{row_name(index)}“{m.group(1)}”一行按最相近的"
+                                f"“{index.table.rows.get(index.rows[near][0].row, near)}”一行读取")
             found.labels.append(m.group(1))
             found.runs.append(Run(m.group(1), index.rows[near], m.group(2).strip(), spaced=" " in m.group(2)))
         state.labels.setdefault(index.table.key, []).extend(found.labels)
@@ -295,7 +294,7 @@ def _settle(index: RowIndex | None, pub: Published, state: _TableState) -> None:
     runs = state.runs.pop(table)
     settle(table, pub.format.id, runs, {r: v for r, v in pub.values.items() if r.startswith(table + ".")})
     for run in runs:
-        what = f"row {run.label!r}" if run.label else "the values row"
+        what = f"“{run.label}”一行" if run.label else "数字行"
         if len(run.ways) == 1:
             if run.group:
                 _read_group_row(run.label, run.group, run.ways[0], index, pub, state)
@@ -308,11 +307,11 @@ def _settle(index: RowIndex | None, pub: Published, state: _TableState) -> None:
         for ref in refs:
             pub.unreadable.setdefault(ref, run.text)
         shown = ", ".join("|".join(w) for w in run.ways[:3]) + (", …" if len(run.ways) > 3 else "")
-        why = (f"can be cut into its {len(run.data)} cells in {len(run.ways)} ways that fit the rules ({shown})"
-               if run.ways else f"cannot be cut into its {len(run.data)} cells as the rules require")
+        why = (f"符合勾稽关系的切分方式有{len(run.ways)}种（{shown}），无法确定{len(run.data)}个单元格各是多少"
+               if run.ways else f"无法按勾稽关系切分成{len(run.data)}个单元格")
         cells = "; ".join(cell_location(pub.year, *r.split(".")) for r in refs)
-        pub.problems.append(f"{row_name(index)} {what}: the figures run together as {run.text.replace(LINE, ' ')!r} "
-                            f"and {why}; not read: {cells}")
+        pub.problems.append(f"{row_name(index)}{what}：数字连在一起（“{run.text.replace(LINE, ' ')}”），"
+                            f"{why}；未读取：{cells}")
 
 
 _HALF_WIDTH = str.maketrans({"(": "（", ")": "）", ":": "：", ",": "，", ";": "；"})
@@ -380,7 +379,7 @@ def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> 
             part = tuple(d for d in data if d.row == state.part)
             if part and len(values) <= len(part) < len(data):  # one part of a table printed as its own table
                 data = part
-            _assign(index, data, values, pub, state, what="the values row")
+            _assign(index, data, values, pub, state, what="数字行")
         return
     data = index.row(labels[-1])
     group = index.groups.get(key(labels[-1]))
@@ -395,13 +394,13 @@ def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> 
             state.runs.setdefault(index.table.key, []).extend(found.runs)
         elif any(values) and (near := _resembles(labels[-1], index)) is not None:
             # A slip in the label (OCR, typing): read as the row it resembles; LABEL-EXACT reports the label.
-            pub.problems.append(f"{row_name(index)} row {labels[-1]!r} read as the row it resembles, "
-                                f"{index.table.rows.get(index.rows[near][0].row, near)!r}")
-            _assign(index, index.rows[near], values, pub, state, what=f"row {labels[-1]!r}")
+            pub.problems.append(f"{row_name(index)}“{labels[-1]}”一行按最相近的"
+                                f"“{index.table.rows.get(index.rows[near][0].row, near)}”一行读取")
+            _assign(index, index.rows[near], values, pub, state, what=f"“{labels[-1]}”一行")
         elif any(values):
-            pub.problems.append(f"{row_name(index)}: unknown row {labels[-1]!r}; its values were not read")
+            pub.problems.append(f"{row_name(index)}：不认识的“{labels[-1]}”一行，其数字未读取")
         return
-    _assign(index, data, values, pub, state, what=f"row {labels[-1]!r}")
+    _assign(index, data, values, pub, state, what=f"“{labels[-1]}”一行")
 
 
 def _read_group_row(label: str, group: tuple[tuple[Data, ...], ...], values: list[str], index: RowIndex,
@@ -410,13 +409,13 @@ def _read_group_row(label: str, group: tuple[tuple[Data, ...], ...], values: lis
     sub-rows are not reported; the row's figures are kept (`Published.groups`) for the rules that sum the
     group, and the layout is reported."""
     scratch = Published(pub.file, pub.office, pub.year, pub.format, {})
-    _assign(index, group[0], values, scratch, state, what=f"row {label!r}")
+    _assign(index, group[0], values, scratch, state, what=f"“{label}”一行")
     table = index.table.key
     figures = {d.column: scratch.values.get(f"{table}.{d.row}.{d.column}") for d in group[0]}
     pub.groups[label] = (tuple(tuple(f"{table}.{d.row}.{d.column}" for d in data) for data in group), figures)
     pub.problems += scratch.problems
-    pub.problems.append(f"{row_name(index)} row {label!r} is printed as one row, as format F2019 had it; its "
-                        f"{len(group)} sub-rows are not reported, its figures are kept for the group's sums")
+    pub.problems.append(f"{row_name(index)}“{label}”按F2019格式印成一行：其{len(group)}个子项视为未填报，"
+                        "这一行的数字只用于该组的合计核对")
 
 
 RESEMBLES = 0.8  # how alike a misprinted label and the format's label are (difflib's ratio of their keys)
@@ -483,8 +482,8 @@ def _assign(index: RowIndex, data: tuple[Data, ...], values: list[str], pub: Pub
     layout = next((at for _, at in candidates if all(i in at for i in filled)), None)
     if layout is None:
         layout = _positions(data, False)
-        pub.problems.append(f"{row_name(index)} {what}: {len(filled)} values for {len(data)} cells; "
-                            "the extra values were not read")
+        pub.problems.append(f"{row_name(index)}{what}：{len(data)}个单元格有{len(filled)}个数字，"
+                            "多出的数字未读取")
     table = index.table.key
     for d, i in zip(data, layout, strict=True):
         ref = f"{table}.{d.row}.{d.column}"
@@ -505,5 +504,5 @@ def _check_format(pub: Published, doc: Document) -> None:
         scores[fmt.id] = sum(key(c) in known for r in rows for c in r.cells if c and not is_value(c))
     best = max(scores, key=scores.__getitem__)
     if best != pub.format.id and scores[best] > scores[pub.format.id]:
-        pub.problems.append(f"the year {pub.year} means format {pub.format.id}, but the tables' labels are "
-                            f"{best}'s; read as {pub.format.id}")
+        pub.problems.append(f"{pub.year}年的报告应使用{pub.format.id}格式，但表格的栏目名称是{best}格式的；"
+                            f"按{pub.format.id}格式读取")

@@ -27,7 +27,7 @@ def read_docx(path: Path, file: str) -> Document:
     try:
         word = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise InputError(f"not a readable Word (.docx) file ({type(exc).__name__})", file=file) from None
+        raise InputError(f"不是可读取的 Word（.docx）文件（{type(exc).__name__}）", file=file) from None
     doc = Document(file, "docx")
     _Body(doc).walk(word.element.body)
     doc.body = (0, len(doc.blocks))

@@ -2,16 +2,23 @@
 
 The text stays text (`svg.fonttype: none`): the reader's browser draws the Chinese labels with its own fonts,
 so the page needs no font from the machine that made it, and prints sharp. The SVG is a function of the
-data: ids come from a fixed salt (`svg.hashsalt`), and no date or creator metadata is written.
+data: ids come from a fixed salt (`svg.hashsalt`), and no date or creator metadata is written. So a chart is
+kept by the digest of what it draws (`KeptCharts`) and drawn again only when that changes: matplotlib takes
+0.1–0.3 s a chart, and a figure changed in one year changes few of the later years' charts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 import warnings
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 FORMAT_CHANGE = 2021  # the first year of F2019's successor, F2021 (国办公开办函〔2021〕30号)
 # Fonts the reader's browser tries, in order; matplotlib measures with the first one it finds.
@@ -82,3 +89,68 @@ def trend_chart(title: str, years: Sequence[int], bars: Mapping[str, Mapping[int
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8)
         figure.subplots_adjust(left=0.08, right=0.76, top=0.86, bottom=0.12)
         return _svg(figure)
+
+
+KEPT_CHARTS = 1  # the layout of a kept charts file
+
+
+@cache
+def _drawer() -> str:
+    """What draws a chart, besides its data: this module's code (`STYLE` and `trend_chart` included) and
+    matplotlib's version."""
+    try:
+        matplotlib = version("matplotlib")
+    except PackageNotFoundError:
+        matplotlib = ""
+    return hashlib.sha256(Path(__file__).read_bytes() + f"\0{matplotlib}".encode()).hexdigest()
+
+
+def chart_digest(title: str, years: Sequence[int], bars: Mapping[str, Mapping[int, Decimal]] | None = None,
+                 lines: Mapping[str, Mapping[int, Decimal]] | None = None, unit: str = "件") -> str:
+    """The digest of what `trend_chart` draws with these arguments: the numbers as it plots them (floats; a
+    bar's missing year as 0, a line's as a gap), the names in their order, the titles, and `_drawer()`."""
+    drawn = [title, list(years), unit,
+             [(name, [float(series.get(y, 0)) for y in years]) for name, series in (bars or {}).items()],
+             [(name, [(y, float(series[y])) for y in years if y in series]) for name, series in (lines or {}).items()]]
+    text = json.dumps([KEPT_CHARTS, _drawer(), drawn], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class KeptCharts:
+    """The charts of one page as last drawn, by `chart_digest`, in a JSON file (`path`; None: kept nowhere).
+    `chart()` draws only a chart whose digest is not there; `save()` then keeps what the page drew, and only
+    that. A file that is missing, unreadable or of another layout means drawing again; a read-only folder means
+    not keeping."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.kept: dict[str, str] = {}
+        self.used: dict[str, str] = {}
+        self.drawn = 0  # how many `chart()` had to draw
+        try:
+            found = json.loads(path.read_text(encoding="utf-8")) if path else {}
+            if found.get("layout") == KEPT_CHARTS and isinstance(found.get("charts"), dict):
+                self.kept = {k: v for k, v in found["charts"].items() if isinstance(v, str)}
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def chart(self, title: str, years: Sequence[int], bars: Mapping[str, Mapping[int, Decimal]] | None = None,
+              lines: Mapping[str, Mapping[int, Decimal]] | None = None, unit: str = "件") -> str:
+        """`trend_chart(title, years, bars, lines, unit)`, as kept when its digest is."""
+        digest = chart_digest(title, years, bars, lines, unit)
+        svg = self.kept.get(digest)
+        if svg is None:
+            svg = trend_chart(title, years, bars, lines, unit)
+            self.drawn += 1
+        self.used[digest] = svg
+        return svg
+
+    def save(self) -> None:
+        if self.path is None or self.used == self.kept:
+            return
+        from ..atomic import write_files
+
+        try:
+            write_files({self.path: json.dumps({"layout": KEPT_CHARTS, "charts": self.used}, ensure_ascii=False)})
+        except OSError:
+            pass  # a read-only outputs/: drawn again next time

@@ -65,11 +65,18 @@ def _without_inline_styles(nb: Any) -> Any:
 
     styled = ' style="'
     if not any(styled in o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", ())
-               if o.get("metadata", {}).get("nianbao")):
+               if _inline_styled(o)):
         return nb  # a batch kernel's outputs: styles not added yet (render.inline.LATER)
     nb = deepcopy(nb)
     for cell in nb.cells:
         for output in cell.get("outputs", ()):
-            if output.get("metadata", {}).get("nianbao") and "text/html" in output.get("data", {}):
+            if _inline_styled(output) and "text/html" in output.get("data", {}):
                 output["data"]["text/html"] = strip_inline(output["data"]["text/html"])
     return nb
+
+
+def _inline_styled(output: Any) -> bool:
+    """A page output that `nianbao.notebook` styled inline: not the overview (its charts' SVG has style
+    attributes of its own, and its page a stylesheet)."""
+    meta = output.get("metadata", {}).get("nianbao")
+    return bool(meta) and meta.get("role") != "overview"

@@ -32,7 +32,7 @@ from ..overview import (
     region_tables,
     trends,
 )
-from .charts import FORMAT_CHANGE, trend_chart
+from .charts import FORMAT_CHANGE, KeptCharts
 from .html import SEVERITY_LABEL, TABLE_NAMES, location, report_css, standalone_page, table_html
 
 STATUS_LABEL = {
@@ -186,12 +186,14 @@ def _trend_section(overview: Overview) -> str:
     def pick(*names: str) -> dict:
         return {k: series.get(k, {}) for k in names}
 
+    kept = KeptCharts(overview.charts)
     charts = [
-        trend_chart("依申请公开：新收申请与办理结果", years, bars=outcomes, lines=pick("新收申请")),
-        trend_chart("行政复议、行政诉讼", years, lines=pick("行政复议", "行政诉讼")),
-        trend_chart("主动公开：处理决定数量", years,
-                    lines=pick("行政许可决定", "行政处罚决定", "行政强制决定", "其他管理服务事项（至2020年）")),
+        kept.chart("依申请公开：新收申请与办理结果", years, bars=outcomes, lines=pick("新收申请")),
+        kept.chart("行政复议、行政诉讼", years, lines=pick("行政复议", "行政诉讼")),
+        kept.chart("主动公开：处理决定数量", years,
+                   lines=pick("行政许可决定", "行政处罚决定", "行政强制决定", "其他管理服务事项（至2020年）")),
     ]
+    kept.save()
     note = (f"<p class=\"note\">虚线为{FORMAT_CHANGE}年格式变化（国办公开办函〔2021〕30号）。办理结果各项可前后比较；"
             f"“其他处理”{FORMAT_CHANGE}年起分为三项，图中合并。表二的“其他对外管理服务事项”只在{FORMAT_CHANGE}年以前统计，"
             f"收费由项目数量改为收费金额，不作前后比较。各年为当年提交数据的机关之和。</p>")

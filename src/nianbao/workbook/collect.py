@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..atomic import write_files
+from ..contacts import contacts_file, with_contact
 from ..data import figures_csv, read_figures, read_offices
 from ..exceptions import InputError
-from ..ingest import Ingested, _registry_with
+from ..ingest import Ingested, registry_with
 from ..params import params_text
 from ..project import Project, check_office_id
 from ..published.reader import Published
@@ -68,9 +69,12 @@ def ingest_workbook(project: Project, path: Path, *, office: str | None = None,
     same = wb.year in existing and all(existing[wb.year].values.get(r) == v for r, v in wb.values.items())
     if not same:  # the file as it is when it holds these figures already, whatever its order
         writes[figures_file] = figures_csv(sorted(kept + mine, key=lambda c: c[0]))
-    registry = _registry_with(project, office_id, report)
+    registry = registry_with(project, office_id, report)
     if registry is not None:
         writes[project.offices_file] = registry
+    contacts = with_contact(project, office_id, wb.year, wb.contact)
+    if contacts is not None:
+        writes[contacts_file(project)] = contacts
     for target, text in ((project.params_file(office_id, wb.year), params_text(office_id, wb.year)),
                          (project.narrative_file(office_id, wb.year), narrative_skeleton(wb.year))):
         if not target.exists():

@@ -3,11 +3,11 @@
 The cover gives the office and the year (`--office`/`--year` override); the year gives the format. Each
 table's sheet is the one whose labels are that table's (sheets may be renamed), each data row is found by
 its row label as `nianbao.published.labels` matches published reports (rows may be inserted), table 四's
-row by the header line above it. A formula's cached value is used as Excel, WPS and LibreOffice saved it;
-a formula with none is computed (`workbook.formula`). Numbers typed as text (`'12`, `12 `, `１２`) are read
-as published cells are (`published.values`); an empty cell is not reported. Every problem is collected and
-named by file, sheet and cell (`示例街道2024.xlsx 表三!F12：…`); one problem and nothing is returned.
-"""
+row by the header line above it, and each column by the labels the grid puts in it (columns may be
+inserted). A formula's cached value is used as Excel, WPS and LibreOffice saved it; a formula with none is
+computed (`workbook.formula`). Numbers typed as text (`'12`, `12 `, `１２`) are read as published cells are
+(`published.values`); an empty cell is not reported. Every problem is collected and named by file, sheet
+and cell (`示例街道2024.xlsx 表三!F12：…`); one problem and nothing is returned."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..exceptions import InputError, NianbaoError
-from ..formats import Format, Kind, format_for
+from ..formats import Format, Kind, Label, Table, format_for
 from ..formats.rules import AMOUNT_RE, COUNT_RE, SIGNED_RE
 from ..published.labels import key, row_index
 from ..published.values import read_cell
@@ -124,7 +124,9 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
     if isinstance(value, bool) or isinstance(value, (datetime, date, time)):
         raise ValueError(f"应填写数字，读到“{value}”")
     if isinstance(value, (int, float)):
-        number = Decimal(repr(value))
+        # A float to the 15 significant digits a spreadsheet keeps and shows: `=1.1+2.2` is 3.3 there, not
+        # 3.3000000000000003 (which T2-AMT-DEC would flag as more than 4 decimals).
+        number = Decimal(value) if isinstance(value, int) else Decimal(format(value, ".15g"))
         shown = _DECIMALS.match(number_format or "")
         if kind is Kind.AMOUNT and shown and -number.as_tuple().exponent < len(shown.group(1)):
             number = number.quantize(Decimal(1).scaleb(-len(shown.group(1))))
@@ -175,6 +177,20 @@ def _cover(sheets: Sheets) -> dict[str, object]:
     return {}
 
 
+def contact_text(value: object) -> str:
+    """A contact field of the cover as text: a date cell as `2025-01-15`, a phone number typed as a number
+    without `.0`, text without surrounding spaces; "" when empty."""
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def _year_of(value: object) -> int | None:
     text = str(value).translate(str.maketrans("０１２３４５６７８９", "0123456789")).strip().removesuffix("年")
     if isinstance(value, float) and value.is_integer():
@@ -212,7 +228,7 @@ def read_workbook(path: Path, *, office: str | None = None, year: int | None = N
     office_id = office or (str(cover[layout.FIELD_ID]).strip() if cover.get(layout.FIELD_ID) else None)
     result = FilledWorkbook(str(path), office_id, str(cover.get(layout.FIELD_NAME) or "").strip() or None, year,
                             fmt, {ref: None for ref in fmt.cell_kinds()},
-                            contact={f: str(cover[f]) for f in layout.CONTACT_FIELDS if cover.get(f) is not None})
+                            contact={f: text for f in layout.CONTACT_FIELDS if (text := contact_text(cover.get(f)))})
     problems = _tables(formulas, cached, fmt, result, name)
     if problems:
         raise InputError(f"{name}：{len(problems)}处问题，未写入任何数据：\n" + "\n".join(f"  {p}" for p in problems),
@@ -236,20 +252,24 @@ def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkboo
             continue
         taken.add(best)
         found = strings[best]
+        cols = _columns(table, found, formulas[best])
+        if isinstance(cols, str):
+            problems.append(f"{name} {best}：{cols}（可以插入行和列，但请不要删除或改动表格的栏目名称）")
+            continue
         for line in layout.lines(fmt.id, table.key):
-            where = _locate(line, found, formulas[best])
-            if where is None:
+            row = _locate(line, found, formulas[best], cols)
+            if row is None:
                 what = line.label.text if line.label else "、".join(label.text for _, label in line.header)
                 problems.append(f"{name} {best}：找不到“{what}”这一行（请不要删除或改动表格的行和栏目名称）")
                 continue
-            row, col0 = where
             for c, data in line.data:
                 ref = f"{table.key}.{data.row}.{data.column}"
-                coord = f"{get_column_letter(col0 + c)}{row}"
+                col = cols[c]
+                coord = f"{get_column_letter(col)}{row}"
                 result.cells[ref] = f"{best}!{coord}"
                 try:
-                    value = values.value(best, row, col0 + c)
-                    text, original = stored(value, kinds[ref], formulas[best].get((row, col0 + c), (None, ""))[1])
+                    value = values.value(best, row, col)
+                    text, original = stored(value, kinds[ref], formulas[best].get((row, col), (None, ""))[1])
                 except FormulaError as exc:
                     problems.append(f"{name} {best}!{coord}：公式无法计算（{exc}）；请用 Excel、WPS 或 LibreOffice "
                                     "打开并保存后再导入")
@@ -263,24 +283,59 @@ def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkboo
     return problems
 
 
+def _columns(table: Table, found: dict[str, list[tuple[int, int]]],
+             cells: dict[tuple[int, int], tuple[object, str]]) -> dict[int, int] | str:
+    """Each grid column's sheet column (1-based), found by the labels the grid puts in it, top to bottom. An
+    office may insert columns (for notes): they hold none of the table's labels and are passed over; every
+    other column, left to right, must hold exactly the labels of the next grid column (table 四 repeats
+    结果纠正 in three columns: order tells them apart). When one does not: the reason, in Chinese, naming the
+    cell that holds something else."""
+    grid: dict[int, list[tuple[int, Label]]] = {}
+    for r, c, cell in table.positions():
+        if isinstance(cell, Label):
+            grid.setdefault(c, []).append((r, cell))
+    known = frozenset(key(t) for column in grid.values() for _, label in column for t in label.readings)
+    sheet: dict[int, list[tuple[int, str]]] = {}
+    for k, hits in found.items():
+        if k in known:
+            for row, col in hits:
+                sheet.setdefault(col, []).append((row, k))
+    columns = sorted(sheet)
+    out: dict[int, int] = {}
+    for g in range(table.width):
+        want = [label for _, label in sorted(grid.get(g, []), key=lambda x: x[0])]
+        if g >= len(columns):
+            after = get_column_letter(columns[-1]) if columns else "A"
+            return f"找不到“{want[-1].text}”这一栏（{after}列之后没有了）"
+        col = columns[g]
+        got = sorted(sheet[col])
+        wrong = [r for (r, k), w in zip(got, want, strict=False) if k not in {key(t) for t in w.readings}]
+        if wrong or len(got) != len(want):
+            row = (wrong or [got[-1][0]])[0]
+            return f"找不到“{want[-1].text}”这一栏（{get_column_letter(col)}{row}是“{cells[(row, col)][0]}”）"
+        out[g] = col
+    return out
+
+
 def _locate(line: layout.Line, found: dict[str, list[tuple[int, int]]],
-            cells: dict[tuple[int, int], tuple[object, str]]) -> tuple[int, int] | None:
-    """The sheet row of a data line and the sheet column of its grid column 0 (1-based), or None."""
+            cells: dict[tuple[int, int], tuple[object, str]], cols: dict[int, int]) -> int | None:
+    """The sheet row of a data line, or None. `cols`: grid column → sheet column (`_columns`)."""
     if line.label is not None:
         hits = sorted(hit for text in line.label.readings for hit in found.get(key(text), ()))
         if not hits:
             return None
-        row, col = hits[0]
-        return row, col - line.label_col
-    # No row label (table 四): the first line under its header line (found by that line's labels in order)
-    # with anything in the data columns, rows inserted in between being empty; the line right under if none.
+        # The label in its own column first (the same words may stand elsewhere, in a note).
+        return min(hits, key=lambda hit: (hit[1] != cols[line.label_col], hit))[0]
+    # No row label (table 四): the first line under its header line (found by that line's labels in their
+    # columns) with anything in the data columns, rows inserted in between being empty; the line right under
+    # if none.
     first_col, first = line.header[0]
     for row, col in sorted(found.get(key(first.text), ())):
-        cols = {k: [c for r, c in hits if r == row] for k, hits in found.items()}
-        col0 = col - first_col
-        if all(col0 + c in cols.get(key(label.text), ()) for c, label in line.header):
-            data_cols = [col0 + c for c, _ in line.data]
-            last = max((r for r, _ in cells), default=row)
-            filled = (r for r in range(row + 1, last + 1) if any((r, c) in cells for c in data_cols))
-            return next(filled, row + 1), col0
+        if col != cols[first_col] or not all((row, cols[c]) in found.get(key(label.text), ())
+                                             for c, label in line.header):
+            continue
+        data_cols = [cols[c] for c, _ in line.data]
+        last = max((r for r, _ in cells), default=row)
+        filled = (r for r in range(row + 1, last + 1) if any((r, c) in cells for c in data_cols))
+        return next(filled, row + 1)
     return None

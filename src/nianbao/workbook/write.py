@@ -28,6 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..atomic import write_files
 from ..carryover import carry_overs
+from ..contacts import read_contacts
 from ..data import Office, read_figures, read_offices
 from ..exceptions import InputError
 from ..formats import Data, Format, Kind, Label, Role, Table, format_for
@@ -276,7 +277,7 @@ def _table_sheet(wb: Workbook, fmt: Format, table: Table, office: Office, year: 
     return checked
 
 
-def _cover(wb: Workbook, office: Office, year: int, fmt: Format) -> None:
+def _cover(wb: Workbook, office: Office, year: int, fmt: Format, contact: Mapping[str, str]) -> None:
     ws = wb.active
     ws.title = layout.COVER
     ws.column_dimensions["A"].width = 14
@@ -284,7 +285,7 @@ def _cover(wb: Workbook, office: Office, year: int, fmt: Format) -> None:
     ws.cell(1, 1, f"{office.name}{year}年{layout.COVER_TITLE}").font = Font(name=FONT, bold=True, size=16)
     ws.merge_cells("A1:B1")
     fields = [(layout.FIELD_NAME, office.name), (layout.FIELD_ID, office.id), (layout.FIELD_YEAR, year),
-              (layout.FIELD_FORMAT, fmt.id), *((name, None) for name in layout.CONTACT_FIELDS)]
+              (layout.FIELD_FORMAT, fmt.id), *((name, contact.get(name)) for name in layout.CONTACT_FIELDS)]
     for i, (label, value) in enumerate(fields, start=3):
         ws.cell(i, 1, label).font = Font(name=FONT, bold=True)
         target = ws.cell(i, 2, value)
@@ -317,13 +318,15 @@ def _summary(ws: Worksheet, checked: list[str | None]) -> None:
         c.border = BORDER
 
 
-def build_workbook(office: Office, year: int, values: Mapping[str, str | None]) -> Workbook:
-    """The form of `office` for `year`, prefilled with `values` (`table.row.column` → text, None blank)."""
+def build_workbook(office: Office, year: int, values: Mapping[str, str | None],
+                   contact: Mapping[str, str] | None = None) -> Workbook:
+    """The form of `office` for `year`, prefilled with `values` (`table.row.column` → text, None blank) and the
+    cover's contact fields with `contact` (填表人 → text, as `nianbao.contacts` keeps them)."""
     fmt = format_for(year)
     wb = Workbook()
     for name, style in CELL_STYLES.items():
         wb.add_named_style(NamedStyle(name, **style))
-    _cover(wb, office, year, fmt)
+    _cover(wb, office, year, fmt, contact or {})
     checked = [_table_sheet(wb, fmt, table, office, year, values) for table in fmt.tables]
     _summary(wb[layout.COVER], checked)
     wb.properties.creator = "nianbao"
@@ -331,10 +334,11 @@ def build_workbook(office: Office, year: int, values: Mapping[str, str | None]) 
     return wb
 
 
-def workbook_bytes(office: Office, year: int, values: Mapping[str, str | None]) -> bytes:
+def workbook_bytes(office: Office, year: int, values: Mapping[str, str | None],
+                   contact: Mapping[str, str] | None = None) -> bytes:
     """The form as the bytes of an .xlsx file (see `build_workbook`)."""
     out = io.BytesIO()
-    build_workbook(office, year, values).save(out)
+    build_workbook(office, year, values, contact).save(out)
     return out.getvalue()
 
 
@@ -344,11 +348,12 @@ def write_workbooks(project: Project, pairs: Iterable[tuple[str, int]], out: Pat
     existing file, which may be a filled form, is kept unless `force`). Raises `InputError` for an office
     that is not in data/offices.csv or whose figures do not read."""
     offices = read_offices(project)
+    contacts = read_contacts(project)
     figures: dict[str, dict[int, dict[str, str | None]]] = {}
     done = []
     for office_id, year in pairs:
         if office_id not in offices:
-            raise InputError(f"unknown office {office_id!r}: add it to data/offices.csv first",
+            raise InputError(f"机关代码 {office_id} 未登记：请先在 data/offices.csv 中添加",
                              file=project.relative(project.offices_file), office=office_id, year=year)
         if office_id not in figures:
             known = read_figures(project, office_id) if project.figures_file(office_id).is_file() else {}
@@ -358,6 +363,7 @@ def write_workbooks(project: Project, pairs: Iterable[tuple[str, int]], out: Pat
         if path.exists() and not force:
             done.append((path, False))
             continue
-        write_files({path: workbook_bytes(office, year, prefill(year, figures[office_id]))})
+        write_files({path: workbook_bytes(office, year, prefill(year, figures[office_id]),
+                                          contacts.get((office_id, year)))})
         done.append((path, True))
     return done

@@ -1,0 +1,146 @@
+"""A small change costs little: few workers for few reports (the pool grows only when the work outlasts a
+worker's start), no great-expectations import when nothing is stale."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import set_figure
+from test_incremental import age_inputs, make
+
+from nianbao import pool
+from nianbao.batch import REPORTS_PER_WORKER, run_batch, workers_for
+from nianbao.project import Project
+
+
+def test_workers_for_few_reports_is_one_and_grows_with_the_work() -> None:
+    assert workers_for(1, 2) == workers_for(2, 2) == workers_for(REPORTS_PER_WORKER, 8) == 1
+    assert workers_for(REPORTS_PER_WORKER + 1, 8) == 2
+    assert workers_for(10_000, 2) == 2  # never more than --jobs
+    assert workers_for(0, 4) == 1
+
+
+class Pools:
+    """Every WorkerPool the batch makes, as made (the real class, recorded)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made: list[pool.WorkerPool] = []
+        made, original = self.made, pool.WorkerPool.__init__
+
+        def init(self: pool.WorkerPool, *args, **kwargs) -> None:
+            original(self, *args, **kwargs)
+            made.append(self)
+
+        monkeypatch.setattr(pool.WorkerPool, "__init__", init)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    project = make(tmp_path_factory.mktemp("small"), offices=3, years=range(2019, 2023))
+    run_batch(project, jobs=2)
+    age_inputs(project)
+    run_batch(project, jobs=2)  # records the aged stats: the next run reads only what changes
+    return project
+
+
+def test_one_changed_figure_starts_one_worker_for_its_reports_and_overviews(built: Project, monkeypatch) -> None:
+    pools = Pools(monkeypatch)
+    monkeypatch.setattr(pool, "WORKER_START", 1e9)  # however slow this machine is now, the work never outlasts it
+    set_figure(built, "shili-0002", 2020, "t2.license.decisions", "78")
+    done: list[tuple[str, int]] = []
+    result = run_batch(built, jobs=2, on_entry=lambda e: done.append((e.office, e.year)))
+    assert sorted(done) == [("shili-0002", 2020), ("shili-0002", 2021)]
+    assert result.exit_code == 0 and result.overviews  # the overviews of 2020 on were rebuilt, on that worker
+    assert [(p.started, p.size, p.most) for p in pools.made] == [(1, 1, 2)]
+
+
+def test_the_pool_grows_when_the_waiting_work_outlasts_a_workers_start(built: Project, monkeypatch) -> None:
+    pools = Pools(monkeypatch)
+    monkeypatch.setattr(pool, "WORKER_START", 0.0)  # any waiting work outlasts it
+    for office in ("shili-0001", "shili-0002", "shili-0003"):
+        set_figure(built, office, 2019, "t2.license.decisions", "79")
+    result = run_batch(built, jobs=2)
+    assert result.built == 6 and result.exit_code == 0
+    assert [(p.started, p.size) for p in pools.made] == [(2, 2)]  # started with one, grown to --jobs, no more
+
+
+NO_OP = """
+import json, sys
+from pathlib import Path
+from nianbao.batch import run_batch
+from nianbao.project import Project
+result = run_batch(Project(Path(sys.argv[1])))
+print(json.dumps({"built": result.built, "modules": sorted(m for m in ("great_expectations", "pandas", "papermill")
+                                                             if m in sys.modules)}))
+"""
+
+
+def test_a_no_op_imports_neither_great_expectations_nor_pandas_nor_papermill(built: Project) -> None:
+    run_batch(built)  # whatever the tests before left to do
+    out = subprocess.run([sys.executable, "-c", NO_OP, str(built.root)], capture_output=True, text=True, check=True,
+                         cwd=Path(built.root))
+    assert json.loads(out.stdout.splitlines()[-1]) == {"built": 0, "modules": []}
+
+
+@pytest.mark.parametrize(("ref", "value"), [("t3.new.natural", "NaN"), ("t4.review.total", "9"),
+                                            ("t2.rules.issued", "-1"), ("t3.new.research", "")])
+def test_a_suites_verdict_first_finds_what_its_complete_run_finds(project, monkeypatch, ref: str, value: str) -> None:
+    """A few reports are validated for each suite's verdict first; a suite that fails is run again for every
+    failing row: the findings are those of the complete run, and a suite that passes is not run again."""
+    from nianbao import validate as v
+    from nianbao.report import load_report
+
+    set_figure(project, "example-shifan", 2023, ref, value)
+    reports = [load_report("example-shifan", year, project) for year in (2022, 2023)]
+    monkeypatch.setattr(v, "VERDICT_FIRST", 0)
+    complete = v.validate(reports, project)
+    assert complete  # the broken cell is found
+    from great_expectations.datasource.fluent.interfaces import Batch
+
+    kinds: list[str] = []  # the result format of each GX run
+    original = Batch.validate
+
+    def spy(self, suite, *args, result_format=None, **kwargs):
+        kinds.append(result_format if isinstance(result_format, str) else result_format["result_format"])
+        return original(self, suite, *args, result_format=result_format, **kwargs)
+
+    monkeypatch.setattr(Batch, "validate", spy)
+    monkeypatch.setattr(v, "VERDICT_FIRST", 20)
+    assert v.validate(reports, project) == complete
+    assert kinds.count("BOOLEAN_ONLY") == 4  # each suite's verdict (cells, arithmetic, prose, labels)
+    assert 1 <= kinds.count("COMPLETE") < 4  # only the failing suites again
+
+
+def test_a_manifest_save_keeps_the_lines_it_read_and_encodes_only_what_changed(built: Project) -> None:
+    from dataclasses import replace
+
+    from nianbao.manifest import MANIFEST, Manifest, _line
+
+    run_batch(built)
+    path = built.outputs / MANIFEST
+    manifest = Manifest(built)
+    assert manifest._lines and manifest._lines == {k: _line(k, e.to_dict()) for k, e in manifest.entries.items()}
+    key = sorted(manifest.entries)[0]
+    manifest.put(replace(manifest.entries[key], error="x"))
+    manifest.save()
+    fresh = Manifest(built)
+    assert fresh.entries[key].error == "x"
+    fresh._lines.clear()  # everything encoded again: the same text
+    fresh.changed = True
+    before = path.read_text(encoding="utf-8")
+    fresh.save()
+    assert path.read_text(encoding="utf-8") == before
+
+    # A line of another version (a field it did not have) is encoded again, with today's fields.
+    text = before.replace(f'"{key}": {{"error": "x", ', f'"{key}": {{', 1)
+    assert text != before
+    path.write_text(text, encoding="utf-8")
+    older = Manifest(built)
+    assert key not in older._lines and len(older._lines) == len(older.entries) - 1
+    older.changed = True
+    older.save()
+    assert f'"{key}": {{"error": null, ' in path.read_text(encoding="utf-8")
