@@ -446,6 +446,24 @@ def synthetic_index(folder: Path, reports: int) -> Path:
     return folder
 
 
+def projection(first: dict, n: int, args: argparse.Namespace) -> None:
+    """CPU per report of a first build of `n` reports, and 10^5 office-years (--project-to) projected on N machines."""
+    # Projection: the client's CPU per report is serial (it validates, hands out work, records); the rest of
+    # the tree's CPU per report (kernels, rendering, workers) divides among the machines' cores.
+    serial = first["client_cpu"] / n
+    parallel = max(first["tree_cpu"] - first["client_cpu"], 0) / n
+    cores = args.cores_per_machine
+    print(f"\nper report: client (serial) {serial * 1000:.1f} ms CPU; workers (parallel) {parallel * 1000:.1f} ms CPU"
+          f" (first build: client {first['client_cpu']:.0f} s, whole tree {first['tree_cpu']:.0f} s CPU)")
+    print(f"projection, {args.project_to} office-years, machines of {cores} cores "
+          "(max of the serial client and the parallel work spread over every core; startup left out):")
+    for machines in args.machines:
+        seconds = args.project_to * max(serial, parallel / (machines * cores))
+        bound = "client-bound" if serial >= parallel / (machines * cores) else "worker-bound"
+        print(f"  {machines:>3} machine(s)  {seconds / 60:7.1f} min  {args.project_to / seconds:7.1f} reports/s  "
+              f"({bound})")
+
+
 def scale(args: argparse.Namespace) -> None:
     """First build, no-op, one change, peak memory, the index, and a projection to 10^5 office-years."""
     work = args.keep or Path(tempfile.mkdtemp(prefix="nianbao-scale-"))
@@ -502,22 +520,10 @@ def scale(args: argparse.Namespace) -> None:
                   f"{figures['filter_ms']:.0f} ms (Chromium, median of 3)" if "open_ms" in figures else "no Chromium")
         print(f"  {label:<30} page {figures['page_kb']:.0f} KiB + chunks, {figures['total_mb']:.1f} MiB; {opened}")
 
-    if reused:  # no first build measured: no projection
-        first, args.machines = {**first, "client_cpu": float("nan"), "tree_cpu": float("nan")}, []
-    # Projection: the client's CPU per report is serial (it validates, hands out work, records); the rest of
-    # the tree's CPU per report (kernels, rendering, workers) divides among the machines' cores.
-    serial = first["client_cpu"] / n
-    parallel = max(first["tree_cpu"] - first["client_cpu"], 0) / n
-    cores = args.cores_per_machine
-    print(f"\nper report: client (serial) {serial * 1000:.1f} ms CPU; workers (parallel) {parallel * 1000:.1f} ms CPU"
-          f" (first build: client {first['client_cpu']:.0f} s, whole tree {first['tree_cpu']:.0f} s CPU)")
-    print(f"projection, {args.project_to} office-years, machines of {cores} cores "
-          "(max of the serial client and the parallel work spread over every core; startup left out):")
-    for machines in args.machines:
-        seconds = args.project_to * max(serial, parallel / (machines * cores))
-        bound = "client-bound" if serial >= parallel / (machines * cores) else "worker-bound"
-        print(f"  {machines:>3} machine(s)  {seconds / 60:7.1f} min  {args.project_to / seconds:7.1f} reports/s  "
-              f"({bound})")
+    if reused:
+        print("\n(no first build measured: no CPU per report, no projection)")
+    else:
+        projection(first, n, args)
     checks = [
         (noop["seconds"] <= 2, f"no-op <= 2 s: {noop['seconds']:.2f} s"),
         (change["seconds"] <= 3, f"one figure changed <= 3 s: {change['seconds']:.2f} s"),
