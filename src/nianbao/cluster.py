@@ -18,20 +18,24 @@ pool's: the worker's folder holds the same relative paths.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from distributed import WorkerPlugin
 
+from .digests import SETTLE_NS
 from .exceptions import NianbaoError
 from .manifest import FAILED, GATED, MANIFEST, PUBLISHED, Entry, outcome_entry, shared_digest
 from .pool import Task, failure_reason
@@ -42,7 +46,11 @@ LOCAL = "local"  # --scheduler local: a LocalCluster of processes on this machin
 PLUGIN = "nianbao"
 MIN_CHUNK, MAX_CHUNK = 2, 25  # reports per execution task: fewer round trips, smaller near the end
 IN_FLIGHT = 2  # chunks queued per worker, so a worker never waits for the client between chunks
+# Reports up to which a batch is validated and executed by one task: a re-run after a small change spares a round
+# trip, and its worker cannot take an early overview between the two.
+TOGETHER = 4
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler
+RESENDS = 2  # times an overview goes back to a worker with the files it lacked
 # Threads writing the reports' outputs on the client. Each file is still written to a temporary, fsynced and
 # renamed into place, as the local pool's workers do, but the fsyncs' waits overlap and the loop goes on
 # fetching results meanwhile.
@@ -96,11 +104,125 @@ def report_files(project: Project, pairs: Sequence[tuple[str, int]]) -> Files:
     return _read(project, paths)
 
 
-def project_bundle(project: Project) -> Bundle:
-    """What an overview reads: the project's inputs (every figures, prose and params file) and the manifest."""
-    paths = [p for folder in (project.data, project.root / "params", project.notebook.parent, project.expectations)
-             for p in sorted(folder.rglob("*")) if p.is_file()]
-    return _bundle(_read(project, [*paths, project.outputs / MANIFEST]), shared_digest(project))
+Listing = dict[str, tuple[int, int]]  # path relative to the project -> (size, mtime_ns) of the client's file
+
+
+def project_listing(project: Project) -> Listing:
+    """What an overview reads, by path with each file's size and mtime (no file is read): the project's inputs
+    (every figures, prose and params file, the registry, the notebooks and suites) and the manifest."""
+    listing: Listing = {}
+    root = len(str(project.root)) + 1
+
+    def scan(folder: str) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    scan(entry.path)
+                elif entry.is_file():
+                    st = entry.stat()
+                    listing[entry.path[root:].replace(os.sep, "/")] = (st.st_size, st.st_mtime_ns)
+            except OSError:  # deleted meanwhile: not listed
+                continue
+
+    for folder in (project.data, project.root / "params", project.notebook.parent, project.expectations):
+        scan(str(folder))
+    try:
+        st = (project.outputs / MANIFEST).stat()
+        listing[f"{project.outputs.name}/{MANIFEST}"] = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        pass
+    return listing
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """The project's inputs of the overviews as a worker is to hold them, sent by difference: every file by its
+    size and mtime on the client (`listing`), and the bytes of those that some worker did not hold as they are
+    (`files`). A worker keeps what it was sent, with the size and mtime of the client's file it came from, and
+    needs a file again only when these changed; a file whose mtime is not older than `settled` (ns, the client's
+    clock) is always sent, as `nianbao.digests` re-hashes it: a second edit in the same timestamp tick keeps
+    size and mtime."""
+
+    token: str  # one per batch: a worker applies a batch's mirror once
+    listing: Listing
+    settled: int
+    files: Files
+    shared: str = ""  # as `Bundle`'s: a worker with another nianbao refuses the work
+    version: str = ""
+
+
+# What an early overview records as its digest until the batch knows it (`DaskPool.run` puts the job's in).
+EARLY = "nianbao-early-overview"
+
+
+def early_overviews(project: Project, pairs: Sequence[tuple[str, int]], listing: Listing) -> list[Any]:
+    """The overviews a batch rebuilding the reports `pairs` will make again that may start before any of them is
+    built: an overview's digest covers its region's reports of every year up to its own, but its page shows the
+    reports of its own year only (their statuses; the figures of earlier years come from data/). So the years
+    after the first changed one that have no changed report of their own (a change to 2022 also rebuilds 2023's
+    report, and 2024's and 2025's overviews start at once). As `OverviewTask`s whose digest is `EARLY`, the
+    latest year first; none when the project has no overview notebook or its registry cannot be read.
+    `listing`: the project's files (`project_listing`), for the years each office has params for."""
+    from .data import read_offices
+    from .exceptions import InputError
+    from .overview import OverviewTask, overview_notebook, regions
+
+    if not pairs or not overview_notebook(project).is_file():
+        return []
+    try:
+        grouped = regions(read_offices(project).values())
+    except InputError:
+        return []
+    region_of: dict[str, str | None] = {o.id: region for region, members in grouped.items() for o in members}
+    listed: dict[str | None, set[int]] = {}
+    for name in listing:
+        parts = name.split("/")
+        if len(parts) == 3 and parts[0] == "params" and len(parts[2]) == 9 and parts[2][:4].isdigit() \
+                and parts[2].endswith(".yaml"):
+            if not grouped or parts[1] in region_of:
+                listed.setdefault(region_of.get(parts[1]) if grouped else None, set()).add(int(parts[2][:4]))
+    changed: dict[str | None, set[int]] = {}
+    for office, year in pairs:
+        if not grouped or office in region_of:
+            changed.setdefault(region_of.get(office) if grouped else None, set()).add(year)
+    tasks = [OverviewTask(year, EARLY, region or "") for region, years in changed.items()
+             for year in listed.get(region, ()) if year > min(years) and year not in years]
+    return sorted(tasks, key=lambda t: (-t.year, t.region))
+
+
+def _year_lines(manifest: bytes, year: int) -> list[bytes]:
+    """The manifest's lines of the reports of `year` (one line per report, as `Manifest.save` writes them)."""
+    end = f"/{year}".encode()
+    return [line.removesuffix(b",") for line in manifest.split(b"\n")
+            if line.startswith(b'"') and line[1:line.find(b'"', 1)].endswith(end)]
+
+
+def _as_job(result: tuple[dict, Files] | list[str], job: Any, read: bytes, final: bytes) \
+        -> tuple[dict, Files] | None:
+    """An early overview's result (made from the manifest `read`) as `job`'s, with its digest; None when it cannot
+    stand for it: it failed or lacked files, or a report of its year is recorded otherwise in the `final`
+    manifest (one that failed, a report recovered from a killed batch)."""
+    if isinstance(result, list) or result[0].get("status") == FAILED:
+        return None
+    if _year_lines(read, job.year) != _year_lines(final, job.year):
+        return None
+    outcome, files = result
+    placeholder, digest = json.dumps(EARLY).encode(), json.dumps(job.inputs).encode()
+    if sum(data.count(placeholder) for data in files.values() if data) != 1:
+        return None
+    return ({**outcome, "inputs": job.inputs},
+            {name: data.replace(placeholder, digest) if data else data for name, data in files.items()})
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
 
 
 # -- on the workers ----------------------------------------------------------------------------------
@@ -125,8 +247,10 @@ class NianbaoWorker(WorkerPlugin):
                 callback.stop()
         self.root = Path(tempfile.mkdtemp(prefix="nianbao-worker-"))
         self.written = ""  # digest of the shared bundle now in the folder
-        self.synced = ""  # digest of the project bundle now in the folder
+        self.synced = ""  # token of the mirror (`Mirror`) last applied to the folder
         self._have: dict[str, bytes] = {}  # what this plugin wrote in its folder: path -> digest of its contents
+        # Of those, the ones a mirror sent: path -> size and mtime of the client's file they are the bytes of.
+        self._mirrored: dict[str, tuple[int, int]] = {}
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="nianbao-kernel")
         self._lock = threading.Lock()
         self._thread.submit(self._warm_up)
@@ -169,15 +293,34 @@ class NianbaoWorker(WorkerPlugin):
         for name, data in files.items():
             path = self.root / name
             if data is None:
+                self._mirrored.pop(name, None)
                 if self._have.pop(name, None) is not None or path.exists():
                     path.unlink(missing_ok=True)
                 continue
             digest = hashlib.blake2b(data, digest_size=16).digest()
             if self._have.get(name) == digest:
                 continue
+            self._mirrored.pop(name, None)  # other bytes than the client's file the mirror recorded
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             self._have[name] = digest
+
+    def lacking(self, listing: Listing, settled: int) -> list[str]:
+        """The files of `listing` this worker does not hold as the client has them (see `Mirror`). Safe from any
+        thread: it only looks up (the plugin's thread may be writing)."""
+        mirrored = self._mirrored
+        return [name for name, key in listing.items() if key[1] >= settled or mirrored.get(name) != key]
+
+    def _apply(self, mirror: Mirror) -> list[str]:
+        """Make the folder hold `mirror`'s files: write those sent, delete those not listed; the files it should
+        hold but was not sent (another batch wrote them meanwhile, or this worker joined late), else []."""
+        self._write(mirror.files | dict.fromkeys((set(self._have) | set(self._mirrored)) - set(mirror.listing)))
+        for name in mirror.files:
+            key = mirror.listing.get(name)
+            if key is not None and key[1] < mirror.settled:
+                self._mirrored[name] = key
+        return [name for name, key in mirror.listing.items()
+                if name not in mirror.files and (key[1] >= mirror.settled or self._mirrored.get(name) != key)]
 
     def _shared(self, shared: Bundle) -> Project:
         project = Project(self.root)
@@ -219,14 +362,18 @@ class NianbaoWorker(WorkerPlugin):
         return (outcome_entry(project, result, task.findings, task.inputs),
                 {project.in_outputs(p): text.encode() for p, text in files.items()})
 
-    def overview(self, bundle: Bundle, task: Any) -> tuple[dict, Files]:
-        """Run an overview task (`nianbao.overview`) on the project's inputs; its outcome and its outputs."""
-        if self.synced != bundle.digest:  # once per batch and worker: then only this task's work
-            # Another project's (or a deleted file's) copies must not be listed: only the bundle's files stay.
-            self._write(bundle.files | dict.fromkeys(set(self._have) - set(bundle.files)))
-            self.synced, self.written = bundle.digest, ""  # the shared files are checked again by the next report
+    def overview(self, mirror: Mirror, task: Any) -> tuple[dict, Files] | list[str]:
+        """Run an overview task (`nianbao.overview`) on the project's inputs; its outcome and its outputs, or the
+        files this worker lacks to run it (the client sends them with the task again)."""
+        if self.synced != mirror.token:  # once per batch and worker: then only this task's work
+            # Another project's (or a deleted file's) copies must not be listed: only the mirror's files stay.
+            missing = self._apply(mirror)
+            self.written = ""  # the shared files are checked again by the next report
+            if missing:
+                return missing
+            self.synced = mirror.token
         project = Project(self.root)
-        _same_nianbao(project, bundle)
+        _same_nianbao(project, mirror)
         outcome = task.execute(project, kernel=self.kernel, timeout=self.timeout)
         names = [outcome.get(k) for k in ("html", "notebook")] if outcome.get("status") != FAILED else []
         files = {}
@@ -236,7 +383,7 @@ class NianbaoWorker(WorkerPlugin):
         return outcome, files
 
 
-def _same_nianbao(project: Project, bundle: Bundle) -> None:
+def _same_nianbao(project: Project, bundle: Bundle | Mirror) -> None:
     """Refuse the work (`NianbaoError`) when this worker's nianbao, or its page templates, are not the client's:
     its pages would not be the ones the client's version makes."""
     if shared_digest(project) != bundle.shared:
@@ -275,16 +422,32 @@ def validate_chunk(shared: Bundle, files: Files, pairs: list[tuple[str, int]],
     return plugin.call(plugin.validate, shared, files, pairs, digests)
 
 
+def validate_execute_chunk(shared: Bundle, files: Files, pairs: list[tuple[str, int]],
+                           digests: dict[tuple[str, int], str | None]) -> list[Entry | tuple[Entry, Files]]:
+    """Dask task: load, validate and execute a few reports on this worker, with no round trip to the client
+    between (`NianbaoWorker.validate`, then `NianbaoWorker.execute`)."""
+    plugin = _plugin()
+    checked = plugin.call(plugin.validate, shared, files, pairs, digests)
+    done = iter(plugin.call(plugin.execute, shared, {}, [t for t in checked if not isinstance(t, Entry)]))
+    return [item if isinstance(item, Entry) else next(done) for item in checked]
+
+
 def execute_chunk(shared: Bundle, files: Files, tasks: list[Task]) -> list[tuple[Entry, Files]]:
     """Dask task: execute validated reports on this worker's warm kernel (`NianbaoWorker.execute`)."""
     plugin = _plugin()
     return plugin.call(plugin.execute, shared, files, tasks)
 
 
-def build_overview(bundle: Bundle, task: Any) -> tuple[dict, Files]:
+def build_overview(mirror: Mirror, task: Any) -> tuple[dict, Files] | list[str]:
     """Dask task: one overview job of `nianbao.overview` (`NianbaoWorker.overview`)."""
     plugin = _plugin()
-    return plugin.call(plugin.overview, bundle, task)
+    return plugin.call(plugin.overview, mirror, task)
+
+
+def _lacking(listing: Listing, settled: int, dask_worker: Any) -> list[str]:
+    """Run on each worker (`Client.run`): the files of `listing` it lacks (`NianbaoWorker.lacking`)."""
+    plugin = dask_worker.plugins.get(PLUGIN)
+    return list(listing) if plugin is None else plugin.lacking(listing, settled)
 
 
 # -- on the client -----------------------------------------------------------------------------------
@@ -319,6 +482,8 @@ class DaskPool:
         self._cluster = None
         self._futures: list[Any] = []
         self._writer = ThreadPoolExecutor(WRITERS, thread_name_prefix="nianbao-write")
+        self._early: Future | None = None  # the early overviews being sent (`_start_early`)
+        self._listing: Listing | None = None  # the project's files when they were sent (`project_listing`)
         try:
             if address == LOCAL:
                 self._cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
@@ -357,6 +522,9 @@ class DaskPool:
         from .batch import _chunks
 
         shared = self.client.scatter(shared_bundle(self.project), broadcast=True, hash=False)
+        # Meanwhile, the overviews whose pages show none of these reports start on the workers validation leaves
+        # free (see `early_overviews`).
+        self._early = self._writer.submit(self._start_early, list(pairs))
         workers = self._workers()
         chunks: dict[str, list[tuple[str, int]]] = {}
         validated: list[Task] = []  # waiting to be executed
@@ -371,9 +539,13 @@ class DaskPool:
             self._futures.append(future)
             return future
 
-        first = [send(validate_chunk, list(chunk), list(chunk), {p: digests[p] for p in chunk}, priority=1)
-                 for chunk in _chunks(pairs)]
-        validating = {f.key for f in first}
+        if len(pairs) <= TOGETHER:  # a few reports: validated and executed by one task, on one worker
+            first = [send(validate_execute_chunk, list(pairs), list(pairs), dict(digests), priority=1)]
+            unvalidated, executing = 0, 1
+        else:
+            first = [send(validate_chunk, list(chunk), list(chunk), {p: digests[p] for p in chunk}, priority=1)
+                     for chunk in _chunks(pairs)]
+        validating = {f.key for f in first} if unvalidated else set()
         running = as_completed(first)
         del first  # a result is released once read, not kept until the batch ends
         for future in running:
@@ -415,32 +587,141 @@ class DaskPool:
 
     def run(self, jobs: Iterable[Any]) -> Iterator[dict | Entry]:
         """Run overview jobs (`nianbao.overview`) and write their outputs; each outcome as the manifest records
-        it (a failed `Entry` for one Dask could not run)."""
+        it (a failed `Entry` for one Dask could not run). A job that an early overview (`early_overviews`) made
+        already is written from it when the reports of its year are recorded as that overview read them."""
         from distributed import as_completed
 
         from .atomic import write_files
+        from .overview import overview_key
 
-        jobs = list(jobs)
+        early = self._early_overviews()
+        jobs = {overview_key(job.year, job.region or None): job for job in jobs}
+        self._cancel([future for key, (future, _) in early.items() if key not in jobs])
         if not jobs:
             return
-        bundle = self.client.scatter(project_bundle(self.project), hash=False)
-        futures = {self.client.submit(build_overview, bundle, job, pure=False): job for job in jobs}
-        self._futures += futures
-        for future in as_completed(list(futures)):
-            self._futures.remove(future)
-            job = futures.pop(future)
+        running = as_completed()
+        futures: dict[Any, tuple[Any, int, bytes | None]] = {}  # future -> its job, times resent, early: manifest
+        mirror: list[Any] = []  # this run's mirror, made for the first job that is not early, and its future
+
+        def submit(job: Any, resent: int = 0, lacking: Sequence[str] = ()) -> None:
+            if not mirror:
+                made = self._mirror(self._listing)[0]  # the project's files as the batch found them
+                mirror.extend([made, self.client.scatter(made, broadcast=True, hash=False)])
+            sent = mirror[1]
+            if lacking:  # the worker lacked these files (it joined late, another batch ran): with the task
+                sent = replace(mirror[0], files=mirror[0].files | _read(self.project, [
+                    self.project.root / name for name in lacking]))
+            future = self.client.submit(build_overview, sent, job, pure=False)
+            futures[future] = (job, resent, None)
+            self._futures.append(future)
+            running.add(future)
+
+        for key, job in jobs.items():
+            if key in early:
+                futures[early[key][0]] = (job, 0, early[key][1])
+                running.add(early[key][0])
+            else:
+                submit(job)
+        final: list[bytes] = []  # the manifest as the batch recorded this run's reports, read once
+        for future in running:
+            if future in self._futures:
+                self._futures.remove(future)
+            job, resent, read = futures.pop(future)
             try:
-                outcome, files = future.result()
+                result = future.result()
             except Exception as exc:
+                if read is not None:  # an early overview: made again, as any
+                    submit(job)
+                    continue
                 yield Entry(job.office, job.year, FAILED, job.inputs, error=_reason(exc))
                 continue
+            if read is not None:
+                if not final:
+                    final.append(_read_bytes(self.project.outputs / MANIFEST))
+                result = _as_job(result, job, read, final[0])
+                if result is None:  # a report of its year was recorded otherwise, or it failed: made again
+                    submit(job)
+                    continue
+            if isinstance(result, list):
+                if resent < RESENDS:
+                    submit(job, resent + 1, result)
+                    continue
+                yield Entry(job.office, job.year, FAILED, job.inputs,
+                            error=f"the Dask worker kept lacking {len(result)} of the project's files: {result[0]}")
+                continue
+            outcome, files = result
             write_files({self.project.outputs / name: data for name, data in files.items() if data is not None})
             yield outcome
+
+    def _start_early(self, pairs: list[tuple[str, int]]) -> dict[str, tuple[Any, bytes]]:
+        """Send the early overviews of a batch rebuilding `pairs` (`early_overviews`), with a mirror of the
+        project as it is now; each by its key, with the manifest it reads. Runs in a thread beside `reports`."""
+        from .overview import overview_key
+
+        listing = self._listing = project_listing(self.project)
+        planned = early_overviews(self.project, pairs, listing)
+        if not planned:
+            return {}
+        mirror, manifest = self._mirror(listing)
+        sent = self.client.scatter(mirror, broadcast=True, hash=False)
+        early = {}
+        for task in planned:  # after the reports' tasks: a worker takes one only when it has no report to run
+            future = self.client.submit(build_overview, sent, task, pure=False, priority=-1)
+            self._futures.append(future)
+            early[overview_key(task.year, task.region or None)] = (future, manifest)
+        return early
+
+    def _early_overviews(self) -> dict[str, tuple[Any, bytes]]:
+        """The early overviews sent by `reports` (none when it sent none, or sending them failed)."""
+        started, self._early = self._early, None
+        try:
+            return started.result() if started is not None else {}
+        except Exception:  # the batch goes on without them: its overviews run as they would have
+            return {}
+
+    def _cancel(self, futures: list[Any]) -> None:
+        if futures:
+            try:
+                self.client.cancel(futures)
+            except Exception:
+                pass
+            for future in futures:
+                if future in self._futures:
+                    self._futures.remove(future)
+
+    def _mirror(self, listing: Listing | None = None) -> tuple[Mirror, bytes]:
+        """The mirror of the project's inputs for this batch's overviews, with the files some worker lacks and
+        the manifest as it is now (always: the overviews read the reports' statuses from it); and that manifest."""
+        from . import __version__
+
+        started = time.time_ns()
+        listing = dict(project_listing(self.project) if listing is None else listing)
+        name = f"{self.project.outputs.name}/{MANIFEST}"
+        try:  # its size and mtime with its bytes, from one open file: a save meanwhile replaces another
+            with open(self.project.outputs / MANIFEST, "rb") as f:
+                st = os.fstat(f.fileno())
+                manifest: bytes | None = f.read()
+            listing[name] = (st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            manifest = None
+            listing.pop(name, None)
+        settled = started - SETTLE_NS
+        try:
+            wanted = set().union(*self.client.run(_lacking, listing, settled).values())
+        except Exception:  # a worker that cannot answer: it is sent everything
+            wanted = set(listing)
+        files = _read(self.project, [self.project.root / name for name in sorted(wanted - {name})])
+        if manifest is not None:
+            files[name] = manifest
+        mirror = Mirror(uuid.uuid4().hex, listing, settled, files, shared_digest(self.project), __version__)
+        return mirror, manifest or b""
 
     def close(self) -> None:
         """Cancel what is still queued, disconnect, and stop a LocalCluster this pool started. The workers of an
         existing cluster keep the plugin, and their warm kernels, for the next batch."""
+        early = self._early_overviews()  # sent, but the batch made no overview: not needed
         self._writer.shutdown(wait=True)  # no temporary is being written when the batch sweeps outputs/
+        self._futures += [future for future, _ in early.values() if future not in self._futures]
         client = getattr(self, "client", None)
         if client is not None:
             try:
