@@ -263,3 +263,94 @@ def test_a_worker_with_another_nianbao_version_refuses_the_work(tmp_path, tmp_pa
     assert len(regional) == 2 and all(o["status"] == FAILED and o["error"] == reason for o in regional), regional
     assert f"failed: overview 示例省示例市示例区2021: {reason}\n" in result.output
     assert not list(project.outputs.glob("shili-*/*")) and not list(project.outputs.glob("overview/r-*/*"))
+
+
+def _add_one(project: Project, office: str, year: int) -> None:
+    """An analyst's edit: one more 行政许可 decision in `office`'s figures of `year` (as benchmarks/batch.py's)."""
+    path = project.figures_file(office)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    prefix = f"{year},t2,license,decisions,"
+    path.write_text("".join(f"{prefix}{int(line[len(prefix):]) + 1}\n" if line.startswith(prefix) else line
+                            for line in lines), encoding="utf-8")
+
+
+def _age(project: Project, seconds: float) -> None:
+    """Every input file's mtime `seconds` in the past: a project whose files are older than a batch."""
+    when = time.time() - seconds
+    for folder in (project.data, project.root / "params", project.notebook.parent, project.expectations):
+        for path in folder.rglob("*"):
+            os.utime(path, (when, when))
+
+
+def test_a_re_run_on_a_standing_cluster_sends_only_what_changed(tmp_path, scheduler, monkeypatch) -> None:
+    """On a cluster kept running between batches: after one changed figure (2020), the second batch rebuilds
+    that report and its next year only, sends the workers no overview input but the changed figures file and the
+    manifest, makes the overviews of 2022 and 2023 (no changed report of theirs) early, and every output is the
+    local pool's, byte for byte; a third batch finds nothing to do, the early overviews' digests included."""
+    pool = _make(tmp_path, "pool", 3, range(2019, 2024))
+    _age(pool, 60)
+    shutil.copytree(pool.root, tmp_path / "standing")
+    remote = Project(tmp_path / "standing")
+    assert run_batch(pool).exit_code == 0
+    assert run_batch(remote, scheduler=scheduler).exit_code == 0
+    sent: list[set[str]] = []
+    mirror = cluster.DaskPool._mirror
+
+    def recorded(self, listing=None):
+        made = mirror(self, listing)
+        sent.append(set(made[0].files))
+        return made
+
+    early: list[str] = []
+    as_job = cluster._as_job
+
+    def standing_for(result, job, read, final):
+        done = as_job(result, job, read, final)
+        if done is not None:
+            early.append(f"{job.region}/{job.year}")
+        return done
+
+    monkeypatch.setattr(cluster.DaskPool, "_mirror", recorded)
+    monkeypatch.setattr(cluster, "_as_job", standing_for)
+    for project in (pool, remote):
+        _add_one(project, "shili-0002", 2020)
+    time.sleep(2.1)  # the edit is older than the digests' settle time, as an analyst's is when a batch runs
+    built: list[str] = []
+    assert run_batch(pool).built == 2
+    second = run_batch(remote, scheduler=scheduler, on_entry=lambda e: built.append(e.key))
+    assert second.exit_code == 0 and sorted(built) == ["shili-0002/2020", "shili-0002/2021"]
+    assert sent and set().union(*sent) == {"data/figures/shili-0002.csv", "outputs/manifest.json"}, sent
+    assert sorted(y for y in (e.rpartition("/")[2] for e in early)) == ["2022", "2023"], early
+    kept = f"overview/{CACHE_DIR}/"
+    assert {k: v for k, v in files_under(pool.outputs).items() if not k.startswith(kept)} \
+        == files_under(remote.outputs)
+    manifest = (remote.outputs / "manifest.json").read_bytes()
+    third = run_batch(remote, scheduler=scheduler)
+    assert third.built == 0 and (remote.outputs / "manifest.json").read_bytes() == manifest
+
+
+def test_early_overviews_are_the_years_whose_page_shows_no_changed_report(tmp_path) -> None:
+    """Which overviews start before the reports are built: per region, the years after the first changed one that
+    have no changed report of their own (and none for an office of no region, or without an overview notebook);
+    an early overview stands for its job only when its year's reports are recorded as it read them."""
+    project = _make(tmp_path, "plan", 2, range(2019, 2025))
+    listing = cluster.project_listing(project)
+    assert "params/shili-0001/2019.yaml" in listing and "outputs/manifest.json" not in listing
+    plan = cluster.early_overviews(project, [("shili-0001", 2020), ("shili-0001", 2021), ("shili-0002", 2022)],
+                                   listing)
+    assert [(t.year, t.inputs) for t in plan] == [(2024, cluster.EARLY), (2023, cluster.EARLY)]
+    assert {t.region for t in plan} == {"示例省示例市示例区"}
+    assert cluster.early_overviews(project, [("shili-0001", 2024)], listing) == []
+    assert cluster.early_overviews(project, [("nobody", 2019)], listing) == []
+    read = (b'{"overviews": {},\n"reports": {\n"a/2023": {"status": "published"},\n"a/2024": {"x": 1}\n},\n'
+            b'"version": 1}\n')
+    job = type("Job", (), {"year": 2023, "inputs": "d" * 64})()
+    outcome = ({"year": 2023, "status": PUBLISHED, "inputs": cluster.EARLY},
+               {"overview/2023.ipynb": f'{{"inputs": "{cluster.EARLY}"}}'.encode(), "overview/2023.html": b"<p>"})
+    assert cluster._as_job(outcome, job, read, read.replace(b'{"x": 1}', b'{"x": 2}')) == (
+        {"year": 2023, "status": PUBLISHED, "inputs": "d" * 64},
+        {"overview/2023.ipynb": ('{"inputs": "' + "d" * 64 + '"}').encode(), "overview/2023.html": b"<p>"})
+    assert cluster._as_job(outcome, job, read, read.replace(b'"published"', b'"failed"')) is None
+    assert cluster._as_job(["data/offices.csv"], job, read, read) is None
+    project.notebook.with_name("overview.ipynb").unlink()
+    assert cluster.early_overviews(project, [("shili-0001", 2020)], listing) == []
