@@ -20,13 +20,15 @@ of two workers, its start included) on the same synthetic project, interleaved, 
 and the peak memory of the client and of each Dask worker (its process and its kernel's).
 
     python benchmarks/batch.py --scale [--reports 10000] [--repeat 3] [--project-to 100000] [--machines 1,2,4]
-                               [--keep DIR]   (a DIR an earlier --scale run kept is reused: no first build)
+                               [--keep DIR] [--standing]   (a DIR an earlier --scale run kept is reused)
 
 instead measures what grows with a province (issue 14): the first build (reports/s, peak memory of the whole
 process tree and of the client), a no-op re-run and a run after one changed figure (medians of --repeat), the
 index's size and open/sort/filter time in Chromium, here and on a synthetic index of --project-to rows, and
 projects --project-to office-years on N machines from the measured CPU per report: the client's (serial) and
-the rest of the tree's (parallel).
+the rest of the tree's (parallel). With --standing it then starts a real standing Dask cluster (`dask scheduler`
+and two `dask worker --nthreads 1`), warms it with one batch, and prints its no-op and one-change figures next to
+the local pool's, measured interleaved.
 """
 
 from __future__ import annotations
@@ -531,8 +533,99 @@ def scale(args: argparse.Namespace) -> None:
     ]
     for ok, text in checks:
         print(f"{'met ' if ok else 'MISSED'}  {text}")
+    if args.standing:
+        standing(args, project, offices, work)
     if not args.keep:
         shutil.rmtree(work)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_standing_cluster(folder: Path, workers: int = 2) -> tuple[str, list[subprocess.Popen]]:
+    """A real `dask scheduler` and `workers` `dask worker --nthreads 1` processes on localhost, each in its own
+    session and an empty folder of `folder`, as an office server or a CI runner keeps them; its address."""
+    import distributed
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    common = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+    (folder / "scheduler").mkdir(parents=True, exist_ok=True)
+    processes = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                   "--no-dashboard"], cwd=folder / "scheduler", **common)]
+    try:
+        for i in range(workers):
+            (folder / f"worker{i}").mkdir(exist_ok=True)
+            processes.append(subprocess.Popen(
+                [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard", "--local-directory",
+                 str(folder / f"worker{i}")], cwd=folder / f"worker{i}", **common))
+        with distributed.Client(address, timeout=120) as client:
+            client.wait_for_workers(workers, timeout=120)
+    except BaseException:
+        stop_processes(processes)
+        raise
+    return address, processes
+
+
+def stop_processes(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM to each process's session (a worker's nanny, its process and its kernel), SIGKILL after 30 s."""
+    import signal
+
+    for p in processes:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for p in processes:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def standing(args: argparse.Namespace, project: Path, offices: int, work: Path) -> None:
+    """`--standing`: the no-op and one-change runs on a standing Dask cluster (a scheduler and two single-threaded
+    workers kept running between batches) and on the local pool, interleaved, medians of --repeat. The cluster is
+    warmed first by one batch after a change: its workers receive the project's overview inputs and read every
+    office's figures once, as on a cluster that has run a batch of this project before."""
+    address, processes = start_standing_cluster(work / "standing")
+    pool_cmd = [str(BIN / "nianbao"), "batch", "--project", str(project)]
+    cmds = {"pool": pool_cmd, "standing": [*pool_cmd, "--scheduler", address]}
+    year = YEARS[len(YEARS) // 2]
+    runs: dict[str, dict[str, list[dict]]] = {name: {"noop": [], "change": []} for name in cmds}
+    try:
+        change_one_figure(project, "shili-0002", year)
+        time.sleep(2.1)
+        warm = measured_scale(cmds["standing"], project)
+        for i in range(args.repeat):
+            for k, (name, cmd) in enumerate(cmds.items()):
+                change_one_figure(project, f"shili-{1 + (i * 37 + k * 17 + 3) % offices:04d}", year)
+                time.sleep(2.1)  # an analyst's edit is older than the digests' settle time when a batch runs
+                runs[name]["change"].append(measured_scale(cmd, project))
+                runs[name]["noop"].append(measured_scale(cmd, project))
+    finally:
+        stop_processes(processes)
+    print(f"\nstanding Dask cluster ({address}: dask scheduler + 2 dask worker --nthreads 1) against the local pool, "
+          f"interleaved, medians of {args.repeat}; load now {os.getloadavg()[0]:.1f}")
+    print(f"  warm-up (the first one-change batch after the cluster started) {warm['seconds']:.2f} s, "
+          f"built {warm['built']}")
+    medians = {}
+    for name, found in runs.items():
+        for kind, label in (("noop", "no-op"), ("change", "one figure changed")):
+            times = sorted(r["seconds"] for r in found[kind])
+            medians[name, kind] = times[len(times) // 2]
+            client = statistics.median(r["client_cpu"] for r in found[kind])
+            print(f"  {name:<8} {label:<18} {medians[name, kind]:6.2f} s  (all: {', '.join(f'{t:.2f}' for t in times)};"
+                  f" client CPU {client:.2f} s; built {sorted({r['built'] for r in found[kind]})})")
+    for kind, label, target in (("noop", "no-op", 2), ("change", "one figure changed", 3)):
+        median = medians["standing", kind]
+        print(f"{'met ' if median <= target else 'MISSED'}  standing cluster, {label} <= {target} s: {median:.2f} s")
 
 
 def main() -> None:
@@ -549,6 +642,8 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true",
                         help="instead: first build, no-op, one change, memory, the index and a projection (issue 14)")
     parser.add_argument("--repeat", type=int, default=3, help="--scale: no-op and one-change runs (default 3)")
+    parser.add_argument("--standing", action="store_true",
+                        help="--scale: also the no-op and one-change runs on a standing Dask cluster (2 workers)")
     parser.add_argument("--project-to", type=int, default=100_000, help="--scale: office-years projected to")
     parser.add_argument("--machines", type=lambda t: [int(x) for x in t.split(",")], default=[1, 2, 4, 8, 16],
                         help="--scale: machine counts of the projection (default 1,2,4,8,16)")
