@@ -539,67 +539,23 @@ def scale(args: argparse.Namespace) -> None:
         shutil.rmtree(work)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_standing_cluster(folder: Path, workers: int = 2) -> tuple[str, list[subprocess.Popen]]:
-    """A real `dask scheduler` and `workers` `dask worker --nthreads 1` processes on localhost, each in its own
-    session and an empty folder of `folder`, as an office server or a CI runner keeps them; its address."""
-    import distributed
-
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    common = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
-    (folder / "scheduler").mkdir(parents=True, exist_ok=True)
-    processes = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                   "--no-dashboard"], cwd=folder / "scheduler", **common)]
-    try:
-        for i in range(workers):
-            (folder / f"worker{i}").mkdir(exist_ok=True)
-            processes.append(subprocess.Popen(
-                [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard", "--local-directory",
-                 str(folder / f"worker{i}")], cwd=folder / f"worker{i}", **common))
-        with distributed.Client(address, timeout=120) as client:
-            client.wait_for_workers(workers, timeout=120)
-    except BaseException:
-        stop_processes(processes)
-        raise
-    return address, processes
-
-
-def stop_processes(processes: list[subprocess.Popen]) -> None:
-    """SIGTERM to each process's session (a worker's nanny, its process and its kernel), SIGKILL after 30 s."""
-    import signal
-
-    for p in processes:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    for p in processes:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-
-
 def standing(args: argparse.Namespace, project: Path, offices: int, work: Path) -> None:
     """`--standing`: the no-op and one-change runs on a standing Dask cluster (a scheduler and two single-threaded
     workers kept running between batches) and on the local pool, interleaved, medians of --repeat. The cluster is
     warmed first by one batch after a change: its workers receive the project's overview inputs and read every
     office's figures once, as on a cluster that has run a batch of this project before."""
-    address, processes = start_standing_cluster(work / "standing")
-    pool_cmd = [str(BIN / "nianbao"), "batch", "--project", str(project)]
-    cmds = {"pool": pool_cmd, "standing": [*pool_cmd, "--scheduler", address]}
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from dask_cluster import real_cluster
+
+    def folder(name: str) -> Path:
+        (work / "standing" / name).mkdir(parents=True, exist_ok=True)
+        return work / "standing" / name
+
     year = YEARS[len(YEARS) // 2]
-    runs: dict[str, dict[str, list[dict]]] = {name: {"noop": [], "change": []} for name in cmds}
-    try:
+    with real_cluster(folder, 2) as address:
+        pool_cmd = [str(BIN / "nianbao"), "batch", "--project", str(project)]
+        cmds = {"pool": pool_cmd, "standing": [*pool_cmd, "--scheduler", address]}
+        runs: dict[str, dict[str, list[dict]]] = {name: {"noop": [], "change": []} for name in cmds}
         change_one_figure(project, "shili-0002", year)
         time.sleep(2.1)
         warm = measured_scale(cmds["standing"], project)
@@ -609,8 +565,6 @@ def standing(args: argparse.Namespace, project: Path, offices: int, work: Path) 
                 time.sleep(2.1)  # an analyst's edit is older than the digests' settle time when a batch runs
                 runs[name]["change"].append(measured_scale(cmd, project))
                 runs[name]["noop"].append(measured_scale(cmd, project))
-    finally:
-        stop_processes(processes)
     print(f"\nstanding Dask cluster ({address}: dask scheduler + 2 dask worker --nthreads 1) against the local pool, "
           f"interleaved, medians of {args.repeat}; load now {os.getloadavg()[0]:.1f}")
     print(f"  warm-up (the first one-change batch after the cluster started) {warm['seconds']:.2f} s, "

@@ -7,12 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import distributed
@@ -20,6 +16,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 from conftest import files_under
+from dask_cluster import START_TIMEOUT, free_port, real_cluster
 
 import nianbao
 from nianbao import cluster
@@ -31,56 +28,11 @@ from nianbao.overview import CACHE_DIR
 from nianbao.project import Project
 from nianbao.synth import synth
 
-BIN = Path(sys.executable).parent
-START_TIMEOUT = 90  # seconds for the scheduler and both workers to come up on a loaded machine
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for p in processes:  # each in its own session: the nanny, its worker and the kernels go together
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    for p in processes:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait(timeout=10)
-
-
-@contextmanager
-def _real_cluster(make_folder: Callable[[str], Path], workers: int, *worker_options: str) -> Iterator[str]:
-    """A real `dask scheduler` and `workers` single-threaded `dask worker` processes on localhost, each in an
-    empty folder (the workers get what a report needs from the client); yields the scheduler's address."""
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    common = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
-    processes = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                   "--no-dashboard"], cwd=make_folder("scheduler"), **common)]
-    try:
-        for i in range(workers):
-            folder = make_folder(f"worker{i}")
-            processes.append(subprocess.Popen(
-                [BIN / "dask", "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
-                 "--local-directory", str(folder), *worker_options], cwd=folder, **common))
-        with distributed.Client(address, timeout=START_TIMEOUT) as client:
-            client.wait_for_workers(workers, timeout=START_TIMEOUT)
-        yield address
-    finally:
-        _stop(processes)
-
 
 @pytest.fixture(scope="module")
 def scheduler(tmp_path_factory) -> Iterator[str]:
     """The address of a real Dask scheduler with two workers (nannies restart a killed one)."""
-    with _real_cluster(tmp_path_factory.mktemp, 2) as address:
+    with real_cluster(tmp_path_factory.mktemp, 2) as address:
         yield address
 
 
@@ -185,7 +137,7 @@ def test_local_cluster_and_an_unreachable_scheduler(tmp_path, monkeypatch) -> No
     assert (project.outputs / "shili-0001" / "2021.html").is_file()
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 2)
     refused = runner.invoke(main, ["batch", "--project", str(project.root), "--force",
-                                   "--scheduler", f"tcp://127.0.0.1:{_free_port()}"])
+                                   "--scheduler", f"tcp://127.0.0.1:{free_port()}"])
     assert refused.exit_code == 2 and "cannot reach the Dask scheduler" in refused.output
     assert "Traceback" not in refused.output
 
@@ -248,7 +200,7 @@ def test_a_worker_with_another_nianbao_version_refuses_the_work(tmp_path, tmp_pa
     preload = tmp_path / "other_version.py"
     preload.write_text(f"import nianbao\nnianbao.__version__ = {OTHER_VERSION!r}\n")
     project = _make(tmp_path, "refused", 2, range(2020, 2022))
-    with _real_cluster(tmp_path_factory.mktemp, 1, "--preload", str(preload)) as address:
+    with real_cluster(tmp_path_factory.mktemp, 1, "--preload", str(preload)) as address:
         result = CliRunner().invoke(main, ["batch", "--project", str(project.root), "--scheduler", address])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
