@@ -238,7 +238,8 @@ def test_a_re_run_on_a_standing_cluster_sends_only_what_changed(tmp_path, schedu
     """On a cluster kept running between batches: after one changed figure (2020), the second batch rebuilds
     that report and its next year only, sends the workers no overview input but the changed figures file and the
     manifest, makes the overviews of 2022 and 2023 (no changed report of theirs) early, and every output is the
-    local pool's, byte for byte; a third batch finds nothing to do, the early overviews' digests included."""
+    local pool's, byte for byte; a third batch finds nothing to do, the early overviews' digests included; after
+    the workers restart, a batch sends them the project's files once."""
     pool = _make(tmp_path, "pool", 3, range(2019, 2024))
     _age(pool, 60)
     shutil.copytree(pool.root, tmp_path / "standing")
@@ -248,8 +249,8 @@ def test_a_re_run_on_a_standing_cluster_sends_only_what_changed(tmp_path, schedu
     sent: list[set[str]] = []
     mirror = cluster.DaskPool._mirror
 
-    def recorded(self, listing=None):
-        made = mirror(self, listing)
+    def recorded(self, listing=None, base=None):
+        made = mirror(self, listing, base)
         sent.append(set(made[0].files))
         return made
 
@@ -279,6 +280,22 @@ def test_a_re_run_on_a_standing_cluster_sends_only_what_changed(tmp_path, schedu
     manifest = (remote.outputs / "manifest.json").read_bytes()
     third = run_batch(remote, scheduler=scheduler)
     assert third.built == 0 and (remote.outputs / "manifest.json").read_bytes() == manifest
+    # Workers restarted (an upgrade, a crash): the next batch sends them the project once, not once for the early
+    # overviews and again for the others, and still makes what the pool makes.
+    client = _two_workers(scheduler)
+    try:
+        client.restart()
+        client.wait_for_workers(2, timeout=START_TIMEOUT)
+    finally:
+        client.close()
+    for project in (pool, remote):
+        _add_one(project, "shili-0003", 2020)
+    time.sleep(2.1)
+    sent.clear()
+    assert run_batch(pool).built == 2 and run_batch(remote, scheduler=scheduler).built == 2
+    assert len(sent) == 2 and "data/offices.csv" in sent[0] and sent[1] == {"outputs/manifest.json"}, sent
+    assert {k: v for k, v in files_under(pool.outputs).items() if not k.startswith(kept)} \
+        == files_under(remote.outputs)
 
 
 def test_early_overviews_are_the_years_whose_page_shows_no_changed_report(tmp_path) -> None:

@@ -362,9 +362,13 @@ class NianbaoWorker(WorkerPlugin):
         return (outcome_entry(project, result, task.findings, task.inputs),
                 {project.in_outputs(p): text.encode() for p, text in files.items()})
 
-    def overview(self, mirror: Mirror, task: Any) -> tuple[dict, Files] | list[str]:
+    def overview(self, mirror: Mirror, task: Any, base: Mirror | None = None) -> tuple[dict, Files] | list[str]:
         """Run an overview task (`nianbao.overview`) on the project's inputs; its outcome and its outputs, or the
-        files this worker lacks to run it (the client sends them with the task again)."""
+        files this worker lacks to run it (the client sends them with the task again). `base`: a mirror to apply
+        first if this worker has not (`DaskPool._mirror`)."""
+        if base is not None and self.synced not in (base.token, mirror.token):
+            self._apply(base)  # what it lacks is in `mirror`, or said below
+            self.synced = base.token
         if self.synced != mirror.token:  # once per batch and worker: then only this task's work
             # Another project's (or a deleted file's) copies must not be listed: only the mirror's files stay.
             missing = self._apply(mirror)
@@ -438,10 +442,10 @@ def execute_chunk(shared: Bundle, files: Files, tasks: list[Task]) -> list[tuple
     return plugin.call(plugin.execute, shared, files, tasks)
 
 
-def build_overview(mirror: Mirror, task: Any) -> tuple[dict, Files] | list[str]:
+def build_overview(mirror: Mirror, task: Any, base: Mirror | None = None) -> tuple[dict, Files] | list[str]:
     """Dask task: one overview job of `nianbao.overview` (`NianbaoWorker.overview`)."""
     plugin = _plugin()
-    return plugin.call(plugin.overview, mirror, task)
+    return plugin.call(plugin.overview, mirror, task, base)
 
 
 def _lacking(listing: Listing, settled: int, dask_worker: Any) -> list[str]:
@@ -484,6 +488,7 @@ class DaskPool:
         self._writer = ThreadPoolExecutor(WRITERS, thread_name_prefix="nianbao-write")
         self._early: Future | None = None  # the early overviews being sent (`_start_early`)
         self._listing: Listing | None = None  # the project's files when they were sent (`project_listing`)
+        self._base: tuple[Mirror, Any] | None = None  # the early overviews' mirror, and its future
         try:
             if address == LOCAL:
                 self._cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
@@ -605,13 +610,16 @@ class DaskPool:
 
         def submit(job: Any, resent: int = 0, lacking: Sequence[str] = ()) -> None:
             if not mirror:
-                made = self._mirror(self._listing)[0]  # the project's files as the batch found them
+                # The project's files as the batch found them; those the early overviews' mirror sent already
+                # are not sent again: a worker that has not applied it applies it first.
+                made = self._mirror(self._listing, self._base[0] if self._base else None)[0]
                 mirror.extend([made, self.client.scatter(made, broadcast=True, hash=False)])
             sent = mirror[1]
             if lacking:  # the worker lacked these files (it joined late, another batch ran): with the task
                 sent = replace(mirror[0], files=mirror[0].files | _read(self.project, [
                     self.project.root / name for name in lacking]))
-            future = self.client.submit(build_overview, sent, job, pure=False)
+            future = self.client.submit(build_overview, sent, job, self._base[1] if self._base else None,
+                                        pure=False)
             futures[future] = (job, resent, None)
             self._futures.append(future)
             running.add(future)
@@ -664,6 +672,7 @@ class DaskPool:
             return {}
         mirror, manifest = self._mirror(listing)
         sent = self.client.scatter(mirror, broadcast=True, hash=False)
+        self._base = (mirror, sent)
         early = {}
         for task in planned:  # after the reports' tasks: a worker takes one only when it has no report to run
             future = self.client.submit(build_overview, sent, task, pure=False, priority=-1)
@@ -689,9 +698,10 @@ class DaskPool:
                 if future in self._futures:
                     self._futures.remove(future)
 
-    def _mirror(self, listing: Listing | None = None) -> tuple[Mirror, bytes]:
+    def _mirror(self, listing: Listing | None = None, base: Mirror | None = None) -> tuple[Mirror, bytes]:
         """The mirror of the project's inputs for this batch's overviews, with the files some worker lacks and
-        the manifest as it is now (always: the overviews read the reports' statuses from it); and that manifest."""
+        the manifest as it is now (always: the overviews read the reports' statuses from it); and that manifest.
+        `base`: a mirror the workers apply first, whose settled files are not sent again."""
         from . import __version__
 
         started = time.time_ns()
@@ -710,6 +720,9 @@ class DaskPool:
             wanted = set().union(*self.client.run(_lacking, listing, settled).values())
         except Exception:  # a worker that cannot answer: it is sent everything
             wanted = set(listing)
+        if base is not None:
+            wanted -= {n for n in base.files if (key := base.listing.get(n)) == listing.get(n) and key is not None
+                       and key[1] < base.settled}
         files = _read(self.project, [self.project.root / name for name in sorted(wanted - {name})])
         if manifest is not None:
             files[name] = manifest
