@@ -701,7 +701,8 @@ class DaskPool:
     def _mirror(self, listing: Listing | None = None, base: Mirror | None = None) -> tuple[Mirror, bytes]:
         """The mirror of the project's inputs for this batch's overviews, with the files some worker lacks and
         the manifest as it is now (always: the overviews read the reports' statuses from it); and that manifest.
-        `base`: a mirror the workers apply first, whose settled files are not sent again."""
+        `base`: a mirror the workers apply first, whose settled files are not sent again (a worker that lost one
+        since, as a report's task wrote other bytes, says so and is sent it with its task)."""
         from . import __version__
 
         started = time.time_ns()
@@ -716,13 +717,13 @@ class DaskPool:
             manifest = None
             listing.pop(name, None)
         settled = started - SETTLE_NS
-        try:
-            wanted = set().union(*self.client.run(_lacking, listing, settled).values())
-        except Exception:  # a worker that cannot answer: it is sent everything
-            wanted = set(listing)
-        if base is not None:
-            wanted -= {n for n in base.files if (key := base.listing.get(n)) == listing.get(n) and key is not None
-                       and key[1] < base.settled}
+        if base is not None:  # a worker holds what `base` lists as listed, or applies it first: no need to ask
+            wanted = {n for n, key in listing.items() if base.listing.get(n) != key or key[1] >= base.settled}
+        else:
+            try:
+                wanted = set().union(*self.client.run(_lacking, listing, settled).values())
+            except Exception:  # a worker that cannot answer: it is sent everything
+                wanted = set(listing)
         files = _read(self.project, [self.project.root / name for name in sorted(wanted - {name})])
         if manifest is not None:
             files[name] = manifest
