@@ -5,7 +5,8 @@
    at a time so that memory does not grow with the dataset), so each report knows its findings before it
    runs. This happens in a thread while the workers start and execute the first chunk.
 3. Execute them in N worker processes (`nianbao.pool`): warm kernels, rendering, atomic publishing.
-4. Record each outcome in `outputs/manifest.json` as it arrives, and write `outputs/index.html`.
+4. Record each outcome in `outputs/manifest.json` as it arrives; each overview a change remakes runs on the
+   same workers once the reports its page shows are recorded. Then write `outputs/index.html`.
 
 A notebook that raises, a kernel that dies or even a worker that dies fails that report only. An
 interrupted batch leaves finished outputs and no partial ones; the next run does what is missing.
@@ -191,15 +192,16 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             # On a cluster, the workers load and validate too: the client only hashes, ships and writes.
             for entry in pool.reports(stale, digests):
                 _record(manifest, entry, on_entry)
+        every = None if offices or years else pairs  # every office-year with params, when all are selected
         if stale and isinstance(pool, WorkerPool):
             # The overviews run beside the reports, each once the reports its page shows are recorded.
             _build(project, pool, tasks(project, stale, digests, registry), len(stale), manifest, on_entry,
-                   overview_plan(project, pairs, [*stale, *done]), done,
-                   lambda: overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force))
+                   overview_plan(project, pairs, [*stale, *done], every), done,
+                   lambda: overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force, every))
         else:
             # Then each year's overview, one more job for the same workers (it reads the statuses just saved).
             manifest.save()
-            jobs_after = overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force)
+            jobs_after = overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force, every)
             if jobs_after:
                 pool = pool or start(len(jobs_after))
                 for outcome in pool.run(jobs_after):
@@ -208,7 +210,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         manifest.save()
         if isinstance(pool, WorkerPool):
             pool.release()  # the workers shut their kernels down while the index is written
-        index = write_index(project, manifest, registry, None if offices or years else pairs)
+        index = write_index(project, manifest, registry, every)
     finally:
         if pool is not None:
             pool.close()

@@ -3,8 +3,9 @@ over its offices, trends since 2019, each office's headline figures with the cha
 looks wrong.
 
 `load_overview` reads what the page needs once (registry, figures, this year's prose, the manifest's statuses
-and findings); the functions after it compute from that, without I/O. The batch builds the overviews after
-the reports (`OverviewTask`, run by the same warm-kernel workers): one per year for all offices when
+and findings); the functions after it compute from that, without I/O. The batch builds the overviews beside
+the reports (`OverviewTask`, run by the same warm-kernel workers, each once the reports its page shows are
+recorded; `overview_plan`): one per year for all offices when
 `data/offices.csv` names no region (`outputs/overview/<year>.html`), else one per region and year
 (`outputs/overview/<region slug>/<year>.html`, see `region_slug`) and, as the year's page, a list of the
 regions with their counts and links (`year_pages`). Each is rebuilt only when its own inputs change.
@@ -961,12 +962,13 @@ def _is_fresh(entry: Mapping | None, digest: str, outputs: Path) -> bool:
     return all(name and (outputs / name).is_file() for name in (entry.get("html"), entry.get("notebook")))
 
 
-def _wanted(project: Project, pairs: Iterable[tuple[str, int]]) \
+def _wanted(project: Project, pairs: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None) \
         -> tuple[dict[str, list[Office]], dict[str, str], dict[str | None, dict[int, list[str]]],
                  dict[str | None, set[int]]]:
     """What `overview_tasks` and `overview_plan` share: the regions (`regions`), each office's region, the
     reports listed per region (None: no regions) and year ("office/year"), and the years of each region whose
-    overview the selected office-years (`pairs`) concern."""
+    overview the selected office-years (`pairs`) concern. `every`: every office-year with a params file, if the
+    caller listed them (`list_reports`)."""
     try:
         offices = read_offices(project)
     except InputError:
@@ -974,7 +976,7 @@ def _wanted(project: Project, pairs: Iterable[tuple[str, int]]) \
     grouped = regions(offices.values())
     region_of = {o.id: region for region, members in grouped.items() for o in members}
     listed: dict[str | None, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for office, year in list_reports(project, problems=[]):
+    for office, year in list_reports(project, problems=[]) if every is None else every:
         region = region_of.get(office) if grouped else None
         if region or not grouped:
             listed[region][year].append(f"{office}/{year}")
@@ -989,14 +991,16 @@ def _wanted(project: Project, pairs: Iterable[tuple[str, int]]) \
 
 
 def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews: Mapping[str, dict],
-                   reports: Mapping[str, dict], force: bool = False) -> list[OverviewTask]:
+                   reports: Mapping[str, dict], force: bool = False,
+                   every: Iterable[tuple[str, int]] | None = None) -> list[OverviewTask]:
     """The overviews of the selected office-years (`pairs`) whose inputs changed since the recorded `overviews`
     (all with `force`): each year's overview of every office, or, when offices.csv names regions, each year's
     overview of the regions of the selected offices. None when the project has no overview notebook.
-    `reports`: the manifest's entries, as dicts."""
+    `reports`: the manifest's entries, as dicts; `every`: every office-year with a params file, if the caller
+    listed them."""
     if not overview_notebook(project).is_file():
         return []
-    grouped, _, listed, wanted = _wanted(project, pairs)
+    grouped, _, listed, wanted = _wanted(project, pairs, every)
     shared = _shared(project)
     tasks = []
     for region, built in sorted(wanted.items(), key=lambda kv: kv[0] or ""):
@@ -1010,15 +1014,17 @@ def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews
 
 
 def overview_plan(project: Project, pairs: Iterable[tuple[str, int]],
-                  changing: Iterable[tuple[str, int]]) -> dict[OverviewTask, set[tuple[str, int]]]:
+                  changing: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None) \
+        -> dict[OverviewTask, set[tuple[str, int]]]:
     """The overviews that a batch rebuilding the reports `changing` (of the selected `pairs`) will make again,
     as `hold` tasks, each with the reports of `changing` its page shows (its region's of its year): it may run
     once those are recorded. An overview's digest covers its region's reports of earlier years as well, so the
     batch publishes it once every report is done (`ExecutedOverview.publish`); `overview_tasks` then says which
-    were needed. Empty when the project has no overview notebook. The latest year first."""
+    were needed. Empty when the project has no overview notebook. The latest year first. `every`: as for
+    `overview_tasks`."""
     if not overview_notebook(project).is_file():
         return {}
-    grouped, region_of, _, wanted = _wanted(project, pairs)
+    grouped, region_of, _, wanted = _wanted(project, pairs, every)
     changed: dict[str | None, dict[int, set[tuple[str, int]]]] = defaultdict(lambda: defaultdict(set))
     for office, year in changing:
         region = region_of.get(office) if grouped else None
