@@ -217,10 +217,15 @@ class Manifest:
         try:
             text = self.path.read_text(encoding="utf-8")
             raw = json.loads(text)
+            # An entry of the wrong shape (a hand edit, a damaged file) is dropped alone: its report is recovered
+            # from its executed notebook or built again, as when it was never recorded.
             for data in raw.get("reports", {}).values():
-                entry = Entry(**data)
-                self.entries[entry.key] = entry
-            self.overviews = {str(k): dict(v) for k, v in raw.get("overviews", {}).items()}
+                if _well_formed(data):
+                    entry = Entry(**data)
+                    self.entries[entry.key] = entry
+                else:
+                    self.changed = True
+            self.overviews = {str(k): dict(v) for k, v in raw.get("overviews", {}).items() if isinstance(v, dict)}
             self._lines = _lines(text, raw.get("reports", {}))
         except (OSError, ValueError, TypeError, AttributeError):
             self.entries, self.overviews = {}, {}  # no manifest, or an unreadable one: everything is rebuilt
@@ -284,6 +289,19 @@ def _stat(path: Path) -> list[int] | None:
 
 
 FIELDS = sorted(Entry.__dataclass_fields__)
+STATUSES = (PUBLISHED, WARNINGS, GATED, FAILED)
+_FIELD_SET, _REQUIRED = set(FIELDS), {"office", "year", "status", "inputs"}
+FINDING_KEYS = {"office", "year", "rule", "severity", "table", "row", "column", "message"}  # `Finding`'s own
+
+
+def _well_formed(data: object) -> bool:
+    """Whether a manifest entry has the fields and types `Entry` and the readers of its findings need."""
+    if not (isinstance(data, dict) and data.keys() <= _FIELD_SET and _REQUIRED <= data.keys()):
+        return False
+    findings = data.get("findings", [])
+    return (isinstance(data["office"], str) and type(data["year"]) is int and data["status"] in STATUSES
+            and all(isinstance(data.get(k), str | None) for k in ("inputs", "html", "notebook", "error"))
+            and isinstance(findings, list) and all(isinstance(f, dict) and FINDING_KEYS <= f.keys() for f in findings))
 
 
 def _lines(text: str, reports: dict) -> dict[str, str]:

@@ -360,14 +360,15 @@ def _read_figures(project: Project, office: str) -> dict[int, OfficeYear]:
     """One office's figures, year → `OfficeYear`, as `read_figures` reads them (raises its `InputError`).
 
     A file read once is kept, in this process and in `outputs/overview/.figures/<office>.v2.json` with the file's
-    size and mtime: a region's overview reads every office's figures of every year, and checking each row
+    size, mtime and ctime: a region's overview reads every office's figures of every year, and checking each row
     again (`read_figures`) cost 15 s for 10 000 office-years where reading the kept copies costs 0.15 s. As
     with the batch's digests (`nianbao.digests`), only a file whose mtime had settled when it was read is
     kept: a second edit within the same timestamp tick keeps size and mtime."""
     path = project.figures_file(office)
     try:
         stat = path.stat()
-        key = [stat.st_size, stat.st_mtime_ns]
+        # ctime too: a file replaced by another of the same size and mtime (`cp -p`, `touch -r`) gets a new one
+        key = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
     except OSError:
         return _office_years(project, office)  # says why, with the file
     if stat.st_mtime_ns + SETTLE_NS >= time.time_ns():
