@@ -212,7 +212,8 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
     the error; it adds nothing to the sums. Raises `InputError` when the registry cannot be read."""
     offices = [o for o in read_offices(project).values() if in_region(o, region)]
     submitted = defaultdict(set)
-    for office, y in list_reports(project, {o.id for o in offices} or None):  # type: ignore[arg-type]
+    # A params file that belongs to no report (`２０２２.yaml`) is the batch's to report: the page leaves it out.
+    for office, y in list_reports(project, {o.id for o in offices} or None, problems=[]):  # type: ignore[arg-type]
         if y <= year:
             submitted[office].add(y)
     reports = _manifest_reports(project)
@@ -791,8 +792,10 @@ class OverviewTask:
         try:
             return asdict(execute_overview(project, self.year, self.region or None, engine=engine,
                                            inputs=self.inputs, kernel=kernel, timeout=timeout))
-        except ExecutionFailed as exc:
-            error = "\n".join(exc.traceback or [f"{exc.ename}: {exc.evalue}"])
+        except ExecutionFailed as exc:  # what failed first, as for a report (the summary shows that line)
+            from .pool import failure_reason
+
+            error = failure_reason(exc)
         except Exception as exc:  # the overview fails, the batch goes on
             error = "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
         return asdict(OverviewEntry(self.year, FAILED, self.inputs, error=ANSI.sub("", error), region=self.region))
