@@ -56,8 +56,9 @@ def test_damaged_digest_records_only_mean_digesting_those_files_again(copy) -> N
     path = copy.outputs / STATE
     raw = json.loads(path.read_text(encoding="utf-8"))
     names = sorted(raw["files"])
+    sha = next(n for n in names[4:] if raw["files"][n][0] == "sha")
     damaged = {names[0]: 5, names[1]: raw["files"][names[1]][:3], names[2]: ["sha", "12", 3, True, "x"],
-               names[3]: None}
+               names[3]: None, sha: [*raw["files"][sha][:4], 12345, *raw["files"][sha][5:]]}
     raw["files"].update(damaged)
     path.write_text(json.dumps(raw), encoding="utf-8")
     result = batch(copy)
