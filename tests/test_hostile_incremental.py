@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from conftest import set_figure
+from conftest import batch_command, set_figure, settled_synth
 
 from nianbao import overview as ov
 from nianbao.filememo import FileMemo
@@ -37,17 +36,10 @@ def same_width(value: str) -> str:
 
 
 def test_a_figures_file_replaced_with_the_same_size_and_mtime_is_built_again(tmp_path) -> None:
-    root = tmp_path / "p"
-    synth(root, 2, range(2019, 2021), 5)
-    then = time.time_ns() - 60 * 10**9
-    for path in root.rglob("*"):
-        if path.is_file():
-            os.utime(path, ns=(then, then))
-    project = Project(root)
+    project = settled_synth(tmp_path / "p", 2, range(2019, 2021), 5)
 
     def batch() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "nianbao", "batch", "--project", str(root)],
-                              capture_output=True, text=True, timeout=600)
+        return batch_command(project)
 
     assert batch().returncode == 0
     time.sleep(2.1)  # the files' ctimes (the synth's writes) settle
@@ -94,14 +86,8 @@ def test_a_copied_project_is_digested_once_and_builds_nothing(tmp_path) -> None:
     from nianbao.batch import run_batch
     from nianbao.digests import DigestState
 
-    root = tmp_path / "p"
-    synth(root, 2, range(2020, 2022), 9)
-    then = time.time_ns() - 60 * 10**9
-    for path in root.rglob("*"):
-        if path.is_file():
-            os.utime(path, ns=(then, then))
-    run_batch(Project(root), jobs=1)
-    shutil.copytree(root, tmp_path / "copy")
+    run_batch(settled_synth(tmp_path / "p", 2, range(2020, 2022), 9), jobs=1)
+    shutil.copytree(tmp_path / "p", tmp_path / "copy")
     copy = Project(tmp_path / "copy")
     time.sleep(2.1)
     assert run_batch(copy, jobs=1).built == 0

@@ -4,17 +4,12 @@ overview that fails is summed up in one line that says what failed, naming regio
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from conftest import batch_command
 
 from nianbao.manifest import Manifest
 from nianbao.project import Project
 from nianbao.synth import synth
-
-
-def batch(project: Project) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nianbao", "batch", "--project", str(project.root)],
-                          capture_output=True, text=True, timeout=600)
 
 
 def test_a_params_file_of_no_report_is_reported_and_the_overviews_are_made(tmp_path) -> None:
@@ -22,7 +17,7 @@ def test_a_params_file_of_no_report_is_reported_and_the_overviews_are_made(tmp_p
     synth(project.root, 1, range(2021, 2022), 3)
     (project.root / "params" / "shili-0001" / "２０２２.yaml").write_text("office: shili-0001\nyear: 2022\n",
                                                                         encoding="utf-8")
-    result = batch(project)
+    result = batch_command(project)
     assert result.returncode == 2
     assert "error: params/shili-0001/２０２２.yaml，机关 shili-0001，字段 year：无效的年份 '２０２２'" in result.stderr
     assert "failed: overview" not in result.stderr and "Traceback" not in result.stderr
@@ -38,7 +33,7 @@ def test_a_failed_overview_is_summed_up_by_what_raised(tmp_path) -> None:
     nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
                         "source": "raise ValueError('总数对不上')"})
     path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
-    result = batch(project)
+    result = batch_command(project)
     assert result.returncode == 2
     region = next(o["region"] for o in Manifest(project).overviews.values() if o.get("region"))
     assert f"failed: overview {region} 2021: ValueError: 总数对不上\n" in result.stderr, result.stderr

@@ -9,21 +9,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import time
 
 import pytest
+from conftest import batch_command, settled_synth
 
 from nianbao.atomic import write_files
 from nianbao.digests import STATE
 from nianbao.manifest import MANIFEST, Manifest
 from nianbao.project import Project
-from nianbao.synth import synth
-
-
-def batch(project: Project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nianbao", "batch", "--project", str(project.root), *args],
-                          capture_output=True, text=True, timeout=600)
 
 
 def built_count(result: subprocess.CompletedProcess) -> int:
@@ -34,14 +27,8 @@ def built_count(result: subprocess.CompletedProcess) -> int:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Project:
     """Two offices × two years, built once; its inputs dated a minute back (their digests are settled)."""
-    root = tmp_path_factory.mktemp("hostile") / "p"
-    synth(root, 2, range(2019, 2021), 3)
-    then = time.time_ns() - 60 * 10**9
-    for path in root.rglob("*"):
-        if path.is_file():
-            os.utime(path, ns=(then, then))
-    project = Project(root)
-    result = batch(project)
+    project = settled_synth(tmp_path_factory.mktemp("hostile") / "p", 2, range(2019, 2021), 3)
+    result = batch_command(project)
     assert result.returncode == 0, result.stderr
     return project
 
@@ -61,7 +48,7 @@ def test_damaged_digest_records_only_mean_digesting_those_files_again(copy) -> N
                names[3]: None, sha: [*raw["files"][sha][:4], 12345, *raw["files"][sha][5:]]}
     raw["files"].update(damaged)
     path.write_text(json.dumps(raw), encoding="utf-8")
-    result = batch(copy)
+    result = batch_command(copy)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and built_count(result) == 0
     again = json.loads(path.read_text(encoding="utf-8"))["files"]
@@ -82,7 +69,7 @@ def test_manifest_entries_of_the_wrong_shape_are_dropped_alone_and_recovered(cop
     raw["reports"][d]["reviewed_by"] = "someone"  # a field no version wrote: that entry alone goes
     path.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
     assert Manifest(copy).entries == {} and Manifest(copy).overviews
-    result = batch(copy)
+    result = batch_command(copy)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert built_count(result) == 0  # their outputs were made from these inputs: recovered, not built again
@@ -96,13 +83,13 @@ def test_a_damaged_index_chunk_is_written_again(copy) -> None:
     good = chunk.read_bytes()
     st = chunk.stat()
     chunk.write_bytes(good[:100])
-    result = batch(copy)
+    result = batch_command(copy)
     assert result.returncode == 0, result.stderr
     assert chunk.read_bytes() == good
     # An edit that keeps the size (and the mtime it had): still not the chunk that was written
     chunk.write_bytes(good.replace(b"shili-0001", b"shili-000X"))
     os.utime(chunk, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
-    assert batch(copy).returncode == 0
+    assert batch_command(copy).returncode == 0
     assert chunk.read_bytes() == good
 
 
@@ -116,7 +103,7 @@ def test_a_damaged_index_record_means_writing_the_chunks_again(copy, damage) -> 
     elif damage == "a year not a record":
         raw["years"]["2019"] = 5
     record.write_text("{" if damage == "not json" else json.dumps(raw), encoding="utf-8")
-    result = batch(copy)
+    result = batch_command(copy)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert {p.name: p.read_bytes() for p in (copy.outputs / "index").glob("*.js")} == chunks
@@ -127,7 +114,7 @@ def test_an_output_that_cannot_be_replaced_is_named_not_its_temporary(copy) -> N
     manifest = copy.outputs / MANIFEST
     manifest.unlink()
     manifest.mkdir()  # what the batch must replace is a folder: no file can be renamed onto it
-    result = batch(copy)
+    result = batch_command(copy)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == f"error: {manifest}: Is a directory"
     assert "Traceback" not in result.stderr and not list(copy.outputs.rglob(".*.tmp*"))
