@@ -75,3 +75,27 @@ def index_text(outputs: Path) -> str:
         rows += [row[1] for row in data]
     page = (outputs / "index.html").read_text(encoding="utf-8")
     return page.replace("<tbody>\n</tbody>", "<tbody>\n" + "\n".join(rows) + "\n</tbody>")
+
+
+def settled_synth(root: Path, offices: int, years: range, seed: int) -> Project:
+    """A synthetic project (`nianbao synth`) whose files are dated a minute back, as files saved a while ago: their
+    digests are settled (`nianbao.digests.SETTLE_NS`)."""
+    import time
+
+    from nianbao.synth import synth
+
+    synth(root, offices, years, seed)
+    then = time.time_ns() - 60 * 10**9
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=(then, then))
+    return Project(root)
+
+
+def batch_command(project: Project, *args: str):
+    """`nianbao batch --project …` run as the command, in its own process."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "nianbao", "batch", "--project", str(project.root), *args],
+                          capture_output=True, text=True, timeout=600)

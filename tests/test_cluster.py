@@ -213,7 +213,7 @@ def test_a_worker_with_another_nianbao_version_refuses_the_work(tmp_path, tmp_pa
     assert f"failed: shili-0001 2020: the Dask cluster could not run this report: {reason}\n" in result.output
     regional = [o for o in manifest.overviews.values() if o.get("region")]  # the year's list is the client's
     assert len(regional) == 2 and all(o["status"] == FAILED and o["error"] == reason for o in regional), regional
-    assert f"failed: overview 示例省示例市示例区2021: {reason}\n" in result.output
+    assert f"failed: overview 示例省示例市示例区 2021: {reason}\n" in result.output
     assert not list(project.outputs.glob("shili-*/*")) and not list(project.outputs.glob("overview/r-*/*"))
 
 

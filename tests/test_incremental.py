@@ -182,19 +182,24 @@ def test_a_deleted_input_is_forgotten_and_a_missing_one_digests_as_missing(tmp_p
     assert os.path.relpath(prose, project.root) not in state.records
 
 
+# A finding as the manifest records one (`Finding.to_dict`): an entry whose findings lack these is not trusted.
+FINDING = {"office": "shili-0001", "year": 2020, "rule": "X", "severity": "warning", "table": None, "row": None,
+           "column": None, "message": "引号\"与</script>"}
+
+
 def test_the_manifest_is_written_only_when_it_changed_and_reads_back(tmp_path) -> None:
     project = make(tmp_path, offices=1, years=range(2020, 2022))
     from nianbao.manifest import PUBLISHED, Entry
 
     manifest = Manifest(project)
     manifest.put(Entry("shili-0001", 2020, PUBLISHED, "abc", html="shili-0001/2020.html",
-                       findings=[{"rule": "X", "message": "引号\"与</script>"}]))
+                       findings=[FINDING]))
     manifest.save()
     stamp = _stamp(manifest.path)
     again = Manifest(project)
     assert again.entries == manifest.entries
     again.put(Entry("shili-0001", 2020, PUBLISHED, "abc", html="shili-0001/2020.html",
-                    findings=[{"rule": "X", "message": "引号\"与</script>"}]))
+                    findings=[FINDING]))
     again.save()
     assert _stamp(manifest.path) == stamp and not again.changed_years
     json.loads(manifest.path.read_text(encoding="utf-8"))  # valid JSON, one line per report

@@ -10,10 +10,21 @@ from pathlib import Path
 
 
 def _temp_for(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from exc
     os.close(fd)
     return Path(name)
+
+
+def _naming(exc: OSError, path: Path | None) -> OSError:
+    """`exc` naming `path`, the file the user knows, rather than a temporary beside it (or no file at all: a full
+    disk says so without naming one)."""
+    if path is None or exc.filename == str(path):
+        return exc
+    return OSError(exc.errno, exc.strerror, str(path))
 
 
 TEMP_GLOB = ".*.tmp*"  # what `_temp_for` names
@@ -70,9 +81,7 @@ def write_files(contents: Mapping[Path, str | bytes]) -> None:
         for path, temp in temps.items():
             os.replace(temp, path)
     except OSError as exc:
-        if exc.filename is None:  # a full disk says so without naming the file
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
-        raise
+        raise _naming(exc, path) from exc
     finally:
         for temp in temps.values():
             temp.unlink(missing_ok=True)

@@ -193,7 +193,8 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     for o in result.overviews:
         if o.get("status") == FAILED:
             first = (o.get("error") or "").strip().splitlines()[:1] or ["unknown error"]
-            click.echo(f"failed: overview {o.get('region') or ''}{o['year']}: {first[0]}", err=True)
+            where = f"{o['region']} {o['year']}" if o.get("region") else o["year"]
+            click.echo(f"failed: overview {where}: {first[0]}", err=True)
     for what, entries in (("gated", gated), ("failed", failed)):
         if len(entries) > SUMMARY_LIMIT:
             click.echo(f"... and {len(entries) - SUMMARY_LIMIT} more {what} report(s): see "

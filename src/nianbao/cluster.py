@@ -499,6 +499,11 @@ class DaskPool:
         except (OSError, TimeoutError) as exc:
             self.close()
             raise NianbaoError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        except Exception as exc:  # an unknown scheme, or something other than a Dask scheduler answering there
+            self.close()
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise NianbaoError(f"cannot use the Dask scheduler at {address}: {first} (a scheduler's address is "
+                               "tcp://HOST:8786, or `local`)") from None
         plugin = NianbaoWorker(kernel, timeout)
         # On an existing cluster a plugin an earlier batch registered stays, warm, when it is the same version
         # with the same options: registering it again would restart every worker's kernel.

@@ -9,7 +9,10 @@ A file modified within the timestamp granularity of the moment it was digested c
 its size or mtime changing (a second edit in the same tick; coarse file systems keep 1 s or 2 s). A record is
 therefore trusted only when the file's mtime was at least `SETTLE_NS` older than the start of the run that
 digested it; a fresher record is used by that run and digested again by the next one (git calls these
-entries "racily clean"). The file is a cache: deleting it, or an unreadable one, only means digesting again.
+entries "racily clean"). The change time (ctime) is recorded too, as git does: a file replaced by another of
+the same size and mtime (`cp -p`, `touch -r`, tar or unzip restoring an old copy) gets a new ctime, which no
+program can set. The file is a cache: deleting it, an unreadable one or a malformed record only means
+digesting again.
 """
 
 from __future__ import annotations
@@ -38,6 +41,20 @@ def file_sha(path: Path | str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def _well_formed(record: Any) -> bool:
+    """A record as `DigestState` writes it (a hand-edited or damaged one is dropped, so its file is digested).
+    Plain type checks: a province's file holds 10^5 records."""
+    if type(record) is not list or not 5 <= len(record) <= 6:
+        return False
+    kind, size, mtime, settled, value = record[:5]
+    if (type(kind) is not str or type(size) is not int or type(mtime) is not int or type(settled) is not bool
+            or (len(record) == 6 and type(record[5]) is not int)):
+        return False
+    # a digest, a digest per year (a figures file), or None (a file that does not read)
+    return value is None or type(value) is str or (
+        type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items()))
+
+
 class DigestState:
     """Per-file values (a content digest, or what a parser made of the file) keyed by the file's size and mtime.
 
@@ -51,7 +68,8 @@ class DigestState:
         self.path = outputs / STATE
         self._prefix = str(root) + os.sep
         self.started_ns = time.time_ns()
-        self.records: dict[str, list] = {}  # "data/x.csv" → [kind, size, mtime_ns, settled, value]
+        # "data/x.csv" → [kind, size, mtime_ns, settled, value, ctime_ns] (records of older versions lack ctime_ns)
+        self.records: dict[str, list] = {}
         self.touched: set[str] = set()
         self.computed = 0  # files read this run (for the benchmark and the tests)
         self.changed = False
@@ -60,7 +78,7 @@ class DigestState:
                 return
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             if raw.get("version") == VERSION and isinstance(raw.get("files"), dict):
-                self.records = raw["files"]
+                self.records = {rel: r for rel, r in raw["files"].items() if _well_formed(r)}
         except (OSError, ValueError, AttributeError):
             pass  # none yet, or unreadable: everything is digested again
 
@@ -76,7 +94,12 @@ class DigestState:
         record = self.records.get(rel)
         if (record and record[0] == kind and record[1] == st.st_size and record[2] == st.st_mtime_ns
                 and record[3]):
-            return record[4]
+            if len(record) > 5 and record[5] == st.st_ctime_ns:
+                return record[4]
+            if len(record) == 5:  # an older version's record: trusted this once, its ctime kept from now on
+                record.append(st.st_ctime_ns)
+                self.changed = True
+                return record[4]
         try:
             value = compute(path)
         except FileNotFoundError:  # deleted between stat and read
@@ -84,7 +107,7 @@ class DigestState:
             return MISSING
         self.computed += 1
         settled = st.st_mtime_ns + SETTLE_NS < self.started_ns
-        new = [kind, st.st_size, st.st_mtime_ns, settled, value]
+        new = [kind, st.st_size, st.st_mtime_ns, settled, value, st.st_ctime_ns]
         if new != record:
             self.records[rel] = new
             self.changed = True

@@ -5,10 +5,11 @@ the expectation suites): reading them once per report cost a quarter of a report
 it ever read makes its memory grow with the project instead (a province: thousands of offices), so a
 `FileMemo` holds at most `size` entries and forgets the least recently used first.
 
-An entry is keyed by the path, size and mtime (ns) of each file it was read from: any change and it is read
-again. With `settle=True` a file whose mtime is younger than `nianbao.digests.SETTLE_NS` is read but not
-kept: a second edit of the same size within the file system's timestamp tick keeps both size and mtime
-(the batch's digests follow the same rule).
+An entry is keyed by the path, size, mtime and ctime (ns) of each file it was read from: any change and it is
+read again (ctime: a file replaced by another of the same size and mtime, as `cp -p` or `touch -r` leave it).
+With `settle=True` a file whose mtime is younger than `nianbao.digests.SETTLE_NS` is read but not kept: a
+second edit of the same size within the file system's timestamp tick keeps both size and mtime (the batch's
+digests follow the same rule).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class FileMemo(Generic[T]):
         nothing is kept. Raises what `read` raises (and keeps nothing)."""
         paths = (files,) if isinstance(files, (str, os.PathLike)) else tuple(files)
         try:
-            stats = tuple((str(p), (st := os.stat(p)).st_size, st.st_mtime_ns) for p in paths)
+            stats = tuple((str(p), (st := os.stat(p)).st_size, st.st_mtime_ns, st.st_ctime_ns) for p in paths)
         except OSError:
             return read()
         key = (name, stats)
@@ -56,7 +57,7 @@ class FileMemo(Generic[T]):
             self._kept.move_to_end(key)
             return self._kept[key]
         value = read()
-        if self.settle and any(mtime + SETTLE_NS >= time.time_ns() for _, _, mtime in stats):
+        if self.settle and any(mtime + SETTLE_NS >= time.time_ns() for _, _, mtime, _ in stats):
             return value
         # An older entry for the same files is stale now: drop it before the size bound drops a good one.
         for old in [k for k in self._kept if k[0] == name and tuple(s[0] for s in k[1]) == tuple(s[0] for s in stats)]:

@@ -30,6 +30,20 @@ def _digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
+def _stat(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _unchanged(path: Path, stat: list[int] | None) -> bool:
+    """Whether the chunk at `path` is the one written (`stat`: its size and mtime then; None from an older
+    version, which kept no stat: then whether it exists)."""
+    return path.is_file() if stat is None else _stat(path) == stat
+
+
 def write_index(project: Project, manifest: Manifest, registry: Registry | None = None,
                 pairs: Iterable[tuple[str, int]] | None = None) -> Path:
     """Write `outputs/index.html` and the chunks whose rows changed; every office-year that has params and an
@@ -52,8 +66,8 @@ def write_index(project: Project, manifest: Manifest, registry: Registry | None 
     folder = project.outputs / INDEX_DIR
     try:
         record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
-        years_written = record["years"]
-    except (OSError, ValueError, KeyError, TypeError):
+        years_written = {str(y): r for y, r in record["years"].items() if isinstance(r, dict)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none, or damaged: every chunk is written
         record, years_written = {}, {}
     common = {"assets": assets_digest(),
               "names": _digest(sorted((o, names.get(o, "")) for o in {o for es in by_year.values() for o, _ in es}))}
@@ -68,7 +82,7 @@ def write_index(project: Project, manifest: Manifest, registry: Registry | None 
         before = years_written.get(str(year), {})
         path = folder / f"{year}.js"
         if (fresh and year not in manifest.changed_years and {k: before.get(k) for k in made_of} == made_of
-                and path.is_file() and before.get("version")):
+                and before.get("version") and _unchanged(path, before.get("stat"))):
             years[str(year)] = before
         else:
             text = chunk_script(year, chunk_rows(items, names, headlines))
@@ -87,9 +101,13 @@ def write_index(project: Project, manifest: Manifest, registry: Registry | None 
         files[page] = text
     new_record = {**common, "manifest": manifest.file_stat, "years": years}
     if files or new_record != record:
-        files[folder / RECORD] = json.dumps(new_record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-        # Chunks first, the page that names them last; a chunk of a year no longer listed goes.
-        write_files({p: t for p, t in files.items() if p != page})
+        # Chunks first, then the stat each was written with (one damaged or edited since is written again), the
+        # page that names them last; a chunk of a year no longer listed goes.
+        chunk_files = {p: t for p, t in files.items() if p != page}
+        write_files(chunk_files)
+        for path in chunk_files:
+            years[path.stem]["stat"] = _stat(path)
+        write_files({folder / RECORD: json.dumps(new_record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"})
         if page in files:
             write_files({page: text})
         for stale in set(years_written) - set(years):

@@ -219,10 +219,18 @@ class Manifest:
         try:
             text = self.path.read_text(encoding="utf-8")
             raw = json.loads(text)
+            # An entry of the wrong shape (a hand edit, a damaged file) is dropped alone: its report is recovered
+            # from its executed notebook or built again, as when it was never recorded.
             for data in raw.get("reports", {}).values():
-                entry = Entry(**data)
-                self.entries[entry.key] = entry
-            self.overviews = {str(k): dict(v) for k, v in raw.get("overviews", {}).items()}
+                try:
+                    entry = Entry(**data)
+                except TypeError:  # not a mapping of Entry's fields
+                    entry = None
+                if entry is not None and _well_formed(entry):
+                    self.entries[entry.key] = entry
+                else:
+                    self.changed = True
+            self.overviews = {str(k): dict(v) for k, v in raw.get("overviews", {}).items() if isinstance(v, dict)}
             self._lines = _lines(text, raw.get("reports", {}))
         except (OSError, ValueError, TypeError, AttributeError):
             self.entries, self.overviews = {}, {}  # no manifest, or an unreadable one: everything is rebuilt
@@ -287,6 +295,18 @@ def _stat(path: Path) -> list[int] | None:
 
 
 FIELDS = sorted(Entry.__dataclass_fields__)
+STATUSES = (PUBLISHED, WARNINGS, GATED, FAILED)
+FINDING_KEYS = {"office", "year", "rule", "severity", "table", "row", "column", "message"}  # `Finding`'s own
+
+
+def _well_formed(entry: Entry) -> bool:
+    """Whether an entry read from the manifest has the types `Entry` says and its findings the fields a `Finding`
+    needs (a manifest of 10^5 entries is read by every batch: plain type checks)."""
+    text = (str, type(None))
+    return (type(entry.office) is str and type(entry.year) is int and entry.status in STATUSES
+            and type(entry.inputs) in text and type(entry.html) in text and type(entry.notebook) in text
+            and type(entry.error) in text and type(entry.findings) is list
+            and all(type(f) is dict and FINDING_KEYS <= f.keys() for f in entry.findings))
 
 
 def _lines(text: str, reports: dict) -> dict[str, str]:

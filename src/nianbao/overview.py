@@ -213,7 +213,8 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
     the error; it adds nothing to the sums. Raises `InputError` when the registry cannot be read."""
     offices = [o for o in read_offices(project).values() if in_region(o, region)]
     submitted = defaultdict(set)
-    for office, y in list_reports(project, {o.id for o in offices} or None):  # type: ignore[arg-type]
+    # A params file that belongs to no report (`２０２２.yaml`) is the batch's to report: the page leaves it out.
+    for office, y in list_reports(project, {o.id for o in offices} or None, problems=[]):  # type: ignore[arg-type]
         if y <= year:
             submitted[office].add(y)
     reports = _manifest_reports(project)
@@ -361,14 +362,15 @@ def _read_figures(project: Project, office: str) -> dict[int, OfficeYear]:
     """One office's figures, year → `OfficeYear`, as `read_figures` reads them (raises its `InputError`).
 
     A file read once is kept, in this process and in `outputs/overview/.figures/<office>.v2.json` with the file's
-    size and mtime: a region's overview reads every office's figures of every year, and checking each row
+    size, mtime and ctime: a region's overview reads every office's figures of every year, and checking each row
     again (`read_figures`) cost 15 s for 10 000 office-years where reading the kept copies costs 0.15 s. As
     with the batch's digests (`nianbao.digests`), only a file whose mtime had settled when it was read is
     kept: a second edit within the same timestamp tick keeps size and mtime."""
     path = project.figures_file(office)
     try:
         stat = path.stat()
-        key = [stat.st_size, stat.st_mtime_ns]
+        # ctime too: a file replaced by another of the same size and mtime (`cp -p`, `touch -r`) gets a new one
+        key = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
     except OSError:
         return _office_years(project, office)  # says why, with the file
     if stat.st_mtime_ns + SETTLE_NS >= time.time_ns():
@@ -802,8 +804,10 @@ class OverviewTask:
             done = execute_overview_to_memory(project, self.year, self.region or None, engine=engine,
                                               kernel=kernel, timeout=timeout)
             return done if self.hold else done.publish(project, self.inputs)
-        except ExecutionFailed as exc:
-            error = "\n".join(exc.traceback or [f"{exc.ename}: {exc.evalue}"])
+        except ExecutionFailed as exc:  # what failed first, as for a report (the summary shows that line)
+            from .pool import failure_reason
+
+            error = failure_reason(exc)
         except Exception as exc:  # the overview fails, the batch goes on
             error = "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
         failed = OverviewEntry(self.year, FAILED, self.inputs, error=ANSI.sub("", error), region=self.region)
