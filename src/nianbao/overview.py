@@ -35,7 +35,7 @@ from .formats import Format, format_for
 from .kernel import IPCKernelManager
 from .manifest import FAILED, MANIFEST, PUBLISHED, shared_digest
 from .params import list_reports
-from .pool import ANSI
+from .pool import failure_reason
 from .project import RESERVED_IDS, Project
 
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html; an office id may not take this name (RESERVED_IDS)
@@ -784,17 +784,13 @@ class OverviewTask:
     def execute(self, project: Project, engine: str | None = "nianbao", *, kernel: str | None = None,
                 timeout: int | None = None) -> dict:
         """Execute and publish; the outcome as the manifest records it (`status` failed with `error`).
-        `kernel`, `timeout`: as for the reports (`--kernel`, `--timeout`)."""
-        import traceback
-
+        `kernel`, `timeout`: as for the reports (`--kernel`, `--timeout`); a failure worded as a report's."""
         try:
             return asdict(execute_overview(project, self.year, self.region or None, engine=engine,
                                            inputs=self.inputs, kernel=kernel, timeout=timeout))
-        except ExecutionFailed as exc:
-            error = "\n".join(exc.traceback or [f"{exc.ename}: {exc.evalue}"])
         except Exception as exc:  # the overview fails, the batch goes on
-            error = "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
-        return asdict(OverviewEntry(self.year, FAILED, self.inputs, error=ANSI.sub("", error), region=self.region))
+            error = failure_reason(exc)
+        return asdict(OverviewEntry(self.year, FAILED, self.inputs, error=error, region=self.region))
 
 
 @dataclass
