@@ -106,6 +106,10 @@ def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict,
             yield Task(r.office.id, r.year, found.get(key, []), digests[key])
 
 
+UNGUARDED = ("run_batch was called while a batch worker process was starting: the workers import the "
+             "script's main module again, so a script must call run_batch under `if __name__ == \"__main__\":`")
+
+
 def run_batch(project: Project, offices: list[str] | None = None, years: list[int] | None = None,
               jobs: int | None = None, force: bool = False,
               on_start: Callable[[int, int], None] | None = None,
@@ -121,7 +125,16 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     `timeout`: seconds a cell may run; `wait`: wait for another process writing outputs/ instead of raising
     `OutputsBusy`; `scheduler`: a Dask scheduler's address, or `local` for a LocalCluster of `jobs` workers
     (None: the local process pool; see `nianbao.cluster`).
+
+    The workers are new Python processes (multiprocessing's `spawn`) that import the caller's `__main__`
+    module again: a script must call `run_batch` under `if __name__ == "__main__":`. Called while such a
+    process imports the script, it raises `NianbaoError` saying so (instead of a second batch in every worker).
     """
+    import multiprocessing
+
+    # multiprocessing's own mark of a child importing the parent's main module (its `freeze_support` check)
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise NianbaoError(UNGUARDED)
     from .kernel import choose_kernel
     from .lock import outputs_lock
 
