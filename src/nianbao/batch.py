@@ -28,7 +28,7 @@ from .digests import DigestState
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
-from .overview import overview_tasks, year_pages
+from .overview import drop_removed_regions, overview_tasks, year_pages
 from .params import list_reports
 from .pool import Task, WorkerPool, usable_cpus
 from .project import Project
@@ -220,6 +220,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             for outcome in pool.run(jobs_after):
                 manifest.put_overview(outcome)
         year_pages(project, manifest.overviews, {y for _, y in pairs})  # the regions' list, where there are regions
+        drop_removed_regions(project, manifest.overviews, registry)  # of regions the registry no longer names
         manifest.save()
         if isinstance(pool, WorkerPool):
             pool.release()  # the workers shut their kernels down while the index is written
