@@ -48,7 +48,7 @@ def test_an_unreadable_file_is_named(tmp_path: Path, text: str, problem: str) ->
     with pytest.raises(InputError) as raised:
         list(csv_rows(path, "data/x.csv", FIELDS, exact=True))
     assert str(raised.value).startswith(problem), raised.value
-    with pytest.raises(InputError, match="^data/gone.csv：文件不存在$"):
+    with pytest.raises(InputError, match=r"^data/gone\.csv：文件不存在$"):
         list(csv_rows(tmp_path / "gone.csv", "data/gone.csv", FIELDS, exact=True))
 
 
