@@ -357,10 +357,12 @@ def measured_scale(cmd: list[str], cwd: Path) -> dict:
     found = {"tree_peak": 0, "client_peak": 0, "client_cpu": 0.0}
     done = threading.Event()
     page = os.sysconf("SC_PAGE_SIZE")
+    cpu: dict[int, tuple[str, float]] = {}
 
     def sample() -> None:
         while not done.is_set():
             found["tree_peak"] = max(found["tree_peak"], tree_rss(proc.pid))
+            tree_cpu(proc.pid, cpu)
             try:
                 with open(f"/proc/{proc.pid}/statm", encoding="ascii") as f:
                     found["client_peak"] = max(found["client_peak"], int(f.read().split()[1]) * page)
@@ -382,6 +384,10 @@ def measured_scale(cmd: list[str], cwd: Path) -> dict:
     found["out"] = out
     built = re.search(r"built (\d+) ", out)
     found["built"] = int(built.group(1)) if built else -1
+    inside = re.search(r"built \d+ in ([\d.]+) s", out)  # the batch itself, without start-up and exit
+    found["inside"] = float(inside.group(1)) if inside else float("nan")
+    found["cpu_by_kind"] = {kind: sum(used for k, used in cpu.values() if k == kind)
+                            for kind in ("parent", "worker", "kernel")}
     return found
 
 
@@ -515,6 +521,9 @@ def scale(args: argparse.Namespace) -> None:
           f"  all: {every['noop']}")
     print(f"  one figure changed {change['seconds']:8.2f} s  built {change['built']} (that year and the next); "
           f"all: {every['change']}")
+    kinds = ", ".join(f"{kind} {used:.1f}" for kind, used in change["cpu_by_kind"].items())
+    print(f"    its breakdown: {change['inside']:.2f} s in the batch, {change['seconds'] - change['inside']:.2f} s "
+          f"start-up and exit; CPU {change['tree_cpu']:.1f} s ({kinds}; sampled every 50 ms)")
     for label, figures in ((f"index, {n} rows", index_here), (f"index, {args.project_to} synthetic rows", index_big)):
         opened = (f"opens in {figures['open_ms']:.0f} ms, sort by 机关 {figures['sort_ms']:.0f} ms, filter "
                   f"{figures['filter_ms']:.0f} ms (Chromium, median of 3)" if "open_ms" in figures else "no Chromium")

@@ -5,7 +5,8 @@
    at a time so that memory does not grow with the dataset), so each report knows its findings before it
    runs. This happens in a thread while the workers start and execute the first chunk.
 3. Execute them in N worker processes (`nianbao.pool`): warm kernels, rendering, atomic publishing.
-4. Record each outcome in `outputs/manifest.json` as it arrives, and write `outputs/index.html`.
+4. Record each outcome in `outputs/manifest.json` as it arrives; each overview a change remakes runs on the
+   same workers once the reports its page shows are recorded. Then write `outputs/index.html`.
 
 A notebook that raises, a kernel that dies or even a worker that dies fails that report only. An
 interrupted batch leaves finished outputs and no partial ones; the next run does what is missing.
@@ -17,7 +18,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,9 +29,17 @@ from .digests import DigestState
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
-from .overview import drop_removed_regions, overview_tasks, year_pages
+from .overview import (
+    OUTPUT_DIR,
+    ExecutedOverview,
+    OverviewTask,
+    drop_removed_regions,
+    overview_plan,
+    overview_tasks,
+    year_pages,
+)
 from .params import list_reports
-from .pool import Task, WorkerPool, usable_cpus
+from .pool import Task, WorkerPool, failure_reason, usable_cpus
 from .project import Project
 
 if TYPE_CHECKING:
@@ -182,7 +191,6 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         return WorkerPool(project, workers_for(n, jobs), most=jobs, **options)
 
     pool = start(len(pairs)) if eager else None
-    last_save = time.monotonic()
     try:
         # Digests from the files' recorded digests: only files whose size or mtime changed are read.
         state = DigestState(project.root, project.outputs)
@@ -200,31 +208,30 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         stale = [pair for pair in stale if pair not in done]
         if on_start:
             on_start(len(stale), len(pairs) - len(stale))
-        if stale:
-            pool = pool or start(len(stale))
+        if stale and not isinstance(pool := pool or start(len(stale)), WorkerPool):
             # On a cluster, the workers load and validate too: the client only hashes, ships and writes.
-            outcomes = pool.run(tasks(project, stale, digests, registry)) if isinstance(pool, WorkerPool) \
-                else pool.reports(stale, digests)
-            for entry in outcomes:
-                manifest.put(entry)
-                if on_entry:
-                    on_entry(entry)
-                if time.monotonic() - last_save > SAVE_EVERY:
-                    manifest.save()
-                    last_save = time.monotonic()
-        # Then each year's overview, one more job for the same workers (it reads the statuses just saved).
-        manifest.save()
-        jobs_after = overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force)
-        if jobs_after:
-            pool = pool or start(len(jobs_after))
-            for outcome in pool.run(jobs_after):
-                manifest.put_overview(outcome)
+            for entry in pool.reports(stale, digests):
+                _record(manifest, entry, on_entry)
+        every = None if offices or years else pairs  # every office-year with params, when all are selected
+        if stale and isinstance(pool, WorkerPool):
+            # The overviews run beside the reports, each once the reports its page shows are recorded.
+            _build(project, pool, tasks(project, stale, digests, registry), len(stale), manifest, on_entry,
+                   overview_plan(project, pairs, [*stale, *done], every), done,
+                   lambda: overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force, every))
+        else:
+            # Then each year's overview, one more job for the same workers (it reads the statuses just saved).
+            manifest.save()
+            jobs_after = overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force, every)
+            if jobs_after:
+                pool = pool or start(len(jobs_after))
+                for outcome in pool.run(jobs_after):
+                    manifest.put_overview(outcome)
         year_pages(project, manifest.overviews, {y for _, y in pairs})  # the regions' list, where there are regions
         drop_removed_regions(project, manifest.overviews, registry)  # of regions the registry no longer names
         manifest.save()
         if isinstance(pool, WorkerPool):
             pool.release()  # the workers shut their kernels down while the index is written
-        index = write_index(project, manifest, registry, None if offices or years else pairs)
+        index = write_index(project, manifest, registry, every)
     finally:
         if pool is not None:
             pool.close()
@@ -237,6 +244,91 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
     overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,
                        problems=problems, overviews=overviews)
+
+
+def _record(manifest: Manifest, entry: Entry, on_entry: Callable[[Entry], None] | None) -> None:
+    manifest.put(entry)
+    if on_entry:
+        on_entry(entry)
+    if time.monotonic() - manifest.saved > SAVE_EVERY:
+        manifest.save()
+
+
+def _build(project: Project, pool: WorkerPool, source: Iterator[Task | Entry], reports: int, manifest: Manifest,
+           on_entry: Callable[[Entry], None] | None, plan: dict[OverviewTask, set[tuple[str, int]]],
+           recorded: set[tuple[str, int]], overviews: Callable[[], list[OverviewTask]]) -> None:
+    """Run and record the `reports` reports of `source` on `pool`, and the overviews the change remakes.
+
+    An overview of `plan` (a `hold` task → the reports its page shows) runs as soon as those of its reports not
+    `recorded` already are, with the manifest saved for its kernel to read, while other reports still run. Its
+    digest also covers its region's reports of earlier years: once every report is recorded, `overviews()`
+    gives the overviews to make with their digests; those executed already are published then (or as they
+    come), those not run yet go to the workers with their digest, those not needed after all are dropped."""
+    waiting = {task: deps - recorded for task, deps in plan.items()}
+    running: set[str] = set()  # held tasks given to the pool, by key
+    held: dict[str, ExecutedOverview] = {}
+    final: dict[str, OverviewTask] | None = None  # once every report is recorded: the overviews still to make
+
+    def give(task: OverviewTask) -> None:
+        if final is None:
+            running.add(task.key)
+            pool.add(task)
+        elif (known := final.pop(task.key, None)) is not None:
+            pool.add(known)  # its digest is known: the worker publishes it
+
+    def start_ready() -> None:
+        ready = [task for task, deps in waiting.items() if not deps]
+        if ready:
+            manifest.save()
+            for task in ready:
+                del waiting[task]
+                give(task)
+
+    def publish(done: ExecutedOverview) -> None:
+        if final is None:
+            held[done.key] = done
+        elif (task := final.pop(done.key, None)) is not None:
+            manifest.put_overview(_publish(project, done, task))
+
+    start_ready()
+    for outcome in pool.run(source):
+        if isinstance(outcome, ExecutedOverview):
+            running.discard(outcome.key)
+            publish(outcome)
+        elif isinstance(outcome, dict):
+            manifest.put_overview(outcome)
+        elif outcome.office.partition(":")[0] == OUTPUT_DIR:  # a worker died while making an overview
+            task = OverviewTask(outcome.year, outcome.inputs, outcome.office.partition(":")[2])
+            running.discard(task.key)
+            if outcome.inputs is not None:
+                manifest.put_overview(outcome)  # it was given its digest: it fails, as a report would
+            elif final is not None and task.key in final:
+                pool.add(final.pop(task.key))  # once more, with its digest
+        else:
+            _record(manifest, outcome, on_entry)
+            reports -= 1
+            for deps in waiting.values():
+                deps.discard((outcome.office, outcome.year))
+            if reports == 0:
+                manifest.save()
+                final = {task.key: task for task in overviews()}
+                for done in held.values():
+                    publish(done)
+                held.clear()
+            start_ready()
+            if reports == 0 and final:
+                for key in [k for k in final if k not in running]:
+                    pool.add(final.pop(key))  # not planned (a failed overview, a changed notebook...)
+
+
+def _publish(project: Project, done: ExecutedOverview, task: OverviewTask) -> dict:
+    """Write an overview executed ahead (`done`) with the digest of `task`; a failed entry when outputs/ cannot be
+    written, as a worker would record it."""
+    try:
+        return done.publish(project, task.inputs)
+    except (OSError, ValueError) as exc:
+        return asdict(replace(done.entry, status=FAILED, inputs=task.inputs, error=failure_reason(exc), html=None,
+                              notebook=None, headlines={}, summary={}))
 
 
 def write_index(project: Project, manifest: Manifest, registry: Registry | None = None,

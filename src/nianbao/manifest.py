@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,6 +213,7 @@ class Manifest:
         self._lines: dict[str, str] = {}  # key → the entry's line as last encoded (dropped when it changes)
         self.changed = False
         self.changed_years: set[int] = set()  # years of the entries this object changed
+        self.saved = time.monotonic()  # when it was read or last saved (`time.monotonic()`)
         # The file as read, and as last read or written here: the index's chunks say which manifest they show.
         self.loaded_stat = self.file_stat = _stat(self.path)
         try:
@@ -256,6 +258,7 @@ class Manifest:
 
     def save(self) -> None:
         """Write the manifest when something changed since it was read or last saved."""
+        self.saved = time.monotonic()
         # Overviews may be recorded straight into `overviews` (a year's page of regions): compare their text.
         overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
         if not self.changed and overviews == self._saved_overviews:

@@ -3,8 +3,9 @@ over its offices, trends since 2019, each office's headline figures with the cha
 looks wrong.
 
 `load_overview` reads what the page needs once (registry, figures, this year's prose, the manifest's statuses
-and findings); the functions after it compute from that, without I/O. The batch builds the overviews after
-the reports (`OverviewTask`, run by the same warm-kernel workers): one per year for all offices when
+and findings); the functions after it compute from that, without I/O. The batch builds the overviews beside
+the reports (`OverviewTask`, run by the same warm-kernel workers, each once the reports its page shows are
+recorded; `overview_plan`): one per year for all offices when
 `data/offices.csv` names no region (`outputs/overview/<year>.html`), else one per region and year
 (`outputs/overview/<region slug>/<year>.html`, see `region_slug`) and, as the year's page, a list of the
 regions with their counts and links (`year_pages`). Each is rebuilt only when its own inputs change.
@@ -20,7 +21,7 @@ import time
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from functools import cache, partial
 from pathlib import Path
@@ -770,27 +771,39 @@ def percent(fraction: Decimal) -> str:
 @dataclass(frozen=True)
 class OverviewTask:
     """One overview (a year, or a region's year) for a batch worker. `office`, `findings` let the pool report a
-    dead worker as it does for a report (`Manifest.put_overview` reads the region back from `office`)."""
+    dead worker as it does for a report (`Manifest.put_overview` reads the region back from `office`).
+
+    `hold`: execute and render only, and hand the result back (`ExecutedOverview`) for the batch to publish
+    once it knows the overview's digest (`inputs`, unused then): a batch runs an overview as soon as the reports
+    its page shows are recorded, while reports of earlier years, which only its digest covers, still run."""
 
     year: int
-    inputs: str
+    inputs: str | None
     region: str = ""
     findings: tuple = ()
+    hold: bool = False
 
     @property
     def office(self) -> str:
         return f"{OUTPUT_DIR}:{self.region}" if self.region else OUTPUT_DIR
 
+    @property
+    def key(self) -> str:
+        return overview_key(self.year, self.region or None)
+
     def execute(self, project: Project, engine: str | None = "nianbao", *, kernel: str | None = None,
-                timeout: int | None = None) -> dict:
+                timeout: int | None = None) -> dict | ExecutedOverview:
         """Execute and publish; the outcome as the manifest records it (`status` failed with `error`).
-        `kernel`, `timeout`: as for the reports (`--kernel`, `--timeout`); a failure worded as a report's."""
+        `kernel`, `timeout`: as for the reports (`--kernel`, `--timeout`). With `hold`: execute, render and return
+        the `ExecutedOverview`, writing nothing. A failure is worded as a report's."""
         try:
-            return asdict(execute_overview(project, self.year, self.region or None, engine=engine,
-                                           inputs=self.inputs, kernel=kernel, timeout=timeout))
+            done = execute_overview_to_memory(project, self.year, self.region or None, engine=engine,
+                                              kernel=kernel, timeout=timeout)
+            return done if self.hold else done.publish(project, self.inputs)
         except Exception as exc:  # the overview fails, the batch goes on
             error = failure_reason(exc)
-        return asdict(OverviewEntry(self.year, FAILED, self.inputs, error=error, region=self.region))
+        failed = OverviewEntry(self.year, FAILED, self.inputs, error=error, region=self.region)
+        return ExecutedOverview(failed) if self.hold else asdict(failed)
 
 
 @dataclass
@@ -809,6 +822,39 @@ class OverviewEntry:
     summary: dict = field(default_factory=dict)
 
 
+# What an executed overview records as its digest until the batch knows it (`ExecutedOverview.publish`).
+PENDING = "nianbao-overview-inputs-pending"
+
+
+@dataclass
+class ExecutedOverview:
+    """An overview executed and rendered, not yet written: `entry` as the manifest will record it, less its digest
+    (`inputs`); `files`: its notebook (recording `PENDING` as its digest) and its page, path → text. A failed
+    execution has no files."""
+
+    entry: OverviewEntry
+    files: dict[Path, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return overview_key(self.entry.year, self.entry.region or None)
+
+    def publish(self, project: Project, inputs: str | None) -> dict:
+        """Write the files atomically with `inputs` as the recorded digest; the entry as the manifest records it.
+        Raises `OSError` when outputs/ cannot be written (nothing partial is left)."""
+        pending, digest = json.dumps(PENDING), json.dumps(inputs)
+        files = {}
+        for path, text in self.files.items():
+            if path.suffix == ".ipynb":
+                if text.count(pending) != 1:
+                    raise ValueError(f"{path}: the executed overview does not record its digest once")
+                text = text.replace(pending, digest)
+            files[path] = text
+        if files:
+            write_files(files)
+        return asdict(replace(self.entry, inputs=inputs))
+
+
 def execute_overview(project: Project, year: int, region: str | None = None, *, engine: str | None = None,
                      inputs: str | None = None, timeout: int | None = None,
                      kernel: str | None = None) -> OverviewEntry:
@@ -816,6 +862,15 @@ def execute_overview(project: Project, year: int, region: str | None = None, *, 
     `outputs/overview/<year>.ipynb` and `.html` (`outputs/overview/<region slug>/<year>.*` for a region)
     atomically, rendered by the `nianbao` exporter as the reports are. `engine`: a papermill engine name (None:
     a fresh kernel). Raises `ExecutionFailed` when the notebook fails; writes nothing then."""
+    done = execute_overview_to_memory(project, year, region, engine=engine, timeout=timeout, kernel=kernel)
+    return OverviewEntry(**done.publish(project, inputs))
+
+
+def execute_overview_to_memory(project: Project, year: int, region: str | None = None, *,
+                               engine: str | None = None, timeout: int | None = None,
+                               kernel: str | None = None) -> ExecutedOverview:
+    """Execute and render an overview as `execute_overview` does, writing nothing under outputs/ but a scratch
+    file it removes. Raises `ExecutionFailed` when the notebook fails."""
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -836,15 +891,16 @@ def execute_overview(project: Project, year: int, region: str | None = None, *, 
     finally:
         scratch.unlink(missing_ok=True)
     normalize(nb, notebook=project.relative(overview_notebook(project)), output=project.relative(ipynb),
-              provenance={"status": PUBLISHED, "inputs": inputs})
-    write_files({ipynb: nbformat.writes(nb), html: render_page(_for_page(nb))})
+              provenance={"status": PUBLISHED, "inputs": PENDING})
+    files = {ipynb: nbformat.writes(nb), html: render_page(_for_page(nb))}
     found: dict = {}
     for cell in nb.cells:
         for output in cell.get("outputs", ()):
             found = output.get("metadata", {}).get("nianbao", {}) if "nianbao" in output.get("metadata", {}) else found
-    return OverviewEntry(year, PUBLISHED, inputs, html=project.in_outputs(html), notebook=project.in_outputs(ipynb),
-                         headlines=dict(found.get("headlines") or {}), region=region or "",
-                         summary=dict(found.get("summary") or {}))
+    return ExecutedOverview(OverviewEntry(year, PUBLISHED, None, html=project.in_outputs(html),
+                                          notebook=project.in_outputs(ipynb),
+                                          headlines=dict(found.get("headlines") or {}), region=region or "",
+                                          summary=dict(found.get("summary") or {})), files)
 
 
 def _for_page(nb: Any) -> Any:
@@ -902,14 +958,13 @@ def _is_fresh(entry: Mapping | None, digest: str, outputs: Path) -> bool:
     return all(name and (outputs / name).is_file() for name in (entry.get("html"), entry.get("notebook")))
 
 
-def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews: Mapping[str, dict],
-                   reports: Mapping[str, dict], force: bool = False) -> list[OverviewTask]:
-    """The overviews of the selected office-years (`pairs`) whose inputs changed since the recorded `overviews`
-    (all with `force`): each year's overview of every office, or, when offices.csv names regions, each year's
-    overview of the regions of the selected offices. None when the project has no overview notebook.
-    `reports`: the manifest's entries, as dicts."""
-    if not overview_notebook(project).is_file():
-        return []
+def _wanted(project: Project, pairs: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None) \
+        -> tuple[dict[str, list[Office]], dict[str, str], dict[str | None, dict[int, list[str]]],
+                 dict[str | None, set[int]]]:
+    """What `overview_tasks` and `overview_plan` share: the regions (`regions`), each office's region, the
+    reports listed per region (None: no regions) and year ("office/year"), and the years of each region whose
+    overview the selected office-years (`pairs`) concern. `every`: every office-year with a params file, if the
+    caller listed them (`list_reports`)."""
     try:
         offices = read_offices(project)
     except InputError:
@@ -917,7 +972,7 @@ def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews
     grouped = regions(offices.values())
     region_of = {o.id: region for region, members in grouped.items() for o in members}
     listed: dict[str | None, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for office, year in list_reports(project, problems=[]):
+    for office, year in list_reports(project, problems=[]) if every is None else every:
         region = region_of.get(office) if grouped else None
         if region or not grouped:
             listed[region][year].append(f"{office}/{year}")
@@ -928,6 +983,20 @@ def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews
     chosen = {region_of.get(o) if grouped else None for o, _ in pairs}
     wanted = {region: {y for y in years if y >= min(found)} for region, found in listed.items()
               if found and region in chosen}
+    return grouped, region_of, listed, wanted
+
+
+def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews: Mapping[str, dict],
+                   reports: Mapping[str, dict], force: bool = False,
+                   every: Iterable[tuple[str, int]] | None = None) -> list[OverviewTask]:
+    """The overviews of the selected office-years (`pairs`) whose inputs changed since the recorded `overviews`
+    (all with `force`): each year's overview of every office, or, when offices.csv names regions, each year's
+    overview of the regions of the selected offices. None when the project has no overview notebook.
+    `reports`: the manifest's entries, as dicts; `every`: every office-year with a params file, if the caller
+    listed them."""
+    if not overview_notebook(project).is_file():
+        return []
+    grouped, _, listed, wanted = _wanted(project, pairs, every)
     shared = _shared(project)
     tasks = []
     for region, built in sorted(wanted.items(), key=lambda kv: kv[0] or ""):
@@ -938,6 +1007,32 @@ def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews
                 tasks.append(OverviewTask(year, digests[year], region or ""))
     # The latest year first: it is the one reviewers open, and its overview reads the most.
     return sorted(tasks, key=lambda t: (-t.year, t.region))
+
+
+def overview_plan(project: Project, pairs: Iterable[tuple[str, int]],
+                  changing: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None) \
+        -> dict[OverviewTask, set[tuple[str, int]]]:
+    """The overviews that a batch rebuilding the reports `changing` (of the selected `pairs`) will make again,
+    as `hold` tasks, each with the reports of `changing` its page shows (its region's of its year): it may run
+    once those are recorded. An overview's digest covers its region's reports of earlier years as well, so the
+    batch publishes it once every report is done (`ExecutedOverview.publish`); `overview_tasks` then says which
+    were needed. Empty when the project has no overview notebook. The latest year first. `every`: as for
+    `overview_tasks`."""
+    if not overview_notebook(project).is_file():
+        return {}
+    grouped, region_of, _, wanted = _wanted(project, pairs, every)
+    changed: dict[str | None, dict[int, set[tuple[str, int]]]] = defaultdict(lambda: defaultdict(set))
+    for office, year in changing:
+        region = region_of.get(office) if grouped else None
+        if region or not grouped:
+            changed[region][year].add((office, year))
+    plan = {}
+    for region, years in wanted.items():
+        first = min(changed[region], default=None)
+        for year in years:
+            if first is not None and year >= first:
+                plan[OverviewTask(year, None, region or "", hold=True)] = set(changed[region].get(year, ()))
+    return dict(sorted(plan.items(), key=lambda kv: (-kv[0].year, kv[0].region)))
 
 
 def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int]) -> list[Path]:

@@ -294,6 +294,7 @@ class WorkerPool:
         self.most = max(len(self._workers), most or 0)
         self.started = len(self._workers)  # worker processes started, replacements included
         self._graceful = False
+        self._added: deque[Any] = deque()  # tasks given by `add` while `run` runs: after the source's
 
     @property
     def size(self) -> int:
@@ -314,6 +315,11 @@ class WorkerPool:
             return False
         return pending * took[-1] / len(self._workers) > 2 * WORKER_START
 
+    def add(self, task: Any) -> None:
+        """One more task for the `run` under way (called between the outcomes it yields): it goes to a worker when
+        no task of `run`'s source waits, and its outcome comes out of `run` as theirs do."""
+        self._added.append(task)
+
     def run(self, source: Iterable[Task | Entry]) -> Iterator[Entry]:
         """Run the tasks of `source` and yield each outcome as it arrives; an `Entry` in `source` is an outcome
         known without running, passed through. `source` may be slow (it loads and validates): a thread reads
@@ -333,6 +339,7 @@ class WorkerPool:
         pending: deque[Task] = deque()
         workers = self._workers
         took: list[float] = []  # seconds each task of this run took on a warm worker, from sending to its outcome
+        added = self._added
         while True:
             for item in feed.take():
                 if isinstance(item, Entry):
@@ -340,15 +347,15 @@ class WorkerPool:
                 else:
                     pending.append(item)
             for w in workers:
-                if w.task is None and pending:
-                    w.task = pending.popleft()
+                if w.task is None and (pending or added):
+                    w.task = pending.popleft() if pending else added.popleft()
                     w.sent = time.monotonic() if w.warm else None
                     try:
                         w.conn.send(w.task)
                     except OSError:
                         pass  # the worker is dead: its sentinel says so below, and the task fails
             busy = [w for w in workers if w.task is not None]
-            if not busy and not pending and feed.done:
+            if not busy and not pending and not added and feed.done:
                 break
             waiting_for = [w.conn for w in busy] + [w.process.sentinel for w in busy]
             ready = set(wait(waiting_for if feed.done else [*waiting_for, feed.ready]))
@@ -365,7 +372,7 @@ class WorkerPool:
                         w.warm = True
                         if w.sent is not None:
                             took.append(time.monotonic() - w.sent)
-                        if self._should_grow(len(pending), took):
+                        if self._should_grow(len(pending) + len(added), took):
                             self.grow(len(workers) + 1)
                         yield entry
                         continue
