@@ -37,9 +37,17 @@ from nianbao.scaffold import init_project
 from nianbao.synth import synth
 
 
-def make_pdfs(project, folder: Path, work: Path) -> dict[Path, object]:
-    """One PDF per report of `project` in `folder`; returns file → the report it was made from."""
+def make_pdfs(project, folder: Path, work: Path, chunk: int = 0) -> dict[Path, object]:
+    """One PDF per report of `project` in `folder`; returns file → the report it was made from. `chunk`:
+    reports per browser print (0: all in one)."""
     reports = [load_report(o, y, project) for o, y in list_reports(project)]
+    made = {}
+    for start in range(0, len(reports), chunk or len(reports) or 1):
+        made |= _print_reports(reports[start:start + (chunk or len(reports))], folder, work)
+    return made
+
+
+def _print_reports(reports: list, folder: Path, work: Path) -> dict[Path, object]:
     pages = [report_html(r) for r in reports]
     style = re.search(r"<style>.*?</style>", pages[0], re.S).group()
     bodies = [re.search(r"<article.*?</article>", p, re.S).group() for p in pages]
@@ -50,7 +58,9 @@ def make_pdfs(project, folder: Path, work: Path) -> dict[Path, object]:
     print(f"printed {len(reports)} reports in one PDF: {time.perf_counter() - t:.1f} s")
     texts = subprocess.run(["pdftotext", "-enc", "UTF-8", str(big), "-"], capture_output=True, text=True,
                            check=True).stdout.split("\f")
-    starts = [i + 1 for i, text in enumerate(texts) if "年政府信息公开工作年度报告" in unradical(text.strip()[:80])]
+    # The title may be broken over two lines (its large type): look at the first words without line breaks.
+    starts = [i + 1 for i, text in enumerate(texts)
+              if "年政府信息公开工作年度报告" in re.sub(r"\s", "", unradical(text.strip()[:80]))]
     assert len(starts) == len(reports), (len(starts), len(reports))
     ends = [s - 1 for s in starts[1:]] + [len([t for t in texts if t.strip()])]
     import pypdfium2  # pdfplumber's dependency: cuts pages out with their fonts shared, as one print has them

@@ -5,9 +5,10 @@ Run with a Python that has LibreOffice's `uno` module (Debian's python3-uno, /us
     python3 lo_edit.py IN.xlsx OUT.xlsx PROFILE_DIR EDITS.json
 
 EDITS: {"cells": [[sheet, "D8", 12 or "text" or "=formula"]], "insert_rows": [[sheet, index0, count]],
-"insert_columns": [[sheet, index0, count]], "after": [[sheet, "E5", text]], "rename": [[old, new]]}, applied in
-that order ("cells" at the form's own addresses, "after" at those once rows and columns are inserted). The
-sheets are unprotected first (the forms have no password), as an office inserting rows in Calc would do.
+"insert_columns": [[sheet, index0, count]], "move": [[sheet, "F5", "G5"]] (cut and paste), "after": [[sheet, "E5",
+text]], "rename": [[old, new]]}, applied in that order ("cells" at the form's own addresses, "move" and "after" at
+those once rows and columns are inserted). The sheets are unprotected first (the forms have no password), as an
+office inserting rows in Calc would do.
 """
 
 import json
@@ -63,6 +64,9 @@ def main():
             sheets.getByName(sheet).Rows.insertByIndex(index, count)
         for sheet, index, count in edits.get("insert_columns", []):
             sheets.getByName(sheet).Columns.insertByIndex(index, count)
+        for sheet, source, target in edits.get("move", []):  # cut and paste, as Ctrl-X, Ctrl-V do
+            ws = sheets.getByName(sheet)
+            ws.moveRange(ws.getCellRangeByName(target).CellAddress, ws.getCellRangeByName(source).RangeAddress)
         for sheet, address, value in edits.get("after", []):
             sheets.getByName(sheet).getCellRangeByName(address).setString(value)
         for old, new in edits.get("rename", []):

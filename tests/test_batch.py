@@ -119,7 +119,8 @@ def test_bad_input_fails_its_report_and_the_batch_goes_on(project) -> None:
     assert result.exit_code == 2
     by_key = {e.key: e for e in result.entries}
     assert by_key["example-shifan/2021"].status == FAILED
-    assert "params/example-shifan/2021.yaml" in by_key["example-shifan/2021"].error
+    # nianbao's own message as it is (the pool words it as Dask does), not prefixed by the exception's class.
+    assert by_key["example-shifan/2021"].error.startswith("params/example-shifan/2021.yaml")
     assert by_key["example-shifan/2022"].status == GATED
     assert (project.output_dir("example-shifan") / "2022.findings.html").is_file()
     assert sum(e.status == PUBLISHED for e in result.entries) == 5

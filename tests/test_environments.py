@@ -174,6 +174,73 @@ def test_choose_kernel(tmp_path, spec) -> None:
     assert kernel.choose_kernel(path, "python3") == ("python3", None)  # --kernel wins
 
 
+# (file bytes, what the refusal says): files nbformat could not read either.
+BAD_NOTEBOOKS = [
+    (b"not json", "不是 JSON 格式"),
+    (b"\xff\xfe{}", "不是 UTF-8 编码（第 1 个字节）"),
+    (b"[1, 2]", "不是 Jupyter 笔记本"),
+    (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": [], "cells": []}', "不是 Jupyter 笔记本"),
+    (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": "python3"}, "cells": []}',
+     "不是 Jupyter 笔记本"),
+    (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": 5}}, "cells": []}',
+     "metadata.kernelspec.name 应为文本，读到 5"),
+]
+
+
+@pytest.mark.parametrize("data, problem", BAD_NOTEBOOKS)
+def test_a_bad_notebook_file_is_refused_naming_it(tmp_path, data: bytes, problem: str) -> None:
+    from nianbao.exceptions import InputError
+
+    path = tmp_path / "report.ipynb"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as raised:
+        kernel.choose_kernel(path)
+    assert str(raised.value).startswith(f"{path}：报告笔记本无法读取：") and problem in str(raised.value)
+    with pytest.raises(InputError, match="文件不存在"):
+        kernel.notebook_kernel(tmp_path / "gone.ipynb")
+
+
+def test_the_notebooks_kernel_is_read_without_nbformat(tmp_path) -> None:
+    """The parent of a batch reads the kernel's name as nbformat does, without importing nbformat (and its
+    jsonschema) in the parent."""
+    paths = []
+    for i, spec in enumerate([{"name": "conda-env-x-py", "display_name": "x", "language": "python"}, None,
+                              {"display_name": "no name", "language": "python"}, {"name": ""}]):
+        path = tmp_path / f"{i}.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(), path)
+        set_kernelspec(path, spec)
+        paths.append(path)
+    old = tmp_path / "v3.ipynb"  # a version-3 notebook keeps its kernelspec in the same place
+    old.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [],
+                               "metadata": {"kernelspec": {"name": "old-kernel"}}}), encoding="utf-8")
+    paths.append(old)
+    code = ("import json, sys\nfrom pathlib import Path\nfrom nianbao.kernel import notebook_kernel\n"
+            "names = [notebook_kernel(Path(p)) for p in sys.argv[1:]]\n"
+            "print(json.dumps([names, [m for m in ('nbformat', 'jsonschema') if m in sys.modules]]))")
+    out = subprocess.run([sys.executable, "-c", code, *map(str, paths)], check=True, capture_output=True,
+                         text=True).stdout
+    names, imported = json.loads(out)
+    expected = [nbformat.read(p, as_version=4).metadata.get("kernelspec", {}).get("name") or None for p in paths]
+    assert names == expected == ["conda-env-x-py", None, None, None, "old-kernel"]
+    assert imported == []
+
+
+def test_batch_with_a_bad_notebook_exits_2_without_a_traceback(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from nianbao.cli import main
+    from nianbao.synth import synth
+
+    synth(tmp_path / "p", 1, range(2024, 2025))
+    notebook = tmp_path / "p" / "notebooks" / "report.ipynb"
+    notebook.write_text("{\"cells\": [", encoding="utf-8")  # cut short by a full disk
+    for args in (["batch"], ["run", "shili-0001", "2024"]):
+        result = CliRunner().invoke(main, [*args, "--project", str(tmp_path / "p")])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert f"{notebook}：报告笔记本无法读取：不是 JSON 格式" in result.output
+    assert not (tmp_path / "p" / "outputs").exists() or not list((tmp_path / "p" / "outputs").rglob("*.html"))
+
+
 def run_cli(project, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "nianbao"), *args, "--project", str(project.root)], capture_output=True,
                           text=True, encoding="utf-8", env={**os.environ, **(env or {})}, timeout=timeout)

@@ -284,6 +284,8 @@ def test_a_failing_overview_fails_alone_and_is_retried_next_time(tmp_path) -> No
     assert result.exit_code == 2 and {e.status for e in result.entries} == {"published"}
     (failed,) = result.overviews
     assert failed["status"] == "failed" and "boom in the overview" in failed["error"]
+    # Worded as a failed report is: the exception first (the batch's summary shows that line), then the traceback.
+    assert failed["error"].startswith("RuntimeError: boom in the overview\n\n"), failed["error"][:200]
     assert not overview_page(project, 2024, SYNTH_REGION).exists()
     assert "生成失败：" in page_of_year(project, 2024)  # the year's page says so
     path.write_text(good, encoding="utf-8")  # fixed: the next batch builds the overview, not the report

@@ -328,6 +328,64 @@ def test_a_column_deleted_or_relabelled_is_refused_naming_sheet_and_column(synth
     assert files_under(project.data) == before
 
 
+# A header cell cut and pasted alone (without its column): (sheet, columns to insert before (1-based), cell cut,
+# where it is pasted, the refusal). Its old column keeps the figures under no heading; read by the labels, the
+# heading would name the wrong cells.
+MOVED_ALONE = {
+    "into an inserted column": ("表三", 7, "F5", "G5", "F6", "科研机构"),
+    "total, right of the table": ("表三", None, "J4", "K4", "J6", "总计"),
+    "table 四's last total": ("表四", None, "O5", "P5", "O6", "总计"),
+    "table 二, into the gap": ("表二", None, "D4", "E4", "D5", "现行有效件数"),
+    "left, into an inserted column": ("表三", 7, "H5", "G5", "H6", "社会公益组织"),
+}
+
+
+@pytest.mark.parametrize("case", MOVED_ALONE)
+def test_a_header_cell_moved_alone_is_refused_naming_the_cell(synthetic: Project, tmp_path: Path, case: str) -> None:
+    sheet, insert, source, target, cell, label = MOVED_ALONE[case]
+    col, went = cell[0], target[0]
+    message = (f"{sheet}!{cell}：{col}列填有数字，却没有栏目名称（栏目名称可能被单独剪切、移到了别的列，如{went}列的"
+               f"“{label}”），按现在的位置会读错栏目；请把栏目名称移回{col}列，或删去这一列的数字")
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[1]  # its 2024 totals are formulas, which openpyxl moves with a cut
+    path = _form(project, office, 2024, tmp_path / "forms")
+    assert read_workbook(path).values["t3.new.research"] is not None
+    wb = load_workbook(path)
+    ws = wb[sheet]
+    if insert:
+        _values_only(path)  # openpyxl moves neither formulas nor merged cells when it inserts
+        wb = load_workbook(path)
+        ws = wb[sheet]
+        ws.insert_cols(insert)
+    ws[target] = ws[source].value
+    ws[source] = None
+    wb.save(path)
+    before = files_under(project.data)
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 2 and f"{path.name} {message}" in out and "未写入任何数据" in out, out
+    assert files_under(project.data) == before
+
+
+def test_inserted_columns_with_a_heading_or_without_figures_are_an_offices_own(synthetic: Project,
+                                                                                tmp_path: Path) -> None:
+    """Only figures under no heading at all are refused: a note column headed 备注 may hold numbers, and an
+    unheaded one text; a number typed beside the table under no heading is refused (it may be a moved label's)."""
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[1]
+    path = _form(project, office, 2024, tmp_path / "forms")
+    expected = read_workbook(path).values
+    wb = load_workbook(path)
+    t3 = wb["表三"]
+    t3["K4"], t3["K6"], t3["K7"] = "备注", 3, "=D6+1"  # the gap column, headed
+    t3["M6"] = "电话申请"  # beyond the check column: text only
+    wb.save(path)
+    assert read_workbook(path).values == expected
+    t3["N7"] = 12
+    wb.save(path)
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 2 and "表三!N7：N列填有数字，却没有栏目名称" in out, out
+
+
 def test_wrong_year_or_office_is_refused_unless_said(synthetic: Project, tmp_path: Path) -> None:
     project = copy_of(synthetic, tmp_path / "p")
     offices = sorted(read_offices(project))
@@ -654,6 +712,20 @@ def test_columns_inserted_in_libreoffice(synthetic: Project, tmp_path: Path) -> 
     code, out = cli("ingest", "--project", project.root, saved)
     assert code == 0, out
     assert read_figures(project, office)[2024].values["t3.new.business"] == "9"
+
+
+@needs_soffice
+def test_a_header_cell_cut_and_pasted_in_libreoffice_is_refused(synthetic: Project, tmp_path: Path) -> None:
+    """In Calc: a column inserted between 科研机构 and 社会公益组织, then 科研机构's heading alone cut and pasted
+    into it; and the same form with the column inserted but the heading left in place, which reads."""
+    project, _, _, saved = _edited_in_calc(synthetic, tmp_path, {"t3.new.research": 5}, {
+        "insert_columns": [["表三", 6, 1]], "move": [["表三", "F5", "G5"]]})
+    assert load_workbook(saved)["表三"]["G5"].value == "科研机构" and load_workbook(saved)["表三"]["F5"].value is None
+    code, out = cli("ingest", "--project", project.root, saved)
+    assert code == 2 and "表三!F6：F列填有数字，却没有栏目名称" in out and "如G列的“科研机构”" in out, out
+    _, _, _, inserted = _edited_in_calc(synthetic, tmp_path / "kept", {"t3.new.research": 5}, {
+        "insert_columns": [["表三", 6, 1]]})
+    assert read_workbook(inserted).values["t3.new.research"] == "5"
 
 
 # -- the cover's contact fields ----------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import os
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
@@ -30,9 +29,17 @@ from .digests import DigestState
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
-from .overview import OUTPUT_DIR, ExecutedOverview, OverviewTask, overview_plan, overview_tasks, year_pages
+from .overview import (
+    OUTPUT_DIR,
+    ExecutedOverview,
+    OverviewTask,
+    drop_removed_regions,
+    overview_plan,
+    overview_tasks,
+    year_pages,
+)
 from .params import list_reports
-from .pool import Task, WorkerPool, usable_cpus
+from .pool import Task, WorkerPool, failure_reason, usable_cpus
 from .project import Project
 
 if TYPE_CHECKING:
@@ -108,6 +115,10 @@ def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict,
             yield Task(r.office.id, r.year, found.get(key, []), digests[key])
 
 
+UNGUARDED = ("run_batch was called while a batch worker process was starting: the workers import the "
+             "script's main module again, so a script must call run_batch under `if __name__ == \"__main__\":`")
+
+
 def run_batch(project: Project, offices: list[str] | None = None, years: list[int] | None = None,
               jobs: int | None = None, force: bool = False,
               on_start: Callable[[int, int], None] | None = None,
@@ -123,7 +134,16 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     `timeout`: seconds a cell may run; `wait`: wait for another process writing outputs/ instead of raising
     `OutputsBusy`; `scheduler`: a Dask scheduler's address, or `local` for a LocalCluster of `jobs` workers
     (None: the local process pool; see `nianbao.cluster`).
+
+    The workers are new Python processes (multiprocessing's `spawn`) that import the caller's `__main__`
+    module again: a script must call `run_batch` under `if __name__ == "__main__":`. Called while such a
+    process imports the script, it raises `NianbaoError` saying so (instead of a second batch in every worker).
     """
+    import multiprocessing
+
+    # multiprocessing's own mark of a child importing the parent's main module (its `freeze_support` check)
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise NianbaoError(UNGUARDED)
     from .kernel import choose_kernel
     from .lock import outputs_lock
 
@@ -207,6 +227,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
                 for outcome in pool.run(jobs_after):
                     manifest.put_overview(outcome)
         year_pages(project, manifest.overviews, {y for _, y in pairs})  # the regions' list, where there are regions
+        drop_removed_regions(project, manifest.overviews, registry)  # of regions the registry no longer names
         manifest.save()
         if isinstance(pool, WorkerPool):
             pool.release()  # the workers shut their kernels down while the index is written
@@ -306,9 +327,8 @@ def _publish(project: Project, done: ExecutedOverview, task: OverviewTask) -> di
     try:
         return done.publish(project, task.inputs)
     except (OSError, ValueError) as exc:
-        error = "".join(traceback.format_exception_only(exc)).strip()
-        return asdict(replace(done.entry, status=FAILED, inputs=task.inputs, error=error, html=None, notebook=None,
-                              headlines={}, summary={}))
+        return asdict(replace(done.entry, status=FAILED, inputs=task.inputs, error=failure_reason(exc), html=None,
+                              notebook=None, headlines={}, summary={}))
 
 
 def write_index(project: Project, manifest: Manifest, registry: Registry | None = None,

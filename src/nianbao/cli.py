@@ -8,7 +8,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,18 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) stops the block as Ctrl-C does; the previous handler is back afterwards, so
+    a program that runs the command in its own process (click's CliRunner, `main(..., standalone_mode=False)`)
+    keeps its own."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 @main.command()
 @click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
 @click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2021, 2019-2021, 2019,2023.")
@@ -169,11 +182,11 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
 
     project = _project(project_dir)
     progress = Progress(sys.stderr)
-    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job: stop as for Ctrl-C, keep what is done
     try:
-        result = run_batch(project, _offices(offices), _years(years), jobs,
-                           force, on_start=progress.start, on_entry=progress.update, kernel=kernel,
-                           timeout=timeout, wait=wait, on_note=_note, scheduler=scheduler or None)
+        with _sigterm_interrupts():  # a cancelled CI job: stop as for Ctrl-C, keep what is done
+            result = run_batch(project, _offices(offices), _years(years), jobs,
+                               force, on_start=progress.start, on_entry=progress.update, kernel=kernel,
+                               timeout=timeout, wait=wait, on_note=_note, scheduler=scheduler or None)
     except KeyboardInterrupt:
         progress.close()
         click.echo("interrupted: finished reports are kept; run again to build the rest", err=True)
@@ -405,10 +418,10 @@ def run(office: str, year: str, kernel: str | None, timeout: int, wait: bool, pr
 
     quiet_papermill()
     project = _project(project_dir)
-    signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C: the kernel is stopped, no temporary is left
     try:
-        result = run_report(project, check_office_id(office), check_year(year, office=office), kernel=kernel,
-                            timeout=timeout, wait=wait, on_note=_note)
+        with _sigterm_interrupts():  # as Ctrl-C: the kernel is stopped, no temporary is left
+            result = run_report(project, check_office_id(office), check_year(year, office=office),
+                                kernel=kernel, timeout=timeout, wait=wait, on_note=_note)
     except KeyboardInterrupt:
         click.echo(f"interrupted: {office} {year} was not published; an earlier report is kept", err=True)
         sys.exit(130)

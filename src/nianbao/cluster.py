@@ -38,7 +38,7 @@ from distributed import WorkerPlugin
 from .digests import SETTLE_NS
 from .exceptions import NianbaoError
 from .manifest import FAILED, GATED, MANIFEST, PUBLISHED, Entry, outcome_entry, shared_digest
-from .pool import Task, failure_reason
+from .pool import Task, failed_entry, failure_reason
 from .project import Project
 
 ENV = "DASK_SCHEDULER_ADDRESS"
@@ -357,8 +357,7 @@ class NianbaoWorker(WorkerPlugin):
                 project, task.office, task.year, findings=[Finding.from_dict(d) for d in task.findings],
                 engine="nianbao", inputs=task.inputs, timeout=self.timeout or TIMEOUT, kernel=self.kernel)
         except Exception as exc:  # a notebook that raised, a dead kernel: this report fails, the chunk goes on
-            return Entry(task.office, task.year, FAILED, task.inputs, findings=task.findings,
-                         error=failure_reason(exc)), {}
+            return failed_entry(task, exc), {}
         return (outcome_entry(project, result, task.findings, task.inputs),
                 {project.in_outputs(p): text.encode() for p, text in files.items()})
 
@@ -395,11 +394,6 @@ def _same_nianbao(project: Project, bundle: Bundle | Mirror) -> None:
 
         raise NianbaoError(f"the Dask worker's nianbao {__version__} (its version or page templates) is not the "
                            f"client's {bundle.version}: install the same nianbao version on every worker")
-
-
-def _reason(exc: BaseException) -> str:
-    """Why Dask could not run a task: a refusal's message as it is, else `pool.failure_reason`."""
-    return str(exc) if isinstance(exc, NianbaoError) else failure_reason(exc)
 
 
 def _preload() -> None:
@@ -464,8 +458,7 @@ def _written(writing: deque[tuple[Future, Entry]], wait: bool) -> Iterator[Entry
         try:
             future.result()
         except Exception as exc:
-            entry = Entry(entry.office, entry.year, FAILED, entry.inputs, findings=entry.findings,
-                          error=failure_reason(exc))
+            entry = failed_entry(entry, exc)
         yield entry
 
 
@@ -564,7 +557,7 @@ class DaskPool:
             try:
                 outcome = future.result()
             except Exception as exc:  # workers lost while running it (KilledWorker), or refused (version)
-                reason = f"the Dask cluster could not run this report: {_reason(exc)}"
+                reason = f"the Dask cluster could not run this report: {failure_reason(exc)}"
                 outcome = [Entry(o, y, FAILED, digests[(o, y)], error=reason) for o, y in chunk]
             if future.key in validating:
                 unvalidated -= len(chunk)
@@ -646,7 +639,7 @@ class DaskPool:
                 if read is not None:  # an early overview: made again, as any
                     submit(job)
                     continue
-                yield Entry(job.office, job.year, FAILED, job.inputs, error=_reason(exc))
+                yield Entry(job.office, job.year, FAILED, job.inputs, error=failure_reason(exc))
                 continue
             if read is not None:
                 if not final:

@@ -13,7 +13,7 @@ import io
 from collections.abc import Mapping
 from pathlib import Path
 
-from .data import _field_count, _rows
+from .data import csv_rows, wrong_field_count
 from .exceptions import InputError
 from .project import Project, check_office_id, check_year
 
@@ -37,9 +37,9 @@ def read_contacts(project: Project) -> Contacts:
         return {}
     rel = project.relative(path)
     out: Contacts = {}
-    for line, cells, header in _rows(path, rel, FIELDS, exact=True):
-        if len(cells) != len(header):
-            raise InputError(_field_count(cells, header), file=rel, line=line)
+    for line, cells, header in csv_rows(path, rel, FIELDS, exact=True):
+        if problem := wrong_field_count(cells, header):
+            raise InputError(problem, file=rel, line=line)
         office = check_office_id(cells[0], file=rel, line=line)
         year = check_year(cells[1], file=rel, line=line, office=office)
         if (office, year) in out:

@@ -34,12 +34,15 @@ class Office:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def _rows(path: Path, rel: str, expected: tuple[str, ...], *, exact: bool,
-          office: str | None = None) -> Iterator[tuple[int, list[str], list[str]]]:
-    """(line, cells, header) of a UTF-8 CSV file (a BOM from Excel is fine), header checked. Rows with no value
-    at all (Excel's trailing `,,,,`) are skipped, and so are empty columns after the last named one; a row
-    with another number of fields comes as it is, for the caller to say whose it is. Raises `InputError`
-    naming `rel` and the line."""
+def csv_rows(path: Path, rel: str, expected: tuple[str, ...], *, exact: bool,
+             office: str | None = None) -> Iterator[tuple[int, list[str], list[str]]]:
+    """(line, cells, header) of a hand-edited UTF-8 CSV file of the project (a BOM from Excel is fine): line
+    numbers from 1 as an editor shows them, cells and header names stripped. The header must hold the
+    `expected` names (exactly them, in order, when `exact`; else at least them, in any order, once each).
+    Rows with no value at all (Excel's trailing `,,,,`) are skipped, and so are empty columns after the last
+    named one; a row with another number of fields than the header comes as it is, for the caller to say whose
+    it is (`wrong_field_count` words it). Raises `InputError` naming `rel` (the path shown, relative to the
+    project), the line and `office` when given: file missing, not UTF-8, empty, bad header, broken quoting."""
     try:
         text = read_text(path, file=rel, office=office)
     except FileNotFoundError:
@@ -68,7 +71,11 @@ def _rows(path: Path, rel: str, expected: tuple[str, ...], *, exact: bool,
         raise InputError(f"CSV 格式有误：{exc}", file=rel, line=reader.line_num, office=office) from None
 
 
-def _field_count(cells: list[str], header: list[str]) -> str:
+def wrong_field_count(cells: list[str], header: list[str]) -> str | None:
+    """What is wrong with a row (`csv_rows`' cells) that has another number of fields than the header, in
+    Chinese for the analyst; None when it has as many."""
+    if len(cells) == len(header):
+        return None
     return f"应有 {len(header)} 个字段（{','.join(header)}），实有 {len(cells)} 个"
 
 
@@ -99,7 +106,7 @@ def read_registry(project: Project) -> Registry:
     rel = project.relative(project.offices_file)
     registry = Registry({})
     first_line: dict[str, int] = {}
-    for line, cells, header in _rows(project.offices_file, rel, ("id", "name"), exact=False):
+    for line, cells, header in csv_rows(project.offices_file, rel, ("id", "name"), exact=False):
         raw_id = cells[header.index("id")] if len(cells) > header.index("id") else ""
         try:
             office = check_office_id(raw_id, file=rel, line=line)
@@ -112,8 +119,8 @@ def read_registry(project: Project) -> Registry:
             registry.offices.pop(office, None)
             continue
         first_line[office] = line
-        if len(cells) != len(header):
-            registry.problems[office] = InputError(_field_count(cells, header), file=rel, line=line, office=office)
+        if problem := wrong_field_count(cells, header):
+            registry.problems[office] = InputError(problem, file=rel, line=line, office=office)
             continue
         row = dict(zip(header, cells, strict=True))
         if not row["name"]:
@@ -164,11 +171,11 @@ def read_figures(project: Project, office: str) -> dict[int, Figures]:
     years: dict[int, Figures] = {}
     known: dict[int, set[str]] = {}
     problems: list[InputError] = []
-    for line, cells, header in _rows(path, rel, FIGURE_FIELDS, exact=True, office=office):
+    for line, cells, header in csv_rows(path, rel, FIGURE_FIELDS, exact=True, office=office):
         try:
-            if len(cells) != len(header):
+            if problem := wrong_field_count(cells, header):
                 year = _year_or_none(cells[0])
-                raise InputError(_field_count(cells, header), file=rel, line=line, office=office, year=year,
+                raise InputError(problem, file=rel, line=line, office=office, year=year,
                                  field=".".join(cells[1:4]) if year and len(cells) >= 4 else None)
             row = dict(zip(header, cells, strict=True))
             year = check_year(row["year"], file=rel, line=line, office=office)

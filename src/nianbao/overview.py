@@ -29,14 +29,14 @@ from typing import Any
 
 from . import __version__
 from .atomic import temp_path, write_files
-from .data import Office, read_figures, read_offices
+from .data import Office, Registry, read_figures, read_offices
 from .digests import SETTLE_NS
 from .exceptions import ExecutionFailed, InputError
 from .formats import Format, format_for
 from .kernel import IPCKernelManager
 from .manifest import FAILED, MANIFEST, PUBLISHED, shared_digest
 from .params import list_reports
-from .pool import ANSI
+from .pool import failure_reason
 from .project import RESERVED_IDS, Project
 
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html; an office id may not take this name (RESERVED_IDS)
@@ -797,20 +797,14 @@ class OverviewTask:
                 timeout: int | None = None) -> dict | ExecutedOverview:
         """Execute and publish; the outcome as the manifest records it (`status` failed with `error`).
         `kernel`, `timeout`: as for the reports (`--kernel`, `--timeout`). With `hold`: execute, render and return
-        the `ExecutedOverview`, writing nothing."""
-        import traceback
-
+        the `ExecutedOverview`, writing nothing. A failure is worded as a report's."""
         try:
             done = execute_overview_to_memory(project, self.year, self.region or None, engine=engine,
                                               kernel=kernel, timeout=timeout)
             return done if self.hold else done.publish(project, self.inputs)
-        except ExecutionFailed as exc:  # what failed first, as for a report (the summary shows that line)
-            from .pool import failure_reason
-
-            error = failure_reason(exc)
         except Exception as exc:  # the overview fails, the batch goes on
-            error = "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
-        failed = OverviewEntry(self.year, FAILED, self.inputs, error=ANSI.sub("", error), region=self.region)
+            error = failure_reason(exc)
+        failed = OverviewEntry(self.year, FAILED, self.inputs, error=error, region=self.region)
         return ExecutedOverview(failed) if self.hold else asdict(failed)
 
 
@@ -1075,6 +1069,37 @@ def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int
         overviews[str(year)] = {"year": year, "status": PUBLISHED, "html": project.in_outputs(path),
                                 "regions": [overview_key(year, r) for r, _ in rows]}
     return written
+
+
+def drop_removed_regions(project: Project, overviews: dict[str, dict], registry: Registry) -> list[Path]:
+    """Remove the pages of regions `data/offices.csv` no longer names (renamed, or their offices removed):
+    each such `outputs/overview/r-…/` folder with its kept charts (`.charts/r-…/`), and their entries from
+    `overviews`; the year's list pages that linked them are written again (`year_pages`). A folder goes by one
+    rename out of sight, then is deleted, so no page of it is seen half gone; a leftover of a killed run goes
+    next time. Nothing is removed while the registry has a row it cannot read (that row's region may be a
+    current one). `registry`: `data/offices.csv` as the batch read it. Returns the folders removed."""
+    import shutil
+
+    if registry.problems or registry.unplaced or not registry.offices:
+        return []
+    current = {region_slug(region) for region in regions(registry.offices.values())}
+    root = project.outputs / OUTPUT_DIR
+    slug = re.compile(re.escape(SLUG_PREFIX) + "[0-9a-f]{12}")
+    stale = [d for parent in (root, root / CHARTS_DIR) if parent.is_dir() for d in sorted(parent.iterdir())
+             if d.is_dir() and slug.fullmatch(d.name) and d.name not in current]
+    keys = [k for k in overviews if "/" in k and k.partition("/")[0] not in current]
+    years = {overviews.pop(k).get("year") for k in keys} | {int(p.stem) for d in stale for p in d.glob("*.html")
+                                                           if p.stem.isdigit()}
+    if current:  # the year's list of regions, without the removed ones
+        year_pages(project, overviews, {y for y in years if isinstance(y, int)})
+    for folder in stale:
+        gone = folder.with_name(f".{folder.name}.removed")
+        shutil.rmtree(gone, ignore_errors=True)
+        folder.rename(gone)
+    for parent in (root, root / CHARTS_DIR):
+        for gone in parent.glob(f".{SLUG_PREFIX}*.removed"):
+            shutil.rmtree(gone, ignore_errors=True)
+    return stale
 
 
 def index_overviews(overviews: Mapping[str, dict]) -> dict[str, dict]:

@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from .exceptions import ExecutionFailed
+from .exceptions import ExecutionFailed, NianbaoError
 from .findings import Finding
 from .manifest import FAILED, Entry, outcome_entry
 from .project import Project
@@ -96,11 +96,20 @@ class Task:
 
 def failure_reason(exc: BaseException) -> str:
     """Why a report failed: one line first (the batch's summary shows it), then the notebook's traceback when
-    there is one, without terminal colours."""
+    there is one, without terminal colours. nianbao's own errors (bad input, a refusal) are meant to be read as
+    they are: their message alone, without the exception's class, on the pool and on Dask alike."""
     if isinstance(exc, ExecutionFailed):
         lines = [f"{exc.ename}: {exc.evalue}", *(["", *exc.traceback] if exc.traceback else [])]
         return ANSI.sub("", "\n".join(lines))
+    if isinstance(exc, NianbaoError) and str(exc):
+        return str(exc)
     return "".join(traceback.format_exception_only(exc)).strip() or type(exc).__name__
+
+
+def failed_entry(work: Task | Entry, exc: BaseException) -> Entry:
+    """The failed entry of a report (`work`: its task, or the entry its outputs were to be recorded as) that
+    raised `exc`: its inputs and findings kept, `failure_reason` as its error."""
+    return Entry(work.office, work.year, FAILED, work.inputs, findings=work.findings, error=failure_reason(exc))
 
 
 def execute_task(project: Project, task: Task, engine: str | None = "nianbao", *, kernel: str | None = None,
@@ -114,7 +123,7 @@ def execute_task(project: Project, task: Task, engine: str | None = "nianbao", *
         result = execute_report(project, task.office, task.year, findings=findings, engine=engine,
                                 inputs=task.inputs, timeout=timeout or TIMEOUT, kernel=kernel)
     except Exception as exc:  # a notebook that raised, a dead kernel, a full disk: this report fails, the batch goes on
-        return Entry(task.office, task.year, FAILED, task.inputs, findings=task.findings, error=failure_reason(exc))
+        return failed_entry(task, exc)
     return outcome_entry(project, result, task.findings, task.inputs)
 
 

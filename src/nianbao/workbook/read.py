@@ -256,8 +256,10 @@ def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkboo
         if isinstance(cols, str):
             problems.append(f"{name} {best}：{cols}（可以插入行和列，但请不要删除或改动表格的栏目名称）")
             continue
+        rows = []
         for line in layout.lines(fmt.id, table.key):
             row = _locate(line, found, formulas[best], cols)
+            rows.append(row)
             if row is None:
                 what = line.label.text if line.label else "、".join(label.text for _, label in line.header)
                 problems.append(f"{name} {best}：找不到“{what}”这一行（请不要删除或改动表格的行和栏目名称）")
@@ -280,7 +282,41 @@ def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkboo
                 result.values[ref] = text
                 if original is not None:
                     result.originals[ref] = original
+        lost = _unlabelled_figures(table, cols, {r for r in rows if r is not None}, formulas[best])
+        if lost:
+            problems.append(f"{name} {best}!{lost}")
     return problems
+
+
+_FIGURE_TEXT = re.compile(r"\s*'?[-+]?[0-9０-９]")
+
+
+def _unlabelled_figures(table: Table, cols: dict[int, int], rows: set[int],
+                        cells: dict[tuple[int, int], tuple[object, str]]) -> str | None:
+    """A column the table's labels passed over (`_columns`: an inserted one) that has figures in the table's
+    data `rows` but no text anywhere else: the header a column of the table lost when its label cell alone was
+    cut and pasted elsewhere, where the label now names the wrong cells. The first such cell and why, in
+    Chinese (`F6：F列填有数字，却没有栏目名称…`), naming the nearest labelled column with no figures (where the
+    label likely went); None when there is none. An inserted column with a heading of its own (`备注`) or
+    without figures is an office's note, and is left alone."""
+    figures: dict[int, list[int]] = {}
+    headed: set[int] = set()
+    for (r, c), (value, _) in cells.items():
+        if r in rows and ((isinstance(value, (int, float)) and not isinstance(value, bool))
+                          or (isinstance(value, str) and (value.startswith("=") or _FIGURE_TEXT.match(value)))):
+            figures.setdefault(c, []).append(r)
+        elif r not in rows and isinstance(value, str) and value.strip() and not value.startswith("="):
+            headed.add(c)
+    used = set(cols.values())
+    lost = sorted(c for c in figures if c not in used and c not in headed)
+    if not lost:
+        return None
+    col, letter = lost[0], get_column_letter(lost[0])
+    leaf = {c: label.text for _, c, label in sorted(table.positions()) if isinstance(label, Label)}
+    empty = sorted((abs(c - col), c, leaf[g]) for g, c in cols.items() if g in leaf and c not in figures)
+    hint = f"，如{get_column_letter(empty[0][1])}列的“{empty[0][2]}”" if empty else ""
+    return (f"{letter}{min(figures[col])}：{letter}列填有数字，却没有栏目名称（栏目名称可能被单独剪切、移到了"
+            f"别的列{hint}），按现在的位置会读错栏目；请把栏目名称移回{letter}列，或删去这一列的数字")
 
 
 def _columns(table: Table, found: dict[str, list[tuple[int, int]]],
