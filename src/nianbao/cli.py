@@ -126,14 +126,20 @@ def _offices(values: tuple[str, ...]) -> list[str] | None:
 def _report_files(paths: tuple[Path, ...], suffixes: tuple[str, ...] | None = None) -> list[Path]:
     """The report files of `paths` (files, folders), each once; a folder holding none is an error.
     `suffixes`: the kinds of file read in a folder (default: published reports)."""
+    from .filekind import is_lock_file, problem
     from .ingest import SUFFIXES, report_files
 
     files: list[Path] = []
     for path in paths:
+        if is_lock_file(path):  # `forms/*.xlsx` names `~$x.xlsx` while x.xlsx is open in Excel or WPS
+            click.echo(f"跳过 {path}：{problem(path, 'xlsx')}", err=True)
+            continue
         found = list(report_files([path], suffixes or SUFFIXES))
         if not found:
             raise NianbaoError(f"{path}: no report file that nianbao can read in this folder")
         files += found
+    if not files:
+        raise NianbaoError("没有可读取的文件（只给了临时锁定文件）")
     return list(dict.fromkeys(files))
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import filekind
 from .atomic import write_files
 from .data import LABEL_PREFIX, OFFICE_FIELDS, figures_csv, read_figures, read_registry
 from .exceptions import InputError
@@ -28,7 +29,7 @@ from .published.document import READERS
 from .published.reader import Published
 
 SUFFIXES = tuple(READERS)  # web pages, text copies, PDF, Word
-WORKBOOKS = (".xlsx",)  # filled forms of `nianbao workbook` (nianbao.workbook.collect)
+WORKBOOKS = (".xlsx", ".xlsm")  # filled forms of `nianbao workbook` (nianbao.workbook.collect)
 
 
 @dataclass
@@ -64,7 +65,7 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
     """Read one published report and write it into `project`. Raises `InputError` (and writes nothing) when
     the file is not a readable report or its office-year already has data and `force` is not set.
     A filled workbook (.xlsx) replaces its office-year's figures (`nianbao.workbook.collect`)."""
-    if path.suffix.lower() in WORKBOOKS:
+    if path.suffix.lower() in WORKBOOKS or filekind.kind(path) == "xlsx":  # a form renamed, say, `.xls`
         from .workbook.collect import ingest_workbook
 
         return ingest_workbook(project, path, office=office, year=year)

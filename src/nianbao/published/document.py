@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .. import filekind
 from ..exceptions import InputError
 
 ENCODINGS = ("utf-8-sig", "gb18030")  # Chinese sites serve UTF-8 or GBK; GB18030 reads both of the latter
@@ -99,6 +100,9 @@ def read_document(path: Path, label: str | None = None) -> Document:
             magic = f.read(8)
     except OSError as exc:
         raise InputError(f"无法读取文件（{exc.strerror}）", file=file) from None
+    wrong_kind = filekind.problem(path, "docx")
+    if wrong_kind:
+        raise InputError(wrong_kind, file=file)
     reader = READERS.get(path.suffix.lower()) or (
         READERS[".pdf"] if magic.startswith(b"%PDF") else READERS[".docx"] if magic.startswith(b"PK") else _markup)
     doc = reader(path, file)

@@ -24,27 +24,26 @@ from .read import FilledWorkbook, read_workbook
 
 
 def _office_of(project: Project, path: Path, wb: FilledWorkbook, office: str | None) -> str:
-    name = path.name
     offices = read_offices(project)
     by_name = {o.name: o.id for o in offices.values()}
     office_id = office or wb.office_id or by_name.get(wb.office_name or "")
     if not office_id:
-        raise InputError(f"{name}：封面没有“机关代码”，无法确定机关（请用 --office 指定）", file=path, year=wb.year)
+        raise InputError("封面没有“机关代码”，无法确定机关（请用 --office 指定）", file=path, year=wb.year)
     check_office_id(office_id, file=path)
     if office:
         return office_id
     listed = offices.get(office_id)
     if listed and wb.office_name and listed.name != wb.office_name:
-        raise InputError(f"{name}：封面的机关代码 {office_id} 在 data/offices.csv 中是“{listed.name}”，封面机关名称却是"
+        raise InputError(f"封面的机关代码 {office_id} 在 data/offices.csv 中是“{listed.name}”，封面机关名称却是"
                          f"“{wb.office_name}”，可能是其他机关的报表（确认无误请用 --office 指定）",
                          file=path, office=office_id, year=wb.year)
     named = [n for n in by_name if n and n in path.stem]
     if named and not any(by_name[n] == office_id for n in named):
         other = max(named, key=len)
-        raise InputError(f"{name}：文件名是“{other}”的报表，封面却是“{wb.office_name or office_id}”的，可能交错了文件"
+        raise InputError(f"文件名是“{other}”的报表，封面却是“{wb.office_name or office_id}”的，可能交错了文件"
                          f"（确认无误请用 --office 指定）", file=path, office=office_id, year=wb.year)
     if not listed and not wb.office_name:
-        raise InputError(f"{name}：机关 {office_id} 不在 data/offices.csv 中，封面也没有机关名称", file=path,
+        raise InputError(f"机关 {office_id} 不在 data/offices.csv 中，封面也没有机关名称", file=path,
                          office=office_id, year=wb.year)
     return office_id
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -24,6 +25,7 @@ from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.formula import ArrayFormula
 
+from .. import filekind
 from ..exceptions import InputError, NianbaoError
 from ..formats import Format, Kind, Label, Table, format_for
 from ..formats.rules import AMOUNT_RE, COUNT_RE, SIGNED_RE
@@ -62,15 +64,38 @@ class FilledWorkbook:
 Sheets = dict[str, dict[tuple[int, int], tuple[object, str]]]  # title → (row, column) → (value, number format)
 
 
-def _sheets(path: Path, data_only: bool) -> Sheets:
-    """Every non-empty cell of every sheet, in one pass (openpyxl's read-only mode: the fastest to load)."""
-    wb = load_workbook(path, read_only=True, data_only=data_only)
+@dataclass(frozen=True)
+class SheetFacts:
+    """What the read-only mode does not give of a sheet: whether it is hidden, and its merged ranges."""
+
+    hidden: bool
+    merged: tuple[tuple[int, int, int, int], ...]  # (min_col, min_row, max_col, max_row) of each merged range
+
+
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
+
+
+def _sheets(path: Path, data_only: bool, facts: dict[str, SheetFacts] | None = None) -> Sheets:
+    """Every non-empty cell of every sheet, in one pass (openpyxl's read-only mode: the fastest to load);
+    `facts`, when given, is filled with each sheet's `SheetFacts` (its merged ranges read from the sheet's XML,
+    which the read-only mode skips)."""
+    # A file object, not a path: openpyxl refuses a path by its suffix (a form renamed `.xls`), not its content.
+    with path.open("rb") as file:
+        return _read_sheets(file, data_only, facts)
+
+
+def _read_sheets(file: BinaryIO, data_only: bool, facts: dict[str, SheetFacts] | None) -> Sheets:
+    wb = load_workbook(file, read_only=True, data_only=data_only)
     try:
         out: Sheets = {}
         for ws in wb.worksheets:
             ws.reset_dimensions()  # some writers record wrong dimensions
             out[ws.title] = {(c.row, c.column): (c.value, c.number_format) for row in ws.iter_rows() for c in row
                              if c.value is not None}
+            if facts is not None:
+                xml = wb._archive.read(ws._worksheet_path)  # openpyxl keeps both for the read-only mode
+                merged = tuple(range_boundaries(m.decode()) for m in _MERGE.findall(xml))
+                facts[ws.title] = SheetFacts(ws.sheet_state != "visible", merged)  # type: ignore[arg-type]
         return out
     finally:
         wb.close()
@@ -202,41 +227,51 @@ def read_workbook(path: Path, *, office: str | None = None, year: int | None = N
     """Read a filled workbook. `office`/`year` take it as that office's or year's whatever its cover and file
     name say. Raises `InputError` listing every problem, each with file, sheet and cell, in Chinese."""
     name = path.name
+    wrong_kind = filekind.problem(path, "xlsx")
+    if wrong_kind:
+        raise InputError(wrong_kind, file=path)
     try:
-        formulas = _sheets(path, data_only=False)
+        facts: dict[str, SheetFacts] = {}
+        formulas = _sheets(path, data_only=False, facts=facts)
         cached = _sheets(path, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InputError(f"{name}：不是可读取的 .xlsx 工作簿（{exc}）", file=path) from None
+    except (InvalidFileException, zipfile.BadZipFile) as exc:
+        raise InputError(f"不是可读取的 .xlsx 工作簿（{exc}）", file=path) from None
+    except OSError as exc:
+        raise InputError(f"无法读取文件（{exc.strerror or exc}）", file=path) from None
+    except Exception as exc:  # openpyxl raises whatever its XML parser or its style tables raise
+        raise InputError(f"工作簿已损坏，无法读取（{type(exc).__name__}: {exc}）；请用 Excel、WPS 或 "
+                         "LibreOffice 打开，确认内容无误后另存为 .xlsx 再导入", file=path) from None
     cover = _cover(cached)
     cover_year = _year_of(cover.get(layout.FIELD_YEAR)) if cover.get(layout.FIELD_YEAR) is not None else None
     if year is None:
         if cover_year is None:
-            raise InputError(f"{name}：封面没有“{layout.FIELD_YEAR}”，无法确定年度（请用 --year 指定）", file=path)
+            raise InputError(f"封面没有“{layout.FIELD_YEAR}”，无法确定年度（请用 --year 指定）", file=path)
         named = YEAR_IN_NAME.findall(path.stem)
         if named and str(cover_year) not in named:
-            raise InputError(f"{name}：文件名是{named[0]}年，封面却是{cover_year}年的报表，可能交错了文件"
+            raise InputError(f"文件名是{named[0]}年，封面却是{cover_year}年的报表，可能交错了文件"
                              f"（确认无误请用 --year 指定年度）", file=path, year=cover_year)
         year = cover_year
     try:
         fmt = format_for(year)
     except NianbaoError as exc:
-        raise InputError(f"{name}：{exc}", file=path, year=year) from None
+        raise InputError(f"{exc}", file=path, year=year) from None
     printed_format = cover.get(layout.FIELD_FORMAT)
     if printed_format and str(printed_format).strip() != fmt.id:
-        raise InputError(f"{name}：这是{printed_format}格式的报表，{year}年的报告应使用{fmt.id}格式"
+        raise InputError(f"这是{printed_format}格式的报表，{year}年的报告应使用{fmt.id}格式"
                          f"（请用 nianbao workbook 重新生成）", file=path, year=year)
     office_id = office or (str(cover[layout.FIELD_ID]).strip() if cover.get(layout.FIELD_ID) else None)
     result = FilledWorkbook(str(path), office_id, str(cover.get(layout.FIELD_NAME) or "").strip() or None, year,
                             fmt, {ref: None for ref in fmt.cell_kinds()},
                             contact={f: text for f in layout.CONTACT_FIELDS if (text := contact_text(cover.get(f)))})
-    problems = _tables(formulas, cached, fmt, result, name)
+    problems = _tables(formulas, cached, facts, fmt, result, name)
     if problems:
-        raise InputError(f"{name}：{len(problems)}处问题，未写入任何数据：\n" + "\n".join(f"  {p}" for p in problems),
+        raise InputError(f"{len(problems)}处问题，未写入任何数据：\n" + "\n".join(f"  {p}" for p in problems),
                          file=path, office=office_id, year=year)
     return result
 
 
-def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkbook, name: str) -> list[str]:
+def _tables(formulas: Sheets, cached: Sheets, facts: dict[str, SheetFacts], fmt: Format, result: FilledWorkbook,
+            name: str) -> list[str]:
     problems: list[str] = []
     values = _Cells(formulas, cached)
     strings = {title: _strings(cells) for title, cells in formulas.items()}
@@ -250,12 +285,22 @@ def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkboo
         if best is None or scores[best] < len(wanted) // 2:
             problems.append(f"{name}：找不到{TABLE_NAMES[table.key]}（工作表可以改名，但表格的栏目名称不能改）")
             continue
+        # A sheet copied (`表三 (2)`), or the original hidden and a copy filled: which one holds the figures is a
+        # guess either way, so neither is read.
+        twins = [t for t in scores if scores[t] >= max(len(wanted) // 2, 1)]
+        if len(twins) > 1:
+            shown = "、".join(f"“{t}”{'（隐藏）' if facts.get(t, SheetFacts(False, ())).hidden else ''}" for t in twins)
+            problems.append(f"{name}：有{len(twins)}张工作表都是{TABLE_NAMES[table.key]}（{shown}），无法确定应读取哪一张；"
+                            "请删去多余的工作表（或把数字填回其中一张）后再导入")
+            taken.update(twins)
+            continue
         taken.add(best)
         found = strings[best]
         cols = _columns(table, found, formulas[best])
         if isinstance(cols, str):
             problems.append(f"{name} {best}：{cols}（可以插入行和列，但请不要删除或改动表格的栏目名称）")
             continue
+        merged = facts.get(best, SheetFacts(False, ())).merged
         rows = []
         for line in layout.lines(fmt.id, table.key):
             row = _locate(line, found, formulas[best], cols)
@@ -269,6 +314,14 @@ def _tables(formulas: Sheets, cached: Sheets, fmt: Format, result: FilledWorkboo
                 col = cols[c]
                 coord = f"{get_column_letter(col)}{row}"
                 result.cells[ref] = f"{best}!{coord}"
+                covered = next((m for m in merged if m[0] <= col <= m[2] and m[1] <= row <= m[3]
+                                and (col, row) != (m[0], m[1])), None)
+                if covered:  # merged into the range's first cell: what it held is gone, and it can hold nothing
+                    first = f"{get_column_letter(covered[0])}{covered[1]}"
+                    problems.append(f"{name} {best}!{coord}：已与{first}合并为一个单元格（{first}:"
+                                    f"{get_column_letter(covered[2])}{covered[3]}），{coord}的数字无法读取；"
+                                    "请取消合并，逐格填写")
+                    continue
                 try:
                     value = values.value(best, row, col)
                     text, original = stored(value, kinds[ref], formulas[best].get((row, col), (None, ""))[1])

@@ -1,0 +1,208 @@
+"""Hostile workbooks: what offices send back instead of the form as filled. Each kind is refused with a message in
+Chinese that names the file and the sheet and cell (or says what the file is and what to do), exit 2, no
+traceback, and nothing written; or read as the office meant it.
+
+Kinds: files that are not an .xlsx (Excel 97-2003, OpenDocument, a password, a damaged archive or sheet, the
+lock file Excel leaves, an empty file); sheets copied or hidden so that two hold one table; data cells merged;
+numbers shown as dates; numbers a spreadsheet cannot hold exactly; cells with line breaks.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import files_under
+from openpyxl import load_workbook
+
+from nianbao.cli import main
+from nianbao.data import read_offices
+from nianbao.project import Project
+from nianbao.synth import synth
+from nianbao.workbook import layout
+from nianbao.workbook.read import read_workbook
+from nianbao.workbook.write import file_name
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+YEAR = 2024
+
+
+def cli(*args: object) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> tuple[Project, Path]:
+    """One office, 2023-2024, and its 2024 form as `nianbao workbook` writes it."""
+    root = tmp_path_factory.mktemp("hostile-wb")
+    project = Project(root / "p")
+    synth(project.root, 1, range(2023, 2025), 11, 0.0)
+    office = next(iter(read_offices(project)))
+    code, out = cli("workbook", office, YEAR, "--project", project.root, "--out", root / "forms")
+    assert code == 0, out
+    return project, root / "forms" / file_name(read_offices(project)[office], YEAR)
+
+
+@pytest.fixture
+def form(made, tmp_path) -> tuple[Project, Path]:
+    """A copy of the project and of its form, for one test to spoil."""
+    project, path = made
+    shutil.copytree(project.root, tmp_path / "p")
+    shutil.copy(path, tmp_path / path.name)
+    return Project(tmp_path / "p"), tmp_path / path.name
+
+
+def refused(project: Project, path: Path, *expected: str) -> str:
+    """Ingest `path`: exit 2, each of `expected` in the output, nothing in data/ changed."""
+    before = files_under(project.data)
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 2, out
+    for text in expected:
+        assert text in out, (text, out)
+    assert files_under(project.data) == before
+    return out
+
+
+def coord(path: Path, ref: str) -> tuple[str, str]:
+    sheet, cell = read_workbook(path, year=YEAR).cells[ref].split("!")
+    return sheet, cell
+
+
+# --- files that are not an .xlsx ---------------------------------------------------------------------------
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed")
+@pytest.mark.parametrize(("to", "name", "expected"), [
+    ("xls", "x.xls", "这是 Excel 97-2003 格式（.xls）的工作簿"),
+    ("xls", "x.xlsx", "这是 Excel 97-2003 格式（.xls）的工作簿"),  # renamed: told by content, not by name
+    ("ods", "x.ods", "这是 OpenDocument 表格（.ods）"),
+    ("ods", "x.xlsx", "这是 OpenDocument 表格（.ods）"),
+])
+def test_other_spreadsheet_formats_say_what_they_are(form, tmp_path, to: str, name: str, expected: str) -> None:
+    import subprocess
+
+    project, path = form
+    out_dir = tmp_path / "conv"
+    subprocess.run([SOFFICE, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", to,
+                    "--outdir", out_dir, path], check=True, capture_output=True, timeout=180)
+    converted = next(out_dir.iterdir())
+    target = tmp_path / name
+    converted.rename(target)
+    refused(project, target, expected, "另存为", name)
+
+
+def test_a_password_protected_workbook_says_so(form, tmp_path) -> None:
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    project, path = form
+    out = io.BytesIO()
+    with path.open("rb") as f:
+        OOXMLFile(f).encrypt("密码123", out)
+    locked = tmp_path / "加密.xlsx"
+    locked.write_bytes(out.getvalue())
+    refused(project, locked, "文件设有打开密码（已加密）", "加密.xlsx")
+
+
+def _rezip(path: Path, dest: Path, change) -> Path:
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(dest, "w") as out:
+        for item in src.namelist():
+            data = change(item, src.read(item))
+            if data is not None:
+                out.writestr(item, data)
+    return dest
+
+
+@pytest.mark.parametrize("damage", ["sheet cut short", "styles broken", "styles missing", "workbook missing",
+                                    "truncated", "empty"])
+def test_a_damaged_workbook_is_named_without_a_traceback(form, tmp_path, damage: str) -> None:
+    project, path = form
+    bad = tmp_path / "坏.xlsx"
+    if damage == "truncated":
+        bad.write_bytes(path.read_bytes()[:3000])
+    elif damage == "empty":
+        bad.write_bytes(b"")
+    else:
+        def change(item: str, data: bytes) -> bytes | None:
+            if damage == "sheet cut short" and item == "xl/worksheets/sheet3.xml":
+                return data[: len(data) // 2]
+            if damage == "styles broken" and item == "xl/styles.xml":
+                return b"<x"
+            if item == {"styles missing": "xl/styles.xml", "workbook missing": "xl/workbook.xml"}.get(damage):
+                return None
+            return data
+        _rezip(path, bad, change)
+    out = refused(project, bad, "坏.xlsx")
+    assert any(t in out for t in ("工作簿已损坏", "不是可读取的 .xlsx 工作簿", "文件是空的")), out
+
+
+def test_the_lock_file_of_an_open_workbook_is_skipped_with_a_note(form, tmp_path) -> None:
+    project, path = form
+    lock = tmp_path / f"~${path.name}"
+    lock.write_bytes(bytes([4]) + b"user".ljust(53, b" ") + b"\x00" * 108)  # as Excel writes it: 165 bytes
+    before = files_under(project.data)
+    code, out = cli("ingest", "--project", project.root, path, lock)  # what `forms/*.xlsx` names
+    assert code == 0 and "临时锁定文件" in out and f"跳过 {lock}" in out, out
+    code, out = cli("ingest", "--project", project.root, lock)
+    assert code == 2 and "临时锁定文件" in out, out
+    assert files_under(project.data) == before
+
+
+def test_a_form_saved_as_xlsm_or_renamed_is_read(form, tmp_path) -> None:
+    project, path = form
+    for name in ("表.xlsm", "表.XLSX", "表.xls"):
+        copy = tmp_path / name
+        shutil.copy(path, copy)
+        code, out = cli("ingest", "--project", project.root, copy)
+        assert code == 0 and "读到200/200个单元格" in out, out
+
+
+def test_audit_of_a_workbook_says_to_ingest_it(form) -> None:
+    _, path = form
+    code, out = cli("audit", path)
+    assert code == 2 and "这是 Excel 工作簿（.xlsx），不是发布的报告" in out, out
+
+
+# --- two sheets of one table, merged cells -------------------------------------------------------------------
+
+@pytest.mark.parametrize("hide_original", [False, True])
+def test_a_table_on_two_sheets_is_refused_naming_both(form, hide_original: bool) -> None:
+    project, path = form
+    sheet, cell = coord(path, "t3.new.natural")
+    wb = load_workbook(path)
+    copy = wb.copy_worksheet(wb[sheet])
+    copy.title = f"{sheet} (2)"
+    copy[cell] = 99
+    if hide_original:
+        wb[sheet].sheet_state = "hidden"
+    wb.save(path)
+    hidden = "（隐藏）" if hide_original else ""
+    refused(project, path, f"有2张工作表都是表三（“{sheet}”{hidden}、“{sheet} (2)”）", "请删去多余的工作表")
+
+
+def test_merged_data_cells_are_refused_naming_the_cell_merged_away(form) -> None:
+    project, path = form
+    sheet, first = coord(path, "t3.new.natural")
+    _, second = coord(path, "t3.new.business")
+    wb = load_workbook(path)
+    wb[sheet][first] = 5
+    wb[sheet].merge_cells(f"{first}:{second}")
+    wb.save(path)
+    refused(project, path, f"{sheet}!{second}：已与{first}合并为一个单元格（{first}:{second}）", "请取消合并")
+
+
+def test_hidden_rows_and_an_extra_sheet_are_read(form) -> None:
+    project, path = form
+    sheet, cell = coord(path, "t3.new.natural")
+    wb = load_workbook(path)
+    wb[sheet].row_dimensions[int(cell[1:])].hidden = True
+    wb.create_sheet("填报说明", 0)["A1"] = "本表由办公室填写，表三为本年数"
+    wb.save(path)
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 0 and "读到200/200个单元格" in out, out
