@@ -206,3 +206,81 @@ def test_hidden_rows_and_an_extra_sheet_are_read(form) -> None:
     wb.save(path)
     code, out = cli("ingest", "--project", project.root, path)
     assert code == 0 and "读到200/200个单元格" in out, out
+
+
+# --- values ----------------------------------------------------------------------------------------------------
+
+def _set(path: Path, ref: str, value: object, number_format: str | None = None) -> tuple[str, str]:
+    sheet, cell = coord(path, ref)
+    wb = load_workbook(path)
+    wb[sheet][cell] = value
+    if number_format:
+        wb[sheet][cell].number_format = number_format
+    wb.save(path)
+    return sheet, cell
+
+
+@pytest.mark.parametrize(("value", "number_format", "shown"), [
+    (datetime(2024, 3, 5), None, "2024-03-05"),  # `3-5` typed: Excel makes it a date
+    (12, "yyyy-mm-dd", "1900-01-12"),  # 12 typed into a cell formatted as a date
+    (datetime(2024, 3, 5, 8, 30), None, "2024-03-05 08:30:00"),
+])
+def test_a_number_shown_as_a_date_is_refused_saying_so(form, value: object, number_format: str | None,
+                                                       shown: str) -> None:
+    project, path = form
+    sheet, cell = _set(path, "t3.new.natural", value, number_format)
+    refused(project, path, f"{sheet}!{cell}：单元格是日期或时间格式，显示为“{shown}”", "改为“常规”")
+
+
+@pytest.mark.parametrize("value", [12345678901234567890, 1.5e300, 10**15, -(10**16)])
+def test_a_number_a_spreadsheet_cannot_hold_exactly_is_refused(form, value: object) -> None:
+    project, path = form
+    sheet, cell = _set(path, "t3.new.natural", value)
+    out = refused(project, path, f"{sheet}!{cell}：数字过大", "15位数字")
+    assert max(len(line) for line in out.splitlines()) < 300, out  # never a 300-digit number
+
+
+def test_line_breaks_in_a_cell_stay_on_one_line_of_the_message(form) -> None:
+    project, path = form
+    sheet, cell = _set(path, "t3.new.natural", "1\n2")
+    refused(project, path, f"{sheet}!{cell}：应填写非负整数（单位：件），读到“1↵2”")
+    wb = load_workbook(path)
+    wb[sheet][cell] = "12\n"
+    wb.save(path)
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 0 and "：“12”读作 12" in out, out
+
+
+@pytest.mark.parametrize(("value", "number_format", "expected"), [
+    (2024, "yyyy-mm-dd", None),  # the year formatted as a date (1905-07-16) is still 2024
+    (2024.0, None, None),
+    ("２０２４年", None, None),
+    ("二〇二四年", None, "封面的“报告年度”是“二〇二四年”，不是四位数的年份"),
+    (datetime(2024, 1, 1), None, "封面的“报告年度”是“2024-01-01”，不是四位数的年份"),
+])
+def test_the_cover_year_as_typed(form, value: object, number_format: str | None, expected: str | None) -> None:
+    project, path = form
+    wb = load_workbook(path)
+    ws = wb[layout.COVER]
+    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == layout.FIELD_YEAR)
+    ws.cell(row, 2).value = value
+    if number_format:
+        ws.cell(row, 2).number_format = number_format
+    wb.save(path)
+    if expected:
+        refused(project, path, expected, "--year")
+    else:
+        code, out = cli("ingest", "--project", project.root, path)
+        assert code == 0 and "2024年（F2021）" in out, out
+
+
+@pytest.mark.parametrize("office_id", [530111, 530111.0, "530111"])
+def test_a_cover_code_that_is_not_its_names_says_whose_the_name_is(form, office_id: object) -> None:
+    project, path = form
+    office = next(iter(read_offices(project)))
+    wb = load_workbook(path)
+    ws = wb[layout.COVER]
+    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == layout.FIELD_ID)
+    ws.cell(row, 2).value = office_id
+    wb.save(path)
+    refused(project, path, "封面的机关代码 530111 与机关名称", f"的机关代码是 {office}", "字段 机关代码")

@@ -298,7 +298,8 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
             more = f"；另有{len(blanks) - 8}个" if len(blanks) > 8 else ""
             click.echo(f"  未填报（{len(blanks)}个，写为空白）：{shown}{more}")
         for ref, text in pub.originals.items():
-            click.echo(f"  {cell_location(pub.year, *ref.split('.'))}（{ref}）：“{text}”读作 {pub.values[ref]}")
+            shown = " ".join(text.split()) if "\n" in text or "\r" in text else text  # one line a cell
+            click.echo(f"  {cell_location(pub.year, *ref.split('.'))}（{ref}）：“{shown}”读作 {pub.values[ref]}")
         for i, (found, official) in enumerate(zip(pub.headings, pub.format.headings, strict=True)):
             if found != official:
                 click.echo(f"  第{i + 1}部分标题：原文为“{found}”，按规定写作“{official}”")

@@ -20,6 +20,7 @@ from ..params import params_text
 from ..project import Project, check_office_id
 from ..published.reader import Published
 from ..scaffold import narrative_skeleton
+from . import layout
 from .read import FilledWorkbook, read_workbook
 
 
@@ -37,6 +38,10 @@ def _office_of(project: Project, path: Path, wb: FilledWorkbook, office: str | N
         raise InputError(f"封面的机关代码 {office_id} 在 data/offices.csv 中是“{listed.name}”，封面机关名称却是"
                          f"“{wb.office_name}”，可能是其他机关的报表（确认无误请用 --office 指定）",
                          file=path, office=office_id, year=wb.year)
+    if not listed and wb.office_name in by_name:  # a registered name under an id that is not its own
+        raise InputError(f"封面的机关代码 {office_id} 与机关名称“{wb.office_name}”不符：data/offices.csv 中"
+                         f"“{wb.office_name}”的机关代码是 {by_name[wb.office_name]}（确认无误请用 --office 指定）",
+                         file=path, office=office_id, year=wb.year, field=layout.FIELD_ID)
     named = [n for n in by_name if n and n in path.stem]
     if named and not any(by_name[n] == office_id for n in named):
         other = max(named, key=len)

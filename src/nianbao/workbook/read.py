@@ -22,6 +22,7 @@ from typing import BinaryIO
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
+from openpyxl.utils.datetime import to_excel
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.formula import ArrayFormula
 
@@ -146,8 +147,15 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
     original = None
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, None
-    if isinstance(value, bool) or isinstance(value, (datetime, date, time)):
-        raise ValueError(f"应填写数字，读到“{value}”")
+    if isinstance(value, bool):
+        raise ValueError(f"应填写数字，读到“{'TRUE' if value else 'FALSE'}”")
+    if isinstance(value, (datetime, date, time)):
+        # A number typed into a cell formatted as a date shows as one (12 → 1900-01-12), and `3-5` typed into
+        # a plain cell becomes a date: either way the figure meant is not known.
+        raise ValueError(f"单元格是日期或时间格式，显示为“{_date_text(value)}”；应填写数字，请把单元格格式改为"
+                         "“常规”或“数值”后重新输入")
+    if isinstance(value, (int, float)) and abs(value) >= MAX_EXACT:
+        raise ValueError(f"数字过大（{value:.15g}），超过电子表格能准确保存的15位数字；请核对")
     if isinstance(value, (int, float)):
         # A float to the 15 significant digits a spreadsheet keeps and shows: `=1.1+2.2` is 3.3 there, not
         # 3.3000000000000003 (which T2-AMT-DEC would flag as more than 4 decimals).
@@ -168,8 +176,22 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
         text, original = cell.value, raw
     pattern, problem = _PATTERN[kind]
     if not re.match(pattern, text):
-        raise ValueError(f"{problem}，读到“{original or text}”")
+        raise ValueError(f"{problem}，读到“{_shown(original or text)}”")
     return text, original if original != text else None
+
+
+MAX_EXACT = 10**15  # a spreadsheet keeps 15 significant digits: a number from 10¹⁵ on may not be what was typed
+
+
+def _shown(value: object) -> str:
+    """A cell's value for a one-line message: line breaks shown as ↵."""
+    return str(value).replace("\r\n", "↵").replace("\n", "↵").replace("\r", "↵")
+
+
+def _date_text(value: datetime | date | time) -> str:
+    if isinstance(value, datetime) and value.time() == time():
+        return value.date().isoformat()
+    return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
 
 
 def _strings(cells: dict[tuple[int, int], tuple[object, str]]) -> dict[str, list[tuple[int, int]]]:
@@ -217,6 +239,9 @@ def contact_text(value: object) -> str:
 
 
 def _year_of(value: object) -> int | None:
+    if isinstance(value, datetime):  # 2024 in a cell formatted as a date shows as 1905-07-16: its serial is 2024
+        serial = to_excel(value)
+        value = float(serial) if float(serial).is_integer() else value
     text = str(value).translate(str.maketrans("０１２３４５６７８９", "0123456789")).strip().removesuffix("年")
     if isinstance(value, float) and value.is_integer():
         text = str(int(value))
@@ -242,8 +267,12 @@ def read_workbook(path: Path, *, office: str | None = None, year: int | None = N
         raise InputError(f"工作簿已损坏，无法读取（{type(exc).__name__}: {exc}）；请用 Excel、WPS 或 "
                          "LibreOffice 打开，确认内容无误后另存为 .xlsx 再导入", file=path) from None
     cover = _cover(cached)
-    cover_year = _year_of(cover.get(layout.FIELD_YEAR)) if cover.get(layout.FIELD_YEAR) is not None else None
+    printed_year = cover.get(layout.FIELD_YEAR)
+    cover_year = _year_of(printed_year) if printed_year is not None else None
     if year is None:
+        if cover_year is None and printed_year is not None and str(printed_year).strip():
+            raise InputError(f"封面的“{layout.FIELD_YEAR}”是“{_shown(contact_text(printed_year))}”，不是四位数的年份，"
+                             "无法确定年度（请改正封面，或用 --year 指定）", file=path)
         if cover_year is None:
             raise InputError(f"封面没有“{layout.FIELD_YEAR}”，无法确定年度（请用 --year 指定）", file=path)
         named = YEAR_IN_NAME.findall(path.stem)
@@ -259,7 +288,7 @@ def read_workbook(path: Path, *, office: str | None = None, year: int | None = N
     if printed_format and str(printed_format).strip() != fmt.id:
         raise InputError(f"这是{printed_format}格式的报表，{year}年的报告应使用{fmt.id}格式"
                          f"（请用 nianbao workbook 重新生成）", file=path, year=year)
-    office_id = office or (str(cover[layout.FIELD_ID]).strip() if cover.get(layout.FIELD_ID) else None)
+    office_id = office or contact_text(cover.get(layout.FIELD_ID)) or None  # 530111.0 typed over is 530111
     result = FilledWorkbook(str(path), office_id, str(cover.get(layout.FIELD_NAME) or "").strip() or None, year,
                             fmt, {ref: None for ref in fmt.cell_kinds()},
                             contact={f: text for f in layout.CONTACT_FIELDS if (text := contact_text(cover.get(f)))})
