@@ -154,8 +154,8 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
         # a plain cell becomes a date: either way the figure meant is not known.
         raise ValueError(f"单元格是日期或时间格式，显示为“{_date_text(value)}”；应填写数字，请把单元格格式改为"
                          "“常规”或“数值”后重新输入")
-    if isinstance(value, (int, float)) and abs(value) >= MAX_EXACT:
-        raise ValueError(f"数字过大（{value:.15g}），超过电子表格能准确保存的15位数字；请核对")
+    if isinstance(value, (int, float)) and abs(value) >= MAX_EXACT and Decimal(value) != Decimal(f"{value:.15g}"):
+        raise ValueError(f"数字过大（{value:.15g}），超过电子表格能准确保存的15位有效数字；请核对")
     if isinstance(value, (int, float)):
         # A float to the 15 significant digits a spreadsheet keeps and shows: `=1.1+2.2` is 3.3 there, not
         # 3.3000000000000003 (which T2-AMT-DEC would flag as more than 4 decimals).
@@ -180,7 +180,7 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
     return text, original if original != text else None
 
 
-MAX_EXACT = 10**15  # a spreadsheet keeps 15 significant digits: a number from 10¹⁵ on may not be what was typed
+MAX_EXACT = 10**15  # a spreadsheet keeps 15 significant digits: from 10¹⁵ on, more digits than that were lost
 
 
 def _shown(value: object) -> str:
