@@ -284,3 +284,17 @@ def test_a_cover_code_that_is_not_its_names_says_whose_the_name_is(form, office_
     ws.cell(row, 2).value = office_id
     wb.save(path)
     refused(project, path, "封面的机关代码 530111 与机关名称", f"的机关代码是 {office}", "字段 机关代码")
+
+
+# --- a new user's first steps ------------------------------------------------------------------------------------
+
+def test_a_registry_row_typed_without_its_empty_last_column_says_to_keep_the_comma(made, tmp_path) -> None:
+    project, _ = made
+    root = tmp_path / "p"
+    shutil.copytree(project.root, root)
+    with (root / "data" / "offices.csv").open("a", encoding="utf-8") as f:
+        f.write("my-office,示例县测试局,示例省示例市示例区,示例路1号,100000,010-1234567\n")
+    code, out = cli("new", "my-office", YEAR, "--project", root)
+    assert code == 2 and "实有 6 个；没有内容的字段也须保留逗号" in out and "行尾应有一个“,”" in out, out
+    code, out = cli("check", "my-office", YEAR, "--project", root)
+    assert code == 2 and "params/ 下没有 my-office 2024 的参数文件：请先运行 nianbao new my-office 2024" in out, out

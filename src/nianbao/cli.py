@@ -469,7 +469,9 @@ def check(office: str | None, year: str | None, project_dir: str | None, as_json
     problems: list[InputError] = []
     pairs = list_reports(project, offices, years, problems)
     if office and not pairs and not problems:
-        raise NianbaoError(f"no parameter files for {office}{' ' + year if year else ''} under params/")
+        what = f"{office} {year}" if year else office
+        raise NianbaoError(f"params/ 下没有 {what} 的参数文件：请先运行 nianbao new {office} {year or '年度'}"
+                           "（它写出参数文件、零值数字和正文框架）")
     registry = read_registry(project)  # an unreadable registry raises: exit 2
     problems += registry.unplaced
     reports = []

@@ -76,7 +76,10 @@ def wrong_field_count(cells: list[str], header: list[str]) -> str | None:
     Chinese for the analyst; None when it has as many."""
     if len(cells) == len(header):
         return None
-    return f"应有 {len(header)} 个字段（{','.join(header)}），实有 {len(cells)} 个"
+    hint = ""
+    if len(cells) < len(header):  # a row typed by hand that leaves out the empty optional columns at its end
+        hint = f"；没有内容的字段也须保留逗号（如最后一列 {header[-1]} 留空时，行尾应有一个“,”）"
+    return f"应有 {len(header)} 个字段（{','.join(header)}），实有 {len(cells)} 个{hint}"
 
 
 @dataclass

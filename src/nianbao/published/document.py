@@ -9,6 +9,7 @@ to simplified, and white space inside Chinese text (Word breaks lines anywhere) 
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,7 +76,20 @@ def to_simplified(text: str) -> tuple[str, bool]:
     return text, False
 
 
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+              (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def decode(data: bytes, file: str) -> str:
+    """The text of a page or text copy: UTF-8 or GBK/GB18030 (what Chinese sites serve), or UTF-16/32 with its
+    byte-order mark (Notepad's “Unicode”: the mark says the encoding, nothing is guessed)."""
+    for bom, encoding in _WIDE_BOMS:  # UTF-32-LE's mark begins with UTF-16-LE's: UTF-32 first
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                raise InputError(f"文件以 {encoding.upper()} 标记开头，内容却不是 {encoding.upper()} 文本",
+                                 file=file) from None
     if b"\x00" in data[:4096]:
         raise InputError("不是文本或网页文件（内容是二进制数据）", file=file)
     for encoding in ENCODINGS:

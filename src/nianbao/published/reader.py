@@ -87,6 +87,10 @@ def read(doc: Document, *, year: int | None = None, office: str | None = None) -
     if first_heading is None:
         raise InputError("找不到报告的各部分标题（应有“一、总体情况”至“六、其他需要报告的事项”）", file=doc.file)
     found, title_year, title_lines = _title(doc, first_heading)
+    second = _second_report(doc, first_heading, end)
+    if second:
+        raise InputError(f"文件中不止一份报告：第一份之后又有“{second}”（及其“一、总体情况”），只读第一份会漏掉"
+                         "后面的；请把每份报告存为单独的文件后再读取", file=doc.file, year=title_year)
     office = found or _office_in_prose(doc) or office
     year = year or title_year or _year_in_preamble(doc, first_heading)
     if not office or not year:
@@ -201,6 +205,23 @@ def _title(doc: Document, first_heading: int) -> tuple[str | None, int | None, s
         return None, None, set()
     m, parts = found
     return _office(m), int(m.group("year")), parts
+
+
+def _second_report(doc: Document, first_heading: int, end: int) -> str | None:
+    """The title of a second report in the same file (a title line followed by a first heading again: two
+    years, two offices or the same report pasted twice), or None. Only the first would be read, and the second
+    silently lost. A site's links to other reports (`上一篇：…年度报告`) have no heading after them."""
+    title = None
+    for block in doc.blocks[first_heading + 1:end]:
+        if not isinstance(block, str):
+            continue
+        line = _TITLE_PREFIX.sub("", block)
+        m = TITLE.match(line)
+        if m and m.end() == len(line) and len(line) < 80 and _office(m):
+            title = line
+        elif title and heading_number(block, FORMATS[0], -1) == 0:
+            return title
+    return None
 
 
 def _office(title: re.Match[str]) -> str:

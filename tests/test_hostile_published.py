@@ -1,0 +1,83 @@
+"""Hostile published reports for `nianbao ingest` and `nianbao audit`: two reports in one file (two years, two
+offices, one pasted twice) are refused rather than the second silently dropped, while a site's links to other
+reports are not taken for one; text copies saved as UTF-16 or UTF-32 with a byte-order mark (Notepad's
+“Unicode”) are read as their UTF-8 copy is; nothing is written for a refused file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import files_under
+
+from nianbao.cli import main
+
+CONTROL = Path(__file__).parent / "fixtures" / "ingest" / "00_control_pipe.txt"  # a `|` copy, 202 cells
+
+
+def cli(*args: object) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def report() -> str:
+    return CONTROL.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("second", [
+    lambda r: r,  # the same report pasted twice
+    lambda r: r.replace("2023年政府", "2022年政府", 1),  # last year's report after this one
+    lambda r: r.replace("青岚县示例档案局", "青岚县示例水利局"),  # another office's
+])
+def test_two_reports_in_one_file_are_refused_for_ingest_and_audit(tmp_path, report: str, second) -> None:
+    path = tmp_path / "两份.txt"
+    other = second(report)
+    path.write_text(report + "\n" + other, encoding="utf-8")
+    title = other.splitlines()[0]
+    code, out = cli("audit", path)
+    assert code == 2 and f"文件中不止一份报告：第一份之后又有“{title}”" in out and "两份.txt" in out, out
+    project = tmp_path / "p"
+    code, out = cli("ingest", "--project", project, path)
+    assert code == 2 and "文件中不止一份报告" in out, out
+    assert not (project / "data" / "figures").exists() or not list((project / "data" / "figures").iterdir())
+
+
+def test_links_to_other_reports_after_the_report_are_not_a_second_report(tmp_path, report: str) -> None:
+    path = tmp_path / "page.txt"
+    path.write_text(report + "\n上一篇：青岚县示例档案局2022年政府信息公开工作年度报告\n"
+                    "下一篇：青岚县示例档案局2024年政府信息公开工作年度报告\n", encoding="utf-8")
+    code, out = cli("audit", path)
+    assert code == 0 and "青岚县示例档案局 2023 (F2021)" in out, out
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_text_copies_in_utf16_or_utf32_with_a_bom_are_read(tmp_path, report: str, encoding: str) -> None:
+    import codecs
+
+    bom = {"utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE}.get(encoding, b"")
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(bom + report.encode(encoding))
+    plain = tmp_path / "utf8.txt"
+    plain.write_text(report, encoding="utf-8")
+    code, out = cli("audit", path, "--json")
+    assert code == 0, out
+    code, expected = cli("audit", plain, "--json")
+    assert out.replace("unicode.txt", "utf8.txt") == expected
+
+
+def test_nothing_is_written_for_a_refused_report(tmp_path, report: str) -> None:
+    project = tmp_path / "p"
+    good = tmp_path / "good.txt"
+    good.write_text(report, encoding="utf-8")
+    code, out = cli("ingest", "--project", project, good)
+    assert code == 0, out
+    before = files_under(project / "data")
+    bad = tmp_path / "two.txt"
+    bad.write_text(report.replace("12.5", "99") + "\n" + report, encoding="utf-8")
+    code, out = cli("ingest", "--project", project, bad, "--force")
+    assert code == 2, out
+    assert files_under(project / "data") == before
