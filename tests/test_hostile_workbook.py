@@ -298,3 +298,22 @@ def test_a_registry_row_typed_without_its_empty_last_column_says_to_keep_the_com
     assert code == 2 and "实有 6 个；没有内容的字段也须保留逗号" in out and "行尾应有一个“,”" in out, out
     code, out = cli("check", "my-office", YEAR, "--project", root)
     assert code == 2 and "params/ 下没有 my-office 2024 的参数文件：请先运行 nianbao new my-office 2024" in out, out
+
+
+def test_ingest_names_the_form_cells_of_a_broken_identity(form) -> None:
+    """The analyst sees where in the form the office's figures disagree (the sheet's own 校验 column), not only
+    the figures file's lines that `nianbao check` names later."""
+    project, path = form
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 0 and "勾稽关系不符" not in out, out  # the synthetic figures hold every identity
+    refs = ("t3.new.natural", "t3.carry_in.natural", "t3.total.natural", "t3.carry_out.natural")
+    cells = {ref: "!".join(coord(path, ref)) for ref in refs}
+    sheet, cell = cells["t3.carry_out.natural"].split("!")
+    wb = load_workbook(path)
+    wb[sheet][cell] = 999
+    wb.save(path)
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 0, out
+    line = next(x for x in out.splitlines() if "T3-BALANCE：表三自然人不满足勾稽关系" in x)
+    assert "严重问题，报告将不予发布" in line and f"{cells['t3.carry_out.natural']}=999" in line, line
+    assert all(c in line for c in cells.values()), line

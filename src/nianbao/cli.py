@@ -305,6 +305,9 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
                 click.echo(f"  第{i + 1}部分标题：原文为“{found}”，按规定写作“{official}”")
         for problem in pub.problems:
             click.echo(f"  {problem}")
+        for critical, broken in done.checks:
+            what = "勾稽关系不符（严重问题，报告将不予发布）" if critical else "勾稽关系不符（警告）"
+            click.echo(f"  {what}，请与填报机关核对：{broken}")
         click.echo("  已写入：" + "、".join(project.relative(p) for p in done.written) if done.written
                    else "  未改动：项目中已有这份报告的数据")
     sys.exit(2 if failed else 0)

@@ -39,6 +39,7 @@ class Ingested:
     report: Published
     written: list[Path] = field(default_factory=list)
     new_office: bool = False
+    checks: list[tuple[bool, str]] = field(default_factory=list)  # a workbook's broken identities: (critical, text)
 
 
 def report_files(paths: Iterable[Path], suffixes: tuple[str, ...] = SUFFIXES) -> Iterator[Path]:

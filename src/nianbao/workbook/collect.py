@@ -21,7 +21,7 @@ from ..project import Project, check_office_id
 from ..published.reader import Published
 from ..scaffold import narrative_skeleton
 from . import layout
-from .read import FilledWorkbook, read_workbook
+from .read import FilledWorkbook, broken_checks, read_workbook
 
 
 def _office_of(project: Project, path: Path, wb: FilledWorkbook, office: str | None) -> str:
@@ -85,4 +85,5 @@ def ingest_workbook(project: Project, path: Path, *, office: str | None = None,
             writes[target] = text
     changed = {p: text for p, text in writes.items() if not p.exists() or p.read_text(encoding="utf-8") != text}
     write_files(changed)
-    return Ingested(str(path), office_id, report, list(changed), new_office=office_id not in offices)
+    return Ingested(str(path), office_id, report, list(changed), new_office=office_id not in offices,
+                    checks=broken_checks(wb))

@@ -28,7 +28,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from .. import filekind
 from ..exceptions import InputError, NianbaoError
-from ..formats import Format, Kind, Label, Table, format_for
+from ..formats import Format, Kind, Label, Severity, Table, format_for
 from ..formats.rules import AMOUNT_RE, COUNT_RE, SIGNED_RE
 from ..published.labels import key, row_index
 from ..published.values import read_cell
@@ -457,3 +457,25 @@ def _locate(line: layout.Line, found: dict[str, list[tuple[int, int]]],
         filled = (r for r in range(row + 1, last + 1) if any((r, c) in cells for c in data_cols))
         return next(filled, row + 1)
     return None
+
+
+def broken_checks(wb: FilledWorkbook) -> list[tuple[bool, str]]:
+    """The identities of this year's figures alone (`layout.checks`: T3-BALANCE, the totals, T2-DELTA-FLOOR, …)
+    that the workbook's values break, each as (critical, one line in Chinese: the rule, its message and the cells with
+    their values, named by sheet and cell (`表三!D6=10`)), as the form's 校验 column shows them. An identity
+    with a cell not reported is not assessable and is left out. The gate reports the same identities with
+    the figures file's lines; this says where to look in the form the office sent."""
+    out = []
+    for rule, identity, inst in layout.checks(wb.format.id):
+        values = [wb.values.get(t.ref) for t in inst.terms]
+        if any(v is None for v in values):
+            continue
+        numbers = [Decimal(v) for v in values]  # type: ignore[arg-type]
+        total = sum((t.coef * (Decimal(n == 0) if t.is_zero else n) for t, n in zip(inst.terms, numbers, strict=True)),
+                    Decimal(0))
+        if (total != 0) if identity.relation == "==" else (total < 0):
+            cells = "、".join(dict.fromkeys(f"{wb.cells.get(t.ref, t.ref)}={v}" for t, v in zip(inst.terms, values,
+                                                                                                strict=True)))
+            message = layout.message(wb.format, inst, rule.message)
+            out.append((rule.severity is Severity.CRITICAL, f"{rule.id}：{message}（{cells}）"))
+    return out
