@@ -23,8 +23,8 @@ def test_rows_come_with_their_editor_line_and_stripped_cells(tmp_path: Path) -> 
     assert rows == [(2, ["a", "2024", "3"], list(FIELDS)), (5, ["b\nc", "2023", "4"], list(FIELDS)),
                     (6, ["d", "2022"], list(FIELDS))]
     assert [wrong_field_count(cells, header) for _, cells, header in rows] == [
-        None, None, "应有 3 个字段（office,year,value），实有 2 个；没有内容的字段也须保留逗号（如最后一列 value 留空时，"
-                    "行尾应有一个“,”）"]
+        None, None, "应有 3 个字段（office,year,value），实有 2 个；"
+                    "没有内容的字段也须保留逗号（如最后一列 value 留空时，行尾应有一个“,”）"]
 
 
 def test_the_header_is_checked_exactly_or_for_the_names_it_needs(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ the prose cannot contradict the tables. Raw HTML is refused: a report is text an
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -110,8 +111,11 @@ def check_no_html(narrative: Narrative, office: str, year: int) -> None:
                              file=narrative.file, line=first + offset, office=office, year=year, field=field)
 
 
-def fill(narrative: Narrative, resolve: Callable[[str], str | None], office: str, year: int) -> Narrative:
-    """Replace every placeholder by its value; an unknown name or a blank cell is an error."""
+def fill(narrative: Narrative, resolve: Callable[[str], str | None], office: str, year: int,
+         names: Collection[str] = ()) -> Narrative:
+    """Replace every placeholder by its value; an unknown name or a blank cell is an error (`InputError` with
+    the file and line). `names`: every name a placeholder may use, to tell a blank cell from a name that does
+    not exist and to suggest the one a misspelt name resembles (`{{ T3.NEW.TOTAL }}` → `{{ t3.new.total }}`)."""
 
     def substitute(text: str, field: str, first: int) -> str:
         def one(match: re.Match[str]) -> str:
@@ -119,8 +123,8 @@ def fill(narrative: Narrative, resolve: Callable[[str], str | None], office: str
             value = resolve(name)
             if value is None:
                 line = first + text.count("\n", 0, match.start())
-                raise InputError(f"占位符 {{{{ {name} }}}} 没有对应的数字（名称不存在，或该单元格未填报）",
-                                 file=narrative.file, line=line, office=office, year=year, field=field)
+                raise InputError(unresolved(name, names, year), file=narrative.file, line=line, office=office,
+                                 year=year, field=field)
             return value
 
         return PLACEHOLDER.sub(one, text)
@@ -130,6 +134,20 @@ def fill(narrative: Narrative, resolve: Callable[[str], str | None], office: str
     return replace(narrative, preamble=preamble, sections=sections)
 
 
+def unresolved(name: str, names: Collection[str], year: int) -> str:
+    """Why the placeholder `{{ name }}` has no value, in Chinese: a cell left blank, or a name that does not
+    exist (with the name it most resembles, when one does)."""
+    shown = f"{{{{ {name} }}}}"
+    if name in names:
+        return f"占位符 {shown} 引用的单元格未填报（空白），没有数字可以写入正文；请填写该单元格（无数据填0）"
+    folded = re.sub(r"\s+", "", name).lower().translate(_FULL_WIDTH)
+    near = folded if folded in names else next(iter(difflib.get_close_matches(folded, list(names), 1, 0.75)), None)
+    hint = f"是否应为 {{{{ {near} }}}}？" if near else ""
+    return (f"占位符 {shown} 的名称不存在（{hint}可用 year、office.name 等，表格单元格见 `nianbao cells {year}`）"
+            if names else f"占位符 {shown} 没有对应的数字（名称不存在，或该单元格未填报）")
+
+
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９．＿ｔＴ", "0123456789._tt")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~{}])")
 _MD_LIST_START = re.compile(r"^(\d+)([.)])(\s)")
 

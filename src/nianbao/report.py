@@ -47,13 +47,16 @@ class Report:
         return label.text
 
 
+OFFICE_PLACEHOLDERS = ("name", "region", "address", "postcode", "phone")  # `{{ office.name }}`, …
+
+
 def _resolver(office: Office, year: int, values: dict[str, str | None]):
     def resolve(name: str) -> str | None:
         if name == "year":
             return str(year)
         if name.startswith("office."):
             attr = name.removeprefix("office.")
-            return getattr(office, attr, None) if attr in ("name", "region", "address", "postcode", "phone") else None
+            return getattr(office, attr, None) if attr in OFFICE_PLACEHOLDERS else None
         return values.get(name)
 
     return resolve
@@ -69,7 +72,8 @@ def read_narrative(project: Project, office: Office, year: int, values: dict[str
                          year=year) from None
     narrative = parse(text, rel)
     check_no_html(narrative, office.id, year)
-    return fill(narrative, _resolver(office, year, values), office.id, year)
+    names = {"year", *(f"office.{a}" for a in OFFICE_PLACEHOLDERS), *values}
+    return fill(narrative, _resolver(office, year, values), office.id, year, names)
 
 
 def build_report(project: Project, office: Office, year: int, figures: dict[int, Figures]) -> Report:

@@ -252,8 +252,10 @@ PROSE_FIGURES: tuple[ProseFigure, ...] = (
 
 # What `nianbao new` writes into the prose sections for the analyst to replace (scaffold.NARRATIVE_HINT).
 SKELETON_MARK = "请在此填写"
-# Braces left after the placeholders were filled: an unbalanced `{{ t3.new.total }`, a nested `{{ {{ year }} }}`.
-MALFORMED_PLACEHOLDER = r"\{\{|\}\}"
+# Braces left after the placeholders were filled: an unbalanced `{{ t3.new.total }`, a nested `{{ {{ year }} }}`;
+# full-width braces `｛｛ t3.new.total ｝｝` (typed with a Chinese input method) and a template tag `{% … %}`, which
+# are no placeholders either and would be printed as typed.
+MALFORMED_PLACEHOLDER = r"\{\{|\}\}|｛｛|｝｝|\{%|%\}"
 
 RULES: tuple[Rule, ...] = (
     Rule("SEC-HEADINGS", BOTH, "N",
@@ -281,8 +283,8 @@ RULES: tuple[Rule, ...] = (
          tuple(TableFilled(t) for t in ("t2", "t3", "t4"))),
     # Critical [N]: a malformed placeholder is printed as braces in the published text, content that is not
     # accurate (§2, （四）明确责任), and the figure it meant to state is missing.
-    Rule("PLACEHOLDER-MALFORMED", BOTH, "N", "正文中的占位符格式有误（花括号不成对或嵌套），会原样印出花括号；"
-         "应写作 {{ t3.new.total }} 这样的形式",
+    Rule("PLACEHOLDER-MALFORMED", BOTH, "N", "正文中的占位符格式有误（花括号不成对或嵌套、用了全角花括号｛｛ ｝｝"
+         "或 {% %}），会原样印出；应写作 {{ t3.new.total }} 这样的形式（半角花括号）",
          (ProsePattern("text", forbid=MALFORMED_PLACEHOLDER),)),
     # Warning [P]: the prose restating a table's figure is practice; "Figures in a report come from data" makes
     # a contradiction a sign of prose typed twice (or kept from last year), for the analyst to check.
