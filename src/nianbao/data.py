@@ -61,14 +61,19 @@ def csv_rows(path: Path, rel: str, expected: tuple[str, ...], *, exact: bool,
             raise InputError(f"表头 {','.join(header)!r} 有误：应为 {','.join(expected)!r}"
                              + (f"（缺少 {', '.join(missing)}）" if missing else "") + sep,
                              file=rel, line=1, office=office)
+        start = reader.line_num + 1  # where the record being read begins (a quoted field may span lines)
         for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) > len(header) and not any(c.strip() for c in cells[len(header):]):
-                cells = cells[:len(header)]
-            yield reader.line_num, [c.strip() for c in cells], header
+            if cells and any(c.strip() for c in cells):
+                if len(cells) > len(header) and not any(c.strip() for c in cells[len(header):]):
+                    cells = cells[:len(header)]
+                yield reader.line_num, [c.strip() for c in cells], header
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(f"CSV 格式有误：{exc}", file=rel, line=reader.line_num, office=office) from None
+        if "unexpected end of data" in str(exc):
+            problem = "引号未闭合：这一行的字段以英文引号（\"）开头，直到文件末尾都没有结束的引号"
+        else:
+            problem = f"引号使用有误：英文引号（\"）须成对包住整个字段，字段内的引号写作两个（\"\"）（{exc}）"
+        raise InputError(problem, file=rel, line=start, office=office) from None
 
 
 def wrong_field_count(cells: list[str], header: list[str]) -> str | None:

@@ -54,6 +54,10 @@ def decode(data: bytes, *, file: str, office: str | None = None, year: int | Non
     except UnicodeDecodeError as exc:
         start = exc.start
     encoding = detect(data)
+    if encoding not in ("UTF-16", "UTF-32") and b"\x00" in data and _utf8(data):
+        # UTF-8 with a stray NUL byte (a damaged copy, a binary pasted in): not another encoding.
+        raise InputError("文件含有空字符（NUL，字节 0x00），可能已损坏或混入了二进制内容；请删除该字符或重新保存",
+                         file=file, line=data.count(b"\n", 0, start) + 1, office=office, year=year)
     save_as = "请另存为 “CSV UTF-8”" if file.endswith(".csv") else "请以 UTF-8 编码另存"
     if encoding is None:
         problem = f"文件不是 UTF-8 编码（也无法识别其编码），{save_as}"
@@ -62,6 +66,14 @@ def decode(data: bytes, *, file: str, office: str | None = None, year: int | Non
     wide = encoding in ("UTF-16", "UTF-32")
     line = None if wide else data.count(b"\n", 0, start) + 1
     raise InputError(problem, file=file, line=line, office=office, year=year)
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def read_text(path: Path, *, file: str, office: str | None = None, year: int | None = None) -> str:
