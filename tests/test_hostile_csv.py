@@ -1,6 +1,6 @@
 """Hostile CSV files as hand editors leave them: a quote never closed (the message names the line where the
 field began, not the end of the file), a quote in the middle of a field, a stray NUL byte in UTF-8 (named as
-such, not as GBK)."""
+such, not as GBK); params files missing a key or indented with tabs."""
 
 from __future__ import annotations
 
@@ -55,3 +55,22 @@ def test_utf16_is_still_named_utf16(tmp_path, codec: str) -> None:
     with pytest.raises(InputError) as info:
         list(csv_rows(path, "data/figures/x.csv", FIELDS, exact=True))
     assert f"文件为 {codec.upper()} 编码" in info.value.problem
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("office: shili-0001 # 东湖镇\n", "字段 year：缺少参数 year：请加一行 year: 2024"),
+    ("year: 2024\n", "字段 office：缺少参数 office：请加一行 office: 'shili-0001'"),
+    ("\toffice: shili-0001\nyear: 2024\n", "params/shili-0001/2024.yaml:1，机关 shili-0001，年度 2024：YAML 格式有误："
+                                           "YAML 不能用 Tab 键缩进或对齐，请改用空格"),
+])
+def test_params_missing_a_key_or_indented_with_tabs(tmp_path, text: str, expected: str) -> None:
+    from nianbao.params import read_params
+    from nianbao.project import Project
+
+    project = Project(tmp_path)
+    path = project.params_file("shili-0001", 2024)
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_params(project, "shili-0001", 2024)
+    assert expected in str(info.value), str(info.value)

@@ -32,7 +32,10 @@ def read_params(project: Project, office: str, year: int) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         tagged = isinstance(exc, yaml.constructor.ConstructorError)
         tag = "不允许 YAML 标签（如 !!python），参数只能是文字和数字；" if tagged else ""
-        raise InputError(f"YAML 格式有误：{tag}{getattr(exc, 'problem', None) or exc}", file=rel,
+        problem = getattr(exc, "problem", None) or str(exc)
+        if "'\\t'" in problem:  # PyYAML: found character '\t' that cannot start any token
+            problem = f"YAML 不能用 Tab 键缩进或对齐，请改用空格（{problem}）"
+        raise InputError(f"YAML 格式有误：{tag}{problem}", file=rel,
                          line=mark.line + 1 if mark else None, office=office, year=year) from None
     if not isinstance(params, dict):
         raise InputError("参数文件应为“参数名: 值”的映射（office 和 year）", file=rel, office=office, year=year)
@@ -42,6 +45,9 @@ def read_params(project: Project, office: str, year: int) -> dict[str, Any]:
         raise InputError(f"未知参数 {', '.join(unknown)}；可用参数：{', '.join(sorted(KNOWN))}",
                          file=rel, line=lines.get(unknown[0]), office=office, year=year, field=unknown[0])
     where = {"file": rel, "office": office, "year": year}
+    for name, value in (("office", f"'{office}'"), ("year", year)):
+        if name not in params:
+            raise InputError(f"缺少参数 {name}：请加一行 {name}: {value}", **where, field=name)
     if params.get("office") != office:
         value = params.get("office")
         if value is not None and not isinstance(value, str):  # YAML read `530111` as a number, `0123` as 83
