@@ -317,3 +317,23 @@ def test_ingest_names_the_form_cells_of_a_broken_identity(form) -> None:
     line = next(x for x in out.splitlines() if "T3-BALANCE：表三自然人不满足勾稽关系" in x)
     assert "严重问题，报告将不予发布" in line and f"{cells['t3.carry_out.natural']}=999" in line, line
     assert all(c in line for c in cells.values()), line
+
+
+def test_a_note_row_inserted_above_table_four_figures_is_passed_over(form) -> None:
+    """Table 四's figures have no row label: they are the line under its header. A row inserted there for a
+    note (`注：…` in column A, a data column) is not that line."""
+    project, path = form
+    sheet, cell = coord(path, "t4.review.upheld")
+    row = int(cell[1:])
+    wb = load_workbook(path)
+    ws = wb[sheet]
+    ws.insert_rows(row)  # openpyxl moves the cells, not the formulas: move the totals' as Excel would
+    for c in ws[row + 1]:
+        if isinstance(c.value, str) and c.value.startswith("="):
+            c.value = c.value.replace(f"{row})", f"{row + 1})").replace(f"{row}:", f"{row + 1}:")
+    ws.cell(row, 1).value = "注：下行为本年数"
+    wb.save(path)
+    read = read_workbook(path, year=YEAR)
+    assert read.cells["t4.review.upheld"] == f"{sheet}!A{row + 1}"
+    code, out = cli("ingest", "--project", project.root, path)
+    assert code == 0 and "读到200/200个单元格" in out, out

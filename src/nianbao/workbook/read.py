@@ -373,6 +373,12 @@ def _tables(formulas: Sheets, cached: Sheets, facts: dict[str, SheetFacts], fmt:
 _FIGURE_TEXT = re.compile(r"\s*'?[-+]?[0-9０-９]")
 
 
+def _is_figure(value: object) -> bool:
+    """Whether a cell's value is (or computes) a figure: a number, a formula, or text that starts as one."""
+    return ((isinstance(value, (int, float)) and not isinstance(value, bool))
+            or (isinstance(value, str) and (value.startswith("=") or bool(_FIGURE_TEXT.match(value)))))
+
+
 def _unlabelled_figures(table: Table, cols: dict[int, int], rows: set[int],
                         cells: dict[tuple[int, int], tuple[object, str]]) -> str | None:
     """A column the table's labels passed over (`_columns`: an inserted one) that has figures in the table's
@@ -384,8 +390,7 @@ def _unlabelled_figures(table: Table, cols: dict[int, int], rows: set[int],
     figures: dict[int, list[int]] = {}
     headed: set[int] = set()
     for (r, c), (value, _) in cells.items():
-        if r in rows and ((isinstance(value, (int, float)) and not isinstance(value, bool))
-                          or (isinstance(value, str) and (value.startswith("=") or _FIGURE_TEXT.match(value)))):
+        if r in rows and _is_figure(value):
             figures.setdefault(c, []).append(r)
         elif r not in rows and isinstance(value, str) and value.strip() and not value.startswith("="):
             headed.add(c)
@@ -454,8 +459,10 @@ def _locate(line: layout.Line, found: dict[str, list[tuple[int, int]]],
             continue
         data_cols = [cols[c] for c, _ in line.data]
         last = max((r for r, _ in cells), default=row)
-        filled = (r for r in range(row + 1, last + 1) if any((r, c) in cells for c in data_cols))
-        return next(filled, row + 1)
+        filled = [r for r in range(row + 1, last + 1) if any((r, c) in cells for c in data_cols)]
+        # A row inserted for a note (`注：…` in column A, one of table 四's data columns) holds no figure.
+        figures = (r for r in filled if any(_is_figure(cells[(r, c)][0]) for c in data_cols if (r, c) in cells))
+        return next(figures, next(iter(filled), row + 1))
     return None
 
 
