@@ -337,3 +337,26 @@ def test_a_note_row_inserted_above_table_four_figures_is_passed_over(form) -> No
     assert read.cells["t4.review.upheld"] == f"{sheet}!A{row + 1}"
     code, out = cli("ingest", "--project", project.root, path)
     assert code == 0 and "读到200/200个单元格" in out, out
+
+
+@pytest.mark.parametrize(("old_year", "new_year", "old_id", "new_id"), [(2020, 2024, "F2019", "F2021"),
+                                                                         (2024, 2020, "F2021", "F2019")])
+def test_a_form_of_the_other_version_with_its_cover_changed_says_so(form, tmp_path, old_year: int, new_year: int,
+                                                                     old_id: str, new_id: str) -> None:
+    project, _ = form
+    office = next(iter(read_offices(project)))
+    code, out = cli("new", office, 2020, "--project", project.root)
+    assert code == 0, out
+    code, out = cli("workbook", office, old_year, "--project", project.root, "--out", tmp_path / "f", "--force")
+    assert code == 0, out
+    path = tmp_path / "f" / file_name(read_offices(project)[office], old_year)
+    wb = load_workbook(path)
+    ws = wb[layout.COVER]
+    for r in range(1, ws.max_row + 1):
+        label = ws.cell(r, 1).value
+        if label in (layout.FIELD_YEAR, layout.FIELD_FORMAT):
+            ws.cell(r, 2).value = new_year if label == layout.FIELD_YEAR else new_id
+    target = tmp_path / file_name(read_offices(project)[office], new_year)
+    wb.save(target)
+    refused(project, target, f"这份报表的表格是{old_id}格式的，封面却是{new_year}年（应为{new_id}格式）",
+            "nianbao workbook 重新生成")

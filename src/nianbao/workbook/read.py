@@ -28,7 +28,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from .. import filekind
 from ..exceptions import InputError, NianbaoError
-from ..formats import Format, Kind, Label, Severity, Table, format_for
+from ..formats import FORMATS, Format, Kind, Label, Severity, Table, format_for
 from ..formats.rules import AMOUNT_RE, COUNT_RE, SIGNED_RE
 from ..published.labels import key, row_index
 from ..published.values import read_cell
@@ -294,6 +294,14 @@ def read_workbook(path: Path, *, office: str | None = None, year: int | None = N
                             contact={f: text for f in layout.CONTACT_FIELDS if (text := contact_text(cover.get(f)))})
     problems = _tables(formulas, cached, facts, fmt, result, name)
     if problems:
+        # Last year's form of the other version with its cover changed (F2019's tables under 2021): its tables
+        # are whole, only of the other version; say so rather than list the labels that differ.
+        for other in FORMATS:
+            trial = FilledWorkbook(str(path), None, None, year, other, {ref: None for ref in other.cell_kinds()})
+            if other is not fmt and not _tables(formulas, cached, facts, other, trial, name):
+                raise InputError(f"这份报表的表格是{other.id}格式的，封面却是{year}年（应为{fmt.id}格式）："
+                                 "可能是用旧报表改了封面；请用 nianbao workbook 重新生成这一年的报表再填写",
+                                 file=path, office=office_id, year=year)
         raise InputError(f"{len(problems)}处问题，未写入任何数据：\n" + "\n".join(f"  {p}" for p in problems),
                          file=path, office=office_id, year=year)
     return result
