@@ -5,6 +5,7 @@ reports are not taken for one; text copies saved as UTF-16 or UTF-32 with a byte
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,22 @@ def test_nothing_is_written_for_a_refused_report(tmp_path, report: str) -> None:
     code, out = cli("ingest", "--project", project, bad, "--force")
     assert code == 2, out
     assert files_under(project / "data") == before
+
+
+def test_headings_numbered_in_parentheses_are_read_and_reported(tmp_path, report: str) -> None:
+    """`（一）总体情况` … `（六）其他需要报告的事项`: an office's own numbering of the six parts. They are read by
+    their words where the number is their place; SEC-HEADINGS reports the numbering. Sub-items numbered so
+    inside a part (`（一）主动公开。…`) stay prose."""
+    text = report
+    for numeral, words in zip("一二三四五六", ("总体情况", "主动公开政府", "收到和处理", "政府信息公开行政复议",
+                                               "存在的主要问题", "其他需要报告"), strict=True):
+        text = text.replace(f"\n{numeral}、{words}", f"\n（{numeral}）{words}", 1)
+    path = tmp_path / "paren.txt"
+    path.write_text(text, encoding="utf-8")
+    code, out = cli("audit", path, "--json")
+    assert code == 1, out
+    (audited,) = json.loads(out)
+    assert {f["rule"] for f in audited["findings"] if f["severity"] == "critical"} == {"SEC-HEADINGS"}, audited
+    code, out = cli("audit", CONTROL, "--json")
+    (control,) = json.loads(out)
+    assert code == 0 and audited["not_reported"] == control["not_reported"], audited  # every table read

@@ -360,3 +360,23 @@ def test_a_form_of_the_other_version_with_its_cover_changed_says_so(form, tmp_pa
     wb.save(target)
     refused(project, target, f"这份报表的表格是{old_id}格式的，封面却是{new_year}年（应为{new_id}格式）",
             "nianbao workbook 重新生成")
+
+
+def test_two_different_forms_of_one_office_year_in_one_run_take_the_first_only(form, tmp_path) -> None:
+    """A corrected copy beside the first (`…2024(1).xlsx`): which one is meant is a guess. The first is written,
+    the second refused naming the first and the cells that differ; the same form twice is fine."""
+    project, path = form
+    same = tmp_path / path.name.replace(".xlsx", "(副本).xlsx")
+    shutil.copy(path, same)
+    code, out = cli("ingest", "--project", project.root, path, same)
+    assert code == 0, out
+    sheet, cell = coord(path, "t3.new.natural")
+    corrected = tmp_path / path.name.replace(".xlsx", "(1).xlsx")
+    wb = load_workbook(path)
+    wb[sheet][cell] = 77
+    wb.save(corrected)
+    code, out = cli("ingest", "--project", project.root, path, corrected)
+    assert code == 2, out
+    assert f"与同一次导入的“{path.name}”是同一机关、同一年度的报表" in out and f"{sheet}!{cell}" in out, out
+    figures = project.figures_file(next(iter(read_offices(project)))).read_text(encoding="utf-8")
+    assert f"{YEAR},t3,new,natural,77" not in figures

@@ -281,9 +281,11 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
     project = init_project(Path(project_dir)) if project_dir else _project(None)
     office = check_office_id(office) if office else None
     failed = 0
+    earlier: dict = {}  # the forms of this run, by office-year
     for path in _report_files(paths, (*SUFFIXES, *WORKBOOKS)):
         try:
-            done = ingest_file(project, path, office=office, year=check_year(year) if year else None, force=force)
+            done = ingest_file(project, path, office=office, year=check_year(year) if year else None, force=force,
+                               earlier=earlier)
         except NianbaoError as exc:
             click.echo(f"error: {exc}", err=True)
             failed += 1

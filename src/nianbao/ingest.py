@@ -62,14 +62,15 @@ def office_id_from(file: Path) -> str:
 
 
 def ingest_file(project: Project, path: Path, *, office: str | None = None, year: int | None = None,
-                force: bool = False) -> Ingested:
+                force: bool = False, earlier: dict | None = None) -> Ingested:
     """Read one published report and write it into `project`. Raises `InputError` (and writes nothing) when
     the file is not a readable report or its office-year already has data and `force` is not set.
-    A filled workbook (.xlsx) replaces its office-year's figures (`nianbao.workbook.collect`)."""
+    A filled workbook (.xlsx) replaces its office-year's figures (`nianbao.workbook.collect`; `earlier`: the
+    forms read before in the same run, so that two different forms of one office-year are not both taken)."""
     if path.suffix.lower() in WORKBOOKS or filekind.kind(path) == "xlsx":  # a form renamed, say, `.xls`
         from .workbook.collect import ingest_workbook
 
-        return ingest_workbook(project, path, office=office, year=year)
+        return ingest_workbook(project, path, office=office, year=year, earlier=earlier)
     from .audit import read_report_file
 
     known = read_registry(project)

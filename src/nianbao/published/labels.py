@@ -70,7 +70,8 @@ def _row_index(format_id: str, table_key: str) -> RowIndex:
     return RowIndex(table, rows, unlabelled, labels, groups)
 
 
-_NUMBERING = re.compile(r"^(?:第([一二三四五六七八九十]+)部分|([一二三四五六七八九十]+)|(\d{1,2}))[、.．，,：:\s]*")
+_NUMBERING = re.compile(r"^(?:第([一二三四五六七八九十]+)部分|([一二三四五六七八九十]+)|(\d{1,2})"
+                        r"|[（(]([一二三四五六])[）)])[、.．，,：:\s]*")
 _NUMERALS_ALL = "一二三四五六七八九十"
 
 
@@ -88,7 +89,7 @@ def heading_number(line: str, fmt: Format, after: int) -> int | None:
     m = _NUMBERING.match(line)
     if not m or m.end() == 0 or m.end() == len(line):
         return None
-    numeral = m.group(1) or m.group(2)
+    numeral = m.group(1) or m.group(2) or m.group(4)  # group 4: `（一）总体情况`, an office's own numbering
     if numeral:
         number = _NUMERALS_ALL.index(numeral) if len(numeral) == 1 else 10
     else:
@@ -98,8 +99,8 @@ def heading_number(line: str, fmt: Format, after: int) -> int | None:
     if not ratios:
         return None
     best = max(ratios, key=ratios.__getitem__)
-    if number == best and ratios[best] >= 0.6 and (m.group(2) or m.group(1)):
-        return best
+    if number == best and ratios[best] >= 0.6 and (m.group(2) or m.group(1) or m.group(4)):
+        return best  # a parenthesised number only so: `（二）依申请公开` inside part 一 is a sub-item
     if number in ratios and ratios[number] >= 0.6 and m.group(2) and ratios[best] < 0.85:
         return number  # the number and loosely the words agree, and no other heading's words fit better
     return best if ratios[best] >= 0.85 else None

@@ -53,14 +53,24 @@ def _office_of(project: Project, path: Path, wb: FilledWorkbook, office: str | N
     return office_id
 
 
-def ingest_workbook(project: Project, path: Path, *, office: str | None = None,
-                    year: int | None = None) -> Ingested:
+def ingest_workbook(project: Project, path: Path, *, office: str | None = None, year: int | None = None,
+                    earlier: dict[tuple[str, int], tuple[str, dict]] | None = None) -> Ingested:
     """Read a filled workbook and write its figures into `project`: the files written and the workbook as a
-    `Published` (no prose).
+    `Published` (no prose). `earlier`: the forms ingested before in the same run, (office, year) → (file
+    name, values), filled in here: a second form of one office-year with other figures (a corrected copy
+    `…(1).xlsx` beside the first) is refused, since which one is meant is a guess.
     Raises `InputError` (and writes nothing) when any cell does not read or the workbook is another
     office's or year's."""
     wb = read_workbook(path, office=office, year=year)
     office_id = _office_of(project, path, wb, office)
+    if earlier is not None:
+        first = earlier.setdefault((office_id, wb.year), (str(path), wb.values))
+        if first[0] != str(path) and first[1] != wb.values:
+            changed = [wb.cells.get(ref, ref) for ref, v in wb.values.items() if first[1].get(ref) != v]
+            name = Path(first[0]).name
+            raise InputError(f"与同一次导入的“{name}”是同一机关、同一年度的报表，但有{len(changed)}个单元格的"
+                             f"数字不同（如 {'、'.join(changed[:3])}）：已按“{name}”写入，本文件未写入；"
+                             "请只保留正确的一份，再单独导入它", file=path, office=office_id, year=wb.year)
     offices = read_offices(project)
     report = Published(str(path), wb.office_name or offices[office_id].name, wb.year, wb.format, wb.values,
                        originals=wb.originals, headings=list(wb.format.headings))
