@@ -81,3 +81,35 @@ def test_a_placeholder_of_a_blank_cell_says_the_cell_is_blank(project) -> None:
     with_line(project, "自然人申请{{ t3.new.natural }}件。")
     code, out = check(project)
     assert code == 2 and "占位符 {{ t3.new.natural }} 引用的单元格未填报（空白）" in out, out
+
+
+@pytest.mark.parametrize(("heading", "why"), [
+    ("## 一、总体情况", "以“##”开头"), ("＃ 一、总体情况", "以“＃”开头"), ("#一、总体情况", "“#”后缺少空格"),
+    ("###二、主动公开政府信息情况", "以“###”开头")])
+def test_a_part_heading_written_without_its_marker_names_the_line(project, heading: str, why: str) -> None:
+    path = project.narrative_file(OFFICE, YEAR)
+    lines = path.read_text(encoding="utf-8").split("\n")
+    number = heading.lstrip("#＃ ")[0]
+    at = next(i for i, x in enumerate(lines) if x.startswith(f"# {number}、"))
+    lines[at] = heading
+    path.write_text("\n".join(lines), encoding="utf-8")
+    code, out = check(project)
+    assert code == 2, out
+    where = f"data/narrative/{OFFICE}/{YEAR}.md:{at + 1}，机关 {OFFICE}，年度 {YEAR}"
+    assert f"{where}：“{heading}”像是部分标题，但{why}" in out, out
+    assert "标题应写作“# " in out
+
+
+def test_headings_without_any_marker_are_named(project) -> None:
+    path = project.narrative_file(OFFICE, YEAR)
+    text = path.read_text(encoding="utf-8")
+    path.write_text("\n".join(x[2:] if x.startswith("# ") else x for x in text.split("\n")), encoding="utf-8")
+    code, out = check(project)
+    assert code == 2 and "像是部分标题，但没有“# ”" in out, out
+
+
+@pytest.mark.parametrize("line", ["## 一、加强组织领导", "一、加强组织领导，压实工作责任。", "### 三、下一步工作计划"])
+def test_numbered_sub_headings_and_items_inside_a_part_are_prose(project, line: str) -> None:
+    with_line(project, line)
+    code, out = check(project)
+    assert code in (0, 1) and "像是部分标题" not in out, out

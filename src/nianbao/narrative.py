@@ -51,19 +51,56 @@ class Narrative:
         return ""
 
 
-def parse(text: str, file: str) -> Narrative:
+# A part's heading written some other way than `# 一、总体情况`: `## 一、…`, full-width `＃ 一、…`, `#一、…`
+# (no space), or no `#` at all. Markdown reads none of them as the part's heading.
+_HEADING_LIKE = re.compile(r"^\s*(#{2,}\s*|＃+\s*|#(?=[^\s#])|)([一二三四五六])、(\S.{0,40})$")
+
+
+def _part_heading(line: str) -> tuple[str, str] | None:
+    """(marker, heading) when `line` is one of the six parts' headings (by its number and, loosely, its words,
+    as in any format version) written without `# `; None otherwise (`## 一、加强组织领导` is a sub-heading)."""
+    from .formats import FORMATS
+
+    m = _HEADING_LIKE.match(line)
+    if not m:
+        return None
+    index = "一二三四五六".index(m.group(2))
+    words = re.sub(r"\s+", "", m.group(3))
+    if max(difflib.SequenceMatcher(None, words, f.headings[index][2:]).ratio() for f in FORMATS) < 0.6:
+        return None
+    return m.group(1).strip(), f"{m.group(2)}、{m.group(3).strip()}"
+
+
+def parse(text: str, file: str, *, office: str | None = None, year: int | None = None) -> Narrative:
+    """The preamble and the six parts of a prose file (`# ` opens a part). Raises `InputError` naming the line
+    when a part's heading is written another way (`## 一、总体情况`, `＃ 一、…`, `#一、…`; a bare `一、总体情况`
+    line when the file has no `# ` heading at all): the part would be read as empty."""
     preamble: list[str] = []
     sections: list[tuple[str, int, list[str]]] = []
     in_fence = False
+    marked: tuple[int, str, str, str] | None = None  # the first heading written with another marker
+    bare: tuple[int, str, str, str] | None = None  # the first one written with none
     for number, line in enumerate(text.splitlines(), start=1):
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
         if not in_fence and re.match(r"# \S", line):
             sections.append((line[2:].strip(), number, []))
-        elif sections:
+            continue
+        found = None if in_fence else _part_heading(line)
+        if found and found[0] and marked is None:
+            marked = (number, line.strip(), *found)
+        elif found and not found[0] and bare is None:
+            bare = (number, line.strip(), *found)
+        if sections:
             sections[-1][2].append(line)
         else:
             preamble.append(line)
+    wrong = marked or (bare if not sections else None)
+    if wrong:
+        number, line, marker, heading = wrong
+        why = "“#”后缺少空格" if marker == "#" else f"以“{marker}”开头" if marker else "没有“# ”"
+        raise InputError(f"“{line}”像是部分标题，但{why}：标题应写作“# {heading}”（行首一个半角井号，再加一个空格），"
+                         "否则这一部分读作空白", file=file, line=number, office=office, year=year)
     return Narrative(
         file=file,
         preamble="\n".join(preamble).strip(),

@@ -70,7 +70,7 @@ def read_narrative(project: Project, office: Office, year: int, values: dict[str
     except FileNotFoundError:
         raise InputError("正文文件不存在（nianbao new 可写出含六个标题的骨架）", file=rel, office=office.id,
                          year=year) from None
-    narrative = parse(text, rel)
+    narrative = parse(text, rel, office=office.id, year=year)
     check_no_html(narrative, office.id, year)
     names = {"year", *(f"office.{a}" for a in OFFICE_PLACEHOLDERS), *values}
     return fill(narrative, _resolver(office, year, values), office.id, year, names)
