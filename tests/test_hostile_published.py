@@ -101,3 +101,22 @@ def test_headings_numbered_in_parentheses_are_read_and_reported(tmp_path, report
     code, out = cli("audit", CONTROL, "--json")
     (control,) = json.loads(out)
     assert code == 0 and audited["not_reported"] == control["not_reported"], audited  # every table read
+
+
+def test_a_word_file_with_a_password_says_so(tmp_path) -> None:
+    import io
+
+    import docx
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = tmp_path / "plain.docx"
+    document = docx.Document()
+    document.add_paragraph("青岚县示例档案局2023年政府信息公开工作年度报告")
+    document.save(plain)
+    out = io.BytesIO()
+    with plain.open("rb") as f:
+        OOXMLFile(f).encrypt("密码", out)
+    locked = tmp_path / "报告.docx"
+    locked.write_bytes(out.getvalue())
+    code, text = cli("audit", locked)
+    assert code == 2 and "报告.docx：文件设有打开密码（已加密）" in text and "工作表保护" not in text, text

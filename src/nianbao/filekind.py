@@ -97,7 +97,7 @@ _PROBLEMS = {
            "“Excel 2007-365（.xlsx）”后再导入",
     "odt": "这是 OpenDocument 文本（.odt），nianbao 只读取 .docx；请“另存为” Word 文档（.docx）后再导入",
     "encrypted": "文件设有打开密码（已加密），无法读取；请在 Excel、Word 或 WPS 中打开，取消“用密码进行加密”后"
-                 "保存，再导入（报表的工作表保护不设密码，无需加密）",
+                 "保存，再导入",
     "ole": "这是旧版 Office 格式（97-2003）的文件，无法读取；请另存为 .xlsx（表格）或 .docx（文档）后再导入",
     "lock": "这是 Excel、Word 或 WPS 打开文件时留下的临时锁定文件（~$ 开头），不是报表；请导入不带 ~$ 的原文件"
             "（如它仍在编辑中，请先保存并关闭）",
@@ -112,6 +112,8 @@ def problem(path: Path, expected: str) -> str | None:
     found = kind(path)
     if found is None or found == expected:
         return None
+    if found == "encrypted" and expected == "xlsx":
+        return _PROBLEMS[found] + "（报表的工作表保护不设密码，报送时无需加密）"
     if found in _PROBLEMS:
         return _PROBLEMS[found]
     if found == "xlsx":
