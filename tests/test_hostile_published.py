@@ -120,3 +120,22 @@ def test_a_word_file_with_a_password_says_so(tmp_path) -> None:
     locked.write_bytes(out.getvalue())
     code, text = cli("audit", locked)
     assert code == 2 and "报告.docx：文件设有打开密码（已加密）" in text and "工作表保护" not in text, text
+
+
+def test_parts_printed_out_of_order_are_read_by_their_headings(tmp_path, report: str) -> None:
+    """Part 四 with its table printed before part 三: each table is read under its own heading (it was read as
+    table 四's rows, table 三 left blank), SEC-HEADINGS reports the order, ingest says so and reads every cell."""
+    lines = report.split("\n")
+    i3 = next(i for i, x in enumerate(lines) if x.startswith("三、收到"))
+    i4 = next(i for i, x in enumerate(lines) if x.startswith("四、政府"))
+    i5 = next(i for i, x in enumerate(lines) if x.startswith("五、"))
+    path = tmp_path / "swapped.txt"
+    path.write_text("\n".join(lines[:i3] + lines[i4:i5] + lines[i3:i4] + lines[i5:]), encoding="utf-8")
+    code, out = cli("audit", path, "--json")
+    (audited,) = json.loads(out)
+    assert code == 1 and {f["rule"] for f in audited["findings"] if f["severity"] == "critical"} == {"SEC-HEADINGS"}
+    code, out = cli("audit", CONTROL, "--json")
+    assert audited["not_reported"] == json.loads(out)[0]["not_reported"]
+    code, out = cli("ingest", "--project", tmp_path / "p", path)
+    assert code == 0 and "读到200/200个单元格" in out, out
+    assert "各部分的顺序与规定不同（印为一、二、四、三、五、六）" in out, out

@@ -65,8 +65,9 @@ class PublishedNarrative(Narrative):
 
 def as_report(pub: Published, previous: Published | None = None) -> Report:
     """A published report as the validator sees reports: headings as published, values as read."""
-    found = [(h, official, paragraphs) for h, official, paragraphs
-             in zip(pub.headings, pub.format.headings, pub.sections, strict=True) if h is not None]
+    # In the order printed (a part out of order is SEC-HEADINGS' finding), each found once.
+    order = [i for i in dict.fromkeys([*pub.order, *range(6)]) if pub.headings[i] is not None]
+    found = [(pub.headings[i], pub.format.headings[i], pub.sections[i]) for i in order]
     sections = tuple(Section(h, "\n\n".join(paragraphs), 0, 0) for h, _, paragraphs in found)
     return Report(
         office=Office(_office_id(pub.office), pub.office, labels=dict(pub.labels)),

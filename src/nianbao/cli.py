@@ -303,7 +303,9 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
             shown = " ".join(text.split()) if "\n" in text or "\r" in text else text  # one line a cell
             click.echo(f"  {cell_location(pub.year, *ref.split('.'))}（{ref}）：“{shown}”读作 {pub.values[ref]}")
         for i, (found, official) in enumerate(zip(pub.headings, pub.format.headings, strict=True)):
-            if found != official:
+            if found is None:
+                click.echo(f"  第{i + 1}部分标题：原文中没有找到，按规定应为“{official}”")
+            elif found != official:
                 click.echo(f"  第{i + 1}部分标题：原文为“{found}”，按规定写作“{official}”")
         for problem in pub.problems:
             click.echo(f"  {problem}")

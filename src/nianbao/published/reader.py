@@ -39,6 +39,7 @@ class Published:
     preamble: list[str] = field(default_factory=list)
     sections: list[list[str]] = field(default_factory=lambda: [[] for _ in range(6)])
     headings: list[str | None] = field(default_factory=lambda: [None] * 6)  # as published
+    order: list[int] = field(default_factory=list)  # the parts found, in the order printed (headings' indices)
     labels: dict[str, str] = field(default_factory=dict)  # configurable labels as printed
     printed: dict[str, str] = field(default_factory=dict)  # every label read, by position ("t3/r5c2")
     problems: list[str] = field(default_factory=list)  # what could not be read, in English for the analyst
@@ -103,6 +104,9 @@ def read(doc: Document, *, year: int | None = None, office: str | None = None) -
     pub = Published(doc.file, office, year, fmt, {ref: None for ref in fmt.cell_kinds()},
                     traditional=doc.traditional)
     _contents(doc, pub, start, end, title_lines)
+    if pub.order != sorted(pub.order):
+        printed = "、".join("一二三四五六"[i] for i in pub.order)
+        pub.problems.append(f"各部分的顺序与规定不同（印为{printed}），每部分及其表格按标题读取")
     missing = [i for i, h in enumerate(pub.headings) if h is None]
     if len(missing) > 3:
         raise InputError(f"报告不完整或不是年度报告：六个部分的标题只找到{6 - len(missing)}个",
@@ -224,6 +228,18 @@ def _second_report(doc: Document, first_heading: int, end: int) -> str | None:
     return None
 
 
+def _earlier_heading(line: str, pub: Published, section: int) -> int | None:
+    """The part `line` heads when it is one printed out of order (`三、收到和处理…` after 四), not yet seen,
+    before part `section`: by its number and words both, strictly; None otherwise. Its table is then read as
+    its own, and `Published.order` keeps the order printed, for SEC-HEADINGS."""
+    number = heading_number(line, pub.format, -1)
+    if number is None or number >= section or pub.headings[number] is not None:
+        return None
+    words = key(re.sub(r"^\W*[一二三四五六七八九十\d]+[、.．，,：:\s)）]*", "", line))
+    official = key(pub.format.headings[number][2:])
+    return number if difflib.SequenceMatcher(None, words, official).ratio() >= 0.85 else None
+
+
 def _office(title: re.Match[str]) -> str:
     return (title.group("before") + title.group("after")).strip(" ：:")
 
@@ -249,11 +265,14 @@ def _contents(doc: Document, pub: Published, start: int, end: int, title_lines: 
                 _read_row(block, tables[section], pub, state)
             continue
         number = heading_number(block, pub.format, section)
-        if number is not None:
+        if number is None and section > 0:
+            number = _earlier_heading(block, pub, section)
+        if number is not None and pub.headings[number] is None:
             flush()
             _settle(tables.get(section), pub, state)
             section = number
             pub.headings[number] = block
+            pub.order.append(number)
             continue
         if section == -1:
             k = key(block)  # a piece of the title is not preamble; a word or a comma it holds may be
