@@ -380,3 +380,12 @@ def test_two_different_forms_of_one_office_year_in_one_run_take_the_first_only(f
     assert f"与同一次导入的“{path.name}”是同一机关、同一年度的报表" in out and f"{sheet}!{cell}" in out, out
     figures = project.figures_file(next(iter(read_offices(project)))).read_text(encoding="utf-8")
     assert f"{YEAR},t3,new,natural,77" not in figures
+
+
+@pytest.mark.parametrize(("typed", "read"), [("1\u200b2", "12"), ("\ufeff12", "12"), ("12\u00ad", "12"),
+                                             ("12\xa0", "12"), ("１２\u3000", "12")])
+def test_invisible_and_wide_spaces_pasted_into_a_cell_are_read_as_shown(form, typed: str, read: str) -> None:
+    project, path = form
+    _set(path, "t3.new.natural", typed)
+    got = read_workbook(path, year=YEAR)
+    assert got.values["t3.new.natural"] == read and got.originals["t3.new.natural"] == typed

@@ -170,7 +170,7 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
         raw = str(value)
         if raw.strip() in _ERRORS:
             raise ValueError(f"公式出错（{raw.strip()}）")
-        cell = read_cell(raw.strip().removeprefix("'"), kind)
+        cell = read_cell(_INVISIBLE.sub("", raw).strip().removeprefix("'"), kind)
         if cell.value is None:
             return None, None
         text, original = cell.value, raw
@@ -180,6 +180,9 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
     return text, original if original != text else None
 
 
+# Characters a copy from a web page or a chat leaves in a cell, invisible there: zero-width space and joiners,
+# word joiner, soft hyphen, a BOM. `1\u200b2` shows as 12 and is read so (listed, as text numbers are).
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\u00ad\ufeff]")
 MAX_EXACT = 10**15  # a spreadsheet keeps 15 significant digits: from 10¹⁵ on, more digits than that were lost
 
 
