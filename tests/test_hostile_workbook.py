@@ -385,7 +385,22 @@ def test_two_different_forms_of_one_office_year_in_one_run_take_the_first_only(f
 @pytest.mark.parametrize(("typed", "read"), [("1\u200b2", "12"), ("\ufeff12", "12"), ("12\u00ad", "12"),
                                              ("12\xa0", "12"), ("１２\u3000", "12")])
 def test_invisible_and_wide_spaces_pasted_into_a_cell_are_read_as_shown(form, typed: str, read: str) -> None:
-    project, path = form
+    _, path = form
     _set(path, "t3.new.natural", typed)
     got = read_workbook(path, year=YEAR)
     assert got.values["t3.new.natural"] == read and got.originals["t3.new.natural"] == typed
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed")
+@pytest.mark.parametrize(("formula", "error"), [("=1/0", "#DIV/0!"), ('=SUM("x")+"y"', "#VALUE!")])
+def test_a_formula_error_cached_by_a_spreadsheet_names_the_cell_and_the_formula(form, tmp_path, formula: str,
+                                                                                 error: str) -> None:
+    import subprocess
+
+    project, path = form
+    sheet, cell = _set(path, "t3.new.natural", formula)
+    out_dir = tmp_path / "saved"
+    subprocess.run([SOFFICE, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "xlsx",
+                    "--outdir", out_dir, path], check=True, capture_output=True, timeout=180)
+    saved = out_dir / path.name
+    refused(project, saved, f"{sheet}!{cell}：公式出错（{error}），请改正公式或直接填写数字（公式 ")

@@ -169,7 +169,7 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
     else:
         raw = str(value)
         if raw.strip() in _ERRORS:
-            raise ValueError(f"公式出错（{raw.strip()}）")
+            raise ValueError(f"公式出错（{raw.strip()}），请改正公式或直接填写数字")
         cell = read_cell(_INVISIBLE.sub("", raw).strip().removeprefix("'"), kind)
         if cell.value is None:
             return None, None
@@ -370,7 +370,10 @@ def _tables(formulas: Sheets, cached: Sheets, facts: dict[str, SheetFacts], fmt:
                                     "打开并保存后再导入")
                     continue
                 except ValueError as exc:
-                    problems.append(f"{name} {best}!{coord}：{exc}")
+                    formula = formulas[best].get((row, col), (None, ""))[0]
+                    formula = formula.text if isinstance(formula, ArrayFormula) else formula
+                    shown = f"（公式 {formula}）" if isinstance(formula, str) and formula.startswith("=") else ""
+                    problems.append(f"{name} {best}!{coord}：{exc}{shown}")
                     continue
                 result.values[ref] = text
                 if original is not None:
