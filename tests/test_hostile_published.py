@@ -139,3 +139,12 @@ def test_parts_printed_out_of_order_are_read_by_their_headings(tmp_path, report:
     code, out = cli("ingest", "--project", tmp_path / "p", path)
     assert code == 0 and "读到200/200个单元格" in out, out
     assert "各部分的顺序与规定不同（印为一、二、四、三、五、六）" in out, out
+
+
+def test_an_office_id_made_from_a_file_name_without_letters_is_pointed_out(tmp_path, report: str) -> None:
+    path = tmp_path / "2023.txt"
+    path.write_text(report, encoding="utf-8")
+    code, out = cli("ingest", "--project", tmp_path / "p", path)
+    assert code == 0 and "是由文件名生成的" in out and "--office" in out, out
+    code, out = cli("ingest", "--project", tmp_path / "q", path, "--office", "qinglan-dag")
+    assert code == 0 and "是由文件名生成的" not in out, out

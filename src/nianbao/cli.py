@@ -274,7 +274,7 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
     are listed. With --project DIR naming a folder that holds no project yet, one is started there. Exits 2
     when a file could not be ingested.
     """
-    from .ingest import SUFFIXES, WORKBOOKS, ingest_file
+    from .ingest import SUFFIXES, WORKBOOKS, ingest_file, office_id_from
     from .render.html import cell_location
     from .scaffold import init_project
 
@@ -294,6 +294,9 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
         total = len(pub.values)
         click.echo(f"{path}：{pub.office} {pub.year}年（{pub.format.id}）→ {done.office}"
                    f"{'（新登记机关）' if done.new_office else ''}：读到{pub.reported}/{total}个单元格")
+        if done.new_office and not office and done.office == office_id_from(path) and done.office.startswith("office-"):
+            click.echo(f"  机关代码 {done.office} 是由文件名生成的（文件名中没有英文字母）：如需其他代码，"
+                       "请删去本次写入的文件后用 --office 重新导入")
         blanks = pub.not_reported
         if blanks:
             shown = "；".join(cell_location(pub.year, *ref.split(".")) for ref in blanks[:8])
