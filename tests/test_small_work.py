@@ -58,6 +58,37 @@ def test_one_changed_figure_starts_one_worker_for_its_reports_and_overviews(buil
     assert [(p.started, p.size, p.most) for p in pools.made] == [(1, 1, 2)]
 
 
+def test_the_worker_starts_at_the_first_changed_input_and_not_for_a_file_that_digests_the_same(
+        built: Project, monkeypatch) -> None:
+    """A worker starts its kernel as soon as an input digests to something new, while the others are digested; a
+    file saved again unchanged (a new mtime, the same bytes) starts none."""
+    from nianbao import batch
+
+    pools = Pools(monkeypatch)
+    during: list[int] = []  # pools made by the time the digests were known
+    original = batch.input_digests
+
+    def digests(*args, **kwargs):
+        found = original(*args, **kwargs)
+        during.append(len(pools.made))
+        return found
+
+    monkeypatch.setattr(batch, "input_digests", digests)
+    run_batch(built, jobs=2)  # whatever the tests before left to do
+    age_inputs(built)
+    run_batch(built, jobs=2)
+    pools.made.clear()
+    during.clear()
+    path = built.figures_file("shili-0003")
+    path.write_bytes(path.read_bytes())  # saved again, unchanged
+    assert run_batch(built, jobs=2).built == 0
+    assert during == [0] and pools.made == []
+    set_figure(built, "shili-0003", 2022, "t2.license.decisions", "77")
+    result = run_batch(built, jobs=2)
+    assert result.built == 1 and result.exit_code == 0
+    assert during == [0, 1] and [(p.started, p.size) for p in pools.made] == [(1, 1)]
+
+
 def test_the_pool_grows_when_the_waiting_work_outlasts_a_workers_start(built: Project, monkeypatch) -> None:
     pools = Pools(monkeypatch)
     monkeypatch.setattr(pool, "WORKER_START", 0.0)  # any waiting work outlasts it
