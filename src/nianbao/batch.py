@@ -316,13 +316,15 @@ def _build(project: Project, pool: WorkerPool, source: Iterator[Task | Entry], r
             reports -= 1
             for deps in waiting.values():
                 deps.discard((outcome.office, outcome.year))
+            # The overviews that waited for this report start first (the manifest saved for them to read): the
+            # digests of the overviews to make, once the last report is in, are worked out while they run.
+            start_ready()
             if reports == 0:
                 manifest.save()
                 final = {task.key: task for task in overviews()}
                 for done in held.values():
                     publish(done)
                 held.clear()
-            start_ready()
             if reports == 0 and final:
                 for key in [k for k in final if k not in running]:
                     pool.add(final.pop(key))  # not planned (a failed overview, a changed notebook...)

@@ -295,6 +295,7 @@ class WorkerPool:
         self.started = len(self._workers)  # worker processes started, replacements included
         self._graceful = False
         self._added: deque[Any] = deque()  # tasks given by `add` while `run` runs: after the source's
+        self._pending: deque[Any] = deque()  # tasks of `run`'s source not yet sent
 
     @property
     def size(self) -> int:
@@ -317,8 +318,23 @@ class WorkerPool:
 
     def add(self, task: Any) -> None:
         """One more task for the `run` under way (called between the outcomes it yields): it goes to a worker when
-        no task of `run`'s source waits, and its outcome comes out of `run` as theirs do."""
+        no task of `run`'s source waits (to an idle one at once, not when `run` resumes), and its outcome comes out
+        of `run` as theirs do."""
         self._added.append(task)
+        if not self._pending:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Send each idle worker a task: the source's first, then those given by `add`."""
+        pending, added = self._pending, self._added
+        for w in self._workers:
+            if w.task is None and not w.stopping and (pending or added):
+                w.task = pending.popleft() if pending else added.popleft()
+                w.sent = time.monotonic() if w.warm else None
+                try:
+                    w.conn.send(w.task)
+                except OSError:
+                    pass  # the worker is dead: its sentinel says so, and the task fails
 
     def run(self, source: Iterable[Task | Entry]) -> Iterator[Entry]:
         """Run the tasks of `source` and yield each outcome as it arrives; an `Entry` in `source` is an outcome
@@ -336,7 +352,8 @@ class WorkerPool:
             feed.close()
 
     def _run(self, feed: _Feed) -> Iterator[Entry]:
-        pending: deque[Task] = deque()
+        pending = self._pending
+        pending.clear()  # what an interrupted run left
         workers = self._workers
         took: list[float] = []  # seconds each task of this run took on a warm worker, from sending to its outcome
         added = self._added
@@ -346,14 +363,7 @@ class WorkerPool:
                     yield item
                 else:
                     pending.append(item)
-            for w in workers:
-                if w.task is None and (pending or added):
-                    w.task = pending.popleft() if pending else added.popleft()
-                    w.sent = time.monotonic() if w.warm else None
-                    try:
-                        w.conn.send(w.task)
-                    except OSError:
-                        pass  # the worker is dead: its sentinel says so below, and the task fails
+            self._dispatch()
             busy = [w for w in workers if w.task is not None]
             if not busy and not pending and not added and feed.done:
                 break
