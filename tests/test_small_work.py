@@ -4,8 +4,10 @@ worker's start), no great-expectations import when nothing is stale."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -175,3 +177,32 @@ def test_a_manifest_save_keeps_the_lines_it_read_and_encodes_only_what_changed(b
     older.changed = True
     older.save()
     assert f'"{key}": {{"error": null, ' in path.read_text(encoding="utf-8")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def test_a_worker_told_to_stop_shuts_its_kernel_down_and_exits_cleanly(built: Project) -> None:
+    """A worker ends without Python's teardown (the batch waits for it): its kernel is shut down first, and it
+    exits 0."""
+    workers = pool.WorkerPool(built, 1)
+    process = workers._workers[0].process
+    deadline = time.monotonic() + 120
+    while not (kernels := _children(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the worker starts its kernel as it warms up
+    assert kernels, "the worker started no kernel"
+    workers.release()
+    workers.close()
+    assert process.exitcode == 0
+    time.sleep(0.5)
+    assert [pid for pid in kernels if Path(f"/proc/{pid}").exists()] == []
