@@ -91,6 +91,35 @@ def test_an_overview_runs_once_the_reports_its_page_shows_are_recorded_not_after
         == recorded[f"{pages[2024].parent.name}/2024"]["inputs"]
 
 
+def test_the_overview_that_waited_for_the_last_report_runs_while_the_overviews_digests_are_worked_out(
+        tmp_path, monkeypatch) -> None:
+    """Once the last report is recorded, the overview that waited for it goes to the idle worker at once: the
+    digests of the overviews to publish (`overview_tasks`) are worked out while it runs, not before."""
+    synth(tmp_path / "p", 2, YEARS, 7)
+    project = Project(tmp_path / "p")
+    log = tmp_path / "overviews.log"
+    logging_overviews(project, log)
+    assert run_batch(project, jobs=1).exit_code == 0
+    log.unlink()
+    set_figure(project, "shili-0002", 2025, "t2.license.decisions", "41")
+    time.sleep(2.1)
+    real, seen = batch.overview_tasks, {}
+
+    def waiting(*args, **kwargs):  # called once the last report (2025's) is in
+        seen["2025 ran first"] = wait_for(log, {2025}, seconds=60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "overview_tasks", waiting)
+    result = run_batch(project, jobs=1)
+    assert result.exit_code == 0 and result.built == 1
+    assert seen == {"2025 ran first": True} and logged(log) == [2025]
+    assert [o["status"] for o in result.overviews] == ["published"] * 4
+    entry = json.loads((project.outputs / "manifest.json").read_text(encoding="utf-8"))["overviews"]
+    page = overview_page(project, 2025, REGION)
+    assert json.loads(page.with_suffix(".ipynb").read_text(encoding="utf-8"))["metadata"]["nianbao"]["inputs"] \
+        == entry[f"{page.parent.name}/2025"]["inputs"]
+
+
 def test_a_change_that_leaves_an_overview_as_it_was_drops_what_ran_ahead(tmp_path) -> None:
     """A report rebuilt because its page was deleted: same digest, same entry, so no overview changes; those
     run ahead are not published (the pages keep their files)."""

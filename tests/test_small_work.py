@@ -4,8 +4,10 @@ worker's start), no great-expectations import when nothing is stale."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,37 @@ def test_one_changed_figure_starts_one_worker_for_its_reports_and_overviews(buil
     assert sorted(done) == [("shili-0002", 2020), ("shili-0002", 2021)]
     assert result.exit_code == 0 and result.overviews  # the overviews of 2020 on were rebuilt, on that worker
     assert [(p.started, p.size, p.most) for p in pools.made] == [(1, 1, 2)]
+
+
+def test_the_worker_starts_at_the_first_changed_input_and_not_for_a_file_that_digests_the_same(
+        built: Project, monkeypatch) -> None:
+    """A worker starts its kernel as soon as an input digests to something new, while the others are digested; a
+    file saved again unchanged (a new mtime, the same bytes) starts none."""
+    from nianbao import batch
+
+    pools = Pools(monkeypatch)
+    during: list[int] = []  # pools made by the time the digests were known
+    original = batch.input_digests
+
+    def digests(*args, **kwargs):
+        found = original(*args, **kwargs)
+        during.append(len(pools.made))
+        return found
+
+    monkeypatch.setattr(batch, "input_digests", digests)
+    run_batch(built, jobs=2)  # whatever the tests before left to do
+    age_inputs(built)
+    run_batch(built, jobs=2)
+    pools.made.clear()
+    during.clear()
+    path = built.figures_file("shili-0003")
+    path.write_bytes(path.read_bytes())  # saved again, unchanged
+    assert run_batch(built, jobs=2).built == 0
+    assert during == [0] and pools.made == []
+    set_figure(built, "shili-0003", 2022, "t2.license.decisions", "77")
+    result = run_batch(built, jobs=2)
+    assert result.built == 1 and result.exit_code == 0
+    assert during == [0, 1] and [(p.started, p.size) for p in pools.made] == [(1, 1)]
 
 
 def test_the_pool_grows_when_the_waiting_work_outlasts_a_workers_start(built: Project, monkeypatch) -> None:
@@ -144,3 +177,32 @@ def test_a_manifest_save_keeps_the_lines_it_read_and_encodes_only_what_changed(b
     older.changed = True
     older.save()
     assert f'"{key}": {{"error": null, ' in path.read_text(encoding="utf-8")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def test_a_worker_told_to_stop_shuts_its_kernel_down_and_exits_cleanly(built: Project) -> None:
+    """A worker ends without Python's teardown (the batch waits for it): its kernel is shut down first, and it
+    exits 0."""
+    workers = pool.WorkerPool(built, 1)
+    process = workers._workers[0].process
+    deadline = time.monotonic() + 120
+    while not (kernels := _children(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the worker starts its kernel as it warms up
+    assert kernels, "the worker started no kernel"
+    workers.release()
+    workers.close()
+    assert process.exitcode == 0
+    time.sleep(0.5)
+    assert [pid for pid in kernels if Path(f"/proc/{pid}").exists()] == []

@@ -191,9 +191,14 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         return WorkerPool(project, workers_for(n, jobs), most=jobs, **options)
 
     pool = start(len(pairs)) if eager else None
+
+    def changed() -> None:  # the first input that digests to something new: a worker starts its kernel now
+        nonlocal pool
+        pool = pool or start(1)
+
     try:
         # Digests from the files' recorded digests: only files whose size or mtime changed are read.
-        state = DigestState(project.root, project.outputs)
+        state = DigestState(project.root, project.outputs, on_change=None if scheduler else changed)
         digests = input_digests(project, pairs, registry=registry, state=state)
         if not offices and not years:  # every input was looked at: forget the files deleted since
             state.forget_untouched(("data" + os.sep, "params" + os.sep))
@@ -208,6 +213,8 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         stale = [pair for pair in stale if pair not in done]
         if on_start:
             on_start(len(stale), len(pairs) - len(stale))
+        if stale and isinstance(pool, WorkerPool):
+            pool.grow(workers_for(len(stale), jobs))  # started for the first change found: as many as the work needs
         if stale and not isinstance(pool := pool or start(len(stale)), WorkerPool):
             # On a cluster, the workers load and validate too: the client only hashes, ships and writes.
             for entry in pool.reports(stale, digests):
@@ -309,13 +316,15 @@ def _build(project: Project, pool: WorkerPool, source: Iterator[Task | Entry], r
             reports -= 1
             for deps in waiting.values():
                 deps.discard((outcome.office, outcome.year))
+            # The overviews that waited for this report start first (the manifest saved for them to read): the
+            # digests of the overviews to make, once the last report is in, are worked out while they run.
+            start_ready()
             if reports == 0:
                 manifest.save()
                 final = {task.key: task for task in overviews()}
                 for done in held.values():
                     publish(done)
                 held.clear()
-            start_ready()
             if reports == 0 and final:
                 for key in [k for k in final if k not in running]:
                     pool.add(final.pop(key))  # not planned (a failed overview, a changed notebook...)

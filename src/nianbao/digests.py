@@ -60,11 +60,16 @@ class DigestState:
 
     `value(path, kind, compute)` returns the recorded value when the file's stat is the recorded one and the
     record is settled, else `compute(path)` (recorded); a missing file is `MISSING`. Paths are recorded
-    relative to `root`. `save()` writes the file only when something was recorded.
+    relative to `root`. `save()` writes the file only when something was recorded. `on_change()` is called
+    the first time a file's value is not the recorded one.
     """
 
-    def __init__(self, root: Path, outputs: Path, *, load: bool = True) -> None:
+    def __init__(self, root: Path, outputs: Path, *, load: bool = True,
+                 on_change: Callable[[], None] | None = None) -> None:
         self.root = root
+        # Called once, the first time a file digests to other than its record says (or has none): a batch starts
+        # its workers then, while it digests the rest.
+        self.on_change = on_change
         self.path = outputs / STATE
         self._prefix = str(root) + os.sep
         self.started_ns = time.time_ns()
@@ -106,6 +111,9 @@ class DigestState:
             self.records.pop(rel, None)
             return MISSING
         self.computed += 1
+        if self.on_change is not None and (record is None or record[4] != value):
+            on_change, self.on_change = self.on_change, None
+            on_change()
         settled = st.st_mtime_ns + SETTLE_NS < self.started_ns
         new = [kind, st.st_size, st.st_mtime_ns, settled, value, st.st_ctime_ns]
         if new != record:

@@ -12,12 +12,14 @@ import json
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation, localcontext
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from .deferred import defer
 from .exceptions import NianbaoError
 from .expectations import SUITES, build_suites, label_cell, load_suites
 from .findings import Cell, Finding, mark_suspects
@@ -195,9 +197,21 @@ def labels_frame(reports: Sequence[Report], offices_file: str = "data/offices.cs
 
 # -- great-expectations -------------------------------------------------------------------------------
 
+# What great-expectations imports for expectations the suites do not use (`nianbao.deferred`).
+DEFERRED = ("scipy.stats", "altair")
+
+
+def import_gx() -> None:
+    """Import great-expectations, without what `DEFERRED` names until something uses it."""
+    if "great_expectations" not in sys.modules:
+        defer(*DEFERRED)
+    import great_expectations  # noqa: F401
+
+
 @cache
 def _context() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import_gx()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
