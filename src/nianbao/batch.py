@@ -74,6 +74,7 @@ class BatchResult:
     # id): reported, and the batch exits 2, but every report it does not belong to is built.
     problems: list[InputError] = field(default_factory=list)
     overviews: list[dict] = field(default_factory=list)  # the overviews of the selected years, as recorded
+    damaged: list[str] = field(default_factory=list)  # outputs rebuilt because they were changed or deleted
 
     def with_status(self, *statuses: str) -> list[Entry]:
         return [e for e in self.entries if e.status in statuses]
@@ -198,10 +199,10 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         if not offices and not years:  # every input was looked at: forget the files deleted since
             state.forget_untouched(("data" + os.sep, "params" + os.sep))
         state.save()
-        stale = [(o, y) for o, y in pairs
-                 if force or not (e := manifest.get(o, y)) or not e.is_fresh(digests[(o, y)], project.outputs)]
-        # Outputs that a killed batch finished but did not record are not built again.
-        recovered = [e for o, y in stale if not force and (e := recover(project, o, y, digests[(o, y)]))]
+        stale = [(o, y) for o, y in pairs if force or not manifest.fresh(o, y, digests[(o, y)])]
+        # Outputs that a killed batch finished but did not record are not built again (damaged ones are).
+        recovered = [e for o, y in stale if not force and (o, y) not in manifest.damaged
+                     and (e := recover(project, o, y, digests[(o, y)]))]
         for entry in recovered:
             manifest.put(entry)
         done = {(e.office, e.year) for e in recovered}
@@ -243,7 +244,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
     years = {y for _, y in pairs}
     overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,
-                       problems=problems, overviews=overviews)
+                       problems=problems, overviews=overviews, damaged=sorted(manifest.damaged.values()))
 
 
 def _record(manifest: Manifest, entry: Entry, on_entry: Callable[[Entry], None] | None) -> None:

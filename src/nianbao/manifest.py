@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from .data import Registry, read_figures, read_registry
 from .digests import SETTLE_NS, DigestState
 from .exceptions import InputError
 from .project import Project
+from .written import damaged_output, outputs_record, record_well_formed
 
 if TYPE_CHECKING:
     from .run import RunResult
@@ -146,6 +147,8 @@ class Entry:
     notebook: str | None = None
     findings: list[dict] = field(default_factory=list)
     error: str | None = None  # why it failed: a message, or the notebook's traceback
+    # html's and notebook's size, mtime, ctime and digest as written (`nianbao.written`); None: not yet recorded
+    written: list | None = None
 
     @property
     def key(self) -> str:
@@ -156,11 +159,20 @@ class Entry:
         return dict(self.__dict__)
 
     def is_fresh(self, digest: str | None, outputs: Path) -> bool:
-        """True when the outputs exist and were made from exactly these inputs."""
-        if digest is None or self.status == FAILED or self.inputs != digest:
-            return False
-        return bool(self.html and self.notebook) and all(os.path.isfile(f"{outputs}/{name}")
-                                                         for name in (self.html, self.notebook))
+        """True when the outputs were made from exactly these inputs and are the files written (see
+        `nianbao.written`; an entry without that record: when they exist)."""
+        return self.stale_output(digest, outputs) is None
+
+    def stale_output(self, digest: str | None, outputs: Path) -> str | None:
+        """Why this entry's outputs must be made again: "" when its inputs changed (or it failed), else the name
+        of the output (relative to outputs/) that is missing or not the file written; None when they are fresh.
+        Outputs whose bytes are the written ones under new times (a copied project) get those times recorded."""
+        if digest is None or self.status == FAILED or self.inputs != digest or not (self.html and self.notebook):
+            return ""
+        names = (self.html, self.notebook)
+        if self.written is None:  # recorded by an older version: trusted when they exist (`Manifest.fresh`)
+            return next((n for n in names if not os.path.isfile(f"{outputs}/{n}")), None)
+        return damaged_output(str(outputs), names, self.written)
 
 
 def recover(project: Project, office: str, year: int, digest: str | None) -> Entry | None:
@@ -207,6 +219,8 @@ class Manifest:
 
     def __init__(self, project: Project) -> None:
         self.path = project.outputs / MANIFEST
+        self.outputs = project.outputs
+        self.damaged: dict[tuple[str, int], str] = {}  # outputs found changed or missing (`fresh`)
         self.entries: dict[str, Entry] = {}
         # "year" or "region slug/year" → the overview's outcome (nianbao.overview.OverviewEntry)
         self.overviews: dict[str, dict] = {}
@@ -240,7 +254,28 @@ class Manifest:
     def get(self, office: str, year: int) -> Entry | None:
         return self.entries.get(f"{office}/{year}")
 
+    def fresh(self, office: str, year: int, digest: str | None) -> bool:
+        """Whether the office-year's outputs were made from `digest` and are the files written (`Entry.stale_output`).
+        An output found missing or changed is kept in `damaged` ((office, year) → its name, relative to outputs/);
+        records that take new times, or that an older version did not keep (taken now, once), are saved."""
+        entry = self.entries.get(f"{office}/{year}")
+        if entry is None:
+            return False
+        before = None if entry.written is None else [r[1:3] for r in entry.written]
+        stale = entry.stale_output(digest, self.outputs)
+        if stale:
+            self.damaged[(office, year)] = stale
+        elif stale is None and (entry.written is None or before != [r[1:3] for r in entry.written]):
+            if entry.written is None:
+                entry.written = outputs_record(str(self.outputs), (str(entry.html), str(entry.notebook)))
+            self._lines.pop(entry.key, None)
+            self.changed = True
+        return stale is None
+
     def put(self, entry: Entry) -> None:
+        """Record an office-year's outcome; its outputs, just written, are recorded as they are (`nianbao.written`)."""
+        if entry.written is None and entry.status != FAILED and entry.html and entry.notebook:
+            entry = replace(entry, written=outputs_record(str(self.outputs), (entry.html, entry.notebook)))
         if self.entries.get(entry.key) != entry:
             self.entries[entry.key] = entry
             self._lines.pop(entry.key, None)
@@ -255,6 +290,9 @@ class Manifest:
         if isinstance(outcome, Entry):
             outcome = {"year": outcome.year, "status": FAILED, "inputs": outcome.inputs, "error": outcome.error,
                        "region": outcome.office.partition(":")[2]}
+        if outcome.get("status") != FAILED and outcome.get("html") and outcome.get("notebook") \
+                and "written" not in outcome:
+            outcome = {**outcome, "written": outputs_record(str(self.outputs), (outcome["html"], outcome["notebook"]))}
         key = overview_key(outcome["year"], outcome.get("region"))
         if self.overviews.get(key) != outcome:
             self.overviews[key] = outcome
@@ -305,7 +343,7 @@ def _well_formed(entry: Entry) -> bool:
     text = (str, type(None))
     return (type(entry.office) is str and type(entry.year) is int and entry.status in STATUSES
             and type(entry.inputs) in text and type(entry.html) in text and type(entry.notebook) in text
-            and type(entry.error) in text and type(entry.findings) is list
+            and type(entry.error) in text and type(entry.findings) is list and record_well_formed(entry.written)
             and all(type(f) is dict and FINDING_KEYS <= f.keys() for f in entry.findings))
 
 

@@ -38,6 +38,7 @@ from .manifest import FAILED, MANIFEST, PUBLISHED, shared_digest
 from .params import list_reports
 from .pool import failure_reason
 from .project import RESERVED_IDS, Project
+from .written import damaged_output, outputs_record, record_well_formed
 
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html; an office id may not take this name (RESERVED_IDS)
 assert OUTPUT_DIR in RESERVED_IDS
@@ -954,10 +955,21 @@ def show_overview(overview: Overview) -> None:
         "summary": summary(overview, found)}})
 
 
-def _is_fresh(entry: Mapping | None, digest: str, outputs: Path) -> bool:
+def _is_fresh(entry: dict | None, digest: str, outputs: Path) -> bool:
+    """Whether an overview's outputs were made from `digest` and are the files written (`nianbao.written`); an
+    entry of an older version, without that record, is trusted when they exist, and gets it (in place)."""
     if not entry or entry.get("status") == FAILED or entry.get("inputs") != digest:
         return False
-    return all(name and (outputs / name).is_file() for name in (entry.get("html"), entry.get("notebook")))
+    names = (entry.get("html"), entry.get("notebook"))
+    if not all(type(name) is str for name in names):
+        return False
+    written = entry.get("written")
+    if written is None or not record_well_formed(written):
+        if not all((outputs / name).is_file() for name in names):
+            return False
+        entry["written"] = outputs_record(str(outputs), names)
+        return True
+    return damaged_output(str(outputs), names, written) is None
 
 
 def _wanted(project: Project, pairs: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None) \
