@@ -123,6 +123,18 @@ def _offices(values: tuple[str, ...]) -> list[str] | None:
     return [check_office_id(o) for o in offices] or None
 
 
+def _selection(project: Project, offices: tuple[str, ...], years: tuple[str, ...]) \
+        -> tuple[list[str] | None, list[int] | None]:
+    """--offices and --years as `batch` and `workbook` read them (None: every one). An office that has no params
+    folder is refused, naming it (a typo is not "nothing to do"); so are bad years and reversed ranges."""
+    chosen, wanted = _offices(offices), _years(years)
+    unknown = [o for o in chosen or () if not (project.root / "params" / o).is_dir()]
+    if unknown:
+        raise NianbaoError(f"no reports selected: no params folder for {', '.join(unknown)} (--offices; "
+                           "params/<office>/<year>.yaml lists the reports, see `nianbao new`)")
+    return chosen, wanted
+
+
 def _report_files(paths: tuple[Path, ...], suffixes: tuple[str, ...] | None = None) -> list[Path]:
     """The report files of `paths` (files, folders), each once; a folder holding none is an error.
     `suffixes`: the kinds of file read in a folder (default: published reports)."""
@@ -157,8 +169,10 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 @main.command()
-@click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
-@click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2021, 2019-2021, 2019,2023.")
+@click.option("--offices", "--office", "offices", multiple=True, metavar="IDS",
+              help="Only these offices (comma-separated, repeatable).")
+@click.option("--years", "--year", "years", multiple=True, metavar="YEARS",
+              help="Only these years: 2021, 2019-2021, 2019,2023.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1),
               help="Worker processes (default and most: the CPUs this process may use).")
 @click.option("--force", is_flag=True, help="Rebuild every selected report, changed or not.")
@@ -184,7 +198,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     progress = Progress(sys.stderr)
     try:
         with _sigterm_interrupts():  # a cancelled CI job: stop as for Ctrl-C, keep what is done
-            result = run_batch(project, _offices(offices), _years(years), jobs,
+            result = run_batch(project, *_selection(project, offices, years), jobs,
                                force, on_start=progress.start, on_entry=progress.update, kernel=kernel,
                                timeout=timeout, wait=wait, on_note=_note, scheduler=scheduler or None)
     except KeyboardInterrupt:
@@ -310,8 +324,10 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
 @main.command()
 @click.argument("office", required=False)
 @click.argument("year", required=False)
-@click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
-@click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2024, 2023-2024.")
+@click.option("--offices", "--office", "offices", multiple=True, metavar="IDS",
+              help="Only these offices (comma-separated, repeatable).")
+@click.option("--years", "--year", "years", multiple=True, metavar="YEARS",
+              help="Only these years: 2024, 2023-2024.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder (default: forms/ of the project).")
 @click.option("--force", is_flag=True, help="Replace workbooks that exist in the folder (they may be filled ones).")
@@ -321,19 +337,23 @@ def workbook(office: str | None, year: str | None, offices: tuple[str, ...], yea
              out: Path | None, force: bool, project_dir: str | None) -> None:
     """Write the Excel forms (.xlsx) offices fill in: one per office-year, as the official tables.
 
-    Every office-year with a params file (select with --offices/--years), or OFFICE YEAR alone. Prefilled
-    with the figures the project has, else with last year's carry-overs. Read them back with `nianbao ingest`.
+    Every office-year with a params file, selected with --offices/--years as for `batch` (OFFICE alone: that
+    office's); or OFFICE YEAR, one form, params file or not. Prefilled with the figures the project has, else
+    with last year's carry-overs. Read them back with `nianbao ingest`.
     """
     from .params import list_reports
     from .workbook.write import write_workbooks
 
     project = _project(project_dir)
-    if office:
-        if not year:
-            raise NianbaoError("give OFFICE and YEAR, or neither (then --offices/--years select)")
+    if office and year:
+        if offices or years:
+            raise NianbaoError("give OFFICE YEAR, or select with --offices/--years, not both")
         pairs = [(check_office_id(office), check_year(year, office=office))]
     else:
-        pairs = list_reports(project, [check_office_id(o) for o in _split(offices)] or None, _years(years))
+        if office and offices:
+            raise NianbaoError("give OFFICE, or --offices, not both")
+        chosen, wanted = _selection(project, (office,) if office else offices, years)
+        pairs = list_reports(project, chosen, wanted, problems=[])
         if not pairs:
             raise NianbaoError("no office-year selected: no params file matches (see `nianbao new`)")
     folder = out or project.root / "forms"
