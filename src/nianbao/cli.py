@@ -192,7 +192,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     """
     from .batch import critical_findings, run_batch
     from .manifest import FAILED, GATED
-    from .progress import Progress
+    from .progress import Progress, rate
 
     project = _project(project_dir)
     progress = Progress(sys.stderr)
@@ -232,8 +232,10 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
                        f"{project.relative(result.index)}", err=True)
     counts = ", ".join(f"{sum(e.status == s for e in result.entries)} {s}"
                        for s in ("published", "warnings", "gated", "failed"))
-    rate = f", {result.built / result.seconds:.1f} reports/s" if result.built else ""
-    click.echo(f"{len(result.entries)} report(s): {counts}; built {result.built} in {result.seconds:.1f} s{rate}; "
+    # One report: its time says it all.
+    speed = rate(result.built, result.seconds) if result.built > 1 else ""
+    speed = f", {speed}" if speed else ""
+    click.echo(f"{len(result.entries)} report(s): {counts}; built {result.built} in {result.seconds:.1f} s{speed}; "
                f"index: {project.relative(result.index)}")
     if result.overviews:
         click.echo(f"{len(result.overviews)} overview(s): {project.relative(project.outputs)}/overview/<year>.html")
