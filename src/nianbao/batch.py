@@ -120,6 +120,21 @@ UNGUARDED = ("run_batch was called while a batch worker process was starting: th
              "script's main module again, so a script must call run_batch under `if __name__ == \"__main__\":`")
 
 
+def _importing_main_in_a_child() -> bool:
+    """Whether this process is a child that multiprocessing's `spawn` started, running its parent's main module at
+    import (as `__mp_main__`): that module's top-level code is on the stack. (`parent_process()` is not set yet
+    then; the child's flag for it, `_inheriting`, is private.) A function of that module run later in the child,
+    such as a process pool's job that calls `run_batch`, is not top-level code."""
+    import inspect
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__mp_main__":
+            return True
+        frame = frame.f_back
+    return False
+
+
 def run_batch(project: Project, offices: list[str] | None = None, years: list[int] | None = None,
               jobs: int | None = None, force: bool = False,
               on_start: Callable[[int, int], None] | None = None,
@@ -140,10 +155,7 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     module again: a script must call `run_batch` under `if __name__ == "__main__":`. Called while such a
     process imports the script, it raises `NianbaoError` saying so (instead of a second batch in every worker).
     """
-    import multiprocessing
-
-    # multiprocessing's own mark of a child importing the parent's main module (its `freeze_support` check)
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
+    if _importing_main_in_a_child():
         raise NianbaoError(UNGUARDED)
     from .kernel import choose_kernel
     from .lock import outputs_lock
