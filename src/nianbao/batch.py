@@ -33,6 +33,7 @@ from .overview import (
     OUTPUT_DIR,
     ExecutedOverview,
     OverviewTask,
+    drop_removed_offices,
     drop_removed_regions,
     overview_plan,
     overview_tasks,
@@ -241,6 +242,8 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
                     manifest.put_overview(outcome)
         year_pages(project, manifest.overviews, {y for _, y in pairs})  # the regions' list, where there are regions
         drop_removed_regions(project, manifest.overviews, registry)  # of regions the registry no longer names
+        if every:
+            drop_removed_offices(project, registry)  # their kept figures
         manifest.save()
         if isinstance(pool, WorkerPool):
             pool.release()  # the workers shut their kernels down while the index is written

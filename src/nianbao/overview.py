@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
 import time
 import unicodedata
@@ -1112,6 +1113,30 @@ def drop_removed_regions(project: Project, overviews: dict[str, dict], registry:
         for gone in parent.glob(f".{SLUG_PREFIX}*.removed"):
             shutil.rmtree(gone, ignore_errors=True)
     return stale
+
+
+# A kept copy of an office's figures: `<office>.v<format>.json` (format 1: `<office>.json`).
+_KEPT_NAME = re.compile(r"(?P<office>[a-z0-9][a-z0-9-]*)(?:\.v[0-9]+)?\.json")
+
+
+def drop_removed_offices(project: Project, registry: Registry) -> list[Path]:
+    """Remove the kept figures (`outputs/overview/.figures/<office>.v2.json`, of any format) of the offices
+    `data/offices.csv` no longer names: no overview reads them again. Nothing is removed while the registry has
+    a row it cannot read (that row's office may be a current one). Call when the batch saw every office.
+    `registry`: `data/offices.csv` as the batch read it. Returns the files removed."""
+    if registry.problems or registry.unplaced or not registry.offices:
+        return []
+    folder = project.outputs / OUTPUT_DIR / CACHE_DIR
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if (m := _KEPT_NAME.fullmatch(name)) and m["office"] not in registry.offices:
+            (folder / name).unlink(missing_ok=True)
+            removed.append(folder / name)
+    return removed
 
 
 def index_overviews(overviews: Mapping[str, dict]) -> dict[str, dict]:
