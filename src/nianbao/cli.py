@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import signal
 import sys
@@ -171,6 +172,7 @@ def _report_files(paths: tuple[Path, ...], suffixes: tuple[str, ...] | None = No
     return list(dict.fromkeys(files))
 
 
+FILES_PER_PROCESS = 8  # `nianbao audit`: files read per process it starts (a process costs ~2 s to start)
 SUMMARY_LIMIT = 50  # gated or failed reports named in a batch's summary; the index lists them all
 
 
@@ -395,9 +397,11 @@ def workbook(office: str | None, year: str | None, offices: tuple[str, ...], yea
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--office", "office_name", help="The office's name (机关名称), for reports without a title.")
 @click.option("--year", help="Report year (default: from the title or the preamble).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1),
+              help="Processes reading the files at once (default and most: the CPUs this process may use).")
 @reports_errors
 def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool, office_name: str | None,
-          year: str | None) -> None:
+          year: str | None, jobs: int | None) -> None:
     """Check published reports against the rules of the national format, as the gate does.
 
     PATHS are files or folders of .html/.htm/.txt/.pdf/.docx files; reports of one office in consecutive years feed the
@@ -407,8 +411,15 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool, office_
     """
     from .atomic import write_files
     from .audit import audit as run_audit
+    from .pool import usable_cpus
 
-    result = run_audit(_report_files(paths), office=office_name, year=check_year(year) if year else None)
+    files = _report_files(paths)
+    usable = usable_cpus()
+    if jobs and jobs > usable:
+        _note(f"note: --jobs {jobs} capped at {usable}, the CPUs this process may use")
+    # By default a process starts only for every FILES_PER_PROCESS files: starting one costs a few files' reading.
+    jobs = min(jobs or math.ceil(len(files) / FILES_PER_PROCESS), usable)
+    result = run_audit(files, office=office_name, year=check_year(year) if year else None, jobs=jobs)
     if as_json:
         click.echo(json.dumps([{"file": a.report.file, "office": a.report.office, "year": a.report.year,
                                 "format": a.report.format.id, "findings": [f.to_dict() for f in a.findings],
