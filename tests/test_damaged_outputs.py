@@ -13,7 +13,7 @@ from conftest import batch_command, settled_synth
 
 from nianbao import written
 from nianbao.batch import run_batch
-from nianbao.manifest import MANIFEST
+from nianbao.manifest import MANIFEST, STATS
 from nianbao.project import Project
 
 
@@ -42,6 +42,7 @@ def test_truncated_edited_replaced_or_deleted_outputs_are_built_again(built, tmp
     assert rebuilt(project) == ([], [])  # a copy: its outputs are read once, not built
     out = project.outputs
     pages = {p: p.read_bytes() for p in out.glob("shili-*/*.*")}
+    manifest = (out / MANIFEST).read_bytes()
     # truncated; one byte changed (same size); replaced by another's bytes with the old times put back (same size
     # and mtime: only its ctime tells); deleted
     truncated, edited, replaced, deleted = (out / "shili-0001/2019.html", out / "shili-0001/2020.ipynb",
@@ -60,6 +61,7 @@ def test_truncated_edited_replaced_or_deleted_outputs_are_built_again(built, tmp
     assert done == [("shili-0001", 2019), ("shili-0001", 2020), ("shili-0002", 2019), ("shili-0002", 2020)]
     assert damaged == sorted(project.in_outputs(p) for p in (truncated, edited, replaced, deleted))
     assert {p: p.read_bytes() for p in out.glob("shili-*/*.*")} == pages  # the same bytes as first written
+    assert (out / MANIFEST).read_bytes() == manifest  # it records sizes and digests, not times
     assert rebuilt(project) == ([], [])
 
 
@@ -68,9 +70,9 @@ def test_a_touched_or_copied_output_is_read_once_not_built(built, tmp_path, monk
     page = project.outputs / "shili-0002/2020.html"
     os.utime(page)  # new mtime, same bytes
     assert rebuilt(project) == ([], [])
-    recorded = json.loads((project.outputs / MANIFEST).read_text(encoding="utf-8"))["reports"]
+    kept = json.loads((project.outputs / STATS).read_text(encoding="utf-8"))["files"]
     st = page.stat()
-    assert recorded["shili-0002/2020"]["written"][0][:3] == [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    assert kept["shili-0002/2020.html"] == [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
     # Now every output's times are recorded: a no-op reads none of them.
     monkeypatch.setattr(written, "_sha", lambda path: pytest.fail(f"{path} read on a no-op"))
     assert rebuilt(project) == ([], [])
@@ -122,3 +124,27 @@ def test_the_summary_names_the_page_built_again(built, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert "已重新生成：outputs/shili-0002/2019.html 在上次生成后被改动或删除" in done.stderr
     assert "built 1 in" in done.stdout
+
+
+@pytest.mark.parametrize("damage", ["deleted", "not json", "a record not a stat"])
+def test_a_deleted_or_damaged_stats_cache_only_means_reading_the_outputs_once(built, tmp_path, damage) -> None:
+    project = copy(built, tmp_path / "p")
+    assert rebuilt(project) == ([], [])
+    cache = project.outputs / STATS
+    if damage == "deleted":
+        cache.unlink()
+    elif damage == "not json":
+        cache.write_text("{", encoding="utf-8")
+    else:
+        raw = json.loads(cache.read_text(encoding="utf-8"))
+        raw["files"] = {name: "x" for name in raw["files"]}
+        cache.write_text(json.dumps(raw), encoding="utf-8")
+    read: list[str] = []
+    original = written._sha
+    written._sha = lambda path: read.append(path) or original(path)
+    try:
+        assert rebuilt(project) == ([], [])
+    finally:
+        written._sha = original
+    assert len(read) == 8  # 4 reports' page and notebook, once
+    assert len(json.loads(cache.read_text(encoding="utf-8"))["files"]) == 8

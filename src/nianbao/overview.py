@@ -39,13 +39,14 @@ from .manifest import FAILED, MANIFEST, PUBLISHED, shared_digest
 from .params import list_reports
 from .pool import failure_reason
 from .project import RESERVED_IDS, Project
-from .written import damaged_output, outputs_record, record_well_formed
+from .written import OutputStats, content_record, record_well_formed
 
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html; an office id may not take this name (RESERVED_IDS)
 assert OUTPUT_DIR in RESERVED_IDS
 # Caches (no region slug or year starts with a dot): outputs/overview/.figures/<office>.v2.json, each office's
 # figures as the overviews read them (`_read_figures`); .charts/[<region slug>/]<year>.json, each page's charts.
 CACHE_DIR, CHARTS_DIR = ".figures", ".charts"
+STATS = ".written.json"  # the overviews' outputs' stats when last found intact (`nianbao.written`)
 SLUG_PREFIX = "r-"  # region folders: r-<12 hex digits>; a year page is <4 digits>.html, so they never meet
 NO_REGION = "未注明地区"  # the group of offices with an empty region, in a project where others have one
 FIRST_YEAR = 2019  # trends start with the first year of the national format (F2019)
@@ -956,7 +957,7 @@ def show_overview(overview: Overview) -> None:
         "summary": summary(overview, found)}})
 
 
-def _is_fresh(entry: dict | None, digest: str, outputs: Path) -> bool:
+def _is_fresh(entry: dict | None, digest: str, stats: OutputStats) -> bool:
     """Whether an overview's outputs were made from `digest` and are the files written (`nianbao.written`); an
     entry of an older version, without that record, is trusted when they exist, and gets it (in place)."""
     if not entry or entry.get("status") == FAILED or entry.get("inputs") != digest:
@@ -966,11 +967,25 @@ def _is_fresh(entry: dict | None, digest: str, outputs: Path) -> bool:
         return False
     written = entry.get("written")
     if written is None or not record_well_formed(written):
-        if not all((outputs / name).is_file() for name in names):
+        if not all(os.path.isfile(f"{stats.outputs}/{name}") for name in names):
             return False
-        entry["written"] = outputs_record(str(outputs), names)
+        entry["written"] = content_record(stats.outputs, names)
+        stats.noted(names)
         return True
-    return damaged_output(str(outputs), names, written) is None
+    return stats.damaged(names, written) is None
+
+
+def _stats(outputs: Path) -> OutputStats:
+    return OutputStats(outputs / OUTPUT_DIR / STATS, outputs)
+
+
+def overview_written(outputs: Path, names: tuple[str, str]) -> list[list] | None:
+    """The record of an overview's outputs just written (`nianbao.written.content_record`); their stats are kept
+    in `outputs/overview/.written.json`."""
+    stats = _stats(outputs)
+    stats.noted(names)
+    stats.save()
+    return content_record(outputs, names)
 
 
 def _wanted(project: Project, pairs: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None) \
@@ -1013,13 +1028,18 @@ def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews
         return []
     grouped, _, listed, wanted = _wanted(project, pairs, every)
     shared = _shared(project)
+    stats = _stats(project.outputs)
     tasks = []
     for region, built in sorted(wanted.items(), key=lambda kv: kv[0] or ""):
         digests = _digests(project, built, region, grouped.get(region) if region else None, listed[region],
                            reports, shared)
         for year in sorted(built):
-            if force or not _is_fresh(overviews.get(overview_key(year, region)), digests[year], project.outputs):
+            if force or not _is_fresh(overviews.get(overview_key(year, region)), digests[year], stats):
                 tasks.append(OverviewTask(year, digests[year], region or ""))
+    if stats.changed:
+        stats.keep_only({n for o in overviews.values() for n in (o.get("html"), o.get("notebook"))
+                         if type(n) is str})
+        stats.save()
     # The latest year first: it is the one reviewers open, and its overview reads the most.
     return sorted(tasks, key=lambda t: (-t.year, t.region))
 
