@@ -108,9 +108,13 @@ class OutputStats:
             self.changed = True
 
     def save(self) -> None:
+        """Write the cache when it changed; where it cannot be written, the outputs are read again next time."""
         if not self.changed:
             return
         text = json.dumps({"version": VERSION, "files": self.stats}, ensure_ascii=False, separators=(",", ":"),
                           sort_keys=True)
-        write_files({self.path: text})
+        try:
+            write_files({self.path: text})
+        except OSError:
+            return
         self.changed = False
