@@ -29,9 +29,9 @@ DIGEST_CHARS = 16
 VERSION = 1
 
 
-def _sha(path: str) -> str:
+def _sha(path: str, chars: int = DIGEST_CHARS) -> str:
     with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:DIGEST_CHARS]
+        return hashlib.sha256(f.read()).hexdigest()[:chars]
 
 
 def content_record(outputs: Path | str, names: Sequence[str]) -> list[list] | None:
@@ -93,7 +93,7 @@ class OutputStats:
                 stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
                 if self.stats.get(name) == stat:
                     continue
-                if _sha(path) != digest:
+                if len(digest) < DIGEST_CHARS or _sha(path, len(digest)) != digest:
                     return name
             except OSError:
                 return name
