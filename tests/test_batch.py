@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import pytest
 from click.testing import CliRunner
 from conftest import ROOT, index_text, set_figure
 
@@ -309,6 +310,32 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_ci() -> None:
 
     lines = shown(tty=False, skipped=2).splitlines()
     assert lines[0] == "2 report(s) unchanged since their last build: skipped" and lines[1] == "building 3 report(s)"
-    assert re.fullmatch(r"\[2/3\] gated +b 2021 \(\d+\.\d reports/s\)", lines[3])
+    assert re.fullmatch(r"\[2/3\] gated +b 2021 \(\d+\.\d (?:reports/s|s/report)\)", lines[3])
     bar = shown(tty=True, skipped=0)
     assert "3/3" in bar and "c 2022" in bar and "gated: b 2021" in bar and "failed: c 2022" in bar
+
+
+@pytest.mark.parametrize("count, seconds, shown", [
+    (10, 2.0, "5.0 reports/s"), (1, 1.0, "1.0 reports/s"), (1, 95.0, "95.0 s/report"), (3, 30.0, "10.0 s/report"),
+    (0, 5.0, ""), (4, 0.0, ""),
+])
+def test_a_rate_is_said_only_where_it_means_something(count, seconds, shown) -> None:
+    from nianbao.progress import rate
+
+    assert rate(count, seconds) == shown
+
+
+def test_a_slow_report_is_shown_in_seconds_per_report_not_zero_reports_per_second(monkeypatch) -> None:
+    import io
+
+    from nianbao.manifest import Entry
+    from nianbao.progress import Progress
+
+    clock = iter([0.0, 0.0, 125.0])
+    monkeypatch.setattr("nianbao.progress.time.perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    progress = Progress(stream, tty=False)
+    progress.start(2, 0)
+    progress.update(Entry("a", 2020, PUBLISHED, None))
+    assert stream.getvalue().splitlines()[-1] == "[1/2] published a 2020 (125.0 s/report)"
+    assert "0.0 reports/s" not in stream.getvalue()

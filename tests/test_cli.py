@@ -53,3 +53,51 @@ def test_new_scaffolds_an_office_year_that_runs_to_findings(project) -> None:
 def test_new_refuses_an_unknown_office(project) -> None:
     result = CliRunner().invoke(main, ["new", "nowhere", "2021", "--project", str(project.root)])
     assert result.exit_code == 2 and "请先在 data/offices.csv 中添加" in result.output
+
+
+SCRIPT = """
+import atexit, sys
+from nianbao import cli
+
+class Noisy:
+    def __del__(self):
+        print("torn down", flush=True)
+
+cli.kept = Noisy()  # freed only by the interpreter's teardown
+command = cli.main.commands["rules"]
+original = command.callback
+
+def rules(**kwargs):
+    atexit.register(print, "handler of the run ran", flush=True)  # as a kernel's shutdown or a scratch folder's
+    original(**kwargs)
+    if "--fail" in sys.argv[0]:
+        sys.exit(3)
+
+command.callback = rules
+sys.argv = [sys.argv[0], "rules"]
+cli.script_main()
+"""
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_the_command_ends_with_its_status_after_the_runs_exit_handlers_without_teardown(tmp_path, status) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / ("with--fail.py" if status else "ok.py")
+    script.write_text(SCRIPT, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == status, proc.stderr
+    assert "SEC-HEADINGS" in proc.stdout and proc.stdout.rstrip().endswith("handler of the run ran")
+    assert "torn down" not in proc.stdout
+
+
+def test_an_uncaught_exception_exits_as_python_does(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "raises.py"
+    script.write_text(SCRIPT.replace("original(**kwargs)", "raise RuntimeError('boom')"), encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "RuntimeError: boom" in proc.stderr
+    assert "torn down" in proc.stdout  # Python's own exit, teardown and all

@@ -56,8 +56,9 @@ def _summary(output: str) -> list[str]:
     """The batch's progress and summary lines without timings, sorted (reports finish in any order)."""
     import re
 
-    lines = (re.sub(r"^\[\d+/\d+\] | \([\d.]+ reports/s\)$", "", line) for line in output.splitlines())
-    return sorted(re.sub(r"built (\d+) in [\d.]+ s(, [\d.]+ reports/s)?", r"built \1", line) for line in lines)
+    lines = (re.sub(r"^\[\d+/\d+\] | \([\d.]+ (?:reports/s|s/report)\)$", "", line) for line in output.splitlines())
+    return sorted(re.sub(r"built (\d+) in [\d.]+ s(, [\d.]+ (?:reports/s|s/report))?", r"built \1", line)
+                  for line in lines)
 
 
 def test_cluster_batch_equals_the_local_pool_byte_for_byte(tmp_path, scheduler) -> None:

@@ -93,6 +93,18 @@ def test_a_damaged_index_chunk_is_written_again(copy) -> None:
     assert chunk.read_bytes() == good
 
 
+def test_an_index_chunk_replaced_with_its_old_size_and_mtime_is_written_again(copy) -> None:
+    assert batch_command(copy).returncode == 0  # the copy's chunks (new ctimes) written again, their stats kept
+    chunk = copy.outputs / "index" / "2020.js"
+    good = chunk.read_bytes()
+    st = chunk.stat()
+    chunk.write_bytes(good.replace(b"shili-0001", b"shili-000X"))
+    os.utime(chunk, ns=(st.st_atime_ns, st.st_mtime_ns))  # only its ctime tells
+    assert chunk.stat().st_size == st.st_size and chunk.stat().st_mtime_ns == st.st_mtime_ns
+    assert batch_command(copy).returncode == 0
+    assert chunk.read_bytes() == good
+
+
 @pytest.mark.parametrize("damage", ["years a list", "a year not a record", "not json"])
 def test_a_damaged_index_record_means_writing_the_chunks_again(copy, damage) -> None:
     record = copy.outputs / "index" / ".written.json"

@@ -10,7 +10,16 @@ from pathlib import Path
 
 from nianbao.batch import run_batch
 from nianbao.data import read_registry
-from nianbao.overview import CHARTS_DIR, OUTPUT_DIR, drop_removed_regions, overview_page, region_slug
+from nianbao.overview import (
+    CACHE_DIR,
+    CHARTS_DIR,
+    KEPT_FORMAT,
+    OUTPUT_DIR,
+    drop_removed_offices,
+    drop_removed_regions,
+    overview_page,
+    region_slug,
+)
 from nianbao.project import Project
 from nianbao.synth import synth
 
@@ -91,3 +100,33 @@ def test_only_folders_of_regions_no_office_names_are_removed(tmp_path) -> None:
     assert drop_removed_regions(project, overviews, read_registry(project)) == [root / region_slug(HERE),
                                                                                 root / CHARTS_DIR / region_slug(HERE)]
     assert (root / "2024.html").read_text(encoding="utf-8") == "<p>year</p>"
+
+
+def remove_office(project: Project, office: str) -> None:
+    lines = project.offices_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    project.offices_file.write_text("".join(line for line in lines if not line.startswith(f"{office},")),
+                                    encoding="utf-8")
+
+
+def test_kept_figures_of_offices_removed_from_the_registry_go_when_every_office_is_built(tmp_path) -> None:
+    synth(tmp_path / "p", 3, range(2023, 2025))
+    project = Project(tmp_path / "p")
+    assert run_batch(project).exit_code == 0
+    kept = project.outputs / OUTPUT_DIR / CACHE_DIR
+    assert {p.name for p in kept.iterdir()} == {f"shili-000{i}.v{KEPT_FORMAT}.json" for i in (1, 2, 3)}
+    (kept / "shili-0003.json").write_text("{}", encoding="utf-8")  # a copy of format 1
+    (kept / "notes.txt").write_text("not ours", encoding="utf-8")
+    remove_office(project, "shili-0003")
+    # A selection does not see every office: nothing goes yet.
+    run_batch(project, offices=["shili-0001"])
+    assert (kept / f"shili-0003.v{KEPT_FORMAT}.json").is_file()
+    # A row that cannot be read may be any office's: nothing goes either.
+    text = project.offices_file.read_text(encoding="utf-8")
+    project.offices_file.write_text(text + "shili-0009,短行\n", encoding="utf-8")
+    run_batch(project)
+    assert (kept / f"shili-0003.v{KEPT_FORMAT}.json").is_file()
+    project.offices_file.write_text(text, encoding="utf-8")
+    run_batch(project)
+    assert sorted(p.name for p in kept.iterdir()) == ["notes.txt", *(f"shili-000{i}.v{KEPT_FORMAT}.json"
+                                                                     for i in (1, 2))]
+    assert drop_removed_offices(project, read_registry(project)) == []

@@ -87,6 +87,35 @@ def test_check_and_run_warn_on_prose_that_contradicts_a_table(project) -> None:
     assert f"data/narrative/{OFFICE}/{YEAR}.md:" in result.output
 
 
+@pytest.mark.parametrize("typed", [
+    "新收政府信息公开申请{{ t3.carry_in.total }}件",  # the placeholder of another cell
+    "新收政府信息公开申请{{t3.carry_in.total}}件",  # written tight
+    "新收申请{{ t3.carry_in.total }}{{ t3.carry_in.total }}件",  # two placeholders in one figure
+])
+def test_a_contradiction_quotes_the_prose_as_typed_with_its_placeholders(project, typed: str) -> None:
+    path = project.narrative_file(OFFICE, YEAR)
+    text = path.read_text(encoding="utf-8")
+    # Something before it on the line is filled too: the quote's place in the typed text must not shift.
+    text = text.replace("全年新收政府信息公开申请{{ t3.new.total }}件", f"{{{{ year }}}}年{typed}")
+    path.write_text(text, encoding="utf-8")
+    report = load_report(OFFICE, YEAR, project)
+    carry_in = report.values["t3.carry_in.total"]
+    filled = typed.replace("{{ t3.carry_in.total }}", carry_in).replace("{{t3.carry_in.total}}", carry_in)
+    found = [f for f in prose_contradictions(report) if f.table == "t3" and f.row == "new"]
+    assert len(found) == 1, found
+    assert f"正文“{typed}”（填入数字后为“{filled}”）" in found[0].message
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if typed in t)
+    assert found[0].source == f"data/narrative/{OFFICE}/{YEAR}.md:{line}"
+
+
+def test_a_contradiction_typed_as_digits_is_quoted_once(project) -> None:
+    path = project.narrative_file(OFFICE, YEAR)
+    text = path.read_text(encoding="utf-8").replace("申请{{ t3.new.total }}件", "申请１８件")
+    path.write_text(text, encoding="utf-8")
+    (finding,) = [f for f in prose_contradictions(load_report(OFFICE, YEAR, project)) if f.row == "new"]
+    assert "正文“新收政府信息公开申请１８件”，表格中" in finding.message and "填入数字后" not in finding.message
+
+
 def test_ingest_writes_placeholders_for_table_figures(repo, tmp_path) -> None:
     report = load_report(OFFICE, YEAR, repo)
     page = tmp_path / "page.txt"

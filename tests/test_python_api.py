@@ -61,3 +61,32 @@ def test_the_commands_put_back_the_callers_sigterm_handler(tmp_path) -> None:
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+POOL_SCRIPT = """
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from nianbao.batch import run_batch
+from nianbao.project import Project
+
+
+def job(root):
+    result = run_batch(Project(Path(root)), jobs=1)
+    return result.exit_code, sorted({{e.status for e in result.entries}})
+
+
+if __name__ == "__main__":
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        print("exit", *pool.submit(job, {root!r}).result())
+"""
+
+
+def test_a_guarded_scripts_function_may_run_a_batch_in_a_child_process(tmp_path) -> None:
+    """Only the import of an unguarded script in a worker is refused: a job of the script that a process pool
+    runs (its module is `__mp_main__` there too) builds its batch."""
+    synth(tmp_path / "p", 1, range(2024, 2025))
+    path = tmp_path / "pooled.py"
+    path.write_text(POOL_SCRIPT.format(root=str(tmp_path / "p")), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert "exit 0 ['published']" in done.stdout and UNGUARDED not in done.stderr, done.stderr[-2000:]

@@ -306,16 +306,45 @@ def test_columns_inserted_are_skipped_and_cells_named_where_they_are(synthetic: 
     assert all(coord.startswith("表二!") for ref, coord in moved.items() if ref.startswith("t2"))
 
 
+def _swap(ws, a: str, b: str) -> None:
+    ws[a], ws[b] = ws[b].value, ws[a].value
+
+
+# A merged group heading (F2021 表三's and 表四's column groups, 表三's row groups) edited, emptied, moved or swapped:
+# the refusal names that cell, what it should hold and what it holds, not the label under it.
+GROUP_LABEL_EDITS = {
+    "column group edited": ("表三", lambda ws: ws.__setitem__("E4", "法人或者其他组织"),
+                            "表三!E4：此处应为栏目名称“法人或其他组织”（合并单元格，是其下5栏共同的栏目名称），"
+                            "现为“法人或者其他组织”（可以插入行和列"),
+    "top group edited": ("表三", lambda ws: ws.__setitem__("D3", "申请人"),
+                         "表三!D3：此处应为栏目名称“申请人情况”（合并单元格，是其下7栏共同的栏目名称），现为“申请人”"),
+    "row group edited": ("表三", lambda ws: ws.__setitem__("B10", "（三）不公开"),
+                         "表三!B10：此处应为栏目名称“（三）不予公开”（合并单元格，是右边8行共同的栏目名称），"
+                         "现为“（三）不公开”"),
+    "group emptied, pasted elsewhere": ("表三", lambda ws: (ws.__setitem__("E4", None),
+                                                              ws.__setitem__("L2", "法人或其他组织")),
+                                        "表三!E4：此处应为栏目名称“法人或其他组织”（合并单元格，是其下5栏共同的栏目名称），"
+                                        "现在是空白；“法人或其他组织”现在在L2"),
+    "groups swapped": ("表四", lambda ws: _swap(ws, "F4", "K4"),
+                       "表四!F4：此处应为栏目名称“未经复议直接起诉”（合并单元格，是其下5栏共同的栏目名称），现为“复议后起诉”"
+                       "（这是另一栏的名称：这一栏可能被删除或移动了）；“未经复议直接起诉”现在在K4"),
+    "label repeated below": ("表三", lambda ws: ws.__setitem__("B31", "（一）予以公开"),
+                             "表三!B31：此处不应有栏目名称“（一）予以公开”（这一列的栏目名称已经齐全），请删去，或移回原来的位置"),
+}
+
+
 def test_a_column_deleted_or_relabelled_is_refused_naming_sheet_and_column(synthetic: Project,
                                                                            tmp_path: Path) -> None:
     project = copy_of(synthetic, tmp_path / "p")
     office = sorted(read_offices(project))[0]
     path = _form(project, office, 2024, tmp_path / "forms")
     _values_only(path)
-    cases = {"deleted": ("表三", lambda ws: ws.delete_cols(6), "表三：找不到“科研机构”这一栏（F5是“社会公益组织”）"),
+    cases = {"deleted": ("表三", lambda ws: ws.delete_cols(6),
+                         "表三!F5：此处应为栏目名称“科研机构”，现为“社会公益组织”（这是另一栏的名称：这一栏可能被删除或移动了）"),
              "relabelled": ("表四", lambda ws: ws.__setitem__("B4", "纠正"),
-                            "表四：找不到“结果纠正”这一栏（C4是“其他结果”）"),
-             "last deleted": ("表三", lambda ws: ws.delete_cols(10), "表三：找不到“总计”这一栏（I列之后没有了）")}
+                            "表四!B4：此处应为栏目名称“结果纠正”，现为“纠正”（可以插入行和列"),
+             "last deleted": ("表三", lambda ws: ws.delete_cols(10), "表三：找不到“总计”这一栏（I列之后没有了）"),
+             **GROUP_LABEL_EDITS}
     before = files_under(project.data)
     for name, (sheet, edit, message) in cases.items():
         broken = tmp_path / name / path.name

@@ -33,6 +33,7 @@ from .overview import (
     OUTPUT_DIR,
     ExecutedOverview,
     OverviewTask,
+    drop_removed_offices,
     drop_removed_regions,
     overview_plan,
     overview_tasks,
@@ -74,6 +75,7 @@ class BatchResult:
     # id): reported, and the batch exits 2, but every report it does not belong to is built.
     problems: list[InputError] = field(default_factory=list)
     overviews: list[dict] = field(default_factory=list)  # the overviews of the selected years, as recorded
+    damaged: list[str] = field(default_factory=list)  # outputs rebuilt because they were changed or deleted
 
     def with_status(self, *statuses: str) -> list[Entry]:
         return [e for e in self.entries if e.status in statuses]
@@ -119,6 +121,21 @@ UNGUARDED = ("run_batch was called while a batch worker process was starting: th
              "script's main module again, so a script must call run_batch under `if __name__ == \"__main__\":`")
 
 
+def _importing_main_in_a_child() -> bool:
+    """Whether this process is a child that multiprocessing's `spawn` started, running its parent's main module at
+    import (as `__mp_main__`): that module's top-level code is on the stack. (`parent_process()` is not set yet
+    then; the child's flag for it, `_inheriting`, is private.) A function of that module run later in the child,
+    such as a process pool's job that calls `run_batch`, is not top-level code."""
+    import inspect
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__mp_main__":
+            return True
+        frame = frame.f_back
+    return False
+
+
 def run_batch(project: Project, offices: list[str] | None = None, years: list[int] | None = None,
               jobs: int | None = None, force: bool = False,
               on_start: Callable[[int, int], None] | None = None,
@@ -139,10 +156,7 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     module again: a script must call `run_batch` under `if __name__ == "__main__":`. Called while such a
     process imports the script, it raises `NianbaoError` saying so (instead of a second batch in every worker).
     """
-    import multiprocessing
-
-    # multiprocessing's own mark of a child importing the parent's main module (its `freeze_support` check)
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
+    if _importing_main_in_a_child():
         raise NianbaoError(UNGUARDED)
     from .kernel import choose_kernel
     from .lock import outputs_lock
@@ -203,10 +217,10 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         if not offices and not years:  # every input was looked at: forget the files deleted since
             state.forget_untouched(("data" + os.sep, "params" + os.sep))
         state.save()
-        stale = [(o, y) for o, y in pairs
-                 if force or not (e := manifest.get(o, y)) or not e.is_fresh(digests[(o, y)], project.outputs)]
-        # Outputs that a killed batch finished but did not record are not built again.
-        recovered = [e for o, y in stale if not force and (e := recover(project, o, y, digests[(o, y)]))]
+        stale = [(o, y) for o, y in pairs if force or not manifest.fresh(o, y, digests[(o, y)])]
+        # Outputs that a killed batch finished but did not record are not built again (damaged ones are).
+        recovered = [e for o, y in stale if not force and (o, y) not in manifest.damaged
+                     and (e := recover(project, o, y, digests[(o, y)]))]
         for entry in recovered:
             manifest.put(entry)
         done = {(e.office, e.year) for e in recovered}
@@ -235,6 +249,8 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
                     manifest.put_overview(outcome)
         year_pages(project, manifest.overviews, {y for _, y in pairs})  # the regions' list, where there are regions
         drop_removed_regions(project, manifest.overviews, registry)  # of regions the registry no longer names
+        if every:
+            drop_removed_offices(project, registry)  # their kept figures
         manifest.save()
         if isinstance(pool, WorkerPool):
             pool.release()  # the workers shut their kernels down while the index is written
@@ -250,7 +266,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
     years = {y for _, y in pairs}
     overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,
-                       problems=problems, overviews=overviews)
+                       problems=problems, overviews=overviews, damaged=sorted(manifest.damaged.values()))
 
 
 def _record(manifest: Manifest, entry: Entry, on_entry: Callable[[Entry], None] | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import signal
 import sys
@@ -68,13 +69,17 @@ def main() -> None:
     """nianbao (年报): annual government information disclosure reports, from data to a published page."""
 
 
+_EXIT_STATUS: list[int] = []  # the status `script_main` ends with, once the command is done
+
+
 def script_main() -> None:
     """The `nianbao` command (`main`), ended without tearing the interpreter down object by object: a batch that
-    imported great-expectations and pandas spent 0.5–1.5 s of a one-change run on that. Output is flushed and
-    exit handlers run first; with a thread of ours still running, the exit is Python's own."""
+    imported great-expectations and pandas spent 0.5–1.5 s of a one-change run on that. Python's own exit runs
+    first (it waits for our threads, then runs the exit handlers of the run: kernels shut down, scratch folders
+    removed); the last of those, registered here before any of them, ends the process (`_end_without_teardown`)."""
     import atexit
-    import threading
 
+    atexit.register(_end_without_teardown)  # run last of the handlers registered from now on (they run LIFO)
     try:
         main()
         code = 0
@@ -82,15 +87,33 @@ def script_main() -> None:
         if exc.code is not None and not isinstance(exc.code, int):
             raise  # a message to print: Python's own exit says it
         code = exc.code or 0
-    if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
-        sys.exit(code)
+    _EXIT_STATUS.append(code)
+    sys.exit(code)
+
+
+def _end_without_teardown() -> None:
+    """Flush the output and end the process with the command's status, skipping the interpreter's teardown. The
+    exit handlers registered on import, before this one (logging's, multiprocessing's), would run after it: what
+    they do that matters here is done first, by public means (no API runs exit handlers without exiting)."""
+    import logging
+    import multiprocessing
+
+    if not _EXIT_STATUS:
+        return  # an uncaught exception: Python's own exit, as usual
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except (OSError, ValueError):  # a closed pipe or stream: Python's own exit deals with it as usual
-        sys.exit(code)
-    atexit._run_exitfuncs()
-    os._exit(code)
+        return
+    logging.shutdown()
+    # multiprocessing's exit handler: stop the daemonic children, wait for the others (none, once a batch closed
+    # its pool)
+    for child in multiprocessing.active_children():
+        if child.daemon:
+            child.terminate()
+    for child in multiprocessing.active_children():
+        child.join()
+    os._exit(_EXIT_STATUS[-1])
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -123,6 +146,18 @@ def _offices(values: tuple[str, ...]) -> list[str] | None:
     return [check_office_id(o) for o in offices] or None
 
 
+def _selection(project: Project, offices: tuple[str, ...], years: tuple[str, ...]) \
+        -> tuple[list[str] | None, list[int] | None]:
+    """--offices and --years as `batch` and `workbook` read them (None: every one). An office that has no params
+    folder is refused, naming it (a typo is not "nothing to do"); so are bad years and reversed ranges."""
+    chosen, wanted = _offices(offices), _years(years)
+    unknown = [o for o in chosen or () if not (project.root / "params" / o).is_dir()]
+    if unknown:
+        raise NianbaoError(f"no reports selected: no params folder for {', '.join(unknown)} (--offices; "
+                           "params/<office>/<year>.yaml lists the reports, see `nianbao new`)")
+    return chosen, wanted
+
+
 def _report_files(paths: tuple[Path, ...], suffixes: tuple[str, ...] | None = None) -> list[Path]:
     """The report files of `paths` (files, folders), each once; a folder holding none is an error.
     `suffixes`: the kinds of file read in a folder (default: published reports)."""
@@ -143,6 +178,7 @@ def _report_files(paths: tuple[Path, ...], suffixes: tuple[str, ...] | None = No
     return list(dict.fromkeys(files))
 
 
+FILES_PER_PROCESS = 8  # `nianbao audit`: files read per process it starts (a process costs ~2 s to start)
 SUMMARY_LIMIT = 50  # gated or failed reports named in a batch's summary; the index lists them all
 
 
@@ -163,8 +199,10 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 @main.command()
-@click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
-@click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2021, 2019-2021, 2019,2023.")
+@click.option("--offices", "--office", "offices", multiple=True, metavar="IDS",
+              help="Only these offices (comma-separated, repeatable).")
+@click.option("--years", "--year", "years", multiple=True, metavar="YEARS",
+              help="Only these years: 2021, 2019-2021, 2019,2023.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1),
               help="Worker processes (default and most: the CPUs this process may use).")
 @click.option("--force", is_flag=True, help="Rebuild every selected report, changed or not.")
@@ -184,13 +222,13 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     """
     from .batch import critical_findings, run_batch
     from .manifest import FAILED, GATED
-    from .progress import Progress
+    from .progress import Progress, rate
 
     project = _project(project_dir)
     progress = Progress(sys.stderr)
     try:
         with _sigterm_interrupts():  # a cancelled CI job: stop as for Ctrl-C, keep what is done
-            result = run_batch(project, _offices(offices), _years(years), jobs,
+            result = run_batch(project, *_selection(project, offices, years), jobs,
                                force, on_start=progress.start, on_entry=progress.update, kernel=kernel,
                                timeout=timeout, wait=wait, on_note=_note, scheduler=scheduler or None)
     except KeyboardInterrupt:
@@ -207,6 +245,10 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     for entry in failed[:SUMMARY_LIMIT]:
         first = (entry.error or "").strip().splitlines()[:1] or ["unknown error"]  # the reason; a traceback follows
         click.echo(f"failed: {entry.office} {entry.year}: {first[0]}", err=True)
+    for name in result.damaged[:SUMMARY_LIMIT]:
+        click.echo(f"已重新生成：{project.relative(project.outputs / name)} 在上次生成后被改动或删除", err=True)
+    if len(result.damaged) > SUMMARY_LIMIT:
+        click.echo(f"……另有{len(result.damaged) - SUMMARY_LIMIT}个被改动或删除的报告文件已重新生成", err=True)
     for problem in result.problems:
         click.echo(f"error: {problem}", err=True)
     for o in result.overviews:
@@ -220,8 +262,10 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
                        f"{project.relative(result.index)}", err=True)
     counts = ", ".join(f"{sum(e.status == s for e in result.entries)} {s}"
                        for s in ("published", "warnings", "gated", "failed"))
-    rate = f", {result.built / result.seconds:.1f} reports/s" if result.built else ""
-    click.echo(f"{len(result.entries)} report(s): {counts}; built {result.built} in {result.seconds:.1f} s{rate}; "
+    # One report: its time says it all.
+    speed = rate(result.built, result.seconds) if result.built > 1 else ""
+    speed = f", {speed}" if speed else ""
+    click.echo(f"{len(result.entries)} report(s): {counts}; built {result.built} in {result.seconds:.1f} s{speed}; "
                f"index: {project.relative(result.index)}")
     if result.overviews:
         click.echo(f"{len(result.overviews)} overview(s): {project.relative(project.outputs)}/overview/<year>.html")
@@ -323,8 +367,10 @@ def ingest(paths: tuple[Path, ...], office: str | None, year: str | None, force:
 @main.command()
 @click.argument("office", required=False)
 @click.argument("year", required=False)
-@click.option("--offices", multiple=True, metavar="IDS", help="Only these offices (comma-separated, repeatable).")
-@click.option("--years", multiple=True, metavar="YEARS", help="Only these years: 2024, 2023-2024.")
+@click.option("--offices", "--office", "offices", multiple=True, metavar="IDS",
+              help="Only these offices (comma-separated, repeatable).")
+@click.option("--years", "--year", "years", multiple=True, metavar="YEARS",
+              help="Only these years: 2024, 2023-2024.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder (default: forms/ of the project).")
 @click.option("--force", is_flag=True, help="Replace workbooks that exist in the folder (they may be filled ones).")
@@ -334,19 +380,23 @@ def workbook(office: str | None, year: str | None, offices: tuple[str, ...], yea
              out: Path | None, force: bool, project_dir: str | None) -> None:
     """Write the Excel forms (.xlsx) offices fill in: one per office-year, as the official tables.
 
-    Every office-year with a params file (select with --offices/--years), or OFFICE YEAR alone. Prefilled
-    with the figures the project has, else with last year's carry-overs. Read them back with `nianbao ingest`.
+    Every office-year with a params file, selected with --offices/--years as for `batch` (OFFICE alone: that
+    office's); or OFFICE YEAR, one form, params file or not. Prefilled with the figures the project has, else
+    with last year's carry-overs. Read them back with `nianbao ingest`.
     """
     from .params import list_reports
     from .workbook.write import write_workbooks
 
     project = _project(project_dir)
-    if office:
-        if not year:
-            raise NianbaoError("give OFFICE and YEAR, or neither (then --offices/--years select)")
+    if office and year:
+        if offices or years:
+            raise NianbaoError("give OFFICE YEAR, or select with --offices/--years, not both")
         pairs = [(check_office_id(office), check_year(year, office=office))]
     else:
-        pairs = list_reports(project, [check_office_id(o) for o in _split(offices)] or None, _years(years))
+        if office and offices:
+            raise NianbaoError("give OFFICE, or --offices, not both")
+        chosen, wanted = _selection(project, (office,) if office else offices, years)
+        pairs = list_reports(project, chosen, wanted, problems=[])
         if not pairs:
             raise NianbaoError("no office-year selected: no params file matches (see `nianbao new`)")
     folder = out or project.root / "forms"
@@ -364,9 +414,11 @@ def workbook(office: str | None, year: str | None, offices: tuple[str, ...], yea
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--office", "office_name", help="The office's name (机关名称), for reports without a title.")
 @click.option("--year", help="Report year (default: from the title or the preamble).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1),
+              help="Processes reading the files at once (default and most: the CPUs this process may use).")
 @reports_errors
 def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool, office_name: str | None,
-          year: str | None) -> None:
+          year: str | None, jobs: int | None) -> None:
     """Check published reports against the rules of the national format, as the gate does.
 
     PATHS are files or folders of .html/.htm/.txt/.pdf/.docx files; reports of one office in consecutive years feed the
@@ -376,8 +428,15 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool, office_
     """
     from .atomic import write_files
     from .audit import audit as run_audit
+    from .pool import usable_cpus
 
-    result = run_audit(_report_files(paths), office=office_name, year=check_year(year) if year else None)
+    files = _report_files(paths)
+    usable = usable_cpus()
+    if jobs and jobs > usable:
+        _note(f"note: --jobs {jobs} capped at {usable}, the CPUs this process may use")
+    # By default a process starts only for every FILES_PER_PROCESS files: starting one costs a few files' reading.
+    jobs = min(jobs or math.ceil(len(files) / FILES_PER_PROCESS), usable)
+    result = run_audit(files, office=office_name, year=check_year(year) if year else None, jobs=jobs)
     if as_json:
         click.echo(json.dumps([{"file": a.report.file, "office": a.report.office, "year": a.report.year,
                                 "format": a.report.format.id, "findings": [f.to_dict() for f in a.findings],

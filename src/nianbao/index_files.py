@@ -35,12 +35,13 @@ def _stat(path: Path) -> list[int] | None:
         st = path.stat()
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns]
+    # ctime too: a chunk replaced by another of the same size and mtime (`cp -p`, `touch -r`) gets a new one
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _unchanged(path: Path, stat: list[int] | None) -> bool:
-    """Whether the chunk at `path` is the one written (`stat`: its size and mtime then; None from an older
-    version, which kept no stat: then whether it exists)."""
+    """Whether the chunk at `path` is the one written (`stat`: its size, mtime and ctime then, an older version's
+    without ctime (written again once); None from a version that kept no stat: then whether it exists)."""
     return path.is_file() if stat is None else _stat(path) == stat
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,11 +22,13 @@ from .data import Registry, read_figures, read_registry
 from .digests import SETTLE_NS, DigestState
 from .exceptions import InputError
 from .project import Project
+from .written import OutputStats, content_record, record_well_formed
 
 if TYPE_CHECKING:
     from .run import RunResult
 
 MANIFEST = "manifest.json"
+STATS = ".nianbao-written.json"  # the reports' outputs' stats when last found intact (`nianbao.written`)
 # A report's status, as the index shows it.
 PUBLISHED = "published"
 WARNINGS = "warnings"  # published with warnings
@@ -146,6 +148,8 @@ class Entry:
     notebook: str | None = None
     findings: list[dict] = field(default_factory=list)
     error: str | None = None  # why it failed: a message, or the notebook's traceback
+    # html's and notebook's size and digest as written (`nianbao.written`); None: not recorded (an older version)
+    written: list | None = None
 
     @property
     def key(self) -> str:
@@ -155,12 +159,16 @@ class Entry:
         """The fields as the manifest records them (lists shared with the entry, not copied)."""
         return dict(self.__dict__)
 
-    def is_fresh(self, digest: str | None, outputs: Path) -> bool:
-        """True when the outputs exist and were made from exactly these inputs."""
-        if digest is None or self.status == FAILED or self.inputs != digest:
-            return False
-        return bool(self.html and self.notebook) and all(os.path.isfile(f"{outputs}/{name}")
-                                                         for name in (self.html, self.notebook))
+    def stale_output(self, digest: str | None, stats: OutputStats) -> str | None:
+        """Why this entry's outputs must be made again: "" when its inputs changed (or it failed), else the name
+        of the output (relative to outputs/) that is missing or not the file written; None when they are fresh.
+        `stats`: the outputs' stats when last found intact (an output whose stat is another is read)."""
+        if digest is None or self.status == FAILED or self.inputs != digest or not (self.html and self.notebook):
+            return ""
+        names = (self.html, self.notebook)
+        if self.written is None:  # recorded by an older version: trusted when they exist (`Manifest.fresh`)
+            return next((n for n in names if not os.path.isfile(f"{stats.outputs}/{n}")), None)
+        return stats.damaged(names, self.written)
 
 
 def recover(project: Project, office: str, year: int, digest: str | None) -> Entry | None:
@@ -207,6 +215,9 @@ class Manifest:
 
     def __init__(self, project: Project) -> None:
         self.path = project.outputs / MANIFEST
+        self.outputs = project.outputs
+        self.damaged: dict[tuple[str, int], str] = {}  # outputs found changed or missing (`fresh`)
+        self.stats = OutputStats(project.outputs / STATS, project.outputs)
         self.entries: dict[str, Entry] = {}
         # "year" or "region slug/year" → the overview's outcome (nianbao.overview.OverviewEntry)
         self.overviews: dict[str, dict] = {}
@@ -240,7 +251,29 @@ class Manifest:
     def get(self, office: str, year: int) -> Entry | None:
         return self.entries.get(f"{office}/{year}")
 
+    def fresh(self, office: str, year: int, digest: str | None) -> bool:
+        """Whether the office-year's outputs were made from `digest` and are the files written (`Entry.stale_output`).
+        An output found missing or changed is kept in `damaged` ((office, year) → its name, relative to outputs/).
+        An entry of an older version, without the record, gets it now (its outputs trusted once)."""
+        entry = self.entries.get(f"{office}/{year}")
+        if entry is None:
+            return False
+        stale = entry.stale_output(digest, self.stats)
+        if stale:
+            self.damaged[(office, year)] = stale
+        elif stale is None and entry.written is None:
+            names = (str(entry.html), str(entry.notebook))
+            entry.written = content_record(self.outputs, names)
+            self.stats.noted(names)
+            self._lines.pop(entry.key, None)
+            self.changed = True
+        return stale is None
+
     def put(self, entry: Entry) -> None:
+        """Record an office-year's outcome; its outputs, just written, are recorded as they are (`nianbao.written`)."""
+        if entry.written is None and entry.status != FAILED and entry.html and entry.notebook:
+            entry = replace(entry, written=content_record(self.outputs, (entry.html, entry.notebook)))
+            self.stats.noted((entry.html, entry.notebook))
         if self.entries.get(entry.key) != entry:
             self.entries[entry.key] = entry
             self._lines.pop(entry.key, None)
@@ -250,11 +283,14 @@ class Manifest:
     def put_overview(self, outcome: dict | Entry) -> None:
         """Record an overview (a year's, or a region's year); a worker that died while making it comes as a failed
         `Entry` whose office is `overview:<region>`."""
-        from .overview import overview_key
+        from .overview import overview_key, overview_written
 
         if isinstance(outcome, Entry):
             outcome = {"year": outcome.year, "status": FAILED, "inputs": outcome.inputs, "error": outcome.error,
                        "region": outcome.office.partition(":")[2]}
+        if outcome.get("status") != FAILED and outcome.get("html") and outcome.get("notebook") \
+                and "written" not in outcome:
+            outcome = {**outcome, "written": overview_written(self.outputs, (outcome["html"], outcome["notebook"]))}
         key = overview_key(outcome["year"], outcome.get("region"))
         if self.overviews.get(key) != outcome:
             self.overviews[key] = outcome
@@ -265,8 +301,11 @@ class Manifest:
         return {k: e.to_dict() for k, e in self.entries.items()}
 
     def save(self) -> None:
-        """Write the manifest when something changed since it was read or last saved."""
+        """Write the manifest when something changed since it was read or last saved, and the outputs' stats."""
         self.saved = time.monotonic()
+        if self.stats.changed:
+            self.stats.keep_only({n for e in self.entries.values() for n in (e.html, e.notebook) if n})
+            self.stats.save()
         # Overviews may be recorded straight into `overviews` (a year's page of regions): compare their text.
         overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
         if not self.changed and overviews == self._saved_overviews:
@@ -305,7 +344,7 @@ def _well_formed(entry: Entry) -> bool:
     text = (str, type(None))
     return (type(entry.office) is str and type(entry.year) is int and entry.status in STATUSES
             and type(entry.inputs) in text and type(entry.html) in text and type(entry.notebook) in text
-            and type(entry.error) in text and type(entry.findings) is list
+            and type(entry.error) in text and type(entry.findings) is list and record_well_formed(entry.written)
             and all(type(f) is dict and FINDING_KEYS <= f.keys() for f in entry.findings))
 
 

@@ -39,6 +39,18 @@ class Narrative:
     preamble: str
     sections: tuple[Section, ...]
     preamble_line: int = 1
+    # What `fill` put in place of each placeholder: (part: 0 the preamble, i + 1 the i-th section; start, end in
+    # the filled text; the placeholder as typed), so that a finding quotes the prose as the analyst wrote it.
+    filled: tuple[tuple[int, int, int, str], ...] = ()
+
+    def as_typed(self, part: int, text: str, start: int, end: int) -> str:
+        """`text[start:end]` of a filled `part` with each value `fill` put there shown as the placeholder typed."""
+        out, at = [], start
+        for p, a, b, typed in self.filled:
+            if p == part and a < end and b > start:
+                out += [text[at:max(a, at)], typed]
+                at = b
+        return "".join(out) + text[at:end] if out else text[start:end]
 
     @property
     def headings(self) -> tuple[str, ...]:
@@ -150,25 +162,33 @@ def check_no_html(narrative: Narrative, office: str, year: int) -> None:
 
 def fill(narrative: Narrative, resolve: Callable[[str], str | None], office: str, year: int,
          names: Collection[str] = ()) -> Narrative:
-    """Replace every placeholder by its value; an unknown name or a blank cell is an error (`InputError` with
-    the file and line). `names`: every name a placeholder may use, to tell a blank cell from a name that does
-    not exist and to suggest the one a misspelt name resembles (`{{ T3.NEW.TOTAL }}` → `{{ t3.new.total }}`)."""
+    """Replace every placeholder by its value, keeping where each was (`Narrative.filled`); an unknown name or a
+    blank cell is an error (`InputError` with the file and line). `names`: every name a placeholder may use, to
+    tell a blank cell from a name that does not exist and to suggest the one a misspelt name resembles
+    (`{{ T3.NEW.TOTAL }}` → `{{ t3.new.total }}`)."""
+    filled: list[tuple[int, int, int, str]] = []
 
-    def substitute(text: str, field: str, first: int) -> str:
-        def one(match: re.Match[str]) -> str:
+    def substitute(part: int, text: str, field: str, first: int) -> str:
+        out, last, size = [], 0, 0
+        for match in PLACEHOLDER.finditer(text):
             name = match.group(1)
             value = resolve(name)
             if value is None:
                 line = first + text.count("\n", 0, match.start())
                 raise InputError(unresolved(name, names, year), file=narrative.file, line=line, office=office,
                                  year=year, field=field)
-            return value
+            literal = text[last:match.start()]
+            size += len(literal)
+            filled.append((part, size, size + len(value), match.group(0)))
+            out += [literal, value]
+            size += len(value)
+            last = match.end()
+        return "".join(out) + text[last:] if out else text
 
-        return PLACEHOLDER.sub(one, text)
-
-    sections = tuple(replace(s, body=substitute(s.body, s.heading, s.body_line)) for s in narrative.sections)
-    preamble = substitute(narrative.preamble, PREAMBLE, narrative.preamble_line)
-    return replace(narrative, preamble=preamble, sections=sections)
+    preamble = substitute(0, narrative.preamble, PREAMBLE, narrative.preamble_line)
+    sections = tuple(replace(s, body=substitute(i + 1, s.body, s.heading, s.body_line))
+                     for i, s in enumerate(narrative.sections))
+    return replace(narrative, preamble=preamble, sections=sections, filled=tuple(filled))
 
 
 def unresolved(name: str, names: Collection[str], year: int) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
 import time
 import unicodedata
@@ -38,12 +39,14 @@ from .manifest import FAILED, MANIFEST, PUBLISHED, shared_digest
 from .params import list_reports
 from .pool import failure_reason
 from .project import RESERVED_IDS, Project
+from .written import OutputStats, content_record, record_well_formed
 
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html; an office id may not take this name (RESERVED_IDS)
 assert OUTPUT_DIR in RESERVED_IDS
 # Caches (no region slug or year starts with a dot): outputs/overview/.figures/<office>.v2.json, each office's
 # figures as the overviews read them (`_read_figures`); .charts/[<region slug>/]<year>.json, each page's charts.
 CACHE_DIR, CHARTS_DIR = ".figures", ".charts"
+STATS = ".written.json"  # the overviews' outputs' stats when last found intact (`nianbao.written`)
 SLUG_PREFIX = "r-"  # region folders: r-<12 hex digits>; a year page is <4 digits>.html, so they never meet
 NO_REGION = "未注明地区"  # the group of offices with an empty region, in a project where others have one
 FIRST_YEAR = 2019  # trends start with the first year of the national format (F2019)
@@ -954,10 +957,35 @@ def show_overview(overview: Overview) -> None:
         "summary": summary(overview, found)}})
 
 
-def _is_fresh(entry: Mapping | None, digest: str, outputs: Path) -> bool:
+def _is_fresh(entry: dict | None, digest: str, stats: OutputStats) -> bool:
+    """Whether an overview's outputs were made from `digest` and are the files written (`nianbao.written`); an
+    entry of an older version, without that record, is trusted when they exist, and gets it (in place)."""
     if not entry or entry.get("status") == FAILED or entry.get("inputs") != digest:
         return False
-    return all(name and (outputs / name).is_file() for name in (entry.get("html"), entry.get("notebook")))
+    names = (entry.get("html"), entry.get("notebook"))
+    if not all(type(name) is str for name in names):
+        return False
+    written = entry.get("written")
+    if written is None or not record_well_formed(written):
+        if not all(os.path.isfile(f"{stats.outputs}/{name}") for name in names):
+            return False
+        entry["written"] = content_record(stats.outputs, names)
+        stats.noted(names)
+        return True
+    return stats.damaged(names, written) is None
+
+
+def _stats(outputs: Path) -> OutputStats:
+    return OutputStats(outputs / OUTPUT_DIR / STATS, outputs)
+
+
+def overview_written(outputs: Path, names: tuple[str, str]) -> list[list] | None:
+    """The record of an overview's outputs just written (`nianbao.written.content_record`); their stats are kept
+    in `outputs/overview/.written.json`."""
+    stats = _stats(outputs)
+    stats.noted(names)
+    stats.save()
+    return content_record(outputs, names)
 
 
 def _wanted(project: Project, pairs: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None) \
@@ -1000,13 +1028,18 @@ def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews
         return []
     grouped, _, listed, wanted = _wanted(project, pairs, every)
     shared = _shared(project)
+    stats = _stats(project.outputs)
     tasks = []
     for region, built in sorted(wanted.items(), key=lambda kv: kv[0] or ""):
         digests = _digests(project, built, region, grouped.get(region) if region else None, listed[region],
                            reports, shared)
         for year in sorted(built):
-            if force or not _is_fresh(overviews.get(overview_key(year, region)), digests[year], project.outputs):
+            if force or not _is_fresh(overviews.get(overview_key(year, region)), digests[year], stats):
                 tasks.append(OverviewTask(year, digests[year], region or ""))
+    if stats.changed:
+        stats.keep_only({n for o in overviews.values() for n in (o.get("html"), o.get("notebook"))
+                         if type(n) is str})
+        stats.save()
     # The latest year first: it is the one reviewers open, and its overview reads the most.
     return sorted(tasks, key=lambda t: (-t.year, t.region))
 
@@ -1100,6 +1133,30 @@ def drop_removed_regions(project: Project, overviews: dict[str, dict], registry:
         for gone in parent.glob(f".{SLUG_PREFIX}*.removed"):
             shutil.rmtree(gone, ignore_errors=True)
     return stale
+
+
+# A kept copy of an office's figures: `<office>.v<format>.json` (format 1: `<office>.json`).
+_KEPT_NAME = re.compile(r"(?P<office>[a-z0-9][a-z0-9-]*)(?:\.v[0-9]+)?\.json")
+
+
+def drop_removed_offices(project: Project, registry: Registry) -> list[Path]:
+    """Remove the kept figures (`outputs/overview/.figures/<office>.v2.json`, of any format) of the offices
+    `data/offices.csv` no longer names: no overview reads them again. Nothing is removed while the registry has
+    a row it cannot read (that row's office may be a current one). Call when the batch saw every office.
+    `registry`: `data/offices.csv` as the batch read it. Returns the files removed."""
+    if registry.problems or registry.unplaced or not registry.offices:
+        return []
+    folder = project.outputs / OUTPUT_DIR / CACHE_DIR
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if (m := _KEPT_NAME.fullmatch(name)) and m["office"] not in registry.offices:
+            (folder / name).unlink(missing_ok=True)
+            removed.append(folder / name)
+    return removed
 
 
 def index_overviews(overviews: Mapping[str, dict]) -> dict[str, dict]:

@@ -8,6 +8,16 @@ from typing import IO, Any
 from .manifest import FAILED, GATED, Entry
 
 
+def rate(count: int, seconds: float) -> str:
+    """How fast `count` reports were built in `seconds`, as a reader can use it: "12.3 reports/s" from one a
+    second up, "4.2 s/report" below (where reports/s would read 0.0); "" when nothing can be said (no report,
+    no time measured)."""
+    if count <= 0 or seconds <= 0:
+        return ""
+    per_second = count / seconds
+    return f"{per_second:.1f} reports/s" if per_second >= 1 else f"{seconds / count:.1f} s/report"
+
+
 class Progress:
     """Call `start` once the work is known, `update` per report, `close` at the end."""
 
@@ -39,8 +49,8 @@ class Progress:
             if entry.status in (GATED, FAILED):
                 self._bar.write(f"{entry.status}: {what}", file=self.stream)
             return
-        rate = self.done / max(time.perf_counter() - self.started, 1e-9)
-        self._line(f"[{self.done}/{self.total}] {entry.status:<9} {what} ({rate:.1f} reports/s)")
+        speed = rate(self.done, time.perf_counter() - self.started)
+        self._line(f"[{self.done}/{self.total}] {entry.status:<9} {what}" + (f" ({speed})" if speed else ""))
 
     def close(self) -> None:
         if self._bar is not None:

@@ -96,7 +96,7 @@ def prose_contradictions(report: Report) -> list[Finding]:
     parts = [(narrative.preamble, narrative.preamble_line), *((s.body, s.body_line) for s in narrative.sections)]
     template = rule(RULE).message
     found = []
-    for text, first in parts:
+    for part, (text, first) in enumerate(parts):
         for figure, m, value in stated(text, report.format):
             table = _table_value(report, figure)
             if table is None or table == value:
@@ -104,9 +104,12 @@ def prose_contradictions(report: Report) -> list[Finding]:
             line = first + text.count("\n", 0, m.start()) if first else 0
             t, row, column = figure.refs[0].split(".")
             shown = f"{table.normalize():f}"
+            # The prose as the analyst typed it (a placeholder of another cell, say), and what it reads as filled.
+            typed = narrative.as_typed(part, text, m.start(), m.end())
+            quoted = f"正文“{typed}”" + (f"（填入数字后为“{m.group(0)}”）" if typed != m.group(0) else "")
             found.append(Finding(
                 report.office.id, report.year, RULE, rule(RULE).severity.value, t, row, column,
-                template.replace("{说明}", f"正文“{m.group(0)}”，表格中{figure.what}为{shown}"),
+                template.replace("{说明}", f"{quoted}，表格中{figure.what}为{shown}"),
                 value=m.group("n"), source=f"{narrative.file}:{line}" if line else narrative.file,
                 cells=tuple(Cell(ref, report.values.get(ref), None, report.sources.get(ref)) for ref in figure.refs)))
     return found

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -28,7 +29,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from .. import filekind
 from ..exceptions import InputError, NianbaoError
-from ..formats import FORMATS, Format, Kind, Label, Severity, Table, format_for
+from ..formats import FORMATS, Format, Kind, Label, Role, Severity, Table, format_for
 from ..formats.rules import AMOUNT_RE, COUNT_RE, SIGNED_RE
 from ..published.labels import key, row_index
 from ..published.values import read_cell
@@ -338,7 +339,8 @@ def _tables(formulas: Sheets, cached: Sheets, facts: dict[str, SheetFacts], fmt:
         found = strings[best]
         cols = _columns(table, found, formulas[best])
         if isinstance(cols, str):
-            problems.append(f"{name} {best}：{cols}（可以插入行和列，但请不要删除或改动表格的栏目名称）")
+            where = "!" if re.match(r"[A-Z]+[0-9]+：", cols) else "："
+            problems.append(f"{name} {best}{where}{cols}（可以插入行和列，但请不要删除或改动表格的栏目名称）")
             continue
         merged = facts.get(best, SheetFacts(False, ())).merged
         rows = []
@@ -431,7 +433,8 @@ def _columns(table: Table, found: dict[str, list[tuple[int, int]]],
     for r, c, cell in table.positions():
         if isinstance(cell, Label):
             grid.setdefault(c, []).append((r, cell))
-    known = frozenset(key(t) for column in grid.values() for _, label in column for t in label.readings)
+    # Each label's reading → how many labels of the table read so (table 四 repeats its column labels)
+    known = Counter(key(t) for column in grid.values() for _, label in column for t in set(label.readings))
     sheet: dict[int, list[tuple[int, str]]] = {}
     for k, hits in found.items():
         if k in known:
@@ -439,19 +442,94 @@ def _columns(table: Table, found: dict[str, list[tuple[int, int]]],
                 sheet.setdefault(col, []).append((row, k))
     columns = sorted(sheet)
     out: dict[int, int] = {}
+    offset = None  # sheet row - grid row of the last column's labels
     for g in range(table.width):
-        want = [label for _, label in sorted(grid.get(g, []), key=lambda x: x[0])]
+        want = sorted(grid.get(g, []), key=lambda x: x[0])
         if g >= len(columns):
             after = get_column_letter(columns[-1]) if columns else "A"
-            return f"找不到“{want[-1].text}”这一栏（{after}列之后没有了）"
+            return f"找不到“{want[-1][1].text}”这一栏（{after}列之后没有了）"
         col = columns[g]
         got = sorted(sheet[col])
-        wrong = [r for (r, k), w in zip(got, want, strict=False) if k not in {key(t) for t in w.readings}]
-        if wrong or len(got) != len(want):
-            row = (wrong or [got[-1][0]])[0]
-            return f"找不到“{want[-1].text}”这一栏（{get_column_letter(col)}{row}是“{cells[(row, col)][0]}”）"
+        wrong = _label_mismatch(want, got, col, cells, found, known)
+        if wrong:
+            # A column whose only label was edited holds none of the table's labels, as a column inserted for
+            # notes: the one passed over just before, with text where the label should be, is the one to name.
+            if offset is not None and want:
+                row = want[0][0] + offset
+                for c in range(col - 1, (out[g - 1] if g else 0), -1):
+                    value = cells.get((row, c), (None, ""))[0]
+                    if isinstance(value, str) and value.strip() and not value.startswith("="):
+                        return _should_hold(want[0][1], c, row, cells, found, known)
+            return wrong
         out[g] = col
+        if got and want:
+            offset = got[-1][0] - want[-1][0]
     return out
+
+
+def _label_mismatch(want: list[tuple[int, Label]], got: list[tuple[int, str]], col: int,
+                    cells: dict[tuple[int, int], tuple[object, str]], found: dict[str, list[tuple[int, int]]],
+                    known: Counter[str]) -> str | None:
+    """Why a sheet column (`col`, 1-based) does not hold the labels a grid column wants (`want`: grid row, label,
+    top to bottom; `got`: sheet row, label key of the table's labels found in it), in Chinese, starting with the
+    cell: what should be there, what is (`E4：此处应为栏目名称“法人或其他组织”……现为“法人组织”`); None when it
+    holds exactly them (`known`: the keys of the table's labels, counted). Labels are matched in order, an extra
+    one passed over, so that an edited, emptied or moved label (a merged group heading above several columns, or
+    beside several rows, as often as a column's own) is named itself, not the label below it."""
+    matched: list[tuple[int, int]] = []  # (grid row, sheet row) of the labels found in place
+    missing: list[tuple[int, Label]] = []
+    used: set[int] = set()
+    i = 0
+    for grid_row, label in want:
+        keys = {key(t) for t in label.readings}
+        j = next((j for j in range(i, len(got)) if got[j][1] in keys), None)
+        if j is None:
+            missing.append((grid_row, label))
+            continue
+        matched.append((grid_row, got[j][0]))
+        used.add(j)
+        i = j + 1
+    letter = get_column_letter(col)
+    if missing:
+        grid_row, label = missing[0]
+        above = max(((g, r) for g, r in matched if g < grid_row), default=None)
+        below = min(((g, r) for g, r in matched if g > grid_row), default=None)
+        # The place its neighbours give; else, between them, a text that is none of the table's labels (the label
+        # as edited, rows inserted above it).
+        guess = (above[1] + grid_row - above[0] if above else below[1] - (below[0] - grid_row) if below else None)
+        low = above[1] + 1 if above else guess or 1
+        high = below[1] - 1 if below else max((r for r, _ in got), default=low) + label.rowspan
+        placed = {got[j][0] for j in used}
+        texts = [r for (r, c), (v, _) in sorted(cells.items()) if c == col and low <= r <= high
+                 and isinstance(v, str) and v.strip() and not v.startswith("=") and r not in placed]
+        row = guess if guess in texts or not texts else texts[0]
+        return _should_hold(label, col, row, cells, found, known)
+    extra = next((got[j] for j in range(len(got)) if j not in used), None)
+    if extra is not None:
+        row = extra[0]
+        return (f"{letter}{row}：此处不应有栏目名称“{cells[(row, col)][0]}”（这一列的栏目名称已经齐全），"
+                "请删去，或移回原来的位置")
+    return None
+
+
+def _should_hold(label: Label, col: int, row: int | None, cells: dict[tuple[int, int], tuple[object, str]],
+                 found: dict[str, list[tuple[int, int]]], known: Counter[str]) -> str:
+    """The cell (`col`, `row`, 1-based; None: the column only) that should hold `label`, in Chinese: what should
+    be there, what is, and where the label is now, if it is one the table has once."""
+    shape = ""
+    if label.colspan > 1:
+        shape = f"（合并单元格，是其下{label.colspan}栏共同的栏目名称）"
+    elif label.rowspan > 1 and label.role is Role.ROW:
+        shape = f"（合并单元格，是右边{label.rowspan}行共同的栏目名称）"
+    letter = get_column_letter(col)
+    value = cells.get((row, col), (None, ""))[0] if row else None
+    now = f"现为“{value}”" if isinstance(value, str) and value.strip() else "现在是空白"
+    if isinstance(value, str) and key(value) in known:
+        now += "（这是另一栏的名称：这一栏可能被删除或移动了）"
+    elsewhere = [f"{get_column_letter(c)}{r}" for t in label.readings for r, c in found.get(key(t), ())
+                 if (r, c) != (row, col) and known[key(t)] == 1]
+    moved = f"；“{label.text}”现在在{'、'.join(dict.fromkeys(elsewhere))}" if elsewhere else ""
+    return f"{letter}{row or '列'}：此处应为栏目名称“{label.text}”{shape}，{now}{moved}"
 
 
 def _locate(line: layout.Line, found: dict[str, list[tuple[int, int]]],
