@@ -3,6 +3,7 @@ in the gate as in audit, with digits folded; ingest turns such figures into plac
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import Decimal
 
@@ -136,3 +137,23 @@ def test_with_placeholders_keeps_figures_that_differ_or_sum() -> None:
     values = {"t3.new.total": "3", "t4.direct.total": "1", "t4.after_review.total": "0", "t3.open.total": "2"}
     text = "新收申请３件，予以公开5件，行政诉讼1件。"
     assert with_placeholders(text, fmt, values) == "新收申请{{ t3.new.total }}件，予以公开5件，行政诉讼1件。"
+
+
+@pytest.mark.parametrize("left", [
+    "（请在此填写，可用{{ t3.new.total }}这样的占位。）",  # a placeholder inside the quoted snippet
+    "{{ year }}年{{ t3.new.total }}件。请在此填写",  # placeholders before the mark, on its line
+])
+def test_a_forbidden_text_is_quoted_as_typed(project, left: str) -> None:
+    # SEC-SKELETON quotes a snippet around the template's prompt: the analyst must find it in the file.
+    path = project.narrative_file(OFFICE, YEAR)
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    at = next(i for i, t in enumerate(lines) if t.startswith("# 五、"))
+    lines.insert(at + 1, left)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", OFFICE, str(YEAR), "--project", str(project.root), "--json"])
+    found = [f for f in json.loads(result.output) if f["rule"] == "SEC-SKELETON"]
+    assert len(found) == 1, result.output
+    snippet = found[0]["value"]
+    assert "{{ t3.new.total }}" in snippet and "请在此填写" in snippet, snippet
+    assert found[0]["source"] == f"data/narrative/{OFFICE}/{YEAR}.md:{at + 2}"

@@ -463,11 +463,12 @@ def _locate_prose(f: Finding, report: Report) -> Finding:
     if not forbid:
         return f
     parts = [(narrative.preamble, narrative.preamble_line), *((s.body, s.body_line) for s in narrative.sections)]
-    for text, first in parts:
+    for part, (text, first) in enumerate(parts):
         m = re.search(forbid, text)
         if m:
+            # Quoted as the analyst typed it (placeholders, not the figures they were filled with).
             start, end = max(0, m.start() - 12), m.end() + 12
-            snippet = text[start:end].replace("\n", " ")
+            snippet = narrative.as_typed(part, text, start, end).replace("\n", " ")
             return replace(f, value=snippet, source=line(first and first + text.count("\n", 0, m.start())))
     return f
 
