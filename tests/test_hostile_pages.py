@@ -114,7 +114,7 @@ def test_a_folder_without_reports_is_an_error(tmp_path, command, name) -> None:
     args = [command, str(folder)] + (["--project", str(tmp_path / "q")] if command == "ingest" else [])
     done = nianbao(*args)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip() == f"error: {folder}: no report file that nianbao can read in this folder"
+    assert done.stderr.strip().startswith(f"error: {folder}：此文件夹中没有可读取的报告文件（可读取的文件类型：.html、")
 
 
 def test_an_empty_folder_among_good_files_is_still_an_error(project, tmp_path) -> None:
@@ -122,7 +122,7 @@ def test_an_empty_folder_among_good_files_is_still_an_error(project, tmp_path) -
     good.write_text(page(project, 2024), encoding="utf-8")
     (tmp_path / "nothing").mkdir()
     done = nianbao("audit", str(good), str(tmp_path / "nothing"))
-    assert done.returncode == 2 and "no report file" in done.stderr
+    assert done.returncode == 2 and "此文件夹中没有可读取的报告文件" in done.stderr
 
 
 # --- several copies of one office-year ---------------------------------------------------------------------

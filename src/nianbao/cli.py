@@ -171,7 +171,8 @@ def _report_files(paths: tuple[Path, ...], suffixes: tuple[str, ...] | None = No
             continue
         found = list(report_files([path], suffixes or SUFFIXES))
         if not found:
-            raise NianbaoError(f"{path}: no report file that nianbao can read in this folder")
+            kinds = "、".join(suffixes or SUFFIXES)
+            raise NianbaoError(f"{path}：此文件夹中没有可读取的报告文件（可读取的文件类型：{kinds}）")
         files += found
     if not files:
         raise NianbaoError("没有可读取的文件（只给了临时锁定文件）")
