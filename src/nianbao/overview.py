@@ -152,8 +152,8 @@ class Overview:
     """Everything one overview shows, as read from the project.
 
     `figures`: office → year → cell → text (None when blank; `load_overview` gives each year as an
-    `OfficeYear`), for the years up to `year` that have a params file; `status`: office → this year's manifest
-    entry (status, findings, html), or `missing`.
+    `OfficeYear`), for the years up to `year` that have a params file; `status`: office → what the page reads of
+    this year's manifest entry (`report_status`), or `missing`.
     """
 
     year: int
@@ -207,6 +207,17 @@ def _manifest_reports(project: Project) -> dict[str, dict]:
     return _MANIFEST[1]
 
 
+# What an overview reads of a report's manifest entry. Nothing else of it may reach the page or the executed
+# notebook: a batch on a cluster makes an overview from the manifest before its reports are rebuilt, and keeps it
+# when these fields came out the same (`cluster._as_job`).
+REPORT_FIELDS = ("status", "findings", "html")
+
+
+def report_status(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a report's manifest entry (a dict) that an overview shows (`REPORT_FIELDS`), those it has."""
+    return {name: entry[name] for name in REPORT_FIELDS if name in entry}
+
+
 def load_overview(project: Project, year: int, region: str | None = None) -> Overview:
     """Read the offices of `region` (all offices when None or empty), their figures up to `year`, this year's
     prose and the statuses the last batch recorded. An office whose figures cannot be read is listed with
@@ -224,7 +235,8 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
     errors: dict[str, str] = {}
     for office in offices:
         entry = reports.get(f"{office.id}/{year}")
-        status[office.id] = entry or {"status": NOT_SUBMITTED if year not in submitted[office.id] else NOT_BUILT}
+        status[office.id] = report_status(entry) if entry and isinstance(entry, dict) else \
+            {"status": NOT_SUBMITTED if year not in submitted[office.id] else NOT_BUILT}
         if not submitted[office.id]:
             continue
         try:
