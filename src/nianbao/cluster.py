@@ -550,6 +550,8 @@ class DaskPool:
         self._writer = ThreadPoolExecutor(WRITERS, thread_name_prefix="nianbao-write")
         self._early: Future | None = None  # the early overviews being sent (`_start_early`)
         self._listing: Listing | None = None  # the project's files when they were sent (`project_listing`)
+        # Listed while the client connects (mostly waiting for the network): the early overviews need it first.
+        self._listed = self._writer.submit(project_listing, project)
         self._base: tuple[Mirror, Any] | None = None  # the early overviews' mirror, and its future
         try:
             if address == LOCAL:
@@ -679,7 +681,7 @@ class DaskPool:
             if not mirror:
                 # The project's files as the batch found them; those the early overviews' mirror sent already
                 # are not sent again: a worker that has not applied it applies it first.
-                made = self._mirror(self._listing, self._base[0] if self._base else None)[0]
+                made = self._mirror(self._listing or self._listed.result(), self._base[0] if self._base else None)[0]
                 mirror.extend([made, self.client.scatter(made, broadcast=True, hash=False)])
             sent = mirror[1]
             if lacking:  # the worker lacked these files (it joined late, another batch ran): with the task
@@ -737,7 +739,7 @@ class DaskPool:
         """Send the early overviews of a batch rebuilding `pairs` (`early_overviews`), with a mirror of the
         project as it is now; each by its key, with the manifest it reads. Runs in a thread beside `reports`."""
 
-        listing = self._listing = project_listing(self.project)
+        listing = self._listing = self._listed.result()
         planned = early_overviews(self.project, pairs, listing, _read_bytes(self.project.outputs / MANIFEST))
         if not planned:
             return {}
