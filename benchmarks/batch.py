@@ -20,7 +20,7 @@ of two workers, its start included) on the same synthetic project, interleaved, 
 and the peak memory of the client and of each Dask worker (its process and its kernel's).
 
     python benchmarks/batch.py --scale [--reports 10000] [--repeat 3] [--project-to 100000] [--machines 1,2,4]
-                               [--keep DIR] [--standing]   (a DIR an earlier --scale run kept is reused)
+                               [--keep DIR] [--standing [--no-pool]]   (a DIR an earlier --scale run kept is reused)
 
 instead measures what grows with a province (issue 14): the first build (reports/s, peak memory of the whole
 process tree and of the client), a no-op re-run and a run after one changed figure (medians of --repeat), the
@@ -28,7 +28,7 @@ index's size and open/sort/filter time in Chromium, here and on a synthetic inde
 projects --project-to office-years on N machines from the measured CPU per report: the client's (serial) and
 the rest of the tree's (parallel). With --standing it then starts a real standing Dask cluster (`dask scheduler`
 and two `dask worker --nthreads 1`), warms it with one batch, and prints its no-op and one-change figures next to
-the local pool's, measured interleaved.
+the local pool's, measured interleaved; with --no-pool, on a kept project, only the standing cluster's runs.
 """
 
 from __future__ import annotations
@@ -487,6 +487,10 @@ def scale(args: argparse.Namespace) -> None:
         n = offices * len(YEARS)
     else:
         synth_project(project, offices)
+    if args.standing and args.no_pool:  # the standing cluster's runs only
+        time.sleep(2.5)
+        standing(args, project, offices, work)
+        return
     jobs = ["--jobs", str(args.jobs)] if args.jobs else []
     cmd = [str(BIN / "nianbao"), "batch", "--project", str(project), *jobs]
     # Inputs written just now are digested again by the next run (their records are not settled yet, see
@@ -564,6 +568,8 @@ def standing(args: argparse.Namespace, project: Path, offices: int, work: Path) 
     with real_cluster(folder, 2) as address:
         pool_cmd = [str(BIN / "nianbao"), "batch", "--project", str(project)]
         cmds = {"pool": pool_cmd, "standing": [*pool_cmd, "--scheduler", address]}
+        if args.no_pool:
+            del cmds["pool"]
         runs: dict[str, dict[str, list[dict]]] = {name: {"noop": [], "change": []} for name in cmds}
         change_one_figure(project, "shili-0002", year)
         time.sleep(2.1)
@@ -607,6 +613,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="--scale: no-op and one-change runs (default 3)")
     parser.add_argument("--standing", action="store_true",
                         help="--scale: also the no-op and one-change runs on a standing Dask cluster (2 workers)")
+    parser.add_argument("--no-pool", action="store_true",
+                        help="--scale --standing: the standing cluster's runs only, not the local pool's")
     parser.add_argument("--project-to", type=int, default=100_000, help="--scale: office-years projected to")
     parser.add_argument("--machines", type=lambda t: [int(x) for x in t.split(",")], default=[1, 2, 4, 8, 16],
                         help="--scale: machine counts of the projection (default 1,2,4,8,16)")

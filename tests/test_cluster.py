@@ -4,6 +4,7 @@ process pool; a worker killed mid-batch; a kernel that dies; `--scheduler local`
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,7 +16,7 @@ import distributed
 import nbformat
 import pytest
 from click.testing import CliRunner
-from conftest import files_under
+from conftest import files_under, set_figure
 from dask_cluster import START_TIMEOUT, free_port, real_cluster
 
 import nianbao
@@ -238,9 +239,11 @@ def _age(project: Project, seconds: float) -> None:
 def test_a_re_run_on_a_standing_cluster_sends_only_what_changed(tmp_path, scheduler, monkeypatch) -> None:
     """On a cluster kept running between batches: after one changed figure (2020), the second batch rebuilds
     that report and its next year only, sends the workers no overview input but the changed figures file and the
-    manifest, makes the overviews of 2022 and 2023 (no changed report of theirs) early, and every output is the
-    local pool's, byte for byte; a third batch finds nothing to do, the early overviews' digests included; after
-    the workers restart, a batch sends them the project's files once."""
+    manifest, makes every overview from 2020 on early and keeps them all (the rebuilt reports are published as
+    before), and every output is the local pool's, byte for byte; a third batch finds nothing to do, the early
+    overviews' digests included; after the workers restart, a batch sends them the project's files once. A change
+    that gates its report: the overview of that year, made early from the manifest that said published, is made
+    again, and the outputs are still the pool's."""
     pool = _make(tmp_path, "pool", 3, range(2019, 2024))
     _age(pool, 60)
     shutil.copytree(pool.root, tmp_path / "standing")
@@ -274,15 +277,15 @@ def test_a_re_run_on_a_standing_cluster_sends_only_what_changed(tmp_path, schedu
     second = run_batch(remote, scheduler=scheduler, on_entry=lambda e: built.append(e.key))
     assert second.exit_code == 0 and sorted(built) == ["shili-0002/2020", "shili-0002/2021"]
     assert sent and set().union(*sent) == {"data/figures/shili-0002.csv", "outputs/manifest.json"}, sent
-    assert sorted(y for y in (e.rpartition("/")[2] for e in early)) == ["2022", "2023"], early
+    assert sorted(y for y in (e.rpartition("/")[2] for e in early)) == ["2020", "2021", "2022", "2023"], early
     kept = f"overview/{CACHE_DIR}/"
     assert {k: v for k, v in files_under(pool.outputs).items() if not k.startswith(kept)} \
         == files_under(remote.outputs)
     manifest = (remote.outputs / "manifest.json").read_bytes()
     third = run_batch(remote, scheduler=scheduler)
     assert third.built == 0 and (remote.outputs / "manifest.json").read_bytes() == manifest
-    # Workers restarted (an upgrade, a crash): the next batch sends them the project once, not once for the early
-    # overviews and again for the others, and still makes what the pool makes.
+    # Workers restarted (an upgrade, a crash): the next batch sends them the project once, and still makes what
+    # the pool makes.
     client = _two_workers(scheduler)
     try:
         client.restart()
@@ -294,33 +297,72 @@ def test_a_re_run_on_a_standing_cluster_sends_only_what_changed(tmp_path, schedu
     time.sleep(2.1)
     sent.clear()
     assert run_batch(pool).built == 2 and run_batch(remote, scheduler=scheduler).built == 2
-    assert len(sent) == 2 and "data/offices.csv" in sent[0] and sent[1] == {"outputs/manifest.json"}, sent
+    assert len(sent) == 1 and "data/offices.csv" in sent[0], sent  # every overview early: one mirror
+    assert {k: v for k, v in files_under(pool.outputs).items() if not k.startswith(kept)} \
+        == files_under(remote.outputs)
+    for project in (pool, remote):
+        set_figure(project, "shili-0001", 2021, "t2.license.decisions", "-5")  # a negative count: critical
+    time.sleep(2.1)
+    early.clear()
+    assert run_batch(pool).exit_code == 1
+    gated = run_batch(remote, scheduler=scheduler)
+    assert gated.exit_code == 1 and [e.key for e in gated.with_status(GATED)] == ["shili-0001/2021"]
+    assert "2021" not in {e.rpartition("/")[2] for e in early} and "示例省示例市示例区/2023" in early, early
     assert {k: v for k, v in files_under(pool.outputs).items() if not k.startswith(kept)} \
         == files_under(remote.outputs)
 
 
-def test_early_overviews_are_the_years_whose_page_shows_no_changed_report(tmp_path) -> None:
-    """Which overviews start before the reports are built: per region, the years after the first changed one that
-    have no changed report of their own (and none for an office of no region, or without an overview notebook);
-    an early overview stands for its job only when its year's reports are recorded as it read them."""
+def test_early_overviews_are_the_years_from_the_first_changed_one_kept_when_their_reports_show_the_same(
+        tmp_path) -> None:
+    """Which overviews start before the reports are built: per region, every year from the first changed one whose
+    changed reports are recorded, not as failed (and none for an office of no region, or without an overview
+    notebook); an early overview stands for its job only when its year's reports are recorded as it showed them:
+    the same reports, each with the same status, findings and page (`overview.report_status`), whatever else of
+    their entries changed (their digest, their notebook)."""
+
+    def line(key: str, **fields: object) -> bytes:
+        entry = {"findings": [], "html": f"{key}.html", "inputs": "a" * 64, "notebook": f"{key}.ipynb",
+                 "status": PUBLISHED, **fields}
+        return f'"{key}": {json.dumps(entry, sort_keys=True)}'.encode()
+
+    def manifest(*lines: bytes) -> bytes:
+        return b'{"overviews": {},\n"reports": {\n' + b",\n".join(lines) + b'\n},\n"version": 1}\n'
+
     project = _make(tmp_path, "plan", 2, range(2019, 2025))
     listing = cluster.project_listing(project)
     assert "params/shili-0001/2019.yaml" in listing and "outputs/manifest.json" not in listing
-    plan = cluster.early_overviews(project, [("shili-0001", 2020), ("shili-0001", 2021), ("shili-0002", 2022)],
-                                   listing)
-    assert [(t.year, t.inputs) for t in plan] == [(2024, cluster.EARLY), (2023, cluster.EARLY)]
+    changed = [("shili-0001", 2021), ("shili-0001", 2022), ("shili-0002", 2023)]
+    recorded = [line("shili-0001/2021"), line("shili-0001/2022"), line("shili-0002/2023", status=GATED)]
+    plan = cluster.early_overviews(project, changed, listing, manifest(*recorded))
+    assert [(t.year, t.inputs) for t in plan] == [(y, cluster.EARLY) for y in (2024, 2023, 2022, 2021)]
     assert {t.region for t in plan} == {"示例省示例市示例区"}
-    assert cluster.early_overviews(project, [("shili-0001", 2024)], listing) == []
-    assert cluster.early_overviews(project, [("nobody", 2019)], listing) == []
-    read = (b'{"overviews": {},\n"reports": {\n"a/2023": {"status": "published"},\n"a/2024": {"x": 1}\n},\n'
-            b'"version": 1}\n')
+    # A year whose changed report failed last time, or was never built (a first build), waits for its reports.
+    recorded[1] = line("shili-0001/2022", status=FAILED)
+    assert [t.year for t in cluster.early_overviews(project, changed, listing, manifest(*recorded))] \
+        == [2024, 2023, 2021]
+    assert [t.year for t in cluster.early_overviews(project, changed, listing)] == [2024]
+    assert [t.year for t in cluster.early_overviews(project, [("shili-0001", 2024)], listing,
+                                                    manifest(line("shili-0001/2024")))] == [2024]
+    assert cluster.early_overviews(project, [("nobody", 2019)], listing, manifest(line("nobody/2019"))) == []
+
+    read = manifest(line("a/2023"), line("b/2023"), line("a/2024"))
     job = type("Job", (), {"year": 2023, "inputs": "d" * 64})()
     outcome = ({"year": 2023, "status": PUBLISHED, "inputs": cluster.EARLY},
                {"overview/2023.ipynb": f'{{"inputs": "{cluster.EARLY}"}}'.encode(), "overview/2023.html": b"<p>"})
-    assert cluster._as_job(outcome, job, read, read.replace(b'{"x": 1}', b'{"x": 2}')) == (
-        {"year": 2023, "status": PUBLISHED, "inputs": "d" * 64},
-        {"overview/2023.ipynb": ('{"inputs": "' + "d" * 64 + '"}').encode(), "overview/2023.html": b"<p>"})
-    assert cluster._as_job(outcome, job, read, read.replace(b'"published"', b'"failed"')) is None
+    made = ({"year": 2023, "status": PUBLISHED, "inputs": "d" * 64},
+            {"overview/2023.ipynb": ('{"inputs": "' + "d" * 64 + '"}').encode(), "overview/2023.html": b"<p>"})
+    assert cluster._as_job(outcome, job, read, read) == made
+    # Rebuilt with another digest, or another year's report changed: the page is the same.
+    assert cluster._as_job(outcome, job, read, manifest(line("a/2023", inputs="b" * 64), line("b/2023"),
+                                                        line("a/2024", status=GATED))) == made
+    finding = {"office": "a", "year": 2023, "rule": "R", "severity": "warning", "table": "t3", "row": "new",
+               "column": "total", "message": "m"}
+    for changed in (line("a/2023", status=GATED), line("a/2023", status=FAILED, html=None),
+                    line("a/2023", findings=[finding]), line("a/2023", html="a/2023.findings.html"), b'"a/2023": ['):
+        assert cluster._as_job(outcome, job, read, manifest(changed, line("b/2023"), line("a/2024"))) is None
+    assert cluster._as_job(outcome, job, read, manifest(line("a/2023"), line("a/2024"))) is None  # one less
+    assert cluster._as_job(outcome, job, read, manifest(line("a/2023"), line("b/2023"), line("c/2023"))) is None
     assert cluster._as_job(["data/offices.csv"], job, read, read) is None
+    assert cluster._as_job(({**outcome[0], "status": FAILED}, {}), job, read, read) is None
     project.notebook.with_name("overview.ipynb").unlink()
-    assert cluster.early_overviews(project, [("shili-0001", 2020)], listing) == []
+    assert cluster.early_overviews(project, [("shili-0001", 2020)], listing, manifest(line("shili-0001/2020"))) == []

@@ -229,6 +229,38 @@ def test_overview_is_byte_identical_from_run_to_run_and_to_the_batchs(demo) -> N
     assert (demo.outputs / first.html).read_bytes() == one == batch_page
 
 
+def test_an_overview_executed_in_memory_is_the_one_papermill_executes(demo, tmp_path) -> None:
+    """`execute_overview_to_memory` has papermill prepare the notebook and its engine execute it, but does not have
+    papermill encode the executed notebook for nowhere: its notebook and page are those of papermill's own
+    `execute_notebook` (writing its output file), normalized alike, on a fresh kernel and on the warm engine, and
+    the batch's (the recorded digest for the placeholder)."""
+    import nbformat
+    import papermill
+
+    from nianbao import engines
+    from nianbao.overview import PENDING, _for_page, execute_overview_to_memory, overview_notebook
+    from nianbao.run import normalize, render_page
+
+    html = overview_page(demo, 2023, DEMO_REGION)
+    ipynb = html.with_suffix(".ipynb")
+    nb = papermill.execute_notebook(str(overview_notebook(demo)), str(tmp_path / "out.ipynb"),
+                                    parameters={"year": 2023, "region": DEMO_REGION}, cwd=str(demo.root),
+                                    progress_bar=False)
+    normalize(nb, notebook=demo.relative(overview_notebook(demo)), output=demo.relative(ipynb),
+              provenance={"status": "published", "inputs": PENDING})
+    recorded = json.loads(ipynb.read_text(encoding="utf-8"))["metadata"]["nianbao"]["inputs"]
+    try:
+        for engine in (None, "nianbao", "nianbao"):  # the warm kernel's second overview too
+            done = execute_overview_to_memory(demo, 2023, DEMO_REGION, engine=engine)
+            assert done.files[ipynb] == nbformat.writes(nb)
+            assert done.files[html] == render_page(_for_page(nb)) == html.read_text(encoding="utf-8")
+            assert done.files[ipynb].replace(json.dumps(PENDING), json.dumps(recorded)) \
+                == ipynb.read_text(encoding="utf-8")
+    finally:
+        engines.shutdown()
+    assert not [p for p in demo.outputs.rglob("*") if ".tmp" in p.name]
+
+
 def test_overview_is_rebuilt_when_one_figure_changes_and_only_the_years_that_read_it(tmp_path) -> None:
     project, _ = make(tmp_path / "p", seed=3, offices=7, years=range(2022, 2025))
     first = run_batch(project)

@@ -17,6 +17,7 @@ pool's: the worker's folder holds the same relative paths.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -38,6 +39,10 @@ from distributed import WorkerPlugin
 from .digests import SETTLE_NS
 from .exceptions import NianbaoError
 from .manifest import FAILED, GATED, MANIFEST, PUBLISHED, Entry, outcome_entry, shared_digest
+
+# Imported with this module, which a worker imports as it receives the plugin: an overview's task (`OverviewTask`)
+# unpickled in the worker's event loop while the plugin's thread imports papermill failed half-way (jupyter_client).
+from .overview import OverviewTask, overview_key, overview_notebook, regions, report_status
 from .pool import Task, failed_entry, failure_reason
 from .project import Project
 
@@ -159,17 +164,20 @@ class Mirror:
 EARLY = "nianbao-early-overview"
 
 
-def early_overviews(project: Project, pairs: Sequence[tuple[str, int]], listing: Listing) -> list[Any]:
+def early_overviews(project: Project, pairs: Sequence[tuple[str, int]], listing: Listing, manifest: bytes = b"") \
+        -> list[Any]:
     """The overviews a batch rebuilding the reports `pairs` will make again that may start before any of them is
-    built: an overview's digest covers its region's reports of every year up to its own, but its page shows the
-    reports of its own year only (their statuses; the figures of earlier years come from data/). So the years
-    after the first changed one that have no changed report of their own (a change to 2022 also rebuilds 2023's
-    report, and 2024's and 2025's overviews start at once). As `OverviewTask`s whose digest is `EARLY`, the
-    latest year first; none when the project has no overview notebook or its registry cannot be read.
-    `listing`: the project's files (`project_listing`), for the years each office has params for."""
+    built: per region, the years from the first changed one (an overview's digest covers its region's reports of
+    every year up to its own) whose changed reports are all recorded, and not as failed, in `manifest` (the
+    manifest as the batch found it). The figures an overview shows come from the project's files, which the batch
+    does not change; of the reports it shows only what `overview.report_status` gives, which a rebuilt report
+    usually keeps (published before and after, the same findings): such an overview, made from that manifest,
+    stands for the one made after the reports (`_as_job` checks). A year with reports never built (a first build)
+    waits for them. As `OverviewTask`s whose digest is `EARLY`, the latest year first; none when the project has
+    no overview notebook or its registry cannot be read. `listing`: the project's files (`project_listing`), for
+    the years each office has params for."""
     from .data import read_offices
     from .exceptions import InputError
-    from .overview import OverviewTask, overview_notebook, regions
 
     if not pairs or not overview_notebook(project).is_file():
         return []
@@ -185,30 +193,74 @@ def early_overviews(project: Project, pairs: Sequence[tuple[str, int]], listing:
                 and parts[2].endswith(".yaml"):
             if not grouped or parts[1] in region_of:
                 listed.setdefault(region_of.get(parts[1]) if grouped else None, set()).add(int(parts[2][:4]))
-    changed: dict[str | None, set[int]] = {}
+    recorded = _recorded(manifest, {f"{office}/{year}" for office, year in pairs})
+    first: dict[str | None, int] = {}
+    unrecorded: set[tuple[str | None, int]] = set()
     for office, year in pairs:
         if not grouped or office in region_of:
-            changed.setdefault(region_of.get(office) if grouped else None, set()).add(year)
-    tasks = [OverviewTask(year, EARLY, region or "") for region, years in changed.items()
-             for year in listed.get(region, ()) if year > min(years) and year not in years]
+            region = region_of.get(office) if grouped else None
+            first[region] = min(year, first.get(region, year))
+            if f"{office}/{year}" not in recorded:
+                unrecorded.add((region, year))
+    tasks = [OverviewTask(year, EARLY, region or "") for region, since in first.items()
+             for year in listed.get(region, ()) if year >= since and (region, year) not in unrecorded]
     return sorted(tasks, key=lambda t: (-t.year, t.region))
 
 
-def _year_lines(manifest: bytes, year: int) -> list[bytes]:
-    """The manifest's lines of the reports of `year` (one line per report, as `Manifest.save` writes them)."""
+def _recorded(manifest: bytes, keys: set[str]) -> set[str]:
+    """The reports of `keys` ("office/year") that `manifest` records with a status other than failed."""
+    found = set()
+    for line in manifest.split(b"\n"):
+        if line.startswith(b'"'):
+            close = line.find(b'"', 1)
+            key = line[1:close].decode("utf-8", "replace")
+            if key in keys and (shown := _shown(line[close + 1:].removesuffix(b","))) \
+                    and shown.get("status") not in (None, FAILED):
+                found.add(key)
+    return found
+
+
+def _year_entries(manifest: bytes, year: int) -> dict[bytes, bytes]:
+    """The manifest's entries of the reports of `year`, by key, as the bytes of their lines (one line per report,
+    as `Manifest.save` writes them)."""
     end = f"/{year}".encode()
-    return [line.removesuffix(b",") for line in manifest.split(b"\n")
-            if line.startswith(b'"') and line[1:line.find(b'"', 1)].endswith(end)]
+    found = {}
+    for line in manifest.split(b"\n"):
+        if line.startswith(b'"'):
+            close = line.find(b'"', 1)
+            if line[1:close].endswith(end):
+                found[line[1:close]] = line[close + 1:].removesuffix(b",")
+    return found
+
+
+def _shown(line: bytes) -> dict | None:
+    """What an overview shows of the entry of one manifest line (`_year_entries`); None when it cannot be read."""
+
+    try:
+        entry = json.loads(line.removeprefix(b":"))
+    except ValueError:
+        return None
+    return report_status(entry) if isinstance(entry, dict) else None
+
+
+def _same_reports(read: bytes, final: bytes, year: int) -> bool:
+    """Whether the `final` manifest records the reports of `year` as an overview made from the manifest `read`
+    showed them: the same reports, each with the same `overview.report_status`."""
+    before, after = _year_entries(read, year), _year_entries(final, year)
+    if before.keys() != after.keys():
+        return False
+    return all(line == before[key] or ((shown := _shown(line)) is not None and shown == _shown(before[key]))
+               for key, line in after.items())
 
 
 def _as_job(result: tuple[dict, Files] | list[str], job: Any, read: bytes, final: bytes) \
         -> tuple[dict, Files] | None:
     """An early overview's result (made from the manifest `read`) as `job`'s, with its digest; None when it cannot
-    stand for it: it failed or lacked files, or a report of its year is recorded otherwise in the `final`
-    manifest (one that failed, a report recovered from a killed batch)."""
+    stand for it: it failed or lacked files, or a report of its year is recorded in the `final` manifest otherwise
+    than it showed it (one rebuilt as gated, or that failed; a report recovered from a killed batch)."""
     if isinstance(result, list) or result[0].get("status") == FAILED:
         return None
-    if _year_lines(read, job.year) != _year_lines(final, job.year):
+    if not _same_reports(read, final, job.year):
         return None
     outcome, files = result
     placeholder, digest = json.dumps(EARLY).encode(), json.dumps(job.inputs).encode()
@@ -257,6 +309,10 @@ class NianbaoWorker(WorkerPlugin):
         # great-expectations takes seconds to import: now, while the client hashes, not in the first validation.
         # In the same thread: imports of these packages from two threads at once can deadlock.
         self._thread.submit(_preload)
+        # What is loaded by now (distributed, great-expectations, pandas, nbconvert: ~300 000 objects) stays for the
+        # worker's life: out of the collector's sight, a full collection costs ~2 ms instead of ~180 ms, and one ran
+        # in about every batch of a standing cluster, on the way to a report or an overview.
+        self._thread.submit(gc.freeze)
 
     def teardown(self, worker: Any = None) -> None:
         from . import engines
@@ -462,6 +518,19 @@ def _written(writing: deque[tuple[Future, Entry]], wait: bool) -> Iterator[Entry
         yield entry
 
 
+def _written_overviews(writing: deque[tuple[Future, dict]], wait: bool) -> Iterator[dict]:
+    """The outcomes of `writing` whose outputs are written, in order (all of them with `wait`); an overview whose
+    outputs could not be written (outputs/ full or read-only) fails with the reason, as in the local pool."""
+    while writing and (wait or writing[0][0].done()):
+        future, outcome = writing.popleft()
+        try:
+            future.result()
+        except Exception as exc:
+            outcome = {**outcome, "status": FAILED, "error": failure_reason(exc), "html": None, "notebook": None,
+                       "headlines": {}, "summary": {}}
+        yield outcome
+
+
 def scheduler_address(option: str | None) -> str | None:
     """`--scheduler`, else `DASK_SCHEDULER_ADDRESS`, else None (the local process pool)."""
     return option or os.environ.get(ENV) or None
@@ -481,6 +550,8 @@ class DaskPool:
         self._writer = ThreadPoolExecutor(WRITERS, thread_name_prefix="nianbao-write")
         self._early: Future | None = None  # the early overviews being sent (`_start_early`)
         self._listing: Listing | None = None  # the project's files when they were sent (`project_listing`)
+        # Listed while the client connects (mostly waiting for the network): the early overviews need it first.
+        self._listed = self._writer.submit(project_listing, project)
         self._base: tuple[Mirror, Any] | None = None  # the early overviews' mirror, and its future
         try:
             if address == LOCAL:
@@ -502,6 +573,7 @@ class DaskPool:
         # with the same options: registering it again would restart every worker's kernel.
         if self._cluster is not None or self._identities() != {plugin.identity}:
             self.client.register_plugin(plugin, name=PLUGIN)
+        gc.freeze()  # distributed's ~100 000 objects live as long as the client: out of the collector's sight
 
     def _identities(self) -> set:
         try:
@@ -595,7 +667,6 @@ class DaskPool:
         from distributed import as_completed
 
         from .atomic import write_files
-        from .overview import overview_key
 
         early = self._early_overviews()
         jobs = {overview_key(job.year, job.region or None): job for job in jobs}
@@ -610,7 +681,7 @@ class DaskPool:
             if not mirror:
                 # The project's files as the batch found them; those the early overviews' mirror sent already
                 # are not sent again: a worker that has not applied it applies it first.
-                made = self._mirror(self._listing, self._base[0] if self._base else None)[0]
+                made = self._mirror(self._listing or self._listed.result(), self._base[0] if self._base else None)[0]
                 mirror.extend([made, self.client.scatter(made, broadcast=True, hash=False)])
             sent = mirror[1]
             if lacking:  # the worker lacked these files (it joined late, another batch ran): with the task
@@ -629,6 +700,7 @@ class DaskPool:
             else:
                 submit(job)
         final: list[bytes] = []  # the manifest as the batch recorded this run's reports, read once
+        writing: deque[tuple[Future, dict]] = deque()  # overviews whose outputs are being written, in order
         for future in running:
             if future in self._futures:
                 self._futures.remove(future)
@@ -656,16 +728,19 @@ class DaskPool:
                             error=f"the Dask worker kept lacking {len(result)} of the project's files: {result[0]}")
                 continue
             outcome, files = result
-            write_files({self.project.outputs / name: data for name, data in files.items() if data is not None})
-            yield outcome
+            # In the writers' threads: the fsyncs of several overviews' pages overlap, and results keep coming.
+            writing.append((self._writer.submit(write_files, {self.project.outputs / name: data
+                                                               for name, data in files.items() if data is not None}),
+                            outcome))
+            yield from _written_overviews(writing, wait=False)
+        yield from _written_overviews(writing, wait=True)
 
     def _start_early(self, pairs: list[tuple[str, int]]) -> dict[str, tuple[Any, bytes]]:
         """Send the early overviews of a batch rebuilding `pairs` (`early_overviews`), with a mirror of the
         project as it is now; each by its key, with the manifest it reads. Runs in a thread beside `reports`."""
-        from .overview import overview_key
 
-        listing = self._listing = project_listing(self.project)
-        planned = early_overviews(self.project, pairs, listing)
+        listing = self._listing = self._listed.result()
+        planned = early_overviews(self.project, pairs, listing, _read_bytes(self.project.outputs / MANIFEST))
         if not planned:
             return {}
         mirror, manifest = self._mirror(listing)
@@ -744,4 +819,5 @@ class DaskPool:
             client.close()
         if self._cluster is not None:
             self._cluster.close()
+        gc.unfreeze()
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .atomic import temp_path, write_files
+from .atomic import write_files
 from .data import Office, Registry, read_figures, read_offices
 from .digests import SETTLE_NS
 from .exceptions import ExecutionFailed, InputError
@@ -155,8 +155,8 @@ class Overview:
     """Everything one overview shows, as read from the project.
 
     `figures`: office → year → cell → text (None when blank; `load_overview` gives each year as an
-    `OfficeYear`), for the years up to `year` that have a params file; `status`: office → this year's manifest
-    entry (status, findings, html), or `missing`.
+    `OfficeYear`), for the years up to `year` that have a params file; `status`: office → what the page reads of
+    this year's manifest entry (`report_status`), or `missing`.
     """
 
     year: int
@@ -210,6 +210,17 @@ def _manifest_reports(project: Project) -> dict[str, dict]:
     return _MANIFEST[1]
 
 
+# What an overview reads of a report's manifest entry. Nothing else of it may reach the page or the executed
+# notebook: a batch on a cluster makes an overview from the manifest before its reports are rebuilt, and keeps it
+# when these fields came out the same (`cluster._as_job`).
+REPORT_FIELDS = ("status", "findings", "html")
+
+
+def report_status(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a report's manifest entry (a dict) that an overview shows (`REPORT_FIELDS`), those it has."""
+    return {name: entry[name] for name in REPORT_FIELDS if name in entry}
+
+
 def load_overview(project: Project, year: int, region: str | None = None) -> Overview:
     """Read the offices of `region` (all offices when None or empty), their figures up to `year`, this year's
     prose and the statuses the last batch recorded. An office whose figures cannot be read is listed with
@@ -227,7 +238,8 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
     errors: dict[str, str] = {}
     for office in offices:
         entry = reports.get(f"{office.id}/{year}")
-        status[office.id] = entry or {"status": NOT_SUBMITTED if year not in submitted[office.id] else NOT_BUILT}
+        status[office.id] = report_status(entry) if entry and isinstance(entry, dict) else \
+            {"status": NOT_SUBMITTED if year not in submitted[office.id] else NOT_BUILT}
         if not submitted[office.id]:
             continue
         try:
@@ -874,27 +886,20 @@ def execute_overview(project: Project, year: int, region: str | None = None, *, 
 def execute_overview_to_memory(project: Project, year: int, region: str | None = None, *,
                                engine: str | None = None, timeout: int | None = None,
                                kernel: str | None = None) -> ExecutedOverview:
-    """Execute and render an overview as `execute_overview` does, writing nothing under outputs/ but a scratch
-    file it removes. Raises `ExecutionFailed` when the notebook fails."""
+    """Execute and render an overview as `execute_overview` does, writing nothing. Raises `ExecutionFailed` when
+    the notebook fails."""
     import nbformat
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from .run import normalize, render_page
 
     html = overview_page(project, year, region)
     ipynb = html.with_suffix(".ipynb")
-    scratch = temp_path(ipynb)
     try:
-        nb = papermill.execute_notebook(
-            str(overview_notebook(project)), str(scratch), parameters={"year": year, "region": region or ""},
-            engine_name=engine, cwd=str(project.root), progress_bar=False, request_save_on_cell_execute=False,
-            kernel_manager_class=IPCKernelManager, execution_timeout=timeout, kernel_name=kernel,
-        )
+        nb = _papermill_in_memory(overview_notebook(project), {"year": year, "region": region or ""}, engine=engine,
+                                  cwd=project.root, kernel=kernel, timeout=timeout)
     except PapermillExecutionError as exc:
         raise ExecutionFailed(OUTPUT_DIR, year, exc.ename, exc.evalue, exc.traceback) from None
-    finally:
-        scratch.unlink(missing_ok=True)
     normalize(nb, notebook=project.relative(overview_notebook(project)), output=project.relative(ipynb),
               provenance={"status": PUBLISHED, "inputs": PENDING})
     files = {ipynb: nbformat.writes(nb), html: render_page(_for_page(nb))}
@@ -906,6 +911,30 @@ def execute_overview_to_memory(project: Project, year: int, region: str | None =
                                           notebook=project.in_outputs(ipynb),
                                           headlines=dict(found.get("headlines") or {}), region=region or "",
                                           summary=dict(found.get("summary") or {})), files)
+
+
+def _papermill_in_memory(notebook: Path, parameters: dict[str, Any], *, engine: str | None, cwd: Path,
+                         kernel: str | None, timeout: int | None) -> Any:
+    """`papermill.execute_notebook(notebook, None, parameters, ...)` without its last step: papermill prepares the
+    notebook (`prepare_only`: the parameters injected, its metadata) and its engine executes it, as
+    `execute_notebook` does, but the executed notebook is not encoded to be written nowhere (an overview's is
+    2 MB of JSON at 1429 offices: ~40 ms of a worker's time, and the caller encodes it once more anyway). Raises
+    `PapermillExecutionError` when a cell raised, as papermill does."""
+    import papermill
+    from papermill.engines import papermill_engines
+    from papermill.execute import raise_for_execution_errors
+    from papermill.utils import chdir
+
+    nb = papermill.execute_notebook(str(notebook), None, parameters=parameters, engine_name=engine,
+                                    kernel_name=kernel, prepare_only=True, progress_bar=False)
+    kernel = papermill_engines.nb_kernel_name(engine_name=engine, nb=nb, name=kernel)
+    with chdir(str(cwd)):
+        nb = papermill_engines.execute_notebook_with_engine(
+            engine, nb, input_path=str(notebook), output_path=None, kernel_name=kernel, progress_bar=False,
+            log_output=False, start_timeout=60, stdout_file=None, stderr_file=None,
+            kernel_manager_class=IPCKernelManager, execution_timeout=timeout)
+    raise_for_execution_errors(nb, None)
+    return nb
 
 
 def _for_page(nb: Any) -> Any:
