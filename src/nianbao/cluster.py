@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from distributed import WorkerPlugin
 
@@ -504,31 +504,26 @@ def _lacking(listing: Listing, settled: int, dask_worker: Any) -> list[str]:
     return list(listing) if plugin is None else plugin.lacking(listing, settled)
 
 
+T = TypeVar("T")
+
+
 # -- on the client -----------------------------------------------------------------------------------
 
-def _written(writing: deque[tuple[Future, Entry]], wait: bool) -> Iterator[Entry]:
-    """The entries of `writing` whose outputs are written, in order (all of them with `wait`); a report whose
-    outputs could not be written (outputs/ full or read-only) fails with the reason, as in the local pool."""
-    while writing and (wait or writing[0][0].done()):
-        future, entry = writing.popleft()
-        try:
-            future.result()
-        except Exception as exc:
-            entry = failed_entry(entry, exc)
-        yield entry
-
-
-def _written_overviews(writing: deque[tuple[Future, dict]], wait: bool) -> Iterator[dict]:
-    """The outcomes of `writing` whose outputs are written, in order (all of them with `wait`); an overview whose
-    outputs could not be written (outputs/ full or read-only) fails with the reason, as in the local pool."""
+def _written(writing: deque[tuple[Future, T]], wait: bool, failed: Callable[[T, Exception], T]) -> Iterator[T]:
+    """The outcomes of `writing` whose outputs are written, in order (all of them with `wait`); one whose outputs
+    could not be written (outputs/ full or read-only) is replaced by `failed(outcome, exc)`, as in the local pool."""
     while writing and (wait or writing[0][0].done()):
         future, outcome = writing.popleft()
         try:
             future.result()
         except Exception as exc:
-            outcome = {**outcome, "status": FAILED, "error": failure_reason(exc), "html": None, "notebook": None,
-                       "headlines": {}, "summary": {}}
+            outcome = failed(outcome, exc)
         yield outcome
+
+
+def _failed_overview(outcome: dict, exc: Exception) -> dict:
+    return {**outcome, "status": FAILED, "error": failure_reason(exc), "html": None, "notebook": None,
+            "headlines": {}, "summary": {}}
 
 
 def scheduler_address(option: str | None) -> str | None:
@@ -649,8 +644,8 @@ class DaskPool:
                     writing.append((self._writer.submit(self._publish, entry, files), entry))
                 else:
                     yield entry
-            yield from _written(writing, wait=False)
-        yield from _written(writing, wait=True)
+            yield from _written(writing, False, failed_entry)
+        yield from _written(writing, True, failed_entry)
 
     def _publish(self, entry: Entry, files: Files) -> None:
         from .run import RunResult, publish
@@ -732,8 +727,8 @@ class DaskPool:
             writing.append((self._writer.submit(write_files, {self.project.outputs / name: data
                                                                for name, data in files.items() if data is not None}),
                             outcome))
-            yield from _written_overviews(writing, wait=False)
-        yield from _written_overviews(writing, wait=True)
+            yield from _written(writing, False, _failed_overview)
+        yield from _written(writing, True, _failed_overview)
 
     def _start_early(self, pairs: list[tuple[str, int]]) -> dict[str, tuple[Any, bytes]]:
         """Send the early overviews of a batch rebuilding `pairs` (`early_overviews`), with a mirror of the
