@@ -226,7 +226,8 @@ def test_registry_row_with_a_bad_id_is_reported_and_the_rest_loads(proj: Project
     (lambda t: t.replace("id,", "code,", 1), [f"{REGISTRY}:1", "缺少 id"]),
     (lambda t: t.replace(",name", ",title", 1), [f"{REGISTRY}:1", "缺少 name"]),
     (lambda t: "", [f"{REGISTRY}:1", "空文件"]),
-    (lambda t: '"' + t, [REGISTRY, "CSV"]),
+    (lambda t: '"' + t, [f"{REGISTRY}:1", "引号未闭合"]),  # a quote opened in the header, never closed
+    (lambda t: t.replace("name", '"na"me', 1), [f"{REGISTRY}:1", "引号使用有误"]),  # text after a closing quote
 ])
 def test_an_unreadable_registry_stops_everything_with_exit_2(proj: Project, edit, expect: list[str]) -> None:
     rewrite(proj, REGISTRY, edit)

@@ -48,6 +48,7 @@ def csv_rows(path: Path, rel: str, expected: tuple[str, ...], *, exact: bool,
     except FileNotFoundError:
         raise InputError("文件不存在", file=rel, office=office) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1  # where the record being read begins (a quoted field may span lines): the header's first
     try:
         header = next(reader, None)
         if header is None:
