@@ -74,7 +74,7 @@ def test_a_touched_or_copied_output_is_read_once_not_built(built, tmp_path, monk
     st = page.stat()
     assert kept["shili-0002/2020.html"] == [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
     # Now every output's times are recorded: a no-op reads none of them.
-    monkeypatch.setattr(written, "_sha", lambda path, *a: pytest.fail(f"{path} read on a no-op"))
+    monkeypatch.setattr(written, "file_sha", lambda path: pytest.fail(f"{path} read on a no-op"))
     assert rebuilt(project) == ([], [])
 
 
@@ -140,11 +140,11 @@ def test_a_deleted_or_damaged_stats_cache_only_means_reading_the_outputs_once(bu
         raw["files"] = {name: "x" for name in raw["files"]}
         cache.write_text(json.dumps(raw), encoding="utf-8")
     read: list[str] = []
-    original = written._sha
-    written._sha = lambda path, *a: read.append(path) or original(path, *a)
+    original = written.file_sha
+    written.file_sha = lambda path: read.append(path) or original(path)
     try:
         assert rebuilt(project) == ([], [])
     finally:
-        written._sha = original
+        written.file_sha = original
     assert len(read) == 8  # 4 reports' page and notebook, once
     assert len(json.loads(cache.read_text(encoding="utf-8"))["files"]) == 8

@@ -44,16 +44,24 @@ def wait_for(log: Path, years: set[int], seconds: float = 120) -> bool:
     return False
 
 
-def test_an_overview_runs_once_the_reports_its_page_shows_are_recorded_not_after_every_report(tmp_path,
-                                                                                              monkeypatch) -> None:
-    synth(tmp_path / "p", 3, YEARS, 5)
-    project = Project(tmp_path / "p")
-    log = tmp_path / "overviews.log"
+def built_then_changed(folder: Path, offices: int, seed: int, office: str, year: int,
+                       value: str) -> tuple[Project, Path]:
+    """A synthetic project built once (overviews logged to the returned log, emptied), then one figure of `office`
+    and `year` changed, older than the digests' settle time as an analyst's edit is by the time a batch runs."""
+    synth(folder, offices, YEARS, seed)
+    project = Project(folder)
+    log = folder.parent / "overviews.log"
     logging_overviews(project, log)
     assert run_batch(project, jobs=1).exit_code == 0
     log.unlink()
-    set_figure(project, "shili-0001", 2022, "t2.license.decisions", "31")
-    time.sleep(2.1)  # older than the digests' settle time, as an analyst's edit is by the time a batch runs
+    set_figure(project, office, year, "t2.license.decisions", value)
+    time.sleep(2.1)
+    return project, log
+
+
+def test_an_overview_runs_once_the_reports_its_page_shows_are_recorded_not_after_every_report(tmp_path,
+                                                                                              monkeypatch) -> None:
+    project, log = built_then_changed(tmp_path / "p", 3, 5, "shili-0001", 2022, "31")
 
     # The validation of 2023's report is held back until the overviews that do not show it have run: with the
     # overviews made after every report, they never would, and the batch would go on after the wait.
@@ -95,14 +103,7 @@ def test_the_overview_that_waited_for_the_last_report_runs_while_the_overviews_d
         tmp_path, monkeypatch) -> None:
     """Once the last report is recorded, the overview that waited for it goes to the idle worker at once: the
     digests of the overviews to publish (`overview_tasks`) are worked out while it runs, not before."""
-    synth(tmp_path / "p", 2, YEARS, 7)
-    project = Project(tmp_path / "p")
-    log = tmp_path / "overviews.log"
-    logging_overviews(project, log)
-    assert run_batch(project, jobs=1).exit_code == 0
-    log.unlink()
-    set_figure(project, "shili-0002", 2025, "t2.license.decisions", "41")
-    time.sleep(2.1)
+    project, log = built_then_changed(tmp_path / "p", 2, 7, "shili-0002", 2025, "41")
     real, seen = batch.overview_tasks, {}
 
     def waiting(*args, **kwargs):  # called once the last report (2025's) is in

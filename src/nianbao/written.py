@@ -16,29 +16,24 @@ A file edited again within the kernel's timestamp tick of the batch writing it, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .atomic import write_files
+from .digests import file_sha
 
 # Hex digits of the SHA-256 kept: damage is what is detected, not a forgery.
 DIGEST_CHARS = 16
 VERSION = 1
 
 
-def _sha(path: str, chars: int = DIGEST_CHARS) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:chars]
-
-
 def content_record(outputs: Path | str, names: Sequence[str]) -> list[list] | None:
     """Each output of `names` (relative to `outputs`) as it is now: [size (bytes), SHA-256 (hex, the first
     `DIGEST_CHARS`)]; None when one cannot be read."""
     try:
-        return [[os.stat(f"{outputs}/{name}").st_size, _sha(f"{outputs}/{name}")] for name in names]
+        return [[os.stat(f"{outputs}/{name}").st_size, file_sha(f"{outputs}/{name}")[:DIGEST_CHARS]] for name in names]
     except OSError:
         return None
 
@@ -93,7 +88,7 @@ class OutputStats:
                 stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
                 if self.stats.get(name) == stat:
                     continue
-                if len(digest) < DIGEST_CHARS or _sha(path, len(digest)) != digest:
+                if len(digest) < DIGEST_CHARS or file_sha(path)[:len(digest)] != digest:
                     return name
             except OSError:
                 return name
