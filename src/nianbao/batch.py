@@ -266,7 +266,11 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         try:
             manifest.save()
         finally:  # even when outputs/ is full or read-only: no temporary is left behind
-            sweep(project.outputs)
+            # by a local worker that died or was stopped while writing. This process's own writes (`write_files`,
+            # a cluster's writer threads too: joined by `close`) remove their temporaries whatever happens, and a
+            # cluster's workers write none here: a run that started no local worker has none to sweep.
+            if isinstance(pool, WorkerPool):
+                sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     years = {y for _, y in pairs}
     overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]

@@ -18,14 +18,13 @@ digesting again.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_files
+from .journal import RecordFile
 
 STATE = ".nianbao-digests.json"
 VERSION = 1
@@ -71,6 +70,7 @@ class DigestState:
         # its workers then, while it digests the rest.
         self.on_change = on_change
         self.path = outputs / STATE
+        self.file = RecordFile(self.path, VERSION)
         self._prefix = str(root) + os.sep
         self.started_ns = time.time_ns()
         # "data/x.csv" → [kind, size, mtime_ns, settled, value, ctime_ns] (records of older versions lack ctime_ns)
@@ -78,14 +78,9 @@ class DigestState:
         self.touched: set[str] = set()
         self.computed = 0  # files read this run (for the benchmark and the tests)
         self.changed = False
-        try:
-            if not load:
-                return
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            if raw.get("version") == VERSION and isinstance(raw.get("files"), dict):
-                self.records = {rel: r for rel, r in raw["files"].items() if _well_formed(r)}
-        except (OSError, ValueError, AttributeError):
-            pass  # none yet, or unreadable: everything is digested again
+        self.dirty: set[str] = set()  # the records changed or dropped since loaded or saved (`RecordFile.save`)
+        if load:  # none yet, or unreadable: everything is digested again; a malformed record: that file
+            self.records = {rel: r for rel, r in self.file.load().items() if _well_formed(r)}
 
     def value(self, path: Path | str, kind: str, compute: Callable[[Any], Any]) -> Any:
         text = str(path)
@@ -94,7 +89,7 @@ class DigestState:
         try:
             st = os.stat(path)
         except OSError:
-            self.records.pop(rel, None)
+            self._drop(rel)
             return MISSING
         record = self.records.get(rel)
         if (record and record[0] == kind and record[1] == st.st_size and record[2] == st.st_mtime_ns
@@ -104,11 +99,12 @@ class DigestState:
             if len(record) == 5:  # an older version's record: trusted this once, its ctime kept from now on
                 record.append(st.st_ctime_ns)
                 self.changed = True
+                self.dirty.add(rel)
                 return record[4]
         try:
             value = compute(path)
         except FileNotFoundError:  # deleted between stat and read
-            self.records.pop(rel, None)
+            self._drop(rel)
             return MISSING
         self.computed += 1
         if self.on_change is not None and (record is None or record[4] != value):
@@ -119,7 +115,13 @@ class DigestState:
         if new != record:
             self.records[rel] = new
             self.changed = True
+            self.dirty.add(rel)
         return value
+
+    def _drop(self, rel: str) -> None:
+        if self.records.pop(rel, None) is not None:
+            self.changed = True
+            self.dirty.add(rel)
 
     def sha(self, path: Path | str) -> str:
         """The digest of a file's bytes, or `MISSING`."""
@@ -131,10 +133,13 @@ class DigestState:
         for rel in [r for r in self.records if r.startswith(under) and r not in self.touched]:
             del self.records[rel]
             self.changed = True
+            self.dirty.add(rel)
 
     def save(self) -> None:
+        """Write the records when something changed: the changed ones only, where the file is large
+        (`nianbao.journal`). Raises `OSError`."""
         if not self.changed:
             return
-        text = json.dumps({"version": VERSION, "files": self.records}, ensure_ascii=False, separators=(",", ":"))
-        write_files({self.path: text})
+        self.file.save(self.records, self.dirty)
         self.changed = False
+        self.dirty.clear()

@@ -221,7 +221,10 @@ class Manifest:
         self.entries: dict[str, Entry] = {}
         # "year" or "region slug/year" → the overview's outcome (nianbao.overview.OverviewEntry)
         self.overviews: dict[str, dict] = {}
-        self._lines: dict[str, str] = {}  # key → the entry's line as last encoded (dropped when it changes)
+        self._encoded: dict[str, str] = {}  # key → the entry's line as last encoded (`_lines`)
+        # The text as read and the keys of its entries that have every field: their lines are taken from it when
+        # first needed (a run that changes nothing never needs them).
+        self._read: tuple[str, set[str]] | None = None
         self.changed = False
         self.changed_years: set[int] = set()  # years of the entries this object changed
         self.saved = time.monotonic()  # when it was read or last saved (`time.monotonic()`)
@@ -232,21 +235,32 @@ class Manifest:
             raw = json.loads(text)
             # An entry of the wrong shape (a hand edit, a damaged file) is dropped alone: its report is recovered
             # from its executed notebook or built again, as when it was never recorded.
-            for data in raw.get("reports", {}).values():
+            full = set()
+            for key, data in raw.get("reports", {}).items():
                 try:
                     entry = Entry(**data)
                 except TypeError:  # not a mapping of Entry's fields
                     entry = None
                 if entry is not None and _well_formed(entry):
                     self.entries[entry.key] = entry
+                    if len(data) == len(FIELDS):  # every field (`Entry(**data)` took no other): today's line
+                        full.add(key)
                 else:
                     self.changed = True
             self.overviews = {str(k): dict(v) for k, v in raw.get("overviews", {}).items() if isinstance(v, dict)}
-            self._lines = _lines(text, raw.get("reports", {}))
+            self._read = (text, full)
         except (OSError, ValueError, TypeError, AttributeError):
             self.entries, self.overviews = {}, {}  # no manifest, or an unreadable one: everything is rebuilt
             self.changed = True
-        self._saved_overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
+        self._saved_overviews = _snapshot(self.overviews)
+
+    @property
+    def _lines(self) -> dict[str, str]:
+        """Each entry's line as last read or encoded (key → text): a save does not encode again what it read."""
+        if self._read is not None:
+            self._encoded.update(_lines(*self._read))
+            self._read = None
+        return self._encoded
 
     def get(self, office: str, year: int) -> Entry | None:
         return self.entries.get(f"{office}/{year}")
@@ -306,10 +320,11 @@ class Manifest:
         if self.stats.changed:
             self.stats.keep_only({n for e in self.entries.values() for n in (e.html, e.notebook) if n})
             self.stats.save()
-        # Overviews may be recorded straight into `overviews` (a year's page of regions): compare their text.
-        overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
-        if not self.changed and overviews == self._saved_overviews:
+        # Overviews may be recorded straight into `overviews` (a year's page of regions): compare them with what
+        # was last saved (by value: encoding them, 0.8 MB for a province, cost more than the rest of a no-op save).
+        if not self.changed and self.overviews == self._saved_overviews:
             return
+        overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
         lines = []
         for key in sorted(self.entries):
             if key not in self._lines:
@@ -319,8 +334,15 @@ class Manifest:
                 + '\n},\n"version": 1}\n')
         write_files({self.path: text})
         self.changed = False
-        self._saved_overviews = overviews
+        self._saved_overviews = _snapshot(self.overviews)
         self.file_stat = _stat(self.path)
+
+
+def _snapshot(overviews: dict[str, dict]) -> dict[str, dict]:
+    """A copy of `overviews` to compare with later: each entry's own dict is copied (an older version's entry gets
+    its `written` record in place, `nianbao.overview`), its values are shared (they are replaced, never changed in
+    place), so comparing an unchanged entry costs an identity check per field."""
+    return {k: dict(v) for k, v in overviews.items()}
 
 
 def _stat(path: Path) -> list[int] | None:
@@ -348,16 +370,15 @@ def _well_formed(entry: Entry) -> bool:
             and all(type(f) is dict and FINDING_KEYS <= f.keys() for f in entry.findings))
 
 
-def _lines(text: str, reports: dict) -> dict[str, str]:
+def _lines(text: str, full: set[str]) -> dict[str, str]:
     """The line of each entry as the manifest's text has it (one per report, as `Manifest.save` writes them), for
-    the entries whose fields are today's: a save does not encode again what it read."""
+    the entries of `full`, whose fields are today's."""
     lines = {}
     for line in text.split("\n"):
         if not line.startswith('"') or '\\' in line[:line.find('":')]:
             continue
         key = line[1:line.find('"', 1)]
-        data = reports.get(key)
-        if isinstance(data, dict) and line.startswith(f'"{key}": {{') and sorted(data) == FIELDS:
+        if key in full and line.startswith(f'"{key}": {{'):
             lines[key] = line.removesuffix(",")
     return lines
 

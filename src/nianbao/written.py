@@ -16,13 +16,12 @@ A file edited again within the kernel's timestamp tick of the batch writing it, 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .atomic import write_files
 from .digests import file_sha
+from .journal import RecordFile
 
 # Hex digits of the SHA-256 kept: damage is what is detected, not a forgery.
 DIGEST_CHARS = 16
@@ -52,15 +51,11 @@ class OutputStats:
     def __init__(self, path: Path, outputs: Path) -> None:
         self.path = path
         self.outputs = str(outputs)
-        self.stats: dict[str, list[int]] = {}
+        self.file = RecordFile(path, VERSION, sort_keys=True)
+        self.stats: dict[str, list[int]] = {k: v for k, v in self.file.load().items()
+                                            if type(v) is list and len(v) == 3 and all(type(x) is int for x in v)}
         self.changed = False
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if raw.get("version") == VERSION and isinstance(raw.get("files"), dict):
-                self.stats = {k: v for k, v in raw["files"].items()
-                              if type(v) is list and len(v) == 3 and all(type(x) is int for x in v)}
-        except (OSError, ValueError, AttributeError):
-            pass
+        self.dirty: set[str] = set()  # the names whose stat changed or went since loaded or saved
 
     def noted(self, names: Iterable[str]) -> None:
         """Keep the stat of outputs just written (or just found intact)."""
@@ -73,6 +68,7 @@ class OutputStats:
             if self.stats.get(name) != stat:
                 self.stats[name] = stat
                 self.changed = True
+                self.dirty.add(name)
 
     def damaged(self, names: Sequence[str], written: list[list]) -> str | None:
         """The first of `names` that is not the file `written` (`content_record`) records: missing, or other bytes;
@@ -94,6 +90,7 @@ class OutputStats:
                 return name
             self.stats[name] = stat
             self.changed = True
+            self.dirty.add(name)
         return None
 
     def keep_only(self, names: set[str]) -> None:
@@ -101,15 +98,16 @@ class OutputStats:
         for name in [n for n in self.stats if n not in names]:
             del self.stats[name]
             self.changed = True
+            self.dirty.add(name)
 
     def save(self) -> None:
-        """Write the cache when it changed; where it cannot be written, the outputs are read again next time."""
+        """Write the cache when it changed (the changed stats only, where it is large: `nianbao.journal`); where it
+        cannot be written, the outputs are read again next time."""
         if not self.changed:
             return
-        text = json.dumps({"version": VERSION, "files": self.stats}, ensure_ascii=False, separators=(",", ":"),
-                          sort_keys=True)
         try:
-            write_files({self.path: text})
+            self.file.save(self.stats, self.dirty)
         except OSError:
             return
         self.changed = False
+        self.dirty.clear()

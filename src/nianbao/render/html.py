@@ -11,19 +11,24 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from html import escape
 from importlib.resources import files
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING
 
 from ..exceptions import NianbaoError
 from ..findings import SEVERITY_LABEL, Cell, Finding
 from ..formats import Data, Label, Role, Table, format_for
-from ..report import Report
+
+if TYPE_CHECKING:  # the index and the overviews' pages use this module too, and neither parses prose
+    from markdown_it import MarkdownIt
+
+    from ..report import Report
 
 __all__ = ["SEVERITY_LABEL", "cell_text", "findings_html", "report_html", "table_html"]
 
 
 @cache
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False}).disable("image")
 
 
