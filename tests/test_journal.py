@@ -271,3 +271,23 @@ def test_the_manifest_is_written_when_an_overview_changes_in_place_and_not_other
     del again.overviews["2021"]
     again.save()
     assert set(json.loads(path.read_text(encoding="utf-8"))["overviews"]) == {"2020"}
+
+
+def test_the_overviews_text_is_the_whole_encoding_whatever_changed(tmp_path) -> None:
+    from nianbao.manifest import Manifest
+    from nianbao.project import Project
+
+    project = Project(tmp_path)
+    project.outputs.mkdir(parents=True)
+    manifest = Manifest(project)
+    assert manifest._overviews_text() == json.dumps({}) == "{}"
+    manifest.overviews.update({"2020": {"year": 2020, "regions": ["r-a/2020"], "title": "概览"},
+                               "r-a/2020": {"year": 2020, "headlines": {"b": [1, 2], "a": None}, "z": "\u2028"}})
+    whole = lambda: json.dumps(manifest.overviews, ensure_ascii=False, sort_keys=True)  # noqa: E731
+    assert manifest._overviews_text() == whole()
+    manifest.overviews["r-a/2020"]["written"] = [[3, "cd"]]  # changed in place at its first level
+    manifest.overviews["2019"] = {"year": 2019}
+    assert manifest._overviews_text() == whole()
+    manifest.overviews["2020"] = {"year": 2020, "regions": []}
+    del manifest.overviews["2019"]
+    assert manifest._overviews_text() == whole()

@@ -225,6 +225,9 @@ class Manifest:
         # The text as read and the keys of its entries that have every field: their lines are taken from it when
         # first needed (a run that changes nothing never needs them).
         self._read: tuple[str, set[str]] | None = None
+        # key → an overview's entry as last encoded (a copy) and its text: a save encodes only the overviews that
+        # changed since (a province's are 0.8 MB of JSON, saved several times by a batch that changes one figure).
+        self._overview_texts: dict[str, tuple[dict, str]] = {}
         self.changed = False
         self.changed_years: set[int] = set()  # years of the entries this object changed
         self.saved = time.monotonic()  # when it was read or last saved (`time.monotonic()`)
@@ -324,7 +327,7 @@ class Manifest:
         # was last saved (by value: encoding them, 0.8 MB for a province, cost more than the rest of a no-op save).
         if not self.changed and self.overviews == self._saved_overviews:
             return
-        overviews = json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)
+        overviews = self._overviews_text()
         lines = []
         for key in sorted(self.entries):
             if key not in self._lines:
@@ -336,6 +339,18 @@ class Manifest:
         self.changed = False
         self._saved_overviews = _snapshot(self.overviews)
         self.file_stat = _stat(self.path)
+
+    def _overviews_text(self) -> str:
+        """`json.dumps(self.overviews, ensure_ascii=False, sort_keys=True)`, each entry encoded again only when it
+        changed (by value, as `_snapshot` compares them)."""
+        parts = []
+        for key in sorted(self.overviews):
+            value = self.overviews[key]
+            kept = self._overview_texts.get(key)
+            if kept is None or kept[0] != value:
+                kept = self._overview_texts[key] = (dict(value), json.dumps(value, ensure_ascii=False, sort_keys=True))
+            parts.append(f"{json.dumps(key, ensure_ascii=False)}: {kept[1]}")
+        return "{" + ", ".join(parts) + "}"
 
 
 def _snapshot(overviews: dict[str, dict]) -> dict[str, dict]:
