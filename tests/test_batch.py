@@ -164,7 +164,10 @@ def test_an_interrupted_batch_leaves_no_partial_file_and_resumes(tmp_path) -> No
     proc = subprocess.Popen([str(BIN / "nianbao"), "batch", "--jobs", "1", "--project", str(project.root)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while len(list(project.outputs.rglob("*.html"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
+    def finished() -> int:  # pages in place (a temporary being written, `.2020.….tmp.html`, is not one)
+        return sum(not p.name.startswith(".") for p in project.outputs.rglob("*.html"))
+
+    while finished() < 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
