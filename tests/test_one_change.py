@@ -159,6 +159,29 @@ def test_the_overview_that_waited_for_the_last_report_runs_while_the_overviews_d
         == entry[f"{page.parent.name}/2025"]["inputs"]
 
 
+def test_a_worker_is_given_its_next_task_before_the_batch_deals_with_its_last_outcome(tmp_path, monkeypatch) -> None:
+    """Every overview of a change to 2022 starts early: 2025's runs while the reports are validated, the others
+    wait behind the reports on the one worker. When the last report's outcome comes back, the worker is sent the
+    next overview at once, not once the batch has recorded the report and worked out the overviews' digests."""
+    project, log = built_then_changed(tmp_path / "p", 2, 9, "shili-0001", 2022, "17")
+    seen = overviews_before_validation(monkeypatch, log, {2025})
+    real = batch.overview_tasks
+
+    def waiting(*args, **kwargs):  # called once the last report is in, the worker idle when it came back
+        ran, deadline = len(logged(log)), time.monotonic() + 60
+        while len(logged(log)) == ran and time.monotonic() < deadline:
+            time.sleep(0.1)
+        seen["one ran meanwhile"] = len(logged(log)) > ran
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "overview_tasks", waiting)
+    result = run_batch(project, jobs=1)
+    assert result.exit_code == 0 and result.built == 2
+    assert seen == {"ran first": True, "one ran meanwhile": True}
+    assert logged(log)[0] == 2025 and sorted(logged(log)) == list(YEARS)
+    assert [o["status"] for o in result.overviews] == ["published"] * 4
+
+
 def test_a_change_that_leaves_an_overview_as_it_was_drops_what_ran_ahead(tmp_path) -> None:
     """A report rebuilt because its page was deleted: same digest, same entry, so no overview changes; those
     run ahead are not published (the pages keep their files)."""

@@ -314,25 +314,17 @@ def _build(project: Project, pool: WorkerPool, source: Iterator[Task | Entry], r
         elif (known := final.pop(task.key, None)) is not None:
             pool.add(known)  # its digest is known: the worker publishes it
 
-    def start_ready() -> None:
-        ready = [task for task, deps in waiting.items() if not deps]
+    def start_ready(early_too: bool = False) -> None:
+        # `early_too`: those whose changed reports were all built before as well, made at once from the manifest as
+        # the batch found it: the workers take them as their kernels come up, while the parent validates.
+        ready = [task for task, deps in waiting.items() if not deps or (early_too and may_start_early(
+            e.status if (e := manifest.get(*pair)) else None for pair in deps))]
         if ready:
-            manifest.save()
+            manifest.save()  # what their kernels read (with `early`'s entries: recovered, upgraded ones saved)
             for task in ready:
-                del waiting[task]
+                if waiting.pop(task):
+                    early[task.key] = _year_reports(manifest, task.year)
                 give(task)
-
-    def start_early() -> None:
-        # Those whose changed reports were all built before, made at once from the manifest as the batch found it:
-        # the workers take them as their kernels come up, while the parent validates, before any report is ready.
-        ahead = [task for task, deps in waiting.items()
-                 if deps and may_start_early(e.status if (e := manifest.get(*pair)) else None for pair in deps)]
-        if ahead and manifest.changed:
-            manifest.save()  # what a kernel reads is what `early` keeps (entries recovered, upgraded)
-        for task in ahead:
-            del waiting[task]
-            early[task.key] = _year_reports(manifest, task.year)
-            give(task)
 
     def publish(done: ExecutedOverview) -> None:
         if final is None:
@@ -345,8 +337,7 @@ def _build(project: Project, pool: WorkerPool, source: Iterator[Task | Entry], r
             else:
                 manifest.put_overview(_publish(project, done, task))
 
-    start_early()
-    start_ready()
+    start_ready(early_too=True)
     for outcome in pool.run(source):
         if isinstance(outcome, ExecutedOverview):
             running.discard(outcome.key)
