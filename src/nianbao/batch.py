@@ -6,7 +6,8 @@
    runs. This happens in a thread while the workers start and execute the first chunk.
 3. Execute them in N worker processes (`nianbao.pool`): warm kernels, rendering, atomic publishing.
 4. Record each outcome in `outputs/manifest.json` as it arrives; each overview a change remakes runs on the
-   same workers once the reports its page shows are recorded. Then write `outputs/index.html`.
+   same workers once the reports its page shows are recorded, or at once when they were built before (kept if
+   they come out as it showed them: `nianbao.early`). Then write `outputs/index.html`.
 
 A notebook that raises, a kernel that dies or even a worker that dies fails that report only. An
 interrupted batch leaves finished outputs and no partial ones; the next run does what is missing.
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 from .atomic import sweep
 from .data import Registry, read_registry
 from .digests import DigestState
+from .early import may_start_early, same_reports
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
 from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
@@ -38,6 +40,7 @@ from .overview import (
     drop_removed_regions,
     overview_plan,
     overview_tasks,
+    report_status,
     year_pages,
 )
 from .params import list_reports
@@ -295,11 +298,18 @@ def _build(project: Project, pool: WorkerPool, source: Iterator[Task | Entry], r
     `recorded` already are, with the manifest saved for its kernel to read, while other reports still run. Its
     digest also covers its region's reports of earlier years: once every report is recorded, `overviews()`
     gives the overviews to make with their digests; those executed already are published then (or as they
-    come), those not run yet go to the workers with their digest, those not needed after all are dropped."""
+    come), those not run yet go to the workers with their digest, those not needed after all are dropped.
+
+    An overview of `plan` whose reports were all built before (`early.may_start_early`) does not wait for them: it
+    starts at once, from the manifest as the batch found it, and is published only if the reports of its year are
+    then recorded as it showed them (`early.same_reports`), else made again."""
     waiting = {task: deps - recorded for task, deps in plan.items()}
     running: set[str] = set()  # held tasks given to the pool, by key
     held: dict[str, ExecutedOverview] = {}
     final: dict[str, OverviewTask] | None = None  # once every report is recorded: the overviews still to make
+    # Overviews started before the reports they show are rebuilt (`nianbao.early`), by key: the reports of their year
+    # as their kernel read them, to compare with those recorded once every report is.
+    early: dict[str, dict[str, Entry]] = {}
 
     def give(task: OverviewTask) -> None:
         if final is None:
@@ -308,21 +318,30 @@ def _build(project: Project, pool: WorkerPool, source: Iterator[Task | Entry], r
         elif (known := final.pop(task.key, None)) is not None:
             pool.add(known)  # its digest is known: the worker publishes it
 
-    def start_ready() -> None:
-        ready = [task for task, deps in waiting.items() if not deps]
+    def start_ready(early_too: bool = False) -> None:
+        # `early_too`: those whose changed reports were all built before as well, made at once from the manifest as
+        # the batch found it: the workers take them as their kernels come up, while the parent validates.
+        ready = [task for task, deps in waiting.items() if not deps or (early_too and may_start_early(
+            e.status if (e := manifest.get(*pair)) else None for pair in deps))]
         if ready:
-            manifest.save()
+            manifest.save()  # what their kernels read (with `early`'s entries: recovered, upgraded ones saved)
             for task in ready:
-                del waiting[task]
+                if waiting.pop(task):
+                    early[task.key] = _year_reports(manifest, task.year)
                 give(task)
 
     def publish(done: ExecutedOverview) -> None:
         if final is None:
             held[done.key] = done
         elif (task := final.pop(done.key, None)) is not None:
-            manifest.put_overview(_publish(project, done, task))
+            read = early.pop(done.key, None)
+            if read is not None and (done.entry.status == FAILED or not same_reports(
+                    read, _year_reports(manifest, task.year), _report_status)):
+                pool.add(task)  # a report of its year came out otherwise (gated, failed): made again, with its digest
+            else:
+                manifest.put_overview(_publish(project, done, task))
 
-    start_ready()
+    start_ready(early_too=True)
     for outcome in pool.run(source):
         if isinstance(outcome, ExecutedOverview):
             running.discard(outcome.key)
@@ -353,6 +372,15 @@ def _build(project: Project, pool: WorkerPool, source: Iterator[Task | Entry], r
             if reports == 0 and final:
                 for key in [k for k in final if k not in running]:
                     pool.add(final.pop(key))  # not planned (a failed overview, a changed notebook...)
+
+
+def _year_reports(manifest: Manifest, year: int) -> dict[str, Entry]:
+    """The manifest's entries of the reports of `year`, by key."""
+    return {key: entry for key, entry in manifest.entries.items() if entry.year == year}
+
+
+def _report_status(entry: Entry) -> dict:
+    return report_status(entry.to_dict())
 
 
 def _publish(project: Project, done: ExecutedOverview, task: OverviewTask) -> dict:

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from distributed import WorkerPlugin
 
 from .digests import SETTLE_NS
+from .early import may_start_early, same_reports
 from .exceptions import NianbaoError
 from .manifest import FAILED, GATED, MANIFEST, PUBLISHED, Entry, outcome_entry, shared_digest
 
@@ -216,7 +217,7 @@ def _recorded(manifest: bytes, keys: set[str]) -> set[str]:
             close = line.find(b'"', 1)
             key = line[1:close].decode("utf-8", "replace")
             if key in keys and (shown := _shown(line[close + 1:].removesuffix(b","))) \
-                    and shown.get("status") not in (None, FAILED):
+                    and may_start_early([shown.get("status")]):
                 found.add(key)
     return found
 
@@ -254,11 +255,7 @@ def _shown(line: bytes) -> dict | None:
 def _same_reports(read: bytes, final: bytes, year: int) -> bool:
     """Whether the `final` manifest records the reports of `year` as an overview made from the manifest `read`
     showed them: the same reports, each with the same `overview.report_status`."""
-    before, after = _year_entries(read, year), _year_entries(final, year)
-    if before.keys() != after.keys():
-        return False
-    return all(line == before[key] or ((shown := _shown(line)) is not None and shown == _shown(before[key]))
-               for key, line in after.items())
+    return same_reports(_year_entries(read, year), _year_entries(final, year), _shown)
 
 
 def _as_job(result: tuple[dict, Files] | list[str], job: Any, read: bytes, final: bytes) \

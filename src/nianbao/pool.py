@@ -370,12 +370,16 @@ class WorkerPool:
         workers = self._workers
         took: list[float] = []  # seconds each task of this run took on a warm worker, from sending to its outcome
         added = self._added
-        while True:
+        known: list[Entry] = []  # outcomes the source gave, to pass through
+
+        def take() -> None:
             for item in feed.take():
-                if isinstance(item, Entry):
-                    yield item
-                else:
-                    pending.append(item)
+                (known if isinstance(item, Entry) else pending).append(item)
+
+        while True:
+            take()
+            yield from known
+            known.clear()
             self._dispatch()
             busy = [w for w in workers if w.task is not None]
             if not busy and not pending and not added and feed.done:
@@ -397,6 +401,15 @@ class WorkerPool:
                             took.append(time.monotonic() - w.sent)
                         if self._should_grow(len(pending) + len(added), took):
                             self.grow(len(workers) + 1)
+                        # Its next task goes now, not once the caller has dealt with this outcome (recorded it,
+                        # saved the manifest, worked out the overviews' digests after the last report): the
+                        # source's first, those that arrived meanwhile included.
+                        try:
+                            take()
+                        except BaseException:  # what the source raised: after this outcome is recorded
+                            yield entry
+                            raise
+                        self._dispatch()
                         yield entry
                         continue
                 if w.process.sentinel in ready or not w.process.is_alive():
