@@ -333,3 +333,31 @@ def test_pages_after_one_change_are_those_made_with_nothing_kept(tmp_path) -> No
     for year, want in pages.items():
         fresh = ov.execute_overview(project, year, REGION)  # a fresh kernel
         assert (project.outputs / fresh.html).read_bytes() == want, year
+
+
+def test_every_overview_after_changes_is_byte_for_byte_a_forced_build_from_scratch(tmp_path) -> None:
+    """Build, change one figure, run the batch; change another (an amount with decimals, a later year), run it
+    again: every overview page and notebook is, byte for byte, what `--force` makes of a copy of the project's
+    inputs with no outputs at all (nothing kept: no figures, charts or sums, a new kernel)."""
+    project = make(tmp_path / "p", offices=7, years=range(2021, 2025))
+    settle(project)
+    assert run_batch(project).exit_code == 0
+    for office, year, ref, value in (("shili-0002", 2022, "t2.license.decisions", "4321"),
+                                     ("shili-0005", 2023, "t2.fees.amount", "2.50")):
+        set_figure(project, office, year, ref, value)
+        settle(project, ago=5, office=office)
+        again = run_batch(project)
+        assert again.exit_code == 0 and again.built == (2 if year < 2024 else 1)
+    copy = Project(shutil.copytree(project.root, tmp_path / "copy", ignore=shutil.ignore_patterns("outputs")))
+    settle(copy)
+    assert run_batch(copy, force=True).exit_code == 0
+
+    def pages(root: Path) -> dict[str, bytes]:
+        folder = root / ov.OUTPUT_DIR
+        return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+                if p.suffix in (".html", ".ipynb") and not any(part.startswith(".") for part in
+                                                                p.relative_to(folder).parts)}
+
+    made, fresh = pages(project.outputs), pages(copy.outputs)
+    assert len(made) == 4 * 2 + 4 and sorted(made) == sorted(fresh)  # a region's pages and notebooks, year pages
+    assert [name for name in made if made[name] != fresh[name]] == []
