@@ -204,10 +204,76 @@ def test_a_spoilt_or_old_kept_copy_is_not_trusted(tmp_path, spoil) -> None:
     else:
         kept["years"]["2023"][1] = kept["years"]["2023"][1][:-1]
         path.write_text(json.dumps(kept), encoding="utf-8")
+    region_file(project).unlink()  # else the office's figures come from there
     forget()
     assert page(ov.load_overview(project, 2023, REGION)) == want
     if spoil == "old format":
         assert not path.with_name("shili-0002.json").exists() and path.is_file()  # replaced by the new copy
+
+
+def region_file(project: Project) -> Path:
+    return project.outputs / ov.OUTPUT_DIR / ov.CHARTS_DIR / ov.region_slug(REGION) / ov.REGION_FIGURES
+
+
+@pytest.mark.parametrize("spoil", ["truncated", "not json", "other code", "other format", "not a dict", "other key",
+                                   "cells spoilt", "sums short", "entry not a pair"])
+def test_a_spoilt_or_stale_region_file_is_not_trusted(tmp_path, spoil) -> None:
+    """The region's kept figures in one file (`RegionFigures`): whatever spoils it, or an office's entry, the page
+    is the page from the figures as read, and the file is written again right."""
+    project = make(tmp_path / "p", offices=3, years=range(2022, 2024))
+    settle(project)
+    forget()
+    want = page(ov.load_overview(project, 2023, REGION))
+    path = region_file(project)
+    text = path.read_text(encoding="utf-8")
+    kept = json.loads(text)
+    assert sorted(kept["offices"]) == ["shili-0001", "shili-0002", "shili-0003"] and kept["code"] == ov._code()
+    entry = kept["offices"]["shili-0002"]
+    if spoil == "truncated":
+        text = text[: len(text) // 2]
+    elif spoil == "not json":
+        text = "\ufeffgarbage"
+    elif spoil in ("other code", "other format"):
+        kept["code" if spoil == "other code" else "format"] = 0
+    elif spoil == "not a dict":
+        kept["offices"] = [entry]
+    elif spoil == "other key":  # made from other bytes of the figures file than it has now
+        entry[0] = [entry[0][0], entry[0][1] - 1, entry[0][2]]
+        entry[1]["2023"][1][0] = 999999
+    elif spoil == "cells spoilt":
+        entry[1]["2023"][0] = "[[1,2"
+    elif spoil == "sums short":
+        entry[1]["2023"][1] = entry[1]["2023"][1][:-1]
+    else:
+        kept["offices"]["shili-0002"] = entry[1]
+    if not spoil.startswith(("truncated", "not json")):
+        text = json.dumps(kept, ensure_ascii=False)
+    path.write_text(text, encoding="utf-8")
+    for _ in range(2):  # a new kernel: the page as it was; the file is made again, and read the next time
+        forget()
+        assert page(ov.load_overview(project, 2023, REGION)) == want
+        again = json.loads(path.read_text(encoding="utf-8"))
+        assert sorted(again["offices"]) == ["shili-0001", "shili-0002", "shili-0003"]
+
+
+def test_the_region_file_is_written_only_when_an_office_changed(tmp_path) -> None:
+    project = make(tmp_path / "p", offices=3, years=range(2022, 2024))
+    settle(project)
+    forget()
+    want = page(ov.load_overview(project, 2023, REGION))
+    path = region_file(project)
+    stamp = path.stat().st_mtime_ns
+    forget()
+    assert page(ov.load_overview(project, 2022, REGION))[2] and path.stat().st_mtime_ns == stamp
+    assert page(ov.load_overview(project, 2023, REGION)) == want and path.stat().st_mtime_ns == stamp
+    set_figure(project, "shili-0003", 2023, "t3.new.natural", "77")
+    settle(project, ago=5, office="shili-0003")
+    changed = page(ov.load_overview(project, 2023, REGION))
+    assert changed != want and path.stat().st_mtime_ns != stamp
+    entry = json.loads(path.read_text(encoding="utf-8"))["offices"]["shili-0003"]
+    assert entry[0][:2] == [(f := project.figures_file("shili-0003").stat()).st_size, f.st_mtime_ns]
+    forget()
+    assert page(ov.load_overview(project, 2023, REGION)) == changed
 
 
 def test_a_read_only_outputs_folder_keeps_nothing_and_the_page_is_the_same(tmp_path) -> None:
@@ -303,8 +369,8 @@ def test_pages_after_one_change_are_those_made_with_nothing_kept(tmp_path) -> No
     settle(project)
     assert run_batch(project).exit_code == 0
     folder = project.outputs / ov.OUTPUT_DIR / ov.CHARTS_DIR
-    kept_charts = {p: p.read_text(encoding="utf-8") for p in folder.rglob("*.json")}
-    assert len(kept_charts) == 4
+    kept_charts = {p: p.read_text(encoding="utf-8") for p in folder.rglob("*.json") if p.name != ov.REGION_FIGURES}
+    assert len(kept_charts) == 4 and (folder / ov.region_slug(REGION) / ov.REGION_FIGURES).is_file()
     set_figure(project, "shili-0002", 2022, "t2.license.decisions", "4321")
     settle(project, ago=5, office="shili-0002")
     again = run_batch(project)
