@@ -432,3 +432,34 @@ def test_every_overview_after_changes_is_byte_for_byte_a_forced_build_from_scrat
     made, fresh = pages(project.outputs), pages(copy.outputs)
     assert len(made) == 4 * 2 + 4 and sorted(made) == sorted(fresh)  # a region's pages and notebooks, year pages
     assert [name for name in made if made[name] != fresh[name]] == []
+
+
+def test_a_page_whose_own_figures_did_not_change_makes_again_only_its_changed_chart(tmp_path, monkeypatch) -> None:
+    """The page's parts kept by the digest of what they show: after a change of 2022, the page of 2024 (its
+    trends changed) takes its headline table, index figures, anomalies and summed tables as kept, 2023's its
+    summed tables (the others compare with 2022), 2022's none; each page is the one made with nothing kept."""
+    from nianbao.render import overview as render
+
+    project = make(tmp_path / "p", offices=7, years=range(2021, 2025))
+    settle(project)
+    for year in (2022, 2023, 2024):
+        page(ov.load_overview(project, year, REGION))
+    set_figure(project, "shili-0004", 2022, "t3.new.natural", "321")
+    settle(project, ago=5, office="shili-0004")
+    made: list[str] = []
+
+    def counting(name, real):
+        return lambda *args: made.append(name) or real(*args)
+
+    for name, module in (("_headline_section", render), ("_tables_section", render), ("_anomalies", ov),
+                         ("_index_headlines", ov)):
+        monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
+    for year, again in ((2024, []), (2023, ["_anomalies", "_index_headlines", "_headline_section"]),
+                        (2022, ["_anomalies", "_index_headlines", "_headline_section", "_tables_section"])):
+        forget()
+        made.clear()
+        overview = ov.load_overview(project, year, REGION)
+        shown = page(overview)
+        ov.index_headlines(overview)
+        assert sorted(made) == sorted(again), year  # each made once at most
+        assert shown == page(plain(project, year)), year

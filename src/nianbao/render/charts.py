@@ -132,6 +132,7 @@ class KeptCharts:
         self.used_parts: dict[str, list] = {}
         self.drawn = 0  # how many `chart()` had to draw
         self.made = 0  # how many `part()` had to make
+        self.saved = False  # `save()` was called
         try:
             found = json.loads(path.read_text(encoding="utf-8")) if path else {}
             if found.get("layout") == KEPT_CHARTS and isinstance(found.get("charts"), dict):
@@ -142,17 +143,20 @@ class KeptCharts:
                                        and isinstance(v[0], str)}
         except (OSError, ValueError, AttributeError):
             pass
+        self._held = (self.kept, self.kept_parts)  # what the file holds
 
     def part(self, name: str, digest: str, make: Callable[[], Any]) -> Any:
         """`make()` (a JSON value: what its JSON gives back is what it gave), or the value kept under `name` when
         it was made for the same `digest` (the digest of all it depends on, the code that makes it included)."""
-        found = self.kept_parts.get(name)
+        found = self.used_parts.get(name) or self.kept_parts.get(name)
         if found is not None and found[0] == digest:
             value = found[1]
         else:
             value = make()
             self.made += 1
         self.used_parts[name] = [digest, value]
+        if self.saved:  # asked for after the page was kept: keep it too
+            self.save()
         return value
 
     def chart(self, title: str, years: Sequence[int], bars: Mapping[str, Mapping[int, Decimal]] | None = None,
@@ -167,12 +171,14 @@ class KeptCharts:
         return svg
 
     def save(self) -> None:
-        if self.path is None or (self.used == self.kept and self.used_parts == self.kept_parts):
+        self.saved = True
+        if self.path is None or (self.used, self.used_parts) == self._held:
             return
         from ..atomic import write_files
 
         try:
             write_files({self.path: json.dumps({"layout": KEPT_CHARTS, "charts": self.used, "parts": self.used_parts},
                                                ensure_ascii=False)})
+            self._held = (dict(self.used), dict(self.used_parts))
         except OSError:
             pass  # a read-only outputs/: drawn again next time
