@@ -459,4 +459,4 @@ def test_kept_figures_are_not_trusted_for_a_file_edited_in_its_timestamp_tick(pr
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 10 * 10**9))
     overview._read_figures(project, "shili-0001")
     kept = project.outputs / overview.OUTPUT_DIR / overview.CACHE_DIR / f"shili-0001.v{overview.KEPT_FORMAT}.json"
-    assert kept.is_file() and path in overview._READ
+    assert kept.is_file() and str(path) in overview._READ

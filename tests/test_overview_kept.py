@@ -204,12 +204,83 @@ def test_a_spoilt_or_old_kept_copy_is_not_trusted(tmp_path, spoil) -> None:
     else:
         kept["years"]["2023"][1] = kept["years"]["2023"][1][:-1]
         path.write_text(json.dumps(kept), encoding="utf-8")
+    region_file(project).unlink()  # else the office's figures come from there
     forget()
     assert page(ov.load_overview(project, 2023, REGION)) == want
     if spoil == "old format":
         assert not path.with_name("shili-0002.json").exists() and path.is_file()  # replaced by the new copy
 
 
+def region_file(project: Project) -> Path:
+    return project.outputs / ov.OUTPUT_DIR / ov.CHARTS_DIR / ov.region_slug(REGION) / ov.REGION_FIGURES
+
+
+@pytest.mark.parametrize("spoil", ["truncated", "not json", "other code", "other format", "not a dict", "other key",
+                                   "cells spoilt", "sums short", "entry not a pair"])
+def test_a_spoilt_or_stale_region_file_is_not_trusted(tmp_path, spoil) -> None:
+    """The region's kept figures in one file (`RegionFigures`): whatever spoils it, or an office's entry, the page
+    is the page from the figures as read, and the file is written again right."""
+    project = make(tmp_path / "p", offices=3, years=range(2022, 2024))
+    settle(project)
+    forget()
+    want = page(ov.load_overview(project, 2023, REGION))
+    path = region_file(project)
+    text = path.read_text(encoding="utf-8")
+    kept = json.loads(text)
+    assert sorted(kept["offices"]) == ["shili-0001", "shili-0002", "shili-0003"] and kept["code"] == ov._code()
+    entry = kept["offices"]["shili-0002"]
+    if spoil == "truncated":
+        text = text[: len(text) // 2]
+    elif spoil == "not json":
+        text = "\ufeffgarbage"
+    elif spoil in ("other code", "other format"):
+        kept["code" if spoil == "other code" else "format"] = 0
+    elif spoil == "not a dict":
+        kept["offices"] = [entry]
+    elif spoil == "other key":  # made from other bytes of the figures file than it has now
+        entry[0] = [entry[0][0], entry[0][1] - 1, entry[0][2]]
+        entry[1]["2023"][1][0] = 999999
+    elif spoil == "cells spoilt":
+        entry[1]["2023"][0] = "[[1,2"
+    elif spoil == "sums short":
+        entry[1]["2023"][1] = entry[1]["2023"][1][:-1]
+    else:
+        kept["offices"]["shili-0002"] = entry[1]
+    if not spoil.startswith(("truncated", "not json")):
+        text = json.dumps(kept, ensure_ascii=False)
+    path.write_text(text, encoding="utf-8")
+    for _ in range(2):  # a new kernel: the page as it was; the file is made again, and read the next time
+        forget()
+        assert page(ov.load_overview(project, 2023, REGION)) == want
+        again = json.loads(path.read_text(encoding="utf-8"))
+        assert sorted(again["offices"]) == ["shili-0001", "shili-0002", "shili-0003"]
+
+
+def test_the_region_file_is_written_again_only_when_more_than_a_few_offices_changed(tmp_path, monkeypatch) -> None:
+    project = make(tmp_path / "p", offices=3, years=range(2022, 2024))
+    settle(project)
+    forget()
+    want = page(ov.load_overview(project, 2023, REGION))
+    path = region_file(project)
+    stamp = path.stat().st_mtime_ns
+    forget()
+    assert page(ov.load_overview(project, 2022, REGION))[2] and path.stat().st_mtime_ns == stamp
+    assert page(ov.load_overview(project, 2023, REGION)) == want and path.stat().st_mtime_ns == stamp
+    set_figure(project, "shili-0003", 2023, "t3.new.natural", "77")
+    settle(project, ago=5, office="shili-0003")
+    changed = page(ov.load_overview(project, 2023, REGION))
+    assert changed != want and path.stat().st_mtime_ns == stamp  # one office: read from its own kept copy
+    forget()
+    assert page(ov.load_overview(project, 2023, REGION)) == changed and path.stat().st_mtime_ns == stamp
+    monkeypatch.setattr(ov, "REGION_STALE", 0)
+    forget()
+    assert page(ov.load_overview(project, 2023, REGION)) == changed and path.stat().st_mtime_ns != stamp
+    entry = json.loads(path.read_text(encoding="utf-8"))["offices"]["shili-0003"]
+    assert entry[0][:2] == [(f := project.figures_file("shili-0003").stat()).st_size, f.st_mtime_ns]
+    (kept_file(project, "shili-0003")).unlink()  # what a new kernel reads of it is in the region's file now
+    forget()
+    assert page(ov.load_overview(project, 2023, REGION)) == changed
+    assert not kept_file(project, "shili-0003").exists()
 def test_a_read_only_outputs_folder_keeps_nothing_and_the_page_is_the_same(tmp_path) -> None:
     project = make(tmp_path / "p", offices=3, years=range(2022, 2024))
     settle(project)
@@ -303,8 +374,8 @@ def test_pages_after_one_change_are_those_made_with_nothing_kept(tmp_path) -> No
     settle(project)
     assert run_batch(project).exit_code == 0
     folder = project.outputs / ov.OUTPUT_DIR / ov.CHARTS_DIR
-    kept_charts = {p: p.read_text(encoding="utf-8") for p in folder.rglob("*.json")}
-    assert len(kept_charts) == 4
+    kept_charts = {p: p.read_text(encoding="utf-8") for p in folder.rglob("*.json") if p.name != ov.REGION_FIGURES}
+    assert len(kept_charts) == 4 and (folder / ov.region_slug(REGION) / ov.REGION_FIGURES).is_file()
     set_figure(project, "shili-0002", 2022, "t2.license.decisions", "4321")
     settle(project, ago=5, office="shili-0002")
     again = run_batch(project)
@@ -333,3 +404,62 @@ def test_pages_after_one_change_are_those_made_with_nothing_kept(tmp_path) -> No
     for year, want in pages.items():
         fresh = ov.execute_overview(project, year, REGION)  # a fresh kernel
         assert (project.outputs / fresh.html).read_bytes() == want, year
+
+
+def test_every_overview_after_changes_is_byte_for_byte_a_forced_build_from_scratch(tmp_path) -> None:
+    """Build, change one figure, run the batch; change another (an amount with decimals, a later year), run it
+    again: every overview page and notebook is, byte for byte, what `--force` makes of a copy of the project's
+    inputs with no outputs at all (nothing kept: no figures, charts or sums, a new kernel)."""
+    project = make(tmp_path / "p", offices=7, years=range(2021, 2025))
+    settle(project)
+    assert run_batch(project).exit_code == 0
+    for office, year, ref, value in (("shili-0002", 2022, "t2.license.decisions", "4321"),
+                                     ("shili-0005", 2023, "t2.fees.amount", "2.50")):
+        set_figure(project, office, year, ref, value)
+        settle(project, ago=5, office=office)
+        again = run_batch(project)
+        assert again.exit_code == 0 and again.built == (2 if year < 2024 else 1)
+    copy = Project(shutil.copytree(project.root, tmp_path / "copy", ignore=shutil.ignore_patterns("outputs")))
+    settle(copy)
+    assert run_batch(copy, force=True).exit_code == 0
+
+    def pages(root: Path) -> dict[str, bytes]:
+        folder = root / ov.OUTPUT_DIR
+        return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+                if p.suffix in (".html", ".ipynb") and not any(part.startswith(".") for part in
+                                                                p.relative_to(folder).parts)}
+
+    made, fresh = pages(project.outputs), pages(copy.outputs)
+    assert len(made) == 4 * 2 + 4 and sorted(made) == sorted(fresh)  # a region's pages and notebooks, year pages
+    assert [name for name in made if made[name] != fresh[name]] == []
+
+
+def test_a_page_whose_own_figures_did_not_change_makes_again_only_its_changed_chart(tmp_path, monkeypatch) -> None:
+    """The page's parts kept by the digest of what they show: after a change of 2022, the page of 2024 (its
+    trends changed) takes its headline table, index figures, anomalies and summed tables as kept, 2023's its
+    summed tables (the others compare with 2022), 2022's none; each page is the one made with nothing kept."""
+    from nianbao.render import overview as render
+
+    project = make(tmp_path / "p", offices=7, years=range(2021, 2025))
+    settle(project)
+    for year in (2022, 2023, 2024):
+        page(ov.load_overview(project, year, REGION))
+    set_figure(project, "shili-0004", 2022, "t3.new.natural", "321")
+    settle(project, ago=5, office="shili-0004")
+    made: list[str] = []
+
+    def counting(name, real):
+        return lambda *args: made.append(name) or real(*args)
+
+    for name, module in (("_headline_section", render), ("_tables_section", render), ("_anomalies", ov),
+                         ("_index_headlines", ov)):
+        monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
+    for year, again in ((2024, []), (2023, ["_anomalies", "_index_headlines", "_headline_section"]),
+                        (2022, ["_anomalies", "_index_headlines", "_headline_section", "_tables_section"])):
+        forget()
+        made.clear()
+        overview = ov.load_overview(project, year, REGION)
+        shown = page(overview)
+        ov.index_headlines(overview)
+        assert sorted(made) == sorted(again), year  # each made once at most
+        assert shown == page(plain(project, year)), year

@@ -14,11 +14,12 @@ import io
 import json
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 FORMAT_CHANGE = 2021  # the first year of F2019's successor, F2021 (国办公开办函〔2021〕30号)
 # Fonts the reader's browser tries, in order; matplotlib measures with the first one it finds.
@@ -117,22 +118,46 @@ def chart_digest(title: str, years: Sequence[int], bars: Mapping[str, Mapping[in
 
 
 class KeptCharts:
-    """The charts of one page as last drawn, by `chart_digest`, in a JSON file (`path`; None: kept nowhere).
-    `chart()` draws only a chart whose digest is not there; `save()` then keeps what the page drew, and only
-    that. A file that is missing, unreadable or of another layout means drawing again; a read-only folder means
-    not keeping."""
+    """The charts of one page as last drawn, by `chart_digest`, in a JSON file (`path`; None: kept nowhere), and
+    the other parts of the page that its maker keeps by the digest of what they show (`part`). `chart()` draws
+    only a chart whose digest is not there; `save()` then keeps what the page drew and made, and only that. A
+    file that is missing, unreadable or of another layout means drawing and making again; a read-only folder
+    means not keeping."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.kept: dict[str, str] = {}
         self.used: dict[str, str] = {}
+        self.kept_parts: dict[str, list] = {}  # name → [digest, value]
+        self.used_parts: dict[str, list] = {}
         self.drawn = 0  # how many `chart()` had to draw
+        self.made = 0  # how many `part()` had to make
+        self.saved = False  # `save()` was called
         try:
             found = json.loads(path.read_text(encoding="utf-8")) if path else {}
             if found.get("layout") == KEPT_CHARTS and isinstance(found.get("charts"), dict):
                 self.kept = {k: v for k, v in found["charts"].items() if isinstance(v, str)}
+                parts = found.get("parts")
+                if isinstance(parts, dict):
+                    self.kept_parts = {k: v for k, v in parts.items() if isinstance(v, list) and len(v) == 2
+                                       and isinstance(v[0], str)}
         except (OSError, ValueError, AttributeError):
             pass
+        self._held = (self.kept, self.kept_parts)  # what the file holds
+
+    def part(self, name: str, digest: str, make: Callable[[], Any]) -> Any:
+        """`make()` (a JSON value: what its JSON gives back is what it gave), or the value kept under `name` when
+        it was made for the same `digest` (the digest of all it depends on, the code that makes it included)."""
+        found = self.used_parts.get(name) or self.kept_parts.get(name)
+        if found is not None and found[0] == digest:
+            value = found[1]
+        else:
+            value = make()
+            self.made += 1
+        self.used_parts[name] = [digest, value]
+        if self.saved:  # asked for after the page was kept: keep it too
+            self.save()
+        return value
 
     def chart(self, title: str, years: Sequence[int], bars: Mapping[str, Mapping[int, Decimal]] | None = None,
               lines: Mapping[str, Mapping[int, Decimal]] | None = None, unit: str = "件") -> str:
@@ -146,11 +171,14 @@ class KeptCharts:
         return svg
 
     def save(self) -> None:
-        if self.path is None or self.used == self.kept:
+        self.saved = True
+        if self.path is None or (self.used, self.used_parts) == self._held:
             return
         from ..atomic import write_files
 
         try:
-            write_files({self.path: json.dumps({"layout": KEPT_CHARTS, "charts": self.used}, ensure_ascii=False)})
+            write_files({self.path: json.dumps({"layout": KEPT_CHARTS, "charts": self.used, "parts": self.used_parts},
+                                               ensure_ascii=False)})
+            self._held = (dict(self.used), dict(self.used_parts))
         except OSError:
             pass  # a read-only outputs/: drawn again next time

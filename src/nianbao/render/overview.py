@@ -5,7 +5,7 @@ still complete."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -28,6 +28,8 @@ from ..overview import (
     Overview,
     anomalies,
     headlines,
+    kept_parts,
+    part_digest,
     percent,
     region_tables,
     trends,
@@ -70,7 +72,12 @@ def _table(head: list[str], rows: list[list[tuple[str, str | None]]], cls: str =
 
 
 def _name(office: Office) -> str:
-    return f'{escape(office.name)} <span class="office-id">{escape(office.id)}</span>'
+    return _name_html(office.id, office.name)
+
+
+@cache  # each office's, on every page of a warm kernel: twice a page
+def _name_html(office: str, name: str) -> str:
+    return f'{escape(name)} <span class="office-id">{escape(office)}</span>'
 
 
 def _number(value: Decimal | None) -> str:
@@ -186,25 +193,40 @@ def _trend_section(overview: Overview) -> str:
     def pick(*names: str) -> dict:
         return {k: series.get(k, {}) for k in names}
 
-    kept = KeptCharts(overview.charts)
+    kept = kept_parts(overview) or KeptCharts(None)
     charts = [
         kept.chart("依申请公开：新收申请与办理结果", years, bars=outcomes, lines=pick("新收申请")),
         kept.chart("行政复议、行政诉讼", years, lines=pick("行政复议", "行政诉讼")),
         kept.chart("主动公开：处理决定数量", years,
                    lines=pick("行政许可决定", "行政处罚决定", "行政强制决定", "其他管理服务事项（至2020年）")),
     ]
-    kept.save()
     note = (f"<p class=\"note\">虚线为{FORMAT_CHANGE}年格式变化（国办公开办函〔2021〕30号）。办理结果各项可前后比较；"
             f"“其他处理”{FORMAT_CHANGE}年起分为三项，图中合并。表二的“其他对外管理服务事项”只在{FORMAT_CHANGE}年以前统计，"
             f"收费由项目数量改为收费金额，不作前后比较。各年为当年提交数据的机关之和。</p>")
     return note + "\n".join(f'<figure class="nb-figure">{c}</figure>' for c in charts)
 
 
+def _kept(overview: Overview, name: str, years: Sequence[int], extra: object,
+          make: Callable[[Overview], str]) -> str:
+    """A section made by `make(overview)` from the offices (ids, names) and their figures of `years` (and `extra`)
+    alone, as the page's kept parts have it when these are what they were (`overview.part_digest`): a batch that
+    rebuilds a page because an earlier year changed (its trends) makes again only the charts that changed."""
+    kept = kept_parts(overview)
+    if kept is None:
+        return make(overview)
+    return kept.part(name, part_digest(overview, name, years, extra), lambda: make(overview))
+
+
+def _gated(overview: Overview) -> int:
+    """How many of the offices with figures this year have a report gated (the tables' note says so)."""
+    return sum(overview.status[o.id].get("status") == GATED for o in overview.offices
+               if overview.values(o.id) is not None)
+
+
 def _tables_section(overview: Overview) -> str:
     sums, counts = region_tables(overview)
     reporting = sum(overview.values(o.id) is not None for o in overview.offices)
-    gated = sum(overview.status[o.id].get("status") == GATED for o in overview.offices
-                if overview.values(o.id) is not None)
+    gated = _gated(overview)
     note = (f"<p class=\"note\">{reporting}个机关的数字之和；每格下方小字为填报该格的机关数，空白和非数字不计入"
             f"（空白不等于0）。{f'其中{gated}份报告未通过校验，其数字照计。' if gated else ''}</p>")
     parts = [note]
@@ -227,10 +249,13 @@ def overview_html(overview: Overview, found: list[Anomaly] | None = None) -> str
     sections = [
         ("一、报告提交情况", _status_section(overview)),
         ("二、需要关注的情况", _anomaly_section(overview, found)),
-        ("三、各机关主要数据", _headline_section(overview)),
+        ("三、各机关主要数据", _kept(overview, "headlines", (overview.year - 1, overview.year), None,
+                              _headline_section)),
         (f"四、{FIRST_YEAR}年以来的变化", _trend_section(overview)),
-        ("五、汇总表", _tables_section(overview)),
+        ("五、汇总表", _kept(overview, "tables", (overview.year,), _gated(overview), _tables_section)),
     ]
+    if (kept := kept_parts(overview)) is not None:
+        kept.save()
     body = [
         f"<style>{report_css()}{_asset('overview.css')}</style>",
         '<article class="nianbao-report nianbao-overview" lang="zh-CN">',
