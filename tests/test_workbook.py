@@ -676,10 +676,11 @@ def _uno_python() -> str | None:
 
 
 def _edited_in_calc(synthetic: Project, tmp_path: Path, typed: dict[str, object],
-                    edits: dict[str, list]) -> tuple[Project, str, dict[str, str], Path]:
-    """A copy of the project, an office's 2024 form (its totals are formulas) typed in (`typed`) and edited
-    (`edits`, see lo_edit.py) in LibreOffice Calc through UNO and saved: (project, office, the form's cells,
-    the saved file)."""
+                    edits: dict[str, list], formats: dict[str, str] | None = None
+                    ) -> tuple[Project, str, dict[str, str], Path]:
+    """A copy of the project, an office's 2024 form (its totals are formulas) typed in (`typed`), its cells
+    given number formats (`formats`: ref → format code) and edited (`edits`, see lo_edit.py) in LibreOffice Calc
+    through UNO and saved: (project, office, the form's cells, the saved file)."""
     import json
 
     python = _uno_python()
@@ -689,7 +690,8 @@ def _edited_in_calc(synthetic: Project, tmp_path: Path, typed: dict[str, object]
     office = sorted(read_offices(project))[1]
     form = _form(project, office, 2024, tmp_path / "forms")
     coords = _coords(form, 2024)
-    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()], **edits}
+    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()],
+             "formats": [[*coords[ref].split("!"), code] for ref, code in (formats or {}).items()], **edits}
     (tmp_path / "edits.json").write_text(json.dumps(edits, ensure_ascii=False), encoding="utf-8")
     saved = tmp_path / "saved" / form.name
     saved.parent.mkdir()
@@ -755,6 +757,27 @@ def test_a_header_cell_cut_and_pasted_in_libreoffice_is_refused(synthetic: Proje
     _, _, _, inserted = _edited_in_calc(synthetic, tmp_path / "kept", {"t3.new.research": 5}, {
         "insert_columns": [["表三", 6, 1]]})
     assert read_workbook(inserted).values["t3.new.research"] == "5"
+
+
+@needs_soffice
+def test_numbers_formatted_in_libreoffice_to_show_something_else_are_refused(synthetic: Project,
+                                                                              tmp_path: Path) -> None:
+    """In Calc: 0.5 typed into a count cell formatted as a percentage (shown 50%), 1500 into an amount shown in
+    thousands (`0,`: 2) and 0.25 into a fraction cell (1/4); Calc saves the formats, and each cell is refused
+    with what it shows and what it holds. A cell formatted `#,##0` reads."""
+    typed = {"t3.new.natural": 0.5, "t2.fees.amount": 1500, "t3.new.business": 0.25, "t3.new.research": 1234}
+    formats = {"t3.new.natural": "0%", "t2.fees.amount": "0,", "t3.new.business": "# ?/?",
+               "t3.new.research": "#,##0"}
+    project, _, coords, saved = _edited_in_calc(synthetic, tmp_path, typed, {}, formats)
+    before = files_under(project.data)
+    code, out = cli("ingest", "--project", project.root, saved)
+    assert code == 2, out
+    assert f"{coords['t3.new.natural']}：单元格是百分比格式（“0%”），显示为“50%”，实际数字是0.5" in out, out
+    assert f"{coords['t2.fees.amount']}：单元格是以千为单位缩放的格式" in out, out
+    assert "显示为“2”，实际数字是1500" in out, out
+    assert f"{coords['t3.new.business']}：单元格是分数格式" in out and "显示为“1/4”，实际数字是0.25" in out, out
+    assert f"{coords['t3.new.research']}：" not in out, out  # `#,##0` shows 1,234: the number itself
+    assert files_under(project.data) == before
 
 
 # -- the cover's contact fields ----------------------------------------------------------------------------------

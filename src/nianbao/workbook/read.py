@@ -36,11 +36,11 @@ from ..published.values import read_cell
 from ..render.html import TABLE_NAMES
 from . import layout
 from .formula import FormulaError, evaluate
+from .numfmt import decimals, disguise
 
 _PATTERN = {Kind.COUNT: (COUNT_RE, "应填写非负整数（单位：件）"), Kind.SIGNED: (SIGNED_RE, "应填写整数"),
             Kind.AMOUNT: (AMOUNT_RE, "应填写非负数（单位：万元）")}
 _ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}
-_DECIMALS = re.compile(r"^#?,?#*0\.(0+)$")  # number formats `0.0000`, `#,##0.00`: the decimals shown
 YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
 
@@ -144,7 +144,8 @@ _BUSY = object()
 
 def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[str | None, str | None]:
     """The text nianbao stores for a cell's value, and the cell's own text when that differs (`１２` → 12).
-    Raises ValueError with the Chinese reason when the value is not a number of `kind`."""
+    Raises ValueError with the Chinese reason when the value is not a number of `kind`, or when the cell shows
+    something else than its number (a date; `number_format` a percentage, a fraction, … : `numfmt.disguise`)."""
     original = None
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, None
@@ -155,15 +156,22 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
         # a plain cell becomes a date: either way the figure meant is not known.
         raise ValueError(f"单元格是日期或时间格式，显示为“{_date_text(value)}”；应填写数字，请把单元格格式改为"
                          "“常规”或“数值”后重新输入")
+    if isinstance(value, (int, float)) and (disguised := disguise(value, number_format)):
+        # The same number shown as something else (0.5 as `50%`, 1500 as `2` under `0,`): the office read and
+        # checked what is shown, the file holds the number, and which one was meant is not known.
+        what, shown = disguised
+        number = format(Decimal(format(value, ".15g")), "f")
+        raise ValueError(f"单元格是{what}（“{_shown(number_format)}”），显示为“{_shown(shown)}”，实际数字是{number}；"
+                         "应填写数字，请把单元格格式改为“常规”或“数值”，核对后重新输入")
     if isinstance(value, (int, float)) and abs(value) >= MAX_EXACT and Decimal(value) != Decimal(f"{value:.15g}"):
         raise ValueError(f"数字过大（{value:.15g}），超过电子表格能准确保存的15位有效数字；请核对")
     if isinstance(value, (int, float)):
         # A float to the 15 significant digits a spreadsheet keeps and shows: `=1.1+2.2` is 3.3 there, not
         # 3.3000000000000003 (which T2-AMT-DEC would flag as more than 4 decimals).
         number = Decimal(value) if isinstance(value, int) else Decimal(format(value, ".15g"))
-        shown = _DECIMALS.match(number_format or "")
-        if kind is Kind.AMOUNT and shown and -number.as_tuple().exponent < len(shown.group(1)):
-            number = number.quantize(Decimal(1).scaleb(-len(shown.group(1))))
+        shown = decimals(value, number_format)
+        if kind is Kind.AMOUNT and shown and -number.as_tuple().exponent < shown:
+            number = number.quantize(Decimal(1).scaleb(-shown))
         elif isinstance(value, float) and value.is_integer():
             number = Decimal(int(value))
         text = format(number, "f")
