@@ -461,7 +461,8 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool, office_
                     click.echo(f"  ……另有{n - 3}项{rule}")
             if a.not_assessable:
                 rules = sorted({r for r, *_ in a.not_assessable})
-                click.echo(f"  无法评估（所需单元格未填报）：{'、'.join(rules)}")
+                why = "所需单元格未填报或未能读取" if pub.unreadable else "所需单元格未填报"
+                click.echo(f"  无法评估（{why}）：{'、'.join(rules)}")
             for problem in pub.problems:
                 click.echo(f"  {problem}")
     for error in result.errors:
