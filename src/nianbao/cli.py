@@ -249,7 +249,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     for name in result.damaged[:SUMMARY_LIMIT]:
         click.echo(f"已重新生成：{project.relative(project.outputs / name)} 在上次生成后被改动或删除", err=True)
     if len(result.damaged) > SUMMARY_LIMIT:
-        click.echo(f"……另有{len(result.damaged) - SUMMARY_LIMIT}个被改动或删除的报告文件已重新生成", err=True)
+        click.echo(f"……另有{len(result.damaged) - SUMMARY_LIMIT}个被改动或删除的输出文件已重新生成", err=True)
     for problem in result.problems:
         click.echo(f"error: {problem}", err=True)
     for o in result.overviews:

@@ -39,7 +39,7 @@ from .manifest import FAILED, MANIFEST, PUBLISHED, shared_digest
 from .params import list_reports
 from .pool import failure_reason
 from .project import RESERVED_IDS, Project
-from .written import OutputStats, content_record, record_well_formed
+from .written import DIGEST_CHARS, OutputStats, content_record, record_well_formed
 
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html; an office id may not take this name (RESERVED_IDS)
 assert OUTPUT_DIR in RESERVED_IDS
@@ -986,9 +986,11 @@ def show_overview(overview: Overview) -> None:
         "summary": summary(overview, found)}})
 
 
-def _is_fresh(entry: dict | None, digest: str, stats: OutputStats) -> bool:
+def _is_fresh(entry: dict | None, digest: str, stats: OutputStats, damaged: dict[str, str] | None = None,
+              key: str = "") -> bool:
     """Whether an overview's outputs were made from `digest` and are the files written (`nianbao.written`); an
-    entry of an older version, without that record, is trusted when they exist, and gets it (in place)."""
+    entry of an older version, without that record, is trusted when they exist, and gets it (in place). An
+    output found changed or deleted is noted in `damaged` (`key` → its name, relative to outputs/)."""
     if not entry or entry.get("status") == FAILED or entry.get("inputs") != digest:
         return False
     names = (entry.get("html"), entry.get("notebook"))
@@ -1001,7 +1003,10 @@ def _is_fresh(entry: dict | None, digest: str, stats: OutputStats) -> bool:
         entry["written"] = content_record(stats.outputs, names)
         stats.noted(names)
         return True
-    return stats.damaged(names, written) is None
+    found = stats.damaged(names, written)
+    if found is not None and damaged is not None:
+        damaged[key] = found
+    return found is None
 
 
 def _stats(outputs: Path) -> OutputStats:
@@ -1047,12 +1052,14 @@ def _wanted(project: Project, pairs: Iterable[tuple[str, int]], every: Iterable[
 
 def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews: Mapping[str, dict],
                    reports: Mapping[str, dict], force: bool = False,
-                   every: Iterable[tuple[str, int]] | None = None) -> list[OverviewTask]:
+                   every: Iterable[tuple[str, int]] | None = None,
+                   damaged: dict[str, str] | None = None) -> list[OverviewTask]:
     """The overviews of the selected office-years (`pairs`) whose inputs changed since the recorded `overviews`
     (all with `force`): each year's overview of every office, or, when offices.csv names regions, each year's
     overview of the regions of the selected offices. None when the project has no overview notebook.
     `reports`: the manifest's entries, as dicts; `every`: every office-year with a params file, if the caller
-    listed them."""
+    listed them; `damaged`, when given, gets the overviews to build again because a page or notebook of theirs
+    was changed or deleted since it was written (overview key → that output, relative to outputs/)."""
     if not overview_notebook(project).is_file():
         return []
     grouped, _, listed, wanted = _wanted(project, pairs, every)
@@ -1063,7 +1070,8 @@ def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews
         digests = _digests(project, built, region, grouped.get(region) if region else None, listed[region],
                            reports, shared)
         for year in sorted(built):
-            if force or not _is_fresh(overviews.get(overview_key(year, region)), digests[year], stats):
+            key = overview_key(year, region)
+            if force or not _is_fresh(overviews.get(key), digests[year], stats, damaged, key):
                 tasks.append(OverviewTask(year, digests[year], region or ""))
     if stats.changed:
         stats.keep_only({n for o in overviews.values() for n in (o.get("html"), o.get("notebook"))
@@ -1099,11 +1107,13 @@ def overview_plan(project: Project, pairs: Iterable[tuple[str, int]],
     return dict(sorted(plan.items(), key=lambda kv: (-kv[0].year, kv[0].region)))
 
 
-def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int]) -> list[Path]:
+def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int],
+               damaged: dict[str, str] | None = None) -> list[Path]:
     """Where offices.csv names regions: write `outputs/overview/<year>.html` for each of `years`, the list of
     that year's regions with their counts (from each region's overview as recorded in `overviews`) and links,
-    and record it in `overviews` under the year. A page whose text is unchanged is not written again. Returns
-    the pages written."""
+    and record it in `overviews` under the year, with its size and digest as written (`written`). A page whose
+    text is unchanged is not written again; one changed or deleted since it was written is, and is noted in
+    `damaged` (the year → the page, relative to outputs/). Returns the pages written."""
     from .render.overview import year_page_html
 
     try:
@@ -1125,12 +1135,27 @@ def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int
             del overviews[key]  # a region no office names any more: its page is not linked, its figures not indexed
         path = overview_page(project, year)
         text = year_page_html(year, rows)
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        data = text.encode("utf-8")
+        try:
+            before: bytes | None = path.read_bytes()
+        except OSError:
+            before = None
+        if before != data:
+            recorded = overviews.get(str(year), {}).get("written")
+            if damaged is not None and recorded and (before is None or recorded != [_content(before)]):
+                damaged[str(year)] = project.in_outputs(path)  # not the page last written: changed or deleted
             write_files({path: text})
             written.append(path)
         overviews[str(year)] = {"year": year, "status": PUBLISHED, "html": project.in_outputs(path),
-                                "regions": [overview_key(year, r) for r, _ in rows]}
+                                "regions": [overview_key(year, r) for r, _ in rows], "written": [_content(data)]}
     return written
+
+
+def _content(data: bytes) -> list:
+    """A page's bytes as `written.content_record` records a file: [size, SHA-256 (hex, its first characters)]."""
+    import hashlib
+
+    return [len(data), hashlib.sha256(data).hexdigest()[:DIGEST_CHARS]]
 
 
 def drop_removed_regions(project: Project, overviews: dict[str, dict], registry: Registry) -> list[Path]:
