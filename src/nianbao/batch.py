@@ -36,6 +36,7 @@ from .overview import (
     OverviewTask,
     drop_removed_offices,
     drop_removed_regions,
+    drop_removed_years,
     overview_plan,
     overview_tasks,
     year_pages,
@@ -259,6 +260,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         drop_removed_regions(project, manifest.overviews, registry)  # of regions the registry no longer names
         if every:
             drop_removed_offices(project, registry)  # their kept figures
+            drop_removed_years(project, every, registry)  # the kept charts of years no params file lists
         manifest.save()
         if isinstance(pool, WorkerPool):
             pool.release()  # the workers shut their kernels down while the index is written

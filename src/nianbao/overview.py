@@ -1213,6 +1213,38 @@ def drop_removed_offices(project: Project, registry: Registry) -> list[Path]:
     return removed
 
 
+_CHART_NAME = re.compile(r"(?:" + re.escape(SLUG_PREFIX) + r"[0-9a-f]{12}/)?[0-9]{4}\.json")
+
+
+def drop_removed_years(project: Project, every: Iterable[tuple[str, int]], registry: Registry) -> list[Path]:
+    """Remove the kept charts (`outputs/overview/.charts/[r-…/]<year>.json`) of overviews that no office-year
+    calls for any more: a year whose params files are all gone, a region's year before its first report, a
+    year's charts of before there were regions. Call when the batch saw every office-year (`every`: all of
+    them, as `list_reports` gives them). Nothing is removed while the registry has a row it cannot read (that
+    row's office may be of any region). `registry`: `data/offices.csv` as the batch read it. Returns the files
+    removed."""
+    if registry.problems or registry.unplaced or not registry.offices:
+        return []
+    every = list(every)
+    _, _, _, wanted = _wanted(project, every, every)
+    current = {f"{overview_key(year, region)}.json" for region, years in wanted.items() for year in years}
+    root = project.outputs / OUTPUT_DIR / CHARTS_DIR
+    found = []
+    try:
+        for name in sorted(os.listdir(root)):
+            found.append(name)
+            if (root / name).is_dir():
+                found += [f"{name}/{inner}" for inner in sorted(os.listdir(root / name))]
+    except OSError:
+        return []
+    removed = []
+    for name in found:
+        if _CHART_NAME.fullmatch(name) and name not in current:
+            (root / name).unlink(missing_ok=True)
+            removed.append(root / name)
+    return removed
+
+
 def index_overviews(overviews: Mapping[str, dict]) -> dict[str, dict]:
     """What the index reads of the overviews, as `render.index.index_html(..., overviews)` takes it: year →
     {"html": the year's page (relative to outputs/), "headlines": office → the three headline figures as
