@@ -6,8 +6,9 @@ Run with a Python that has LibreOffice's `uno` module (Debian's python3-uno, /us
 
 EDITS: {"cells": [[sheet, "D8", 12 or "text" or "=formula"]], "insert_rows": [[sheet, index0, count]],
 "insert_columns": [[sheet, index0, count]], "move": [[sheet, "F5", "G5"]] (cut and paste), "after": [[sheet, "E5",
-text]], "rename": [[old, new]]}, applied in that order ("cells" at the form's own addresses, "move" and "after" at
-those once rows and columns are inserted). The sheets are unprotected first (the forms have no password), as an
+text]], "formats": [[sheet, "D8", "0%"]] (a number format code), "merge": [[sheet, "A9:A10"]] (Merge Cells),
+"rename": [[old, new]]}, applied in that order ("cells" at the form's own addresses, "move" and "after" at those
+once rows and columns are inserted). The sheets are unprotected first (the forms have no password), as an
 office inserting rows in Calc would do.
 """
 
@@ -19,6 +20,7 @@ import time
 
 import uno
 from com.sun.star.beans import PropertyValue
+from com.sun.star.lang import Locale
 
 
 def prop(name, value):
@@ -69,6 +71,15 @@ def main():
             ws.moveRange(ws.getCellRangeByName(target).CellAddress, ws.getCellRangeByName(source).RangeAddress)
         for sheet, address, value in edits.get("after", []):
             sheets.getByName(sheet).getCellRangeByName(address).setString(value)
+        for sheet, address, code in edits.get("formats", []):
+            formats = doc.NumberFormats
+            locale = Locale()
+            key = formats.queryKey(code, locale, False)
+            if key == -1:
+                key = formats.addNew(code, locale)
+            sheets.getByName(sheet).getCellRangeByName(address).NumberFormat = key
+        for sheet, address in edits.get("merge", []):
+            sheets.getByName(sheet).getCellRangeByName(address).merge(True)
         for old, new in edits.get("rename", []):
             sheets.getByName(old).setName(new)
         doc.calculateAll()

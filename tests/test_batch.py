@@ -342,3 +342,27 @@ def test_a_slow_report_is_shown_in_seconds_per_report_not_zero_reports_per_secon
     progress.update(Entry("a", 2020, PUBLISHED, None))
     assert stream.getvalue().splitlines()[-1] == "[1/2] published a 2020 (125.0 s/report)"
     assert "0.0 reports/s" not in stream.getvalue()
+
+
+@pytest.mark.parametrize(("times", "unit"), [
+    ([1.5, 2.0, 2.5, 3.0, 3.3], "s/report"),  # a slow first report (workers starting), then faster: 1.5 → 0.66
+    ([0.5, 1.0, 4.0, 12.0, 30.0], "reports/s"),  # fast first, then slower than one a second: 2.0 → 0.17
+])
+def test_the_progress_line_keeps_the_unit_it_started_with(monkeypatch, times: list[float], unit: str) -> None:
+    """One run, one unit: `1.5 s/report` then `1.2 reports/s` would read as if the batch had slowed down."""
+    import io
+
+    from nianbao.manifest import Entry
+    from nianbao.progress import Progress
+
+    clock = iter([0.0, 0.0, *times])
+    monkeypatch.setattr("nianbao.progress.time.perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    progress = Progress(stream, tty=False)
+    progress.start(len(times), 0)
+    for year in range(2020, 2020 + len(times)):
+        progress.update(Entry("a", year, PUBLISHED, None))
+    speeds = [re.search(r"\(([\d.]+) (\S+)\)$", line).groups() for line in stream.getvalue().splitlines()[1:]]
+    assert {u for _, u in speeds} == {unit}, speeds
+    assert all(float(n) > 0 for n, _ in speeds), speeds  # never 0.0 of a unit kept below its range
+    assert float(speeds[0][0]) != float(speeds[-1][0])

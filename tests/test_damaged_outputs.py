@@ -112,8 +112,14 @@ def test_a_damaged_overview_page_is_built_again(built, tmp_path) -> None:
     assert overview.is_file()
     before = overview.read_bytes()
     overview.write_bytes(before[: len(before) // 2])
-    run_batch(project)
-    assert overview.read_bytes() == before
+    region = next(p for p in (project.outputs / "overview").iterdir() if p.is_dir() and p.name.startswith("r-"))
+    (region / "2019.ipynb").unlink()  # a region's overview; overview/2020.html is the year's list of regions
+    first = rebuilt(project)
+    assert overview.read_bytes() == before and (region / "2019.ipynb").is_file()
+    assert first == ([], ["overview/2020.html", f"overview/{region.name}/2019.ipynb"])  # named, as reports are
+    assert rebuilt(project) == ([], [])
+    (project.outputs / "overview" / "2019.html").unlink()
+    assert rebuilt(project) == ([], ["overview/2019.html"])
 
 
 def test_the_summary_names_the_page_built_again(built, tmp_path) -> None:
@@ -124,6 +130,11 @@ def test_the_summary_names_the_page_built_again(built, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert "已重新生成：outputs/shili-0002/2019.html 在上次生成后被改动或删除" in done.stderr
     assert "built 1 in" in done.stdout
+    (project.outputs / "overview" / "2020.html").write_text("edited", encoding="utf-8")
+    done = batch_command(project)
+    assert done.returncode == 0, done.stderr
+    assert "已重新生成：outputs/overview/2020.html 在上次生成后被改动或删除" in done.stderr
+    assert "shili-0002/2019.html" not in done.stderr
 
 
 @pytest.mark.parametrize("damage", ["deleted", "not json", "a record not a stat"])

@@ -148,3 +148,102 @@ def test_an_office_id_made_from_a_file_name_without_letters_is_pointed_out(tmp_p
     assert code == 0 and "是由文件名生成的" in out and "--office" in out, out
     code, out = cli("ingest", "--project", tmp_path / "q", path, "--office", "qinglan-dag")
     assert code == 0 and "是由文件名生成的" not in out, out
+
+
+# --- a row that lost a cell --------------------------------------------------------------------------------------
+# A copy that drops one number of a row (a `<td>` lost in a page, a number left out of a text copy or a PDF's
+# table) must not shift the row's other numbers left onto the wrong columns: the row is not read, the problem
+# names the table, the row and how many numbers were found against how many the row has, and the checks that
+# need it are not assessable rather than failed on a figure of the wrong column.
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> str:
+    from nianbao.render import report_html
+    from nianbao.report import load_report
+    from nianbao.scaffold import init_project
+    from nianbao.synth import synth
+
+    root = tmp_path_factory.mktemp("dropped") / "p"
+    synth(root, 1, range(2024, 2025), seed=11)
+    project = init_project(root)
+    return report_html(load_report("shili-0001", 2024, project))
+
+
+def _drop_cell(html: str, start: int, which: int) -> tuple[str, list[str]]:
+    """`html` with the `which`-th value cell (`<td>`) of the table row that goes on at `start` taken out; and the
+    row's numbers as printed."""
+    import re
+
+    end = html.index("</tr>", start)
+    row = html[start:end]
+    cells = [(m.start(), m.end()) for m in re.finditer(r"<td[^>]*>.*?</td>", row)]
+    numbers = [re.sub(r"<[^>]+>", "", row[a:b]) for a, b in cells]
+    a, b = cells[which]
+    return html[:start] + row[:a] + row[b:] + html[end:], numbers
+
+
+def _as(kind: str, html: str, tmp_path: Path) -> Path:
+    if kind == "page":
+        path = tmp_path / "report.html"
+        path.write_text(html, encoding="utf-8")
+    elif kind == "text":
+        from htmltext import flatten
+
+        path = tmp_path / "report.txt"
+        path.write_text(flatten(html), encoding="utf-8")
+    else:
+        from forms import CHROMIUM, NO_CHROMIUM, print_pdf
+
+        if CHROMIUM is None:
+            pytest.skip(NO_CHROMIUM)
+        path = print_pdf(html, tmp_path / "report.pdf")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["page", "text", "pdf"])
+@pytest.mark.parametrize(("anchor", "which", "table", "row", "label", "expected", "rules"), [
+    ("一、本年新收政府信息公开申请数量", 3, "t3", "new", "表三“一、本年新收政府信息公开申请数量”一行", 7,
+     {("T3-ROWSUM", "t3", "new", "total"), ("T3-BALANCE", "t3", None, "public_interest")}),
+    ("予以公开", 0, "t3", "open", "表三“（一）予以公开”一行", 7, {("T3-ROWSUM", "t3", "open", "total")}),
+    ("行政规范性<wbr>文件", 1, "t2", "normative", "表二“行政规范性文件”一行", 3, set()),
+])
+def test_a_row_that_lost_a_cell_is_not_read_and_its_checks_not_assessable(page: str, tmp_path, kind: str,
+                                                                          anchor: str, which: int, table: str,
+                                                                          row: str, label: str, expected: int,
+                                                                          rules: set) -> None:
+    from nianbao.audit import audit
+
+    html, numbers = _drop_cell(page, page.index(anchor), which)
+    assert len(numbers) == expected
+    path = _as(kind, html, tmp_path)
+    (a,) = audit([path]).audited
+    pub = a.report
+    found = [v for i, v in enumerate(numbers) if i != which]
+    assert f"{label}：应有{expected}个数字，只有{expected - 1}个（{'、'.join(found)}），缺了一格" in "\n".join(
+        pub.problems), pub.problems
+    cells = {ref: v for ref, v in pub.values.items() if ref.startswith(f"{table}.{row}.")}
+    assert len(cells) == expected and all(v is None for v in cells.values()), cells  # nothing shifted
+    assert set(cells) <= set(pub.unreadable) and not set(cells) & set(pub.not_reported)
+    assert rules <= set(a.not_assessable), a.not_assessable
+    # Its checks are not failed on a figure of the wrong column, nor its cells reported blank.
+    assert not [f for f in a.findings if f.table == table and f.row == row], a.findings
+    others = {ref: v for ref, v in pub.values.items() if ref.startswith(table + ".") and ref not in cells}
+    assert all(v is not None for v in others.values()), others  # the other rows read as printed
+    code, out = cli("audit", path)
+    assert code == 0 and f"{label}：应有{expected}个数字" in out, out
+    assert ("无法评估（所需单元格未填报或未能读取）" in out) == bool(rules), out
+
+
+@pytest.mark.parametrize("kind", ["page", "text"])
+def test_table_4s_figures_row_that_lost_a_cell_is_not_read(page: str, tmp_path, kind: str) -> None:
+    from nianbao.audit import audit
+
+    table = page.index("<table", page.index("四、政府信息公开行政复议"))
+    first_td = page.index("<td", table)  # the figures row, under the header
+    html, numbers = _drop_cell(page, first_td, 6)
+    assert len(numbers) == 15
+    (a,) = audit([_as(kind, html, tmp_path)]).audited
+    assert any("表四数字行：应有15个数字，只有14个" in p for p in a.report.problems), a.report.problems
+    assert all(a.report.values[ref] is None for ref in a.report.values if ref.startswith("t4."))
+    assert ("T4-GROUPSUM", "t4", "direct", "total") in a.not_assessable
+    assert not [f for f in a.findings if f.table == "t4"], a.findings

@@ -232,6 +232,71 @@ def test_a_number_shown_as_a_date_is_refused_saying_so(form, value: object, numb
     refused(project, path, f"{sheet}!{cell}：单元格是日期或时间格式，显示为“{shown}”", "改为“常规”")
 
 
+@pytest.mark.parametrize(("ref", "value", "number_format", "what", "shown", "number"), [
+    ("t3.new.natural", 0.5, "0%", "百分比格式", "50%", "0.5"),  # 50 meant, 0.5 in the file
+    ("t2.fees.amount", 0.125, "0.00%", "百分比格式", "12.50%", "0.125"),
+    ("t3.new.natural", 12, "0%", "百分比格式", "1200%", "12"),
+    ("t2.fees.amount", 1.5, "# ?/?", "分数格式", "1 1/2", "1.5"),
+    ("t2.fees.amount", 0.25, "?/4", "分数格式", "1/4", "0.25"),
+    ("t3.new.natural", 12000, "0.00E+00", "科学记数格式", "1.20E+04", "12000"),
+    ("t3.new.natural", 12, '0"千"', "带文字的自定义格式", "12千", "12"),
+    ("t2.fees.amount", 3, '"约"0.0', "带文字的自定义格式", "约3.0", "3"),
+    ("t3.new.natural", 12, "[DBNum1][$-804]G/通用格式", "中文数字格式", "一十二", "12"),
+    ("t3.new.natural", 1500, "0,", "以千为单位缩放的格式", "2", "1500"),
+    ("t2.fees.amount", 1234567.8, "0.0,,", "以千为单位缩放的格式", "1.2", "1234567.8"),
+    ("t3.new.natural", 1234567, "#,##0,", "以千为单位缩放的格式", "1,235", "1234567"),
+    ("t3.new.natural", 0, "0;-0;;@", "不显示这个数字的格式", "（空白）", "0"),  # a zero hidden: looks not reported
+])
+def test_a_number_its_format_shows_as_something_else_is_refused(form, ref: str, value: object, number_format: str,
+                                                                 what: str, shown: str, number: str) -> None:
+    """A number whose cell format changes what the office sees: the office checked what is shown, the file holds
+    the number; the message names the cell, the format, both, and what to do (as for a number shown as a date)."""
+    project, path = form
+    sheet, cell = _set(path, ref, value, number_format)
+    refused(project, path, f"{sheet}!{cell}：单元格是{what}", f"显示为“{shown}”，实际数字是{number}；",
+            "改为“常规”或“数值”")
+
+
+@pytest.mark.parametrize(("ref", "value", "number_format", "expected"), [
+    ("t3.new.natural", 1234, "#,##0", "1234"),
+    ("t3.new.natural", 12, "G/通用格式", "12"),  # Chinese Excel's name of General
+    ("t3.new.natural", 12, "[Red]0", "12"),
+    ("t3.new.natural", 12, "0_);[Red](0)", "12"),
+    ("t2.fees.amount", 12.5, "¥#,##0.00", "12.50"),
+    ("t2.fees.amount", 12.5, "[$¥-804]#,##0.00", "12.50"),
+    ("t2.fees.amount", 12.5, '_ * #,##0.00_ ;_ * -#,##0.00_ ;_ * "-"??_ ;_ @_ ', "12.50"),  # 会计专用
+    ("t2.fees.amount", 0, '_ * #,##0.00_ ;_ * -#,##0.00_ ;_ * "-"??_ ;_ @_ ', "0"),  # its zero shown as `-`
+    ("t2.fees.amount", 7.489, "0.0000", "7.4890"),
+])
+def test_a_number_its_format_only_decorates_is_read(form, ref: str, value: object, number_format: str,
+                                                    expected: str) -> None:
+    """Grouping, colours, a currency sign, padding and decimals show the number as it is: read as it shows."""
+    _, path = form
+    _set(path, ref, value, number_format)
+    assert read_workbook(path, year=YEAR).values[ref] == expected
+
+
+def test_a_signed_number_shown_without_its_sign_is_refused(tmp_path_factory) -> None:
+    """F2019 本年增/减: -3 in a cell whose format's negative section drops the sign shows as 3."""
+    root = tmp_path_factory.mktemp("signed")
+    project = Project(root / "p")
+    synth(project.root, 1, range(2019, 2021), 11, 0.0)
+    office = next(iter(read_offices(project)))
+    code, out = cli("workbook", office, 2020, "--project", project.root, "--out", root / "forms")
+    assert code == 0, out
+    path = root / "forms" / file_name(read_offices(project)[office], 2020)
+    ref = next(r for r, k in read_workbook(path, year=2020).format.cell_kinds().items() if k.name == "SIGNED")
+    sheet, cell = read_workbook(path, year=2020).cells[ref].split("!")
+    wb = load_workbook(path)
+    wb[sheet][cell] = -3
+    wb[sheet][cell].number_format = "0;[Red]0"
+    wb.save(path)
+    refused(project, path, f"{sheet}!{cell}：单元格是负数不显示负号的格式", "显示为“3”，实际数字是-3")
+    wb[sheet][cell].number_format = "0;[Red]-0"
+    wb.save(path)
+    assert read_workbook(path, year=2020).values[ref] == "-3"
+
+
 @pytest.mark.parametrize("value", [12345678901234567890, 1.5e300, 1234567890123456.7])
 def test_a_number_a_spreadsheet_cannot_hold_exactly_is_refused(form, value: object) -> None:
     project, path = form

@@ -130,3 +130,38 @@ def test_kept_figures_of_offices_removed_from_the_registry_go_when_every_office_
     assert sorted(p.name for p in kept.iterdir()) == ["notes.txt", *(f"shili-000{i}.v{KEPT_FORMAT}.json"
                                                                      for i in (1, 2))]
     assert drop_removed_offices(project, read_registry(project)) == []
+
+
+def _params_gone(project: Project, year: int) -> None:
+    for path in project.root.glob(f"params/*/{year}.yaml"):
+        path.unlink()
+
+
+def test_kept_charts_of_years_no_longer_listed_go_when_every_office_year_is_built(tmp_path) -> None:
+    """A year whose params files are all removed: its overviews are no longer made, and their kept charts
+    (`.charts/[r-…/]<year>.json`) go once a batch sees every office-year, with and without regions."""
+    synth(tmp_path / "p", 3, range(2022, 2025))
+    project = Project(tmp_path / "p")
+    set_region(project, "shili-0003", OLD)
+    assert run_batch(project).exit_code == 0
+    charts = project.outputs / OUTPUT_DIR / CHARTS_DIR
+    kept = sorted(str(p.relative_to(charts)) for p in charts.rglob("*.json"))
+    assert kept == sorted(f"{region_slug(r)}/{y}.json" for r in (HERE, OLD) for y in (2022, 2023, 2024))
+    (charts / "2023.json").write_text("{}", encoding="utf-8")  # a year's charts of before there were regions
+    (charts / "notes.json").write_text("{}", encoding="utf-8")  # not ours
+    _params_gone(project, 2022)
+    run_batch(project, offices=["shili-0001"])  # a selection does not see every office-year: nothing goes
+    assert (charts / region_slug(HERE) / "2022.json").is_file()
+    assert run_batch(project).exit_code == 0
+    kept = sorted(str(p.relative_to(charts)) for p in charts.rglob("*.json"))
+    assert kept == sorted(["notes.json", *(f"{region_slug(r)}/{y}.json" for r in (HERE, OLD) for y in (2023, 2024))])
+    # No regions: the year's own charts, and a removed year's go the same way.
+    set_region(project, "shili-0003", HERE)
+    set_region(project, "shili-0001", "")
+    set_region(project, "shili-0002", "")
+    set_region(project, "shili-0003", "")
+    assert run_batch(project).exit_code == 0
+    assert sorted(p.name for p in charts.glob("*.json")) == ["2023.json", "2024.json", "notes.json"]
+    _params_gone(project, 2023)
+    assert run_batch(project).exit_code == 0
+    assert sorted(str(p.relative_to(charts)) for p in charts.rglob("*.json")) == ["2024.json", "notes.json"]

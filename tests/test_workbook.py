@@ -343,7 +343,8 @@ def test_a_column_deleted_or_relabelled_is_refused_naming_sheet_and_column(synth
                          "表三!F5：此处应为栏目名称“科研机构”，现为“社会公益组织”（这是另一栏的名称：这一栏可能被删除或移动了）"),
              "relabelled": ("表四", lambda ws: ws.__setitem__("B4", "纠正"),
                             "表四!B4：此处应为栏目名称“结果纠正”，现为“纠正”（可以插入行和列"),
-             "last deleted": ("表三", lambda ws: ws.delete_cols(10), "表三：找不到“总计”这一栏（I列之后没有了）"),
+             "last deleted": ("表三", lambda ws: ws.delete_cols(10),
+                              "表三!J4：此处应为栏目名称“总计”，现在是空白"),  # where it should be, not "找不到"
              **GROUP_LABEL_EDITS}
     before = files_under(project.data)
     for name, (sheet, edit, message) in cases.items():
@@ -355,6 +356,98 @@ def test_a_column_deleted_or_relabelled_is_refused_naming_sheet_and_column(synth
         code, out = cli("ingest", "--project", project.root, broken)
         assert code == 2 and f"{path.name} {message}" in out and "未写入任何数据" in out, (name, out)
     assert files_under(project.data) == before
+
+
+def _merge(ws, cells: str) -> None:
+    ws.merge_cells(cells)  # as a spreadsheet merges: the first cell's text kept, the others' gone
+
+
+def _move(ws, cells: str, rows: int) -> None:
+    """Cut and paste a label (a merged one with its merge) `rows` rows down (up when negative)."""
+    merged = next((m for m in ws.merged_cells.ranges if m.coord == cells), None)
+    if merged is not None:
+        ws.unmerge_cells(cells)
+    ws.move_range(cells, rows=rows)
+    if merged is not None:
+        ws.merge_cells(start_row=merged.min_row + rows, start_column=merged.min_col,
+                       end_row=merged.max_row + rows, end_column=merged.max_col)
+
+
+# Label cells merged (two row labels, two column labels, a group heading over the next group), moved by a row
+# onto another label, or written over two cells: the refusal names the cell that lost its label, what should be
+# there and what happened, never "找不到…这一栏/这一行".
+LABEL_CELL_FAULTS = {
+    "row labels merged": ("表三", lambda ws: _merge(ws, "C10:C11"),
+                          "表三!C11：已与C10合并为一个单元格（C10:C11），此处应为栏目名称“2.其他法律行政法规禁止公开”，"
+                          "合并后只剩C10的“1.属于国家秘密”；请取消合并，在C11填回“2.其他法律行政法规禁止公开”"),
+    "table 二's row labels merged": ("表二", lambda ws: _merge(ws, "A5:A6"),
+                                     "表二!A6：已与A5合并为一个单元格（A5:A6）"),
+    "column labels merged": ("表三", lambda ws: _merge(ws, "E5:F5"),
+                             "表三!F5：已与E5合并为一个单元格（E5:F5），此处应为栏目名称“科研机构”，合并后只剩E5的“商业企业”"),
+    "last column labels merged": ("表四", lambda ws: _merge(ws, "N5:O5"),
+                                  "表四!O5：已与N5合并为一个单元格（N5:O5），此处应为栏目名称“总计”"),
+    "table 二's last column merged": ("表二", lambda ws: _merge(ws, "C4:D4"),
+                                      "表二!D4：已与C4合并为一个单元格（C4:D4），此处应为栏目名称“现行有效件数”"),
+    "rows and columns merged": ("表四", lambda ws: _merge(ws, "A4:B5"),
+                                "表四!B4：已与A4合并为一个单元格（A4:B5），此处应为栏目名称“结果纠正”"),
+    "group heading widened over the next": ("表四", lambda ws: _merge(ws, "F4:O4"),
+                                            "表四!K4：已与F4合并为一个单元格（F4:O4），此处应为栏目名称“复议后起诉”"
+                                            "（合并单元格，是其下5栏共同的栏目名称），合并后只剩F4的“未经复议直接起诉”"),
+    "two rows' labels merged": ("表三", lambda ws: _merge(ws, "A6:C7"),
+                                "表三!A7：已与A6合并为一个单元格（A6:C7），此处应为栏目名称“二、上年结转政府信息公开申请数量”"
+                                "（合并单元格，占3列）"),
+    "row label moved down onto the next": ("表三", lambda ws: _move(ws, "B8:C8", 1),
+                                           "表三!B8：此处应为栏目名称“（一）予以公开”（合并单元格，占2列），现在是空白；"
+                                           "“（一）予以公开”现在在B9（B9原为“（二）部分公开"),
+    "row label moved up onto a heading": ("表二", lambda ws: _move(ws, "A5", -1),
+                                          "表二!A5：此处应为栏目名称“规章”，现在是空白；“规章”现在在A4（A4原为“信息内容”，已被覆盖）"),
+    "row label moved onto a merged heading": ("表二", lambda ws: _move(ws, "A9", 1),
+                                              "表二!A9：此处应为栏目名称“行政许可”，现在是空白；“行政许可”现在在A10"
+                                              "（A10原为“第二十条第（六）项”，已被覆盖）"),
+    "row group moved down": ("表三", lambda ws: _move(ws, "B10:B17", 1),
+                             "表三!B10：此处应为栏目名称“（三）不予公开”（合并单元格，是右边8行共同的栏目名称），现在是空白；"
+                             "“（三）不予公开”现在在B11（移动后盖住了B18原有的“（四）无法提供”）"),
+    "group heading split over two cells": ("表三", lambda ws: (ws.unmerge_cells("E4:I4"),
+                                                               ws.__setitem__("E4", "法人或"),
+                                                               ws.__setitem__("F4", "其他组织")),
+                                           "表三!E4：此处应为栏目名称“法人或其他组织”（合并单元格，是其下5栏共同的栏目名称），"
+                                           "现为“法人或”，其余的“其他组织”写在了F4（栏目名称应完整写在E4一个单元格里）"),
+    "row label split over two rows": ("表三", lambda ws: (ws.__setitem__("A6", "一、本年新收政府"),
+                                                          ws.__setitem__("A7", "信息公开申请数量")),
+                                      "表三!A6：此处应为栏目名称“一、本年新收政府信息公开申请数量”（合并单元格，占3列），"
+                                      "现为“一、本年新收政府”，其余的“信息公开申请数量”写在了A7"),
+    "column label split": ("表二", lambda ws: (ws.__setitem__("B4", "本年制发"), ws.__setitem__("B5", "件数")),
+                           "表二!B4：此处应为栏目名称“本年制发件数”，现为“本年制发”，其余的“件数”写在了B5"),
+}
+
+
+def test_label_cells_merged_moved_or_split_are_refused_naming_the_cell(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[0]
+    path = _form(project, office, 2024, tmp_path / "forms")  # with its merged cells, as written
+    before = files_under(project.data)
+    for name, (sheet, edit, message) in LABEL_CELL_FAULTS.items():
+        broken = tmp_path / name / path.name
+        broken.parent.mkdir()
+        wb = load_workbook(path)
+        edit(wb[sheet])
+        wb.save(broken)
+        code, out = cli("ingest", "--project", project.root, broken)
+        assert code == 2 and f"{path.name} {message}" in out and "未写入任何数据" in out, (name, out)
+        assert "找不到" not in out, (name, out)
+    assert files_under(project.data) == before
+
+
+@needs_soffice
+def test_label_cells_merged_in_libreoffice_are_refused_naming_the_cell(synthetic: Project, tmp_path: Path) -> None:
+    """In Calc: 表三's row labels 1.属于国家秘密 and 2.其他法律行政法规禁止公开 merged, and 表二's 本年制发件数 with
+    本年废止件数 (Merge Cells; Calc keeps the hidden cells' text in the file, the sheet shows the first's)."""
+    project, _, _, saved = _edited_in_calc(synthetic, tmp_path, {}, {"merge": [["表三", "C10:C11"], ["表二", "B4:C4"]]})
+    assert "C10:C11" in {str(r) for r in load_workbook(saved)["表三"].merged_cells.ranges}
+    code, out = cli("ingest", "--project", project.root, saved)
+    assert code == 2, out
+    assert "表三!C11：已与C10合并为一个单元格（C10:C11），此处应为栏目名称“2.其他法律行政法规禁止公开”" in out, out
+    assert "表二!C4：已与B4合并为一个单元格（B4:C4），此处应为栏目名称“本年废止件数”" in out, out
 
 
 # A header cell cut and pasted alone (without its column): (sheet, columns to insert before (1-based), cell cut,
@@ -676,10 +769,11 @@ def _uno_python() -> str | None:
 
 
 def _edited_in_calc(synthetic: Project, tmp_path: Path, typed: dict[str, object],
-                    edits: dict[str, list]) -> tuple[Project, str, dict[str, str], Path]:
-    """A copy of the project, an office's 2024 form (its totals are formulas) typed in (`typed`) and edited
-    (`edits`, see lo_edit.py) in LibreOffice Calc through UNO and saved: (project, office, the form's cells,
-    the saved file)."""
+                    edits: dict[str, list], formats: dict[str, str] | None = None
+                    ) -> tuple[Project, str, dict[str, str], Path]:
+    """A copy of the project, an office's 2024 form (its totals are formulas) typed in (`typed`), its cells
+    given number formats (`formats`: ref → format code) and edited (`edits`, see lo_edit.py) in LibreOffice Calc
+    through UNO and saved: (project, office, the form's cells, the saved file)."""
     import json
 
     python = _uno_python()
@@ -689,7 +783,8 @@ def _edited_in_calc(synthetic: Project, tmp_path: Path, typed: dict[str, object]
     office = sorted(read_offices(project))[1]
     form = _form(project, office, 2024, tmp_path / "forms")
     coords = _coords(form, 2024)
-    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()], **edits}
+    edits = {"cells": [[*coords[ref].split("!"), value] for ref, value in typed.items()],
+             "formats": [[*coords[ref].split("!"), code] for ref, code in (formats or {}).items()], **edits}
     (tmp_path / "edits.json").write_text(json.dumps(edits, ensure_ascii=False), encoding="utf-8")
     saved = tmp_path / "saved" / form.name
     saved.parent.mkdir()
@@ -755,6 +850,27 @@ def test_a_header_cell_cut_and_pasted_in_libreoffice_is_refused(synthetic: Proje
     _, _, _, inserted = _edited_in_calc(synthetic, tmp_path / "kept", {"t3.new.research": 5}, {
         "insert_columns": [["表三", 6, 1]]})
     assert read_workbook(inserted).values["t3.new.research"] == "5"
+
+
+@needs_soffice
+def test_numbers_formatted_in_libreoffice_to_show_something_else_are_refused(synthetic: Project,
+                                                                              tmp_path: Path) -> None:
+    """In Calc: 0.5 typed into a count cell formatted as a percentage (shown 50%), 1500 into an amount shown in
+    thousands (`0,`: 2) and 0.25 into a fraction cell (1/4); Calc saves the formats, and each cell is refused
+    with what it shows and what it holds. A cell formatted `#,##0` reads."""
+    typed = {"t3.new.natural": 0.5, "t2.fees.amount": 1500, "t3.new.business": 0.25, "t3.new.research": 1234}
+    formats = {"t3.new.natural": "0%", "t2.fees.amount": "0,", "t3.new.business": "# ?/?",
+               "t3.new.research": "#,##0"}
+    project, _, coords, saved = _edited_in_calc(synthetic, tmp_path, typed, {}, formats)
+    before = files_under(project.data)
+    code, out = cli("ingest", "--project", project.root, saved)
+    assert code == 2, out
+    assert f"{coords['t3.new.natural']}：单元格是百分比格式（“0%”），显示为“50%”，实际数字是0.5" in out, out
+    assert f"{coords['t2.fees.amount']}：单元格是以千为单位缩放的格式" in out, out
+    assert "显示为“2”，实际数字是1500" in out, out
+    assert f"{coords['t3.new.business']}：单元格是分数格式" in out and "显示为“1/4”，实际数字是0.25" in out, out
+    assert f"{coords['t3.new.research']}：" not in out, out  # `#,##0` shows 1,234: the number itself
+    assert files_under(project.data) == before
 
 
 # -- the cover's contact fields ----------------------------------------------------------------------------------

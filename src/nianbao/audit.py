@@ -205,10 +205,12 @@ def audit(paths: Sequence[Path], *, office: str | None = None, year: int | None 
         reports.append(replace(report, office=replace(report.office, id=f"{report.office.id}-{i}")))
     unreadable = {(r.office.id, r.year, ref) for r, p in zip(reports, published, strict=True)
                   for ref in p.unreadable}
-    # a cell that could not be read was not left blank; the prose-vs-tables comparison is in validate, as in
-    # the gate
+    # a cell that could not be read was not left blank, nor its table; the prose-vs-tables comparison is in
+    # validate, as in the gate
+    unread_tables = {(office, year, ref.split(".")[0]) for office, year, ref in unreadable}
     findings = [f for f in validate(reports, None)
-                if not (f.rule == "CELL-FILLED" and (f.office, f.year, f"{f.table}.{f.row}.{f.column}") in unreadable)]
+                if not (f.rule == "CELL-FILLED" and (f.office, f.year, f"{f.table}.{f.row}.{f.column}") in unreadable)
+                and not (f.rule == "TABLE-BLANK" and (f.office, f.year, f.table) in unread_tables)]
     findings += [f for p, r in zip(published, reports, strict=True) for f in layout_findings(p, r.office.id)]
     audited = [Audited(p) for p in published]
     by_key = {(r.office.id, r.year): a for a, r in zip(audited, reports, strict=True)}

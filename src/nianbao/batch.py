@@ -38,6 +38,7 @@ from .overview import (
     OverviewTask,
     drop_removed_offices,
     drop_removed_regions,
+    drop_removed_years,
     overview_plan,
     overview_tasks,
     report_status,
@@ -79,7 +80,8 @@ class BatchResult:
     # id): reported, and the batch exits 2, but every report it does not belong to is built.
     problems: list[InputError] = field(default_factory=list)
     overviews: list[dict] = field(default_factory=list)  # the overviews of the selected years, as recorded
-    damaged: list[str] = field(default_factory=list)  # outputs rebuilt because they were changed or deleted
+    damaged: list[str] = field(default_factory=list)  # outputs rebuilt because they were changed or deleted: the
+    # reports', then the overviews' (relative to outputs/)
 
     def with_status(self, *statuses: str) -> list[Entry]:
         return [e for e in self.entries if e.status in statuses]
@@ -241,23 +243,27 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             for entry in pool.reports(stale, digests):
                 _record(manifest, entry, on_entry)
         every = None if offices or years else pairs  # every office-year with params, when all are selected
+        damaged_overviews: dict[str, str] = {}  # overview key → its output found changed or deleted
         if stale and isinstance(pool, WorkerPool):
             # The overviews run beside the reports, each once the reports its page shows are recorded.
             _build(project, pool, tasks(project, stale, digests, registry), len(stale), manifest, on_entry,
                    overview_plan(project, pairs, [*stale, *done], every), done,
-                   lambda: overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force, every))
+                   lambda: overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force, every,
+                                          damaged_overviews))
         else:
             # Then each year's overview, one more job for the same workers (it reads the statuses just saved).
             manifest.save()
-            jobs_after = overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force, every)
+            jobs_after = overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force, every,
+                                        damaged_overviews)
             if jobs_after:
                 pool = pool or start(len(jobs_after))
                 for outcome in pool.run(jobs_after):
                     manifest.put_overview(outcome)
-        year_pages(project, manifest.overviews, {y for _, y in pairs})  # the regions' list, where there are regions
+        year_pages(project, manifest.overviews, {y for _, y in pairs}, damaged_overviews)  # the regions' list
         drop_removed_regions(project, manifest.overviews, registry)  # of regions the registry no longer names
         if every:
             drop_removed_offices(project, registry)  # their kept figures
+            drop_removed_years(project, every, registry)  # the kept charts of years no params file lists
         manifest.save()
         if isinstance(pool, WorkerPool):
             pool.release()  # the workers shut their kernels down while the index is written
@@ -278,7 +284,8 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
     years = {y for _, y in pairs}
     overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]
     return BatchResult([e for e in entries if e], len(stale), time.perf_counter() - started, index, swept,
-                       problems=problems, overviews=overviews, damaged=sorted(manifest.damaged.values()))
+                       problems=problems, overviews=overviews,
+                       damaged=sorted(manifest.damaged.values()) + sorted(damaged_overviews.values()))
 
 
 def _record(manifest: Manifest, entry: Entry, on_entry: Callable[[Entry], None] | None) -> None:

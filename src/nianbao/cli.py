@@ -249,7 +249,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     for name in result.damaged[:SUMMARY_LIMIT]:
         click.echo(f"已重新生成：{project.relative(project.outputs / name)} 在上次生成后被改动或删除", err=True)
     if len(result.damaged) > SUMMARY_LIMIT:
-        click.echo(f"……另有{len(result.damaged) - SUMMARY_LIMIT}个被改动或删除的报告文件已重新生成", err=True)
+        click.echo(f"……另有{len(result.damaged) - SUMMARY_LIMIT}个被改动或删除的输出文件已重新生成", err=True)
     for problem in result.problems:
         click.echo(f"error: {problem}", err=True)
     for o in result.overviews:
@@ -461,7 +461,8 @@ def audit(paths: tuple[Path, ...], html_out: Path | None, as_json: bool, office_
                     click.echo(f"  ……另有{n - 3}项{rule}")
             if a.not_assessable:
                 rules = sorted({r for r, *_ in a.not_assessable})
-                click.echo(f"  无法评估（所需单元格未填报）：{'、'.join(rules)}")
+                why = "所需单元格未填报或未能读取" if pub.unreadable else "所需单元格未填报"
+                click.echo(f"  无法评估（{why}）：{'、'.join(rules)}")
             for problem in pub.problems:
                 click.echo(f"  {problem}")
     for error in result.errors:

@@ -41,7 +41,7 @@ from .manifest import FAILED, MANIFEST, PUBLISHED, shared_digest
 from .params import list_reports
 from .pool import failure_reason
 from .project import RESERVED_IDS, Project, check_office_id
-from .written import OutputStats, content_record, record_well_formed
+from .written import DIGEST_CHARS, OutputStats, content_record, record_well_formed
 
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html; an office id may not take this name (RESERVED_IDS)
 assert OUTPUT_DIR in RESERVED_IDS
@@ -1217,9 +1217,11 @@ def show_overview(overview: Overview) -> None:
     display({"text/html": page}, raw=True, metadata=meta)
 
 
-def _is_fresh(entry: dict | None, digest: str, stats: OutputStats) -> bool:
+def _is_fresh(entry: dict | None, digest: str, stats: OutputStats, damaged: dict[str, str] | None = None,
+              key: str = "") -> bool:
     """Whether an overview's outputs were made from `digest` and are the files written (`nianbao.written`); an
-    entry of an older version, without that record, is trusted when they exist, and gets it (in place)."""
+    entry of an older version, without that record, is trusted when they exist, and gets it (in place). An
+    output found changed or deleted is noted in `damaged` (`key` → its name, relative to outputs/)."""
     if not entry or entry.get("status") == FAILED or entry.get("inputs") != digest:
         return False
     names = (entry.get("html"), entry.get("notebook"))
@@ -1232,7 +1234,10 @@ def _is_fresh(entry: dict | None, digest: str, stats: OutputStats) -> bool:
         entry["written"] = content_record(stats.outputs, names)
         stats.noted(names)
         return True
-    return stats.damaged(names, written) is None
+    found = stats.damaged(names, written)
+    if found is not None and damaged is not None:
+        damaged[key] = found
+    return found is None
 
 
 def _stats(outputs: Path) -> OutputStats:
@@ -1278,12 +1283,14 @@ def _wanted(project: Project, pairs: Iterable[tuple[str, int]], every: Iterable[
 
 def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews: Mapping[str, dict],
                    reports: Mapping[str, dict], force: bool = False,
-                   every: Iterable[tuple[str, int]] | None = None) -> list[OverviewTask]:
+                   every: Iterable[tuple[str, int]] | None = None,
+                   damaged: dict[str, str] | None = None) -> list[OverviewTask]:
     """The overviews of the selected office-years (`pairs`) whose inputs changed since the recorded `overviews`
     (all with `force`): each year's overview of every office, or, when offices.csv names regions, each year's
     overview of the regions of the selected offices. None when the project has no overview notebook.
     `reports`: the manifest's entries, as dicts; `every`: every office-year with a params file, if the caller
-    listed them."""
+    listed them; `damaged`, when given, gets the overviews to build again because a page or notebook of theirs
+    was changed or deleted since it was written (overview key → that output, relative to outputs/)."""
     if not overview_notebook(project).is_file():
         return []
     grouped, _, listed, wanted = _wanted(project, pairs, every)
@@ -1294,7 +1301,8 @@ def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews
         digests = _digests(project, built, region, grouped.get(region) if region else None, listed[region],
                            reports, shared)
         for year in sorted(built):
-            if force or not _is_fresh(overviews.get(overview_key(year, region)), digests[year], stats):
+            key = overview_key(year, region)
+            if force or not _is_fresh(overviews.get(key), digests[year], stats, damaged, key):
                 tasks.append(OverviewTask(year, digests[year], region or ""))
     if stats.changed:
         stats.keep_only({n for o in overviews.values() for n in (o.get("html"), o.get("notebook"))
@@ -1330,11 +1338,13 @@ def overview_plan(project: Project, pairs: Iterable[tuple[str, int]],
     return dict(sorted(plan.items(), key=lambda kv: (-kv[0].year, kv[0].region)))
 
 
-def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int]) -> list[Path]:
+def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int],
+               damaged: dict[str, str] | None = None) -> list[Path]:
     """Where offices.csv names regions: write `outputs/overview/<year>.html` for each of `years`, the list of
     that year's regions with their counts (from each region's overview as recorded in `overviews`) and links,
-    and record it in `overviews` under the year. A page whose text is unchanged is not written again. Returns
-    the pages written."""
+    and record it in `overviews` under the year, with its size and digest as written (`written`). A page whose
+    text is unchanged is not written again; one changed or deleted since it was written is, and is noted in
+    `damaged` (the year → the page, relative to outputs/). Returns the pages written."""
     from .render.overview import year_page_html
 
     try:
@@ -1356,12 +1366,27 @@ def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int
             del overviews[key]  # a region no office names any more: its page is not linked, its figures not indexed
         path = overview_page(project, year)
         text = year_page_html(year, rows)
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        data = text.encode("utf-8")
+        try:
+            before: bytes | None = path.read_bytes()
+        except OSError:
+            before = None
+        if before != data:
+            recorded = overviews.get(str(year), {}).get("written")
+            if damaged is not None and recorded and (before is None or recorded != [_content(before)]):
+                damaged[str(year)] = project.in_outputs(path)  # not the page last written: changed or deleted
             write_files({path: text})
             written.append(path)
         overviews[str(year)] = {"year": year, "status": PUBLISHED, "html": project.in_outputs(path),
-                                "regions": [overview_key(year, r) for r, _ in rows]}
+                                "regions": [overview_key(year, r) for r, _ in rows], "written": [_content(data)]}
     return written
+
+
+def _content(data: bytes) -> list:
+    """A page's bytes as `written.content_record` records a file: [size, SHA-256 (hex, its first characters)]."""
+    import hashlib
+
+    return [len(data), hashlib.sha256(data).hexdigest()[:DIGEST_CHARS]]
 
 
 def drop_removed_regions(project: Project, overviews: dict[str, dict], registry: Registry) -> list[Path]:
@@ -1416,6 +1441,38 @@ def drop_removed_offices(project: Project, registry: Registry) -> list[Path]:
         if (m := _KEPT_NAME.fullmatch(name)) and m["office"] not in registry.offices:
             (folder / name).unlink(missing_ok=True)
             removed.append(folder / name)
+    return removed
+
+
+_CHART_NAME = re.compile(r"(?:" + re.escape(SLUG_PREFIX) + r"[0-9a-f]{12}/)?[0-9]{4}\.json")
+
+
+def drop_removed_years(project: Project, every: Iterable[tuple[str, int]], registry: Registry) -> list[Path]:
+    """Remove the kept charts (`outputs/overview/.charts/[r-…/]<year>.json`) of overviews that no office-year
+    calls for any more: a year whose params files are all gone, a region's year before its first report, a
+    year's charts of before there were regions. Call when the batch saw every office-year (`every`: all of
+    them, as `list_reports` gives them). Nothing is removed while the registry has a row it cannot read (that
+    row's office may be of any region). `registry`: `data/offices.csv` as the batch read it. Returns the files
+    removed."""
+    if registry.problems or registry.unplaced or not registry.offices:
+        return []
+    every = list(every)
+    _, _, _, wanted = _wanted(project, every, every)
+    current = {f"{overview_key(year, region)}.json" for region, years in wanted.items() for year in years}
+    root = project.outputs / OUTPUT_DIR / CHARTS_DIR
+    found = []
+    try:
+        for name in sorted(os.listdir(root)):
+            found.append(name)
+            if (root / name).is_dir():
+                found += [f"{name}/{inner}" for inner in sorted(os.listdir(root / name))]
+    except OSError:
+        return []
+    removed = []
+    for name in found:
+        if _CHART_NAME.fullmatch(name) and name not in current:
+            (root / name).unlink(missing_ok=True)
+            removed.append(root / name)
     return removed
 
 

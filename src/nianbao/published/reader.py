@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from ..exceptions import InputError, NianbaoError
@@ -510,8 +511,25 @@ def _positions(data: tuple[Data, ...], spans: bool) -> list[int]:
 def _assign(index: RowIndex, data: tuple[Data, ...], values: list[str], pub: Published, state: _TableState,
             what: str) -> None:
     """Lay `values` on the row's data cells. A flattened row may hold an empty slot for each merged column,
-    of the label (leading) or of a value (after it): take the first layout that loses no value."""
+    of the label (leading) or of a value (after it): take the first layout that loses no value. A row with
+    fewer cells than its data cells lost some (a number dropped by a copy, a cell missing in the page): which
+    ones is not known, and laying the others from the left would give figures to the wrong columns, so the row
+    is not read (`Published.unreadable`: the checks that need it are not assessable) and the problem says so.
+    A short row of zeros only is read from the left, the cells it lacks blank: text copies drop a row's trailing
+    empty cells (the seed's `四、结转下年度继续办理 | 0 |`), and a 0 in a neighbour's column is no wrong figure."""
     filled = [i for i, v in enumerate(values) if v]
+    table = index.table.key
+    if filled and len(values) < len(data) and any(_nonzero(v) for v in values if v):
+        refs = [f"{table}.{d.row}.{d.column}" for d in data]
+        if all(pub.values.get(ref) is not None for ref in refs):
+            return  # a row printed twice (a table split by a page break): the first one counts
+        for ref in refs:
+            if pub.values.get(ref) is None:
+                pub.unreadable.setdefault(ref, " ".join(v for v in values if v))
+        numbers = "、".join(v if v else "（空）" for v in values)
+        pub.problems.append(f"{row_name(index)}{what}：应有{len(data)}个数字，只有{len(values)}个（{numbers}），"
+                            "缺了一格，无法确定各数字属于哪一栏；这一行未读取，用到它的检查无法评估")
+        return
     candidates = []  # (slots the layout covers, positions of the data cells)
     for skip in (0, 1, 2):
         for spans in (False, True):
@@ -524,7 +542,6 @@ def _assign(index: RowIndex, data: tuple[Data, ...], values: list[str], pub: Pub
         layout = _positions(data, False)
         pub.problems.append(f"{row_name(index)}{what}：{len(data)}个单元格有{len(filled)}个数字，"
                             "多出的数字未读取")
-    table = index.table.key
     for d, i in zip(data, layout, strict=True):
         ref = f"{table}.{d.row}.{d.column}"
         if pub.values.get(ref) is not None:
@@ -533,6 +550,17 @@ def _assign(index: RowIndex, data: tuple[Data, ...], values: list[str], pub: Pub
         pub.values[ref] = cell.value
         if cell.changed:
             pub.originals[ref] = cell.original
+
+
+def _nonzero(text: str) -> bool:
+    """Whether a cell's text is a figure other than 0 (text that is no number counts as one; a dash is none)."""
+    value = read_cell(text, Kind.AMOUNT).value
+    if value is None:
+        return False
+    try:
+        return Decimal(value) != 0
+    except ArithmeticError:
+        return True
 
 
 def _check_format(pub: Published, doc: Document) -> None:

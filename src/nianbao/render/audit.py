@@ -14,7 +14,8 @@ def _not_assessable(audited: Audited) -> str:
     if not audited.not_assessable:
         return ""
     counts = Counter(rule for rule, *_ in audited.not_assessable)
-    items = "".join(f"<li>{escape(rule)}：{n}处（所需单元格未填报）</li>" for rule, n in sorted(counts.items()))
+    why = "所需单元格未填报或未能读取，见读取说明" if audited.report.unreadable else "所需单元格未填报"
+    items = "".join(f"<li>{escape(rule)}：{n}处（{why}）</li>" for rule, n in sorted(counts.items()))
     return f'<h2>无法评估的检查</h2><ul class="not-assessable">{items}</ul>'
 
 

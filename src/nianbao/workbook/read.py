@@ -36,11 +36,11 @@ from ..published.values import read_cell
 from ..render.html import TABLE_NAMES
 from . import layout
 from .formula import FormulaError, evaluate
+from .numfmt import decimals, disguise
 
 _PATTERN = {Kind.COUNT: (COUNT_RE, "应填写非负整数（单位：件）"), Kind.SIGNED: (SIGNED_RE, "应填写整数"),
             Kind.AMOUNT: (AMOUNT_RE, "应填写非负数（单位：万元）")}
 _ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}
-_DECIMALS = re.compile(r"^#?,?#*0\.(0+)$")  # number formats `0.0000`, `#,##0.00`: the decimals shown
 YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
 
@@ -144,7 +144,8 @@ _BUSY = object()
 
 def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[str | None, str | None]:
     """The text nianbao stores for a cell's value, and the cell's own text when that differs (`１２` → 12).
-    Raises ValueError with the Chinese reason when the value is not a number of `kind`."""
+    Raises ValueError with the Chinese reason when the value is not a number of `kind`, or when the cell shows
+    something else than its number (a date; `number_format` a percentage, a fraction, … : `numfmt.disguise`)."""
     original = None
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, None
@@ -155,15 +156,22 @@ def stored(value: object, kind: Kind, number_format: str = "General") -> tuple[s
         # a plain cell becomes a date: either way the figure meant is not known.
         raise ValueError(f"单元格是日期或时间格式，显示为“{_date_text(value)}”；应填写数字，请把单元格格式改为"
                          "“常规”或“数值”后重新输入")
+    if isinstance(value, (int, float)) and (disguised := disguise(value, number_format)):
+        # The same number shown as something else (0.5 as `50%`, 1500 as `2` under `0,`): the office read and
+        # checked what is shown, the file holds the number, and which one was meant is not known.
+        what, shown = disguised
+        number = format(Decimal(format(value, ".15g")), "f")
+        raise ValueError(f"单元格是{what}（“{_shown(number_format)}”），显示为“{_shown(shown)}”，实际数字是{number}；"
+                         "应填写数字，请把单元格格式改为“常规”或“数值”，核对后重新输入")
     if isinstance(value, (int, float)) and abs(value) >= MAX_EXACT and Decimal(value) != Decimal(f"{value:.15g}"):
         raise ValueError(f"数字过大（{value:.15g}），超过电子表格能准确保存的15位有效数字；请核对")
     if isinstance(value, (int, float)):
         # A float to the 15 significant digits a spreadsheet keeps and shows: `=1.1+2.2` is 3.3 there, not
         # 3.3000000000000003 (which T2-AMT-DEC would flag as more than 4 decimals).
         number = Decimal(value) if isinstance(value, int) else Decimal(format(value, ".15g"))
-        shown = _DECIMALS.match(number_format or "")
-        if kind is Kind.AMOUNT and shown and -number.as_tuple().exponent < len(shown.group(1)):
-            number = number.quantize(Decimal(1).scaleb(-len(shown.group(1))))
+        shown = decimals(value, number_format)
+        if kind is Kind.AMOUNT and shown and -number.as_tuple().exponent < shown:
+            number = number.quantize(Decimal(1).scaleb(-shown))
         elif isinstance(value, float) and value.is_integer():
             number = Decimal(int(value))
         text = format(number, "f")
@@ -337,18 +345,28 @@ def _tables(formulas: Sheets, cached: Sheets, facts: dict[str, SheetFacts], fmt:
             continue
         taken.add(best)
         found = strings[best]
+        merged = facts.get(best, SheetFacts(False, ())).merged
+        label_merged = _merged_label(table, found, formulas[best], merged)
+        if label_merged:
+            problems.append(f"{name} {best}!{label_merged}")
+            continue
         cols = _columns(table, found, formulas[best])
         if isinstance(cols, str):
             where = "!" if re.match(r"[A-Z]+[0-9]+：", cols) else "："
             problems.append(f"{name} {best}{where}{cols}（可以插入行和列，但请不要删除或改动表格的栏目名称）")
             continue
-        merged = facts.get(best, SheetFacts(False, ())).merged
-        rows = []
+        rows: list[int | None] = []
         for line in layout.lines(fmt.id, table.key):
             row = _locate(line, found, formulas[best], cols)
             rows.append(row)
             if row is None:
-                what = line.label.text if line.label else "、".join(label.text for _, label in line.header)
+                if line.label is not None:  # where it should be: under the row found last
+                    above = next((r for r in reversed(rows[:-1]) if r is not None), None)
+                    where = _should_hold(line.label, cols[line.label_col], above + 1 if above else None,
+                                         formulas[best], found, Counter())
+                    problems.append(f"{name} {best}!{where}（请不要删除或改动表格的行和栏目名称）")
+                    continue
+                what = "、".join(label.text for _, label in line.header)
                 problems.append(f"{name} {best}：找不到“{what}”这一行（请不要删除或改动表格的行和栏目名称）")
                 continue
             for c, data in line.data:
@@ -445,9 +463,10 @@ def _columns(table: Table, found: dict[str, list[tuple[int, int]]],
     offset = None  # sheet row - grid row of the last column's labels
     for g in range(table.width):
         want = sorted(grid.get(g, []), key=lambda x: x[0])
-        if g >= len(columns):
-            after = get_column_letter(columns[-1]) if columns else "A"
-            return f"找不到“{want[-1][1].text}”这一栏（{after}列之后没有了）"
+        if g >= len(columns):  # no column left: the one right of the last found should hold its labels
+            col = columns[-1] + 1 if columns else 1
+            row = want[0][0] + offset if offset is not None and want else None
+            return _should_hold(want[0][1], col, row, cells, found, known)
         col = columns[g]
         got = sorted(sheet[col])
         wrong = _label_mismatch(want, got, col, cells, found, known)
@@ -476,24 +495,45 @@ def _label_mismatch(want: list[tuple[int, Label]], got: list[tuple[int, str]], c
     holds exactly them (`known`: the keys of the table's labels, counted). Labels are matched in order, an extra
     one passed over, so that an edited, emptied or moved label (a merged group heading above several columns, or
     beside several rows, as often as a column's own) is named itself, not the label below it."""
-    matched: list[tuple[int, int]] = []  # (grid row, sheet row) of the labels found in place
-    missing: list[tuple[int, Label]] = []
-    used: set[int] = set()
-    i = 0
-    for grid_row, label in want:
-        keys = {key(t) for t in label.readings}
-        j = next((j for j in range(i, len(got)) if got[j][1] in keys), None)
-        if j is None:
-            missing.append((grid_row, label))
-            continue
-        matched.append((grid_row, got[j][0]))
-        used.add(j)
-        i = j + 1
+    wanted = [{key(t) for t in label.readings} for _, label in want]
+    # The longest common subsequence of the labels wanted and found, in order: a label moved onto another's
+    # place leaves the others matched where they are (a greedy match would skip ahead to a later twin, as
+    # table 二's repeated 信息内容).
+    n, m = len(want), len(got)
+    best = [[0] * (m + 1) for _ in range(n + 1)]
+    for a in range(n - 1, -1, -1):
+        for b in range(m - 1, -1, -1):
+            best[a][b] = (best[a + 1][b + 1] + 1 if got[b][1] in wanted[a]
+                          else max(best[a + 1][b], best[a][b + 1]))
+    pairs: dict[int, int] = {}  # index in want → index in got
+    a = b = 0
+    while a < n and b < m:
+        if got[b][1] in wanted[a] and best[a][b] == best[a + 1][b + 1] + 1:
+            pairs[a], a, b = b, a + 1, b + 1
+        elif best[a + 1][b] >= best[a][b + 1]:
+            a += 1
+        else:
+            b += 1
+    matched = [(want[a][0], got[b][0]) for a, b in sorted(pairs.items())]  # (grid row, sheet row)
+    missing = [want[a] for a in range(n) if a not in pairs]
+    used = set(pairs.values())
+    labels = dict(want)
     letter = get_column_letter(col)
     if missing:
         grid_row, label = missing[0]
         above = max(((g, r) for g, r in matched if g < grid_row), default=None)
         below = min(((g, r) for g, r in matched if g > grid_row), default=None)
+        if above and below and below[1] - (below[0] - grid_row) < above[1] + grid_row - above[0]:
+            # No room for it between its neighbours: one of them was moved onto its place. The one out of line
+            # with the column's other labels is named, at the place it left.
+            offsets = sorted(r - g for g, r in matched)
+            usual = offsets[len(offsets) // 2]
+            moved = above if above[1] - above[0] != usual else below if below[1] - below[0] != usual else None
+            if moved is not None:
+                covered = below[1] - (below[0] - grid_row) if moved is above else above[1] + grid_row - above[0]
+                hint = (f"（{letter}{moved[1]}原为“{label.text}”，已被覆盖）" if moved[1] == covered else
+                        f"（移动后盖住了{letter}{covered}原有的“{label.text}”）")
+                return _should_hold(labels[moved[0]], col, moved[0] + usual, cells, found, known) + hint
         # The place its neighbours give; else, between them, a text that is none of the table's labels (the label
         # as edited, rows inserted above it).
         guess = (above[1] + grid_row - above[0] if above else below[1] - (below[0] - grid_row) if below else None)
@@ -516,20 +556,92 @@ def _should_hold(label: Label, col: int, row: int | None, cells: dict[tuple[int,
                  found: dict[str, list[tuple[int, int]]], known: Counter[str]) -> str:
     """The cell (`col`, `row`, 1-based; None: the column only) that should hold `label`, in Chinese: what should
     be there, what is, and where the label is now, if it is one the table has once."""
-    shape = ""
-    if label.colspan > 1:
-        shape = f"（合并单元格，是其下{label.colspan}栏共同的栏目名称）"
-    elif label.rowspan > 1 and label.role is Role.ROW:
-        shape = f"（合并单元格，是右边{label.rowspan}行共同的栏目名称）"
+    shape = _shape(label)
     letter = get_column_letter(col)
     value = cells.get((row, col), (None, ""))[0] if row else None
     now = f"现为“{value}”" if isinstance(value, str) and value.strip() else "现在是空白"
     if isinstance(value, str) and key(value) in known:
         now += "（这是另一栏的名称：这一栏可能被删除或移动了）"
+    elif isinstance(value, str) and row and (rest := _rest_of(label, value)):
+        for there in ((row, col + 1), (row + 1, col), (row, col + 2), (row + 2, col)):
+            other = cells.get(there, (None, ""))[0]
+            if isinstance(other, str) and key(other) == rest:
+                now += (f"，其余的“{other.strip()}”写在了{get_column_letter(there[1])}{there[0]}"
+                        f"（栏目名称应完整写在{letter}{row}一个单元格里）")
+                break
     elsewhere = [f"{get_column_letter(c)}{r}" for t in label.readings for r, c in found.get(key(t), ())
                  if (r, c) != (row, col) and known[key(t)] == 1]
     moved = f"；“{label.text}”现在在{'、'.join(dict.fromkeys(elsewhere))}" if elsewhere else ""
     return f"{letter}{row or '列'}：此处应为栏目名称“{label.text}”{shape}，{now}{moved}"
+
+
+def _shape(label: Label) -> str:
+    """What a label's merged cell is, for a message: a group heading above columns, beside rows, or one row's
+    label over several columns."""
+    if label.colspan > 1 and label.role is not Role.ROW:
+        return f"（合并单元格，是其下{label.colspan}栏共同的栏目名称）"
+    if label.rowspan > 1 and label.role is Role.ROW:
+        return f"（合并单元格，是右边{label.rowspan}行共同的栏目名称）"
+    if label.colspan > 1:
+        return f"（合并单元格，占{label.colspan}列）"
+    return ""
+
+
+def _rest_of(label: Label, text: str) -> str | None:
+    """The rest of `label` when `text` is its beginning (`法人或` of `法人或其他组织`), as a label key; else None."""
+    start = key(text)
+    return next((key(t)[len(start):] for t in label.readings if start and key(t).startswith(start)
+                 and key(t) != start), None)
+
+
+def _merged_label(table: Table, found: dict[str, list[tuple[int, int]]],
+                  cells: dict[tuple[int, int], tuple[object, str]],
+                  merged: tuple[tuple[int, int, int, int], ...]) -> str | None:
+    """A label cell merged over its neighbours' labels (two row labels merged into one, two column labels, a
+    group heading widened over the next group): a spreadsheet keeps only the first cell's text, so the other
+    labels are gone. The first cell that lost its label, in Chinese (`F5：已与E5合并为一个单元格（E5:F5），此处
+    应为栏目名称“科研机构”…`); None when no label's merged range covers another label's place. A range wider
+    than the grid's only by columns or rows that hold none of the table's labels (inserted for notes: Calc
+    widens a merged heading over them) is the office's own."""
+    grid = [(r, c, cell) for r, c, cell in table.positions() if isinstance(cell, Label)]
+    by_key: dict[str, list[tuple[int, int, Label]]] = {}
+    for r, c, label in grid:
+        for t in set(label.readings):
+            by_key.setdefault(key(t), []).append((r, c, label))
+    # Sheet position minus grid position of the labels the table has once: where the grid sits on the sheet.
+    offsets = [(hits[0][0] - places[0][0], hits[0][1] - places[0][1]) for k, places in by_key.items()
+               if len(places) == 1 and len(hits := found.get(k, [])) == 1]
+    if not offsets:
+        return None
+    d_row = sorted(o[0] for o in offsets)[len(offsets) // 2]
+    d_col = sorted(o[1] for o in offsets)[len(offsets) // 2]
+    labelled_cols = {c for hits in (found.get(k, []) for k in by_key) for _, c in hits}
+    labelled_rows = {r for hits in (found.get(k, []) for k in by_key) for r, _ in hits}
+    for min_col, min_row, max_col, max_row in sorted(merged, key=lambda m: (m[1], m[0])):
+        value = cells.get((min_row, min_col), (None, ""))[0]
+        places = by_key.get(key(value)) if isinstance(value, str) else None
+        if not places:
+            continue
+        r, c, label = min(places, key=lambda p: abs(min_row - p[0] - d_row) + abs(min_col - p[1] - d_col))
+        width, height = max_col - min_col + 1, max_row - min_row + 1
+        wider = width > 1 and (label.colspan == 1 or sum(min_col <= x <= max_col for x in labelled_cols)
+                                > label.colspan)
+        taller = height > 1 and (label.rowspan == 1 or sum(min_row <= y <= max_row for y in labelled_rows)
+                                 > label.rowspan)
+        if not (wider or taller):
+            continue
+        lost = sorted((gr, gc, other) for gr, gc, other in grid if (gr, gc) != (r, c)
+                      and r <= gr < r + height and c <= gc < c + width
+                      and not (gr < r + label.rowspan and gc < c + label.colspan))
+        if not lost:
+            continue
+        gr, gc, other = lost[0]
+        first = f"{get_column_letter(min_col)}{min_row}"
+        here = f"{get_column_letter(min_col + gc - c)}{min_row + gr - r}"
+        span = f"{first}:{get_column_letter(max_col)}{max_row}"
+        return (f"{here}：已与{first}合并为一个单元格（{span}），此处应为栏目名称“{other.text}”{_shape(other)}，"
+                f"合并后只剩{first}的“{value.strip()}”；请取消合并，在{here}填回“{other.text}”")
+    return None
 
 
 def _locate(line: layout.Line, found: dict[str, list[tuple[int, int]]],
