@@ -1,13 +1,21 @@
 """Hostile documents and project files, as offices and supervising offices produce them: the published page
-itself (not the bare report) saved as PDF from a browser, whose white page box is no ruling line."""
+itself (not the bare report) saved as PDF from a browser, whose white page box is no ruling line, and a table
+continued on a new page without its header rows; prose whose part headings are repeated, missing, reworded or
+swapped, named at the heading's line with what is wrong; output read by `head`, which closes the pipe."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
+from click.testing import CliRunner
 from forms import CHROMIUM, NO_CHROMIUM, print_pdf, synthetic_project
 from test_forms import assert_reads_back, random_report
 from test_render import exported
 
+from nianbao.cli import main
 from nianbao.published.reader import read_published
 from nianbao.render import report_html
 
@@ -40,3 +48,76 @@ def test_a_table_continued_on_a_new_page_without_its_header_reads_back(synthetic
     page = exported(report_html(report)).replace("<thead>", "").replace("</thead>", "")
     path = print_pdf(page, tmp_path / "page.pdf")
     assert_reads_back(read_published(path), report, blanks)
+
+
+OFFICIAL = ("一、总体情况", "二、主动公开政府信息情况", "三、收到和处理政府信息公开申请情况",
+            "四、政府信息公开行政复议、行政诉讼情况", "五、存在的主要问题及改进情况", "六、其他需要报告的事项")
+
+
+def _headings_finding(project, edit) -> tuple[dict, list[str]]:
+    path = project.root / "data" / "narrative" / "guandu-taihe" / "2020.md"
+    lines = edit(path.read_text(encoding="utf-8").split("\n"))
+    path.write_text("\n".join(lines), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "guandu-taihe", "2020", "--json", "--project", str(project.root)])
+    assert result.exit_code == 1, result.output
+    (finding,) = [f for f in json.loads(result.output) if f["rule"] == "SEC-HEADINGS"]
+    return finding, lines
+
+
+def _at(lines: list[str], heading: str, nth: int = 1) -> int:
+    return [i + 1 for i, line in enumerate(lines) if line == f"# {heading}"][nth - 1]
+
+
+def _heading(name: str):
+    return lambda lines: lines.index(f"# {name}")
+
+
+def test_a_repeated_heading_is_named_at_its_second_line(project) -> None:
+    def repeat(lines):
+        at = _heading(OFFICIAL[4])(lines)
+        return [*lines[:at + 1], "", "正文。", "", lines[at], *lines[at + 1:]]
+    finding, lines = _headings_finding(project, repeat)
+    assert finding["value"].endswith(f"“{OFFICIAL[4]}”出现了两次（第6个标题）")
+    assert finding["source"] == f"data/narrative/guandu-taihe/2020.md:{_at(lines, OFFICIAL[4], 2)}"
+    assert "\n" not in finding["value"] and finding["value"].count(" / ") == 6
+    assert finding["message"] == "报告须依次包含“一、总体情况”至“六、其他需要报告的事项”六部分，标题缺失或顺序有误"
+
+
+def test_a_missing_heading_is_named_where_it_belongs(project) -> None:
+    def drop(lines):
+        at = _heading(OFFICIAL[3])(lines)
+        return [*lines[:at], *lines[at + 2:]]
+    finding, lines = _headings_finding(project, drop)
+    assert finding["value"].endswith(f"缺少“{OFFICIAL[3]}”")
+    assert finding["source"] == f"data/narrative/guandu-taihe/2020.md:{_at(lines, OFFICIAL[4])}"
+
+
+def test_a_reworded_heading_says_what_it_should_be(project) -> None:
+    wrong = "四、行政复议、行政诉讼情况"
+    finding, lines = _headings_finding(project, lambda ls: [f"# {wrong}" if x == f"# {OFFICIAL[3]}" else x for x in ls])
+    assert finding["value"].endswith(f"第4个标题“{wrong}”不是规定的标题，此处应为“{OFFICIAL[3]}”")
+    assert finding["source"] == f"data/narrative/guandu-taihe/2020.md:{_at(lines, wrong)}"
+
+
+def test_swapped_headings_say_which_comes_first(project) -> None:
+    def swap(lines):
+        a, b = _heading(OFFICIAL[1])(lines), _heading(OFFICIAL[2])(lines)
+        lines[a], lines[b] = lines[b], lines[a]
+        return lines
+    finding, lines = _headings_finding(project, swap)
+    assert finding["value"].endswith(f"“{OFFICIAL[1]}”应在“{OFFICIAL[2]}”之前")
+    assert finding["source"] == f"data/narrative/guandu-taihe/2020.md:{_at(lines, OFFICIAL[1])}"
+
+
+@pytest.mark.parametrize("args", [["cells", "2020"], ["check"]])
+def test_output_read_by_head_ends_quietly(repo, args: list[str]) -> None:
+    """`nianbao check | head -1`: the reader closes the pipe before the command has written. No `error: Broken
+    pipe`, no traceback: the status a process ended by SIGPIPE has (141), as `head`'s pipelines expect."""
+    proc = subprocess.Popen([sys.executable, "-m", "nianbao", *args, *(["--project", str(repo.root)]
+                             if args[0] == "check" else [])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command has imported what it needs, let alone written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141, err
+    assert err == ""
+
