@@ -1,7 +1,8 @@
 """Hostile documents and project files, as offices and supervising offices produce them: the published page
 itself (not the bare report) saved as PDF from a browser, whose white page box is no ruling line, and a table
 continued on a new page without its header rows; prose whose part headings are repeated, missing, reworded or
-swapped, named at the heading's line with what is wrong; output read by `head`, which closes the pipe."""
+swapped, named at the heading's line with what is wrong; output read by `head`, which closes the pipe; a
+revised copy of a report already ingested, refused naming the cells it would change."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES, files_under
 from forms import CHROMIUM, NO_CHROMIUM, print_pdf, synthetic_project
 from test_forms import assert_reads_back, random_report
 from test_render import exported
@@ -121,3 +123,38 @@ def test_output_read_by_head_ends_quietly(repo, args: list[str]) -> None:
     assert proc.wait(timeout=300) == 141, err
     assert err == ""
 
+
+@pytest.mark.parametrize(("edit", "said"), [
+    (lambda r: r.replace("行政处罚 | 38 |", "行政处罚 | 39 |"),
+     "1个单元格不同：表二 · 行政处罚 · 本年处理决定数量：已有38，此文件为39（"),
+    (lambda r: r.replace("行政处罚 | 38 |", "行政处罚 | 39 |").replace("行政许可 | 217 |", "行政许可 | 218 |")
+     .replace("行政处罚 | 39 |", "行政处罚 | - |"), "表二 · 行政处罚 · 本年处理决定数量：已有38，此文件为空白"),
+])
+def test_a_revised_copy_of_an_ingested_report_names_what_it_would_change(tmp_path, edit, said: str) -> None:
+    """A supervising office's folder with a report and its revised copy (one figure corrected): the second is
+    refused, as before, but saying which cells differ, so the analyst knows which copy to keep."""
+    report = (FIXTURES / "ingest" / "00_control_pipe.txt").read_text(encoding="utf-8")
+    project = tmp_path / "p"
+    (tmp_path / "first.txt").write_text(report, encoding="utf-8")
+    (tmp_path / "revised.txt").write_text(edit(report), encoding="utf-8")
+    result = CliRunner().invoke(main, ["ingest", "--project", str(project), str(tmp_path / "first.txt")])
+    assert result.exit_code == 0, result.output
+    before = files_under(project / "data")
+    result = CliRunner().invoke(main, ["ingest", "--project", str(project), str(tmp_path / "revised.txt")])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert said in result.output and "（确需替换请加 --force）" in result.output
+    assert "字段 t2.penalty.decisions" in result.output or "字段 t2.license.decisions" in result.output
+    assert files_under(project / "data") == before
+
+
+def test_a_revised_copy_with_other_prose_names_the_prose_file(tmp_path) -> None:
+    report = (FIXTURES / "ingest" / "00_control_pipe.txt").read_text(encoding="utf-8")
+    project = tmp_path / "p"
+    revised = report.replace("主动公开政府信息62条。", "主动公开政府信息63条。")
+    assert revised != report
+    for name, text in (("first.txt", report), ("revised.txt", revised)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    assert CliRunner().invoke(main, ["ingest", "--project", str(project), str(tmp_path / "first.txt")]).exit_code == 0
+    result = CliRunner().invoke(main, ["ingest", "--project", str(project), str(tmp_path / "revised.txt")])
+    assert result.exit_code == 2, result.output
+    assert "正文与已有的 data/narrative/" in result.output and "单元格" not in result.output, result.output
