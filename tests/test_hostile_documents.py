@@ -2,7 +2,8 @@
 itself (not the bare report) saved as PDF from a browser, whose white page box is no ruling line, and a table
 continued on a new page without its header rows; prose whose part headings are repeated, missing, reworded or
 swapped, named at the heading's line with what is wrong; output read by `head`, which closes the pipe; a
-revised copy of a report already ingested, refused naming the cells it would change."""
+revised copy of a report already ingested, refused naming the cells it would change; a form whose cover's
+机关代码 was typed over with one that is no office id, named at its cell."""
 
 from __future__ import annotations
 
@@ -14,12 +15,18 @@ import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, files_under
 from forms import CHROMIUM, NO_CHROMIUM, print_pdf, synthetic_project
+from openpyxl import load_workbook
 from test_forms import assert_reads_back, random_report
 from test_render import exported
 
 from nianbao.cli import main
+from nianbao.data import read_offices
+from nianbao.project import Project
 from nianbao.published.reader import read_published
 from nianbao.render import report_html
+from nianbao.synth import synth
+from nianbao.workbook import layout
+from nianbao.workbook.write import file_name
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +165,29 @@ def test_a_revised_copy_with_other_prose_names_the_prose_file(tmp_path) -> None:
     result = CliRunner().invoke(main, ["ingest", "--project", str(project), str(tmp_path / "revised.txt")])
     assert result.exit_code == 2, result.output
     assert "正文与已有的 data/narrative/" in result.output and "单元格" not in result.output, result.output
+
+
+@pytest.mark.parametrize("typed", ["My-Office", "示例局", "shili 0001", "shili_0001"])
+def test_a_cover_code_typed_over_with_no_office_id_names_its_cell(tmp_path, typed: str) -> None:
+    """An office types its own code over the cover's 机关代码 (upper case, Chinese, a space): refused naming the
+    sheet and cell, saying what to do, not only that the id is invalid; `--office` still says whose it is."""
+    project = Project(tmp_path / "p")
+    synth(project.root, 1, range(2024, 2025), 5, 0.0)
+    office = next(iter(read_offices(project)))
+    result = CliRunner().invoke(main, ["workbook", office, "2024", "--project", str(project.root),
+                                       "--out", str(tmp_path / "forms")])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "forms" / file_name(read_offices(project)[office], 2024)
+    wb = load_workbook(path)
+    ws = wb[layout.COVER]
+    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == layout.FIELD_ID)
+    ws.cell(row, 2).value = typed
+    wb.save(path)
+    before = files_under(project.data)
+    result = CliRunner().invoke(main, ["ingest", "--project", str(project.root), str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert f"{path.name} 封面!B{row}：封面的“机关代码”是“{typed}”，不是有效的机关代码" in result.output
+    assert "字段 机关代码" in result.output and "年度 2024" in result.output and "--office" in result.output
+    assert files_under(project.data) == before
+    result = CliRunner().invoke(main, ["ingest", "--project", str(project.root), str(path), "--office", office])
+    assert result.exit_code == 0, result.output
