@@ -3,7 +3,8 @@ itself (not the bare report) saved as PDF from a browser, whose white page box i
 continued on a new page without its header rows; prose whose part headings are repeated, missing, reworded or
 swapped, named at the heading's line with what is wrong; output read by `head`, which closes the pipe; a
 revised copy of a report already ingested, refused naming the cells it would change; a form whose cover's
-机关代码 was typed over with one that is no office id, named at its cell."""
+机关代码 was typed over with one that is no office id, named at its cell; part headings as CommonMark reads them
+(`#  一、…`, ` # 一、…`, `#\t一、…`, a closing `#`) and `#　一、…` with a full-width space, refused at its line."""
 
 from __future__ import annotations
 
@@ -191,3 +192,32 @@ def test_a_cover_code_typed_over_with_no_office_id_names_its_cell(tmp_path, type
     assert files_under(project.data) == before
     result = CliRunner().invoke(main, ["ingest", "--project", str(project.root), str(path), "--office", office])
     assert result.exit_code == 0, result.output
+
+
+def _with_heading(project, typed: str) -> tuple[int, int, str]:
+    """The prose of guandu-taihe 2020 with its first part's heading typed as `typed`: (status, its line, output)."""
+    path = project.root / "data" / "narrative" / "guandu-taihe" / "2020.md"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    at = lines.index(f"# {OFFICIAL[0]}")
+    lines[at] = typed
+    path.write_text("\n".join(lines), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "guandu-taihe", "2020", "--project", str(project.root)])
+    assert "Traceback" not in result.output, result.output
+    return result.exit_code, at + 1, result.output
+
+
+@pytest.mark.parametrize("typed", [f"#  {OFFICIAL[0]}", f" # {OFFICIAL[0]}", f"   # {OFFICIAL[0]}",
+                                   f"#\t{OFFICIAL[0]}", f"# {OFFICIAL[0]} #", f"# {OFFICIAL[0]}  "])
+def test_part_headings_as_markdown_reads_them_are_part_headings(project, typed: str) -> None:
+    """Markdown (CommonMark) reads each of these as the heading `一、总体情况`; so does nianbao, rather than leave
+    part 一 empty and its prose in the preamble."""
+    code, _, out = _with_heading(project, typed)
+    assert code == 0 and "严重问题0项" in out, out
+
+
+@pytest.mark.parametrize("typed", [f"#\u3000{OFFICIAL[0]}", f"# \u3000{OFFICIAL[0]}"])
+def test_a_part_heading_after_a_full_width_space_names_the_line(project, typed: str) -> None:
+    code, line, out = _with_heading(project, typed)
+    assert code == 2, out
+    where = f"data/narrative/guandu-taihe/2020.md:{line}，机关 guandu-taihe，年度 2020"
+    assert f"{where}：“{typed}”像是部分标题，但“#”后是全角空格：标题应写作“# {OFFICIAL[0]}”" in out, out
