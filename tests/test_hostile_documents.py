@@ -4,7 +4,8 @@ continued on a new page without its header rows; prose whose part headings are r
 swapped, named at the heading's line with what is wrong; output read by `head`, which closes the pipe; a
 revised copy of a report already ingested, refused naming the cells it would change; a form whose cover's
 机关代码 was typed over with one that is no office id, named at its cell; part headings as CommonMark reads them
-(`#  一、…`, ` # 一、…`, `#\t一、…`, a closing `#`) and `#　一、…` with a full-width space, refused at its line."""
+(`#  一、…`, ` # 一、…`, `#\t一、…`, a closing `#`) and `#　一、…` with a full-width space, refused at its line;
+params files whose YAML is broken, told in Chinese (PyYAML's English left out), or with a key written twice."""
 
 from __future__ import annotations
 
@@ -221,3 +222,36 @@ def test_a_part_heading_after_a_full_width_space_names_the_line(project, typed: 
     assert code == 2, out
     where = f"data/narrative/guandu-taihe/2020.md:{line}，机关 guandu-taihe，年度 2020"
     assert f"{where}：“{typed}”像是部分标题，但“#”后是全角空格：标题应写作“# {OFFICIAL[0]}”" in out, out
+
+
+@pytest.mark.parametrize(("text", "line", "said"), [
+    ("office: guandu-taihe\nyear: 2020\n---\noffice: x\n", 3, "文件中有“---”分隔的第二部分"),
+    ("office: guandu-taihe\n  year: 2020\n", 2, "此处不应有冒号"),
+    ("office: 'guandu-taihe\nyear: 2020\n", 3, "引号或括号没有成对"),
+    ("office: [guandu-taihe\nyear: 2020\n", 2, "括号没有成对"),
+    ("office: !!python/object:os.system x\nyear: 2020\n", 1,
+     "不允许 YAML 标签（如 !!python），参数只能是文字和数字（第9列）"),
+    ("office: @guandu-taihe\nyear: 2020\n", 1, "值以 YAML 保留的符号（如 @、`、%）开头：请给值加引号"),
+    ("office: *guandu\nyear: 2020\n", 1, "以“*”开头的值在 YAML 中是别名：请给值加引号"),
+])
+def test_broken_params_yaml_is_told_in_chinese(project, text: str, line: int, said: str) -> None:
+    (project.root / "params" / "guandu-taihe" / "2020.yaml").write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "guandu-taihe", "2020", "--project", str(project.root)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    where = f"params/guandu-taihe/2020.yaml:{line}，机关 guandu-taihe，年度 2020：YAML 格式有误："
+    assert f"{where}{said}" in result.output, result.output
+    error = next(x for x in result.output.splitlines() if x.startswith("error:"))
+    assert not any(w in error for w in ("found", "expected", "while", "constructor", "document")), error
+
+
+@pytest.mark.parametrize(("text", "field", "lines"), [
+    ("office: guandu-taihe\noffice: guandu-taihe\nyear: 2020\n", "office", (1, 2)),
+    ("year: 2021\noffice: guandu-taihe\nyear: 2020\n", "year", (1, 3)),
+])
+def test_a_params_key_written_twice_is_refused(project, text: str, field: str, lines: tuple[int, int]) -> None:
+    """YAML keeps the last of two equal keys without a word: `year: 2021` then `year: 2020` reads as 2020."""
+    (project.root / "params" / "guandu-taihe" / "2020.yaml").write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "guandu-taihe", "2020", "--project", str(project.root)])
+    assert result.exit_code == 2, result.output
+    assert (f"params/guandu-taihe/2020.yaml:{lines[1]}，机关 guandu-taihe，年度 2020，字段 {field}："
+            f"参数 {field} 写了2次（第{lines[0]}、{lines[1]}行）") in result.output, result.output
