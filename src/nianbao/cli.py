@@ -635,10 +635,13 @@ def new(office: str, year: str, project_dir: str | None) -> None:
 
     project = _project(project_dir)
     written = scaffold(project, check_office_id(office), check_year(year, office=office))
+    # The analyst reads this: in Chinese, as ingest words what it wrote.
     for path in written:
-        click.echo(f"wrote {project.relative(path)}")
+        click.echo(f"已写入：{project.relative(path)}")
     if not written:
-        click.echo("nothing to do: figures, narrative and params exist")
+        click.echo(f"未改动：{office} {year}年的数据、正文和参数文件都已存在")
+    click.echo(f"下一步：填写数字（nianbao cells {year} 列出各单元格，或用 nianbao workbook {office} {year} "
+               f"生成 Excel 报表）和正文，再运行 nianbao check {office} {year}")
 
 
 @main.command()
