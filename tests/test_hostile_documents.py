@@ -5,18 +5,22 @@ swapped, named at the heading's line with what is wrong; output read by `head`, 
 revised copy of a report already ingested, refused naming the cells it would change; a form whose cover's
 机关代码 was typed over with one that is no office id, named at its cell; part headings as CommonMark reads them
 (`#  一、…`, ` # 一、…`, `#\t一、…`, a closing `#`) and `#　一、…` with a full-width space, refused at its line;
-params files whose YAML is broken, told in Chinese (PyYAML's English left out), or with a key written twice."""
+params files whose YAML is broken, told in Chinese (PyYAML's English left out), or with a key written twice;
+tables pasted as pictures (a Word file, a page, a PDF), said to be pictures rather than only missing."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, files_under
-from forms import CHROMIUM, NO_CHROMIUM, print_pdf, synthetic_project
+from forms import CHROMIUM, NO_CHROMIUM, print_pdf, synthetic_project, write_docx
 from openpyxl import load_workbook
 from test_forms import assert_reads_back, random_report
 from test_render import exported
@@ -255,3 +259,73 @@ def test_a_params_key_written_twice_is_refused(project, text: str, field: str, l
     assert result.exit_code == 2, result.output
     assert (f"params/guandu-taihe/2020.yaml:{lines[1]}，机关 guandu-taihe，年度 2020，字段 {field}："
             f"参数 {field} 写了2次（第{lines[0]}、{lines[1]}行）") in result.output, result.output
+
+
+def _png() -> bytes:
+    from PIL import Image  # pdfplumber's dependency
+
+    out = io.BytesIO()
+    Image.new("RGB", (300, 120), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+def _pictures_for_tables(html: str, which: str) -> str:
+    """The page with its tables (`which`: "t3" or "all") replaced by pictures, as offices paste a screenshot."""
+    img = f'<p><img src="data:image/png;base64,{base64.b64encode(_png()).decode()}"></p>'
+    tables = " nb-t3" if which == "t3" else '[^"]*'
+    pattern = rf'<table class="nb-table{tables}">.*?</table>'
+    return re.sub(pattern, img, html, flags=re.S)
+
+
+def _docx_with_pictures(html: str, path, which: str):
+    import docx
+    from docx.shared import Cm
+
+    write_docx(html, path)
+    document = docx.Document(str(path))
+    picture = path.with_suffix(".png")
+    picture.write_bytes(_png())
+    for i, table in enumerate(list(document.tables)):
+        if which == "all" or i == 1:
+            paragraph = document.add_paragraph()
+            paragraph.add_run().add_picture(str(picture), width=Cm(5))
+            table._tbl.addnext(paragraph._p)
+            table._tbl.getparent().remove(table._tbl)
+    document.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("form", ["html", "docx"])
+def test_tables_pasted_as_pictures_are_said_to_be_pictures(synthetic, tmp_path, form: str) -> None:
+    report, _ = random_report(synthetic, 400)
+    page = exported(report_html(report))
+    if form == "html":
+        every, one = tmp_path / "every.html", tmp_path / "one.html"
+        every.write_text(_pictures_for_tables(page, "all"), encoding="utf-8")
+        one.write_text(_pictures_for_tables(page, "t3"), encoding="utf-8")
+    else:
+        every = _docx_with_pictures(page, tmp_path / "every.docx", "all")
+        one = _docx_with_pictures(page, tmp_path / "one.docx", "t3")
+    result = CliRunner().invoke(main, ["audit", str(every)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "没有读到表格数字（表二、表三、表四为空或缺失）；文件中有3张图片，表格可能是以图片插入的" in result.output
+    assert f"机关 {report.office.name}，年度 {report.year}" in result.output
+    result = CliRunner().invoke(main, ["audit", str(one)])
+    assert "表三没有读到数字：文件中有1张图片，表格可能是以图片插入的" in result.output, result.output
+    assert "表二没有读到数字" not in result.output and "表四没有读到数字" not in result.output
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_tables_printed_as_pictures_in_a_pdf_are_said_to_be_pictures(synthetic, tmp_path) -> None:
+    report, _ = random_report(synthetic, 401)
+    path = print_pdf(_pictures_for_tables(exported(report_html(report)), "all"), tmp_path / "every.pdf")
+    result = CliRunner().invoke(main, ["audit", str(path)])
+    assert result.exit_code == 2 and "表格可能是以图片插入的" in result.output, result.output
+
+
+def test_a_report_with_no_tables_and_no_pictures_says_only_that(synthetic, tmp_path) -> None:
+    report, _ = random_report(synthetic, 402)
+    page = re.sub(r'<table class="nb-table[^"]*">.*?</table>', "", exported(report_html(report)), flags=re.S)
+    (tmp_path / "none.html").write_text(page, encoding="utf-8")
+    result = CliRunner().invoke(main, ["audit", str(tmp_path / "none.html")])
+    assert result.exit_code == 2 and "没有读到表格数字" in result.output and "图片" not in result.output

@@ -52,6 +52,7 @@ def read_pdf(path: Path, file: str) -> Document:
             chars = 0
             for page in pdf.pages:
                 chars += len(page.chars)
+                doc.images += len(page.images)
                 _page(page, doc, reader)
                 page.close()  # pdfplumber caches each page's objects: keep memory flat on long files
     except (PdfminerException, PDFSyntaxError, ValueError, KeyError, TypeError) as exc:

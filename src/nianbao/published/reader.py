@@ -111,9 +111,17 @@ def read(doc: Document, *, year: int | None = None, office: str | None = None) -
     if len(missing) > 3:
         raise InputError(f"报告不完整或不是年度报告：六个部分的标题只找到{6 - len(missing)}个",
                          file=doc.file, year=year)
+    pictures = (f"文件中有{doc.images}张图片，表格可能是以图片插入的：图片中的数字无法读取，"
+                "须经文字识别（OCR）或向发布机关索取文字版") if doc.images else ""
     if pub.reported == 0 and not pub.unreadable:
-        raise InputError("没有读到表格数字（表二、表三、表四为空或缺失）", file=doc.file,
-                         year=year)
+        raise InputError("没有读到表格数字（表二、表三、表四为空或缺失）" + (f"；{pictures}" if pictures else ""),
+                         file=doc.file, office=office, year=year)
+    if pictures:
+        for table in fmt.tables:
+            refs = [f"{table.key}.{d.row}.{d.column}" for d in table.data_cells()]
+            if all(pub.values.get(ref) is None for ref in refs) and not any(u.startswith(f"{table.key}.")
+                                                                            for u in pub.unreadable):
+                pub.problems.append(f"{TABLE_NAMES.get(table.key, table.key)}没有读到数字：{pictures}")
     _check_format(pub, doc)
     if doc.kind == "text" and _fragmented(pub):
         pub.preamble = _paragraphs(pub.preamble)
