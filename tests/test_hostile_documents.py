@@ -6,7 +6,8 @@ revised copy of a report already ingested, refused naming the cells it would cha
 机关代码 was typed over with one that is no office id, named at its cell; part headings as CommonMark reads them
 (`#  一、…`, ` # 一、…`, `#\t一、…`, a closing `#`) and `#　一、…` with a full-width space, refused at its line;
 params files whose YAML is broken, told in Chinese (PyYAML's English left out), or with a key written twice;
-tables pasted as pictures (a Word file, a page, a PDF), said to be pictures rather than only missing."""
+tables pasted as pictures (a Word file, a page, a PDF), said to be pictures rather than only missing; data cells
+printed with words around the figure (`约38`, `三十八`, `38件次`, `12.5万`): read, or judged as printed, never blank."""
 
 from __future__ import annotations
 
@@ -329,3 +330,37 @@ def test_a_report_with_no_tables_and_no_pictures_says_only_that(synthetic, tmp_p
     (tmp_path / "none.html").write_text(page, encoding="utf-8")
     result = CliRunner().invoke(main, ["audit", str(tmp_path / "none.html")])
     assert result.exit_code == 2 and "没有读到表格数字" in result.output and "图片" not in result.output
+
+
+@pytest.mark.parametrize(("printed", "value"), [("38件次", "38"), ("38 件次", "38")])
+def test_a_count_with_the_unit_jianci_is_read(tmp_path, printed: str, value: str) -> None:
+    from nianbao.published.reader import read_published
+
+    report = (FIXTURES / "ingest" / "00_control_pipe.txt").read_text(encoding="utf-8")
+    path = tmp_path / "r.txt"
+    path.write_text(report.replace("行政处罚 | 38 |", f"行政处罚 | {printed} |"), encoding="utf-8")
+    assert read_published(path).values["t2.penalty.decisions"] == value
+
+
+def test_an_amount_in_wan_without_yuan_is_read(tmp_path) -> None:
+    from nianbao.published.reader import read_published
+
+    report = (FIXTURES / "ingest" / "00_control_pipe.txt").read_text(encoding="utf-8")
+    path = tmp_path / "r.txt"
+    path.write_text(report.replace("行政事业性收费 | 12.5 |", "行政事业性收费 | 12.5万 |"), encoding="utf-8")
+    assert read_published(path).values["t2.fees.amount"] == "12.5"
+
+
+@pytest.mark.parametrize("printed", ["约38", "三十八", "38（件）", "大约三十八件"])
+def test_a_figure_printed_with_words_is_judged_as_printed_not_blank(tmp_path, printed: str) -> None:
+    """`行政处罚 | 约38 |` in a `|` copy: the cell is the row's figure as printed, and T2-INT says it is no count,
+    quoting it; it was read as a blank cell (a CELL-FILLED warning), the printed text lost."""
+    report = (FIXTURES / "ingest" / "00_control_pipe.txt").read_text(encoding="utf-8")
+    path = tmp_path / "r.txt"
+    path.write_text(report.replace("行政处罚 | 38 |", f"行政处罚 | {printed} |"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["audit", str(path), "--json"])
+    assert result.exit_code == 1, result.output
+    (audited,) = json.loads(result.output)
+    (finding,) = [f for f in audited["findings"] if f["rule"] == "T2-INT"]
+    assert finding["cells"][0]["value"] == printed and finding["cells"][0]["ref"] == "t2.penalty.decisions", finding
+    assert not any(f["rule"] == "CELL-FILLED" for f in audited["findings"]), audited["findings"]

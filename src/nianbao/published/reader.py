@@ -19,7 +19,7 @@ from ..render.html import TABLE_NAMES, cell_location
 from .document import Document, Row, read_document
 from .glued import LINE, Run, looks_like_table_text, scan, settle
 from .labels import RowIndex, heading_number, key, row_index
-from .values import Cell, is_value, read_cell
+from .values import Cell, figure_like, is_value, read_cell
 
 TITLE = re.compile(r"^(?P<before>[^，。；：《》、,;:]*?)(?P<year>(?:19|20)\d{2})年度?(?P<after>[^，。；：《》、,;:]*?)"
                    r"政府信息公开工作年度报告")
@@ -418,7 +418,15 @@ def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> 
     n = 0
     while n < len(cells) and not is_value(cells[n]):
         n += 1
-    labels = [c for c in cells[:n] if c]
+    at = [i for i in range(n) if cells[i]]
+    # A data cell whose text is no plain number (`约128`, `十二`) ends the labels only as the cell it is: after
+    # the row's own label, such cells are its figures as printed (the rules judge them), not more label.
+    known = next((j for j in reversed(at[:-1]) if index.row(cells[j]) is not None), None) \
+        if at and index.row(cells[at[-1]]) is None else None
+    if known is not None and all(figure_like(cells[j]) for j in at if j > known):
+        n = known + 1
+        at = [j for j in at if j <= known]
+    labels = [cells[j] for j in at]
     values = cells[n:]
     state.labels.setdefault(index.table.key, []).extend(c for c in cells if c and not is_value(c))
     if not labels:
