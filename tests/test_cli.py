@@ -37,11 +37,12 @@ def test_new_scaffolds_an_office_year_that_runs_to_findings(project) -> None:
     result = CliRunner().invoke(main, ["new", "guandu-taihe", "2021", *args])
     assert result.exit_code == 0, result.output
     assert "data/narrative/guandu-taihe/2021.md" in result.output
-    assert "params/guandu-taihe/2021.yaml" in result.output
+    assert "已写入：params/guandu-taihe/2021.yaml" in result.output and "wrote" not in result.output
     before = project.figures_file("guandu-taihe").read_text(encoding="utf-8")
     # A second call leaves everything as it is.
     again = CliRunner().invoke(main, ["new", "guandu-taihe", "2021", *args])
-    assert "nothing to do" in again.output
+    assert "未改动：guandu-taihe 2021年的数据、正文和参数文件都已存在" in again.output
+    assert "已写入" not in again.output and "nothing to do" not in again.output
     assert project.figures_file("guandu-taihe").read_text(encoding="utf-8") == before
     # The skeleton's figures validate (zeros balance, headings are official, 2020's carry-out matches 2021's
     # carry-in), but its hint text is not a report: gated until the prose is written.

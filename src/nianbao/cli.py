@@ -40,11 +40,41 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except OSError as exc:  # outputs/ read-only, a full disk, a folder that cannot be made
+            if isinstance(exc, BrokenPipeError) and _reader_gone():
+                _end_quietly()
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"error: {where}{exc.strerror or exc}", err=True)
             sys.exit(2)
 
     return wrapper
+
+
+# The status of a process ended by SIGPIPE, as shells report it (128 + 13): what `nianbao check | head` ends
+# with when `head` has read its lines, the command's own status being unknown then.
+BROKEN_PIPE = 141
+
+
+def _reader_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (`| head`): its write end then polls as an
+    error. Any other broken pipe (a worker's) is a failure of the run."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _end_quietly() -> None:
+    """End with `BROKEN_PIPE` and no message: the reader of our output has all it wanted. Output still buffered
+    goes to /dev/null, so Python's own flush at exit does not fail again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(BROKEN_PIPE)
 
 
 def execution_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,6 +113,10 @@ def script_main() -> None:
     try:
         main()
         code = 0
+    except BrokenPipeError:
+        if not _reader_gone():
+            raise
+        _end_quietly()
     except SystemExit as exc:
         if exc.code is not None and not isinstance(exc.code, int):
             raise  # a message to print: Python's own exit says it
@@ -602,10 +636,13 @@ def new(office: str, year: str, project_dir: str | None) -> None:
 
     project = _project(project_dir)
     written = scaffold(project, check_office_id(office), check_year(year, office=office))
+    # The analyst reads this: in Chinese, as ingest words what it wrote.
     for path in written:
-        click.echo(f"wrote {project.relative(path)}")
+        click.echo(f"已写入：{project.relative(path)}")
     if not written:
-        click.echo("nothing to do: figures, narrative and params exist")
+        click.echo(f"未改动：{office} {year}年的数据、正文和参数文件都已存在")
+    click.echo(f"下一步：填写数字（nianbao cells {year} 列出各单元格，或用 nianbao workbook {office} {year} "
+               f"生成 Excel 报表）和正文，再运行 nianbao check {office} {year}")
 
 
 @main.command()

@@ -109,10 +109,32 @@ def ingest_file(project: Project, path: Path, *, office: str | None = None, year
     writes[project.params_file(office_id, report.year)] = params_text(office_id, report.year)
     changed = {p: text for p, text in writes.items() if not p.exists() or p.read_text(encoding="utf-8") != text}
     if changed and not force and (report.year in existing or narrative.exists()):
-        raise InputError(f"{office_id} 已有{report.year}年的其他数据（确需替换请加 --force）",
-                         file=path, office=office_id, year=report.year)
+        held = existing[report.year].values if report.year in existing else {}
+        differ = [ref for ref in dict.fromkeys([*report.values, *held])
+                  if (report.values.get(ref) or "") != (held.get(ref) or "")]
+        what = _differences(report.year, differ, held, report.values) if differ else (
+            f"正文与已有的 {project.relative(narrative)} 不同" if narrative in changed else "参数文件不同")
+        raise InputError(f"{office_id} 已有{report.year}年的其他数据，{what}（确需替换请加 --force）",
+                         file=path, office=office_id, year=report.year, field=differ[0] if differ else None)
     write_files(changed)  # ingesting the same report again changes nothing
     return Ingested(str(path), office_id, report, list(changed), new_office=office_id not in offices)
+
+
+# Differing cells named in the refusal of a second report of one office-year, before "…共N处".
+SHOWN_DIFFERENCES = 3
+
+
+def _differences(year: int, refs: list[str], held: dict[str, str | None], read: dict[str, str | None]) -> str:
+    """The cells a report would change, in words: `表二 · 行政处罚 · 本年处理决定数量：已有128，此文件为129`."""
+    from .render.html import cell_location
+
+    def value(v: str | None) -> str:
+        return v if v else "空白"
+
+    shown = "；".join(f"{cell_location(year, *ref.split('.'))}：已有{value(held.get(ref))}，"
+                     f"此文件为{value(read.get(ref))}" for ref in refs[:SHOWN_DIFFERENCES])
+    more = f"……共{len(refs)}个单元格不同" if len(refs) > SHOWN_DIFFERENCES else ""
+    return f"{len(refs)}个单元格不同：{shown}{more}" if not more else f"{shown}{more}"
 
 
 def _slip_of(name: str, by_name: dict[str, str]) -> str | None:

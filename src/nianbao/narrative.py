@@ -63,9 +63,14 @@ class Narrative:
         return ""
 
 
+# A part's heading as CommonMark reads a level-1 ATX heading: up to three spaces before `#`, spaces or tabs
+# after it (`#  一、总体情况` is one), an optional closing run of `#`.
+_PART = re.compile(r"^ {0,3}#[ \t]+(\S.*?)(?:[ \t]+#+)?[ \t]*$")
 # A part's heading written some other way than `# 一、总体情况`: `## 一、…`, full-width `＃ 一、…`, `#一、…`
-# (no space), or no `#` at all. Markdown reads none of them as the part's heading.
-_HEADING_LIKE = re.compile(r"^\s*(#{2,}\s*|＃+\s*|#(?=[^\s#])|)([一二三四五六])、(\S.{0,40})$")
+# (no space), `#　一、…` (a full-width space, typed with a Chinese input method), or no `#` at all. Markdown
+# reads none of them as the part's heading.
+_HEADING_LIKE = re.compile(r"^\s*(#{2,}\s*|＃+\s*|#[ \t]*\u3000\s*|#(?=[^\s#])|)([一二三四五六])、(\S.{0,40})$")
+WIDE_SPACE_MARKER = "#\u3000"  # `_part_heading`'s marker for `#` followed by a full-width space
 
 
 def _part_heading(line: str) -> tuple[str, str] | None:
@@ -80,7 +85,9 @@ def _part_heading(line: str) -> tuple[str, str] | None:
     words = re.sub(r"\s+", "", m.group(3))
     if max(difflib.SequenceMatcher(None, words, f.headings[index][2:]).ratio() for f in FORMATS) < 0.6:
         return None
-    return m.group(1).strip(), f"{m.group(2)}、{m.group(3).strip()}"
+    typed = m.group(1)
+    marker = WIDE_SPACE_MARKER if typed[:1] == "#" and typed[1:2] != "#" and "\u3000" in typed else typed.strip()
+    return marker, f"{m.group(2)}、{m.group(3).strip()}"
 
 
 def parse(text: str, file: str, *, office: str | None = None, year: int | None = None) -> Narrative:
@@ -95,8 +102,9 @@ def parse(text: str, file: str, *, office: str | None = None, year: int | None =
     for number, line in enumerate(text.splitlines(), start=1):
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
-        if not in_fence and re.match(r"# \S", line):
-            sections.append((line[2:].strip(), number, []))
+        part = None if in_fence else _PART.match(line)
+        if part:
+            sections.append((part.group(1).strip(), number, []))
             continue
         found = None if in_fence else _part_heading(line)
         if found and found[0] and marked is None:
@@ -110,7 +118,8 @@ def parse(text: str, file: str, *, office: str | None = None, year: int | None =
     wrong = marked or (bare if not sections else None)
     if wrong:
         number, line, marker, heading = wrong
-        why = "“#”后缺少空格" if marker == "#" else f"以“{marker}”开头" if marker else "没有“# ”"
+        why = ("“#”后缺少空格" if marker == "#" else "“#”后是全角空格" if marker == WIDE_SPACE_MARKER
+               else f"以“{marker}”开头" if marker else "没有“# ”")
         raise InputError(f"“{line}”像是部分标题，但{why}：标题应写作“# {heading}”（行首一个半角井号，再加一个空格），"
                          "否则这一部分读作空白", file=file, line=number, office=office, year=year)
     return Narrative(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from contextlib import nullcontext
 from typing import Any
 
@@ -30,16 +31,16 @@ def read_params(project: Project, office: str, year: int) -> dict[str, Any]:
                          file=rel, office=office, year=year) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        tagged = isinstance(exc, yaml.constructor.ConstructorError)
-        tag = "不允许 YAML 标签（如 !!python），参数只能是文字和数字；" if tagged else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        if "'\\t'" in problem:  # PyYAML: found character '\t' that cannot start any token
-            problem = f"YAML 不能用 Tab 键缩进或对齐，请改用空格（{problem}）"
-        raise InputError(f"YAML 格式有误：{tag}{problem}", file=rel,
+        raise InputError(f"YAML 格式有误：{yaml_problem(exc)}", file=rel,
                          line=mark.line + 1 if mark else None, office=office, year=year) from None
     if not isinstance(params, dict):
         raise InputError("参数文件应为“参数名: 值”的映射（office 和 year）", file=rel, office=office, year=year)
     lines = _LazyLines(text)
+    for name in KNOWN:
+        twice = [i for i, line in enumerate(text.splitlines(), start=1) if re.match(rf"{name}\s*:", line)]
+        if len(twice) > 1:  # YAML keeps the last one silently
+            raise InputError(f"参数 {name} 写了{len(twice)}次（第{'、'.join(map(str, twice))}行）：只保留一行",
+                             file=rel, line=twice[1], office=office, year=year, field=name)
     unknown = sorted(map(str, set(params) - KNOWN))
     if unknown:
         raise InputError(f"未知参数 {', '.join(unknown)}；可用参数：{', '.join(sorted(KNOWN))}",
@@ -63,6 +64,31 @@ def read_params(project: Project, office: str, year: int) -> dict[str, Any]:
         raise InputError(f"year 为 {params.get('year')!r}，但此文件属于 {year} 年度", **where, line=lines.get("year"),
                          field="year")
     return params
+
+
+# PyYAML's problems as an analyst can act on them (what PyYAML says is in English, and about its parser).
+_YAML_PROBLEMS = (
+    ("another document", "文件中有“---”分隔的第二部分：参数文件只能有一份 office 和 year"),
+    ("mapping values are not allowed", "此处不应有冒号：每行一个“参数名: 值”，顶格书写；值中有冒号请加引号"),
+    ("expected <block end>", "缩进不一致：每行一个“参数名: 值”，顶格书写"),
+    ("end of stream", "引号或括号没有成对"),
+    ("expected ','", "括号没有成对"),
+    ("undefined alias", "以“*”开头的值在 YAML 中是别名：请给值加引号"),
+    ("cannot start any token", "值以 YAML 保留的符号（如 @、`、%）开头：请给值加引号"),
+)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong with a YAML text, in Chinese, for `exc` from PyYAML (its column when it gives one)."""
+    problem = str(getattr(exc, "problem", None) or exc)
+    mark = getattr(exc, "problem_mark", None)
+    column = f"（第{mark.column + 1}列）" if mark else ""
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        return f"不允许 YAML 标签（如 !!python），参数只能是文字和数字{column}"
+    if "'\\t'" in problem:  # found character '\t' that cannot start any token
+        return f"YAML 不能用 Tab 键缩进或对齐，请改用空格{column}"
+    said = next((chinese for english, chinese in _YAML_PROBLEMS if english in problem), "不是有效的 YAML")
+    return f"{said}{column}"
 
 
 class _LazyLines:

@@ -450,11 +450,39 @@ def involved_cells(terms: Sequence[Term], relation: str, report: Report) -> tupl
     return tuple(dict.fromkeys(cells))  # a cell may stand in two terms (is_zero checks): once
 
 
+def heading_problem(found: Sequence[str], official: Sequence[str]) -> tuple[int, str]:
+    """What is wrong with the part headings `found` (in the order written) against the format's `official` six:
+    (the index in `found` of the first heading at fault, or of the one a missing heading belongs before, and
+    the fault in Chinese). FORMAT.md §2: the six parts, in order, under their official headings."""
+    for i, heading in enumerate(found):
+        if heading in found[:i]:
+            return i, f"“{heading}”出现了两次（第{i + 1}个标题）"
+        if heading not in official:
+            should = f"，此处应为“{official[i]}”" if i < len(official) and official[i] not in found else ""
+            return i, f"第{i + 1}个标题“{heading}”不是规定的标题{should}"
+    places = [official.index(h) for h in found]
+    for i in range(1, len(places)):
+        if places[i] < places[i - 1]:
+            return i, f"“{found[i]}”应在“{found[i - 1]}”之前"
+    missing = [h for h in official if h not in found]
+    if not missing:
+        return 0, "标题有误"
+    first = official.index(missing[0])
+    at = next((i for i, p in enumerate(places) if p > first), len(found))
+    return at, "缺少" + "、".join(f"“{h}”" for h in missing)
+
+
 def _locate_prose(f: Finding, report: Report) -> Finding:
     """A prose finding with the line it is about: the first forbidden text (and a snippet of it), or the
     heading of the part left empty."""
     narrative = report.narrative
     line = lambda n: f"{narrative.file}:{n}" if n else narrative.file  # noqa: E731 (published copies: no lines)
+    if f.rule == "SEC-HEADINGS":
+        at, problem = heading_problem(narrative.headings, report.format.headings)
+        lines = [s.line for s in narrative.sections]
+        # The rule's message stays FORMAT.md's; what is wrong follows the headings as written.
+        return replace(f, value=f"{' / '.join(narrative.headings)}；{problem}",
+                       source=line(lines[min(at, len(lines) - 1)] if lines else 0))
     if f.row and f.row.startswith("sec"):
         heading = report.format.headings[int(f.row[3:]) - 1]
         found = next((s for s in narrative.sections if s.heading == heading), None)

@@ -47,6 +47,7 @@ class Document:
     blocks: list[str | Row] = field(default_factory=list)
     title_hint: str = ""  # the page's <title>, for a page whose report has no title line
     traditional: bool = False  # the source was in traditional script
+    images: int = 0  # pictures in the report (a table pasted as a picture holds no figure anyone can read)
     # blocks[body[0]:body[1]] is the report itself; on a web page, what is around it is the site (menus,
     # links, footer), except for the title, which sites often print above the article.
     body: tuple[int, int] = (0, 0)
@@ -194,9 +195,11 @@ def _from_html(text: str, file: str) -> Document:
     for tag in soup.find_all(SKIP_TAGS):
         tag.decompose()
     doc = Document(file, "html", title_hint=title)
-    walker = _Walker(doc, _article(soup.body or soup))
+    article = _article(soup.body or soup)
+    walker = _Walker(doc, article)
     walker.walk(soup.body or soup)
     walker.flush()
+    doc.images = len((article or soup.body or soup).find_all("img"))
     if doc.body == (0, 0):
         doc.body = (0, len(doc.blocks))
     return doc

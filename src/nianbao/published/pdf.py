@@ -52,6 +52,7 @@ def read_pdf(path: Path, file: str) -> Document:
             chars = 0
             for page in pdf.pages:
                 chars += len(page.chars)
+                doc.images += len(page.images)
                 _page(page, doc, reader)
                 page.close()  # pdfplumber caches each page's objects: keep memory flat on long files
     except (PdfminerException, PDFSyntaxError, ValueError, KeyError, TypeError) as exc:
@@ -91,8 +92,42 @@ class _Lines:
         self.open = False
 
 
+# A ruling line is drawn as a line, a stroked rectangle or a filled one at most this thick (pt): browsers draw
+# a 1px border as a 0.75 pt filled rectangle. A filled rectangle thicker both ways is a background.
+RULE_MAX = 3.0
+
+
+def _ruling(obj: dict) -> bool:
+    """Whether a page object can be part of a table's grid: not a background (a page's white box, a shaded
+    header cell), whose edges pdfplumber would otherwise take for the borders of one table holding the
+    headings, tables and prose drawn on it (a published web page saved as PDF from a browser)."""
+    if obj.get("object_type") != "rect" or obj.get("stroke"):
+        return True
+    return min(obj["width"], obj["height"]) <= RULE_MAX
+
+
+def _open_ends(grid: Any) -> list[dict]:
+    """Horizontal lines where a table's column borders begin or end with no line drawn across them: a table
+    continued on a new page without its header rows, whose first row's top border (collapsed into the row
+    above) was printed on the previous page, or a table cut at the foot of a page. Without them that row is
+    no part of the table and its figures are read as prose."""
+    h = [e for e in grid.edges if e["orientation"] == "h" and e["width"] > RULE_MAX]
+    ends: dict[float, list[float]] = {}
+    for e in grid.edges:
+        if e["orientation"] != "v" or e["height"] <= RULE_MAX:
+            continue
+        for y in (e["top"], e["bottom"]):
+            if not any(abs(line["top"] - y) <= RULE_MAX and line["x0"] - RULE_MAX <= e["x0"] <= line["x1"] + RULE_MAX
+                       for line in h):
+                ends.setdefault(round(y, 1), []).append(e["x0"])
+    return [{"object_type": "line", "x0": min(xs), "x1": max(xs), "top": y, "bottom": y, "width": max(xs) - min(xs),
+             "height": 0} for y, xs in ends.items() if len(xs) > 1]
+
+
 def _page(page: Any, doc: Document, lines: _Lines) -> None:
-    tables = [t for t in page.find_tables() if len(t.rows) and max(len(r.cells) for r in t.rows) > 1]
+    grid = page.filter(_ruling)
+    found = grid.find_tables({"explicit_horizontal_lines": _open_ends(grid)})
+    tables = [t for t in found if len(t.rows) and max(len(r.cells) for r in t.rows) > 1]
     boxes = [t.bbox for t in tables]
 
     def outside(obj: dict) -> bool:

@@ -20,7 +20,7 @@ from ..render.html import TABLE_NAMES, cell_location
 from .document import Document, Row, read_document
 from .glued import LINE, Run, looks_like_table_text, scan, settle
 from .labels import RowIndex, heading_number, key, row_index
-from .values import Cell, is_value, read_cell
+from .values import Cell, figure_like, is_value, read_cell
 
 TITLE = re.compile(r"^(?P<before>[^，。；：《》、,;:]*?)(?P<year>(?:19|20)\d{2})年度?(?P<after>[^，。；：《》、,;:]*?)"
                    r"政府信息公开工作年度报告")
@@ -112,9 +112,17 @@ def read(doc: Document, *, year: int | None = None, office: str | None = None) -
     if len(missing) > 3:
         raise InputError(f"报告不完整或不是年度报告：六个部分的标题只找到{6 - len(missing)}个",
                          file=doc.file, year=year)
+    pictures = (f"文件中有{doc.images}张图片，表格可能是以图片插入的：图片中的数字无法读取，"
+                "须经文字识别（OCR）或向发布机关索取文字版") if doc.images else ""
     if pub.reported == 0 and not pub.unreadable:
-        raise InputError("没有读到表格数字（表二、表三、表四为空或缺失）", file=doc.file,
-                         year=year)
+        raise InputError("没有读到表格数字（表二、表三、表四为空或缺失）" + (f"；{pictures}" if pictures else ""),
+                         file=doc.file, office=office, year=year)
+    if pictures:
+        for table in fmt.tables:
+            refs = [f"{table.key}.{d.row}.{d.column}" for d in table.data_cells()]
+            if all(pub.values.get(ref) is None for ref in refs) and not any(u.startswith(f"{table.key}.")
+                                                                            for u in pub.unreadable):
+                pub.problems.append(f"{TABLE_NAMES.get(table.key, table.key)}没有读到数字：{pictures}")
     _check_format(pub, doc)
     if doc.kind == "text" and _fragmented(pub):
         pub.preamble = _paragraphs(pub.preamble)
@@ -411,7 +419,15 @@ def _read_row(row: Row, index: RowIndex, pub: Published, state: _TableState) -> 
     n = 0
     while n < len(cells) and not is_value(cells[n]):
         n += 1
-    labels = [c for c in cells[:n] if c]
+    at = [i for i in range(n) if cells[i]]
+    # A data cell whose text is no plain number (`约128`, `十二`) ends the labels only as the cell it is: after
+    # the row's own label, such cells are its figures as printed (the rules judge them), not more label.
+    known = next((j for j in reversed(at[:-1]) if index.row(cells[j]) is not None), None) \
+        if at and index.row(cells[at[-1]]) is None else None
+    if known is not None and all(figure_like(cells[j]) for j in at if j > known):
+        n = known + 1
+        at = [j for j in at if j <= known]
+    labels = [cells[j] for j in at]
     values = cells[n:]
     state.labels.setdefault(index.table.key, []).extend(c for c in cells if c and not is_value(c))
     if not labels:

@@ -16,11 +16,11 @@ from ..formats import Kind
 NOT_REPORTED = {"", "-", "--", "/", "\\", "—", "——", "－", "–", "无", "空", "×", "*"}
 _WIDTH = str.maketrans("０１２３４５６７８９．，－＋", "0123456789.,-+")
 _MINUS = re.compile(r"^[—–－−](?=\d)")
-_COUNT_UNIT = re.compile(r"^(-?\d+)(?:件|笔|个|项|条|次|宗|人次|人)$")
-_AMOUNT = re.compile(r"^(\d+(?:\.\d+)?)(万元|元)?$")
+_COUNT_UNIT = re.compile(r"^(-?\d+)(?:件次|件|笔|个|项|条|次|宗|人次|人)$")
+_AMOUNT = re.compile(r"^(\d+(?:\.\d+)?)(万元|万|元)?$")
 _GROUPED = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 # What a cell may hold to count as a value rather than a label, once units and separators are allowed for.
-VALUE_LIKE = re.compile(r"^[-+—–－−]?\d[\d,]*(?:\.\d+)?(?:万元|元|件|笔|个|项|条|次|宗|人次|人)?$")
+VALUE_LIKE = re.compile(r"^[-+—–－−]?\d[\d,]*(?:\.\d+)?(?:万元|万|元|件次|件|笔|个|项|条|次|宗|人次|人)?$")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,17 @@ class Cell:
     @property
     def changed(self) -> bool:
         return self.value != self.original and self.value is not None
+
+
+# A cell that states a figure in words a value reader does not take (`约128`, `128（件）`, `十二`, `一百二十八`):
+# in a data cell it is that cell's text, which the rules judge, not a label.
+_FIGURE_WORDS = re.compile(r"^(?:约|大约|共|计|合计)?[零〇一二三四五六七八九十百千万两]+(?:件次|件|个|项|万元|万|元)?$")
+
+
+def figure_like(text: str) -> bool:
+    """True for a short cell that states a figure, in digits or in Chinese numerals, however written."""
+    t = text.translate(_WIDTH).replace(" ", "")
+    return is_value(t) or (len(t) <= 16 and (any(ch.isdigit() for ch in t) or bool(_FIGURE_WORDS.match(t))))
 
 
 def is_value(text: str) -> bool:

@@ -28,7 +28,7 @@ def read_docx(path: Path, file: str) -> Document:
         word = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise InputError(f"不是可读取的 Word（.docx）文件（{type(exc).__name__}）", file=file) from None
-    doc = Document(file, "docx")
+    doc = Document(file, "docx", images=sum(1 for _ in word.element.body.iter(f"{W}drawing", f"{W}pict")))
     _Body(doc).walk(word.element.body)
     doc.body = (0, len(doc.blocks))
     return doc

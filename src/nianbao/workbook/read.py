@@ -31,6 +31,7 @@ from .. import filekind
 from ..exceptions import InputError, NianbaoError
 from ..formats import FORMATS, Format, Kind, Label, Role, Severity, Table, format_for
 from ..formats.rules import AMOUNT_RE, COUNT_RE, SIGNED_RE
+from ..project import OFFICE_ID
 from ..published.labels import key, row_index
 from ..published.values import read_cell
 from ..render.html import TABLE_NAMES
@@ -217,23 +218,26 @@ def _strings(cells: dict[tuple[int, int], tuple[object, str]]) -> dict[str, list
     return found
 
 
-def _cover(sheets: Sheets) -> dict[str, object]:
-    """The cover's fields (label → the value right of it), from the sheet that holds 机关代码."""
+def _cover(sheets: Sheets) -> tuple[dict[str, object], dict[str, str]]:
+    """The cover's fields (label → the value right of it), from the sheet that holds 机关代码, and where each
+    value is (label → `封面!B4`)."""
     wanted = {key(f): f for f in (layout.FIELD_NAME, layout.FIELD_ID, layout.FIELD_YEAR, layout.FIELD_FORMAT,
                                   *layout.CONTACT_FIELDS)}
-    for cells in sheets.values():
-        rows: dict[int, list[object]] = {}
-        for (r, _), (value, _) in sorted(cells.items()):
-            rows.setdefault(r, []).append(value)
+    for title, cells in sheets.items():
+        rows: dict[int, list[tuple[int, object]]] = {}
+        for (r, c), (value, _) in sorted(cells.items()):
+            rows.setdefault(r, []).append((c, value))
         fields: dict[str, object] = {}
-        for values in rows.values():
-            for i, value in enumerate(values[:-1]):
-                if isinstance(value, str) and key(value) in wanted:
-                    fields.setdefault(wanted[key(value)], values[i + 1])
+        places: dict[str, str] = {}
+        for r, values in rows.items():
+            for i, (_, value) in enumerate(values[:-1]):
+                if isinstance(value, str) and key(value) in wanted and wanted[key(value)] not in fields:
+                    fields[wanted[key(value)]] = values[i + 1][1]
+                    places[wanted[key(value)]] = f"{title}!{get_column_letter(values[i + 1][0])}{r}"
                     break
         if layout.FIELD_ID in fields or layout.FIELD_YEAR in fields:
-            return fields
-    return {}
+            return fields, places
+    return {}, {}
 
 
 def contact_text(value: object) -> str:
@@ -278,7 +282,7 @@ def read_workbook(path: Path, *, office: str | None = None, year: int | None = N
     except Exception as exc:  # openpyxl raises whatever its XML parser or its style tables raise
         raise InputError(f"工作簿已损坏，无法读取（{type(exc).__name__}: {exc}）；请用 Excel、WPS 或 "
                          "LibreOffice 打开，确认内容无误后另存为 .xlsx 再导入", file=path) from None
-    cover = _cover(cached)
+    cover, places = _cover(cached)
     printed_year = cover.get(layout.FIELD_YEAR)
     cover_year = _year_of(printed_year) if printed_year is not None else None
     if year is None:
@@ -301,6 +305,11 @@ def read_workbook(path: Path, *, office: str | None = None, year: int | None = N
         raise InputError(f"这是{printed_format}格式的报表，{year}年的报告应使用{fmt.id}格式"
                          f"（请用 nianbao workbook 重新生成）", file=path, year=year)
     office_id = office or contact_text(cover.get(layout.FIELD_ID)) or None  # 530111.0 typed over is 530111
+    if office is None and office_id is not None and not OFFICE_ID.fullmatch(office_id):
+        raise InputError(f"{name} {places[layout.FIELD_ID]}：封面的“{layout.FIELD_ID}”是“{_shown(office_id)}”，"
+                         "不是有效的机关代码（只能用小写英文字母、数字和“-”，如 guandu-taihe 或 530111）；"
+                         "请改回 nianbao workbook 写入的机关代码，或用 --office 指定", file=path, year=year,
+                         field=layout.FIELD_ID)
     result = FilledWorkbook(str(path), office_id, str(cover.get(layout.FIELD_NAME) or "").strip() or None, year,
                             fmt, {ref: None for ref in fmt.cell_kinds()},
                             contact={f: text for f in layout.CONTACT_FIELDS if (text := contact_text(cover.get(f)))})
