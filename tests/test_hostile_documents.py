@@ -364,3 +364,20 @@ def test_a_figure_printed_with_words_is_judged_as_printed_not_blank(tmp_path, pr
     (finding,) = [f for f in audited["findings"] if f["rule"] == "T2-INT"]
     assert finding["cells"][0]["value"] == printed and finding["cells"][0]["ref"] == "t2.penalty.decisions", finding
     assert not any(f["rule"] == "CELL-FILLED" for f in audited["findings"]), audited["findings"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_cell_spanning_rows_is_one_label_in_a_printed_pdf(synthetic, tmp_path, seed: int, whole: bool) -> None:
+    """A browser draws the sides of a cell spanning rows (表三's 三、本年度办理结果, its header's 勾稽关系 note) one
+    segment a row: those segment ends are no open border, or the cell's label is cut in pieces that match no
+    label of the format (LABEL-EXACT on the office's own, correct report)."""
+    from nianbao.audit import audit
+
+    report, blanks = random_report(synthetic, 400 + seed)
+    html = report_html(report)
+    path = print_pdf(exported(html) if whole else html, tmp_path / "report.pdf")
+    assert_reads_back(read_published(path), report, blanks)
+    (audited,) = audit([path]).audited
+    assert not [f for f in audited.findings if f.rule.startswith("LABEL")], audited.findings

@@ -8,6 +8,8 @@ import io
 import json
 from pathlib import Path
 
+from conftest import settled_synth
+
 from nianbao.batch import run_batch
 from nianbao.data import read_registry
 from nianbao.overview import (
@@ -15,6 +17,7 @@ from nianbao.overview import (
     CHARTS_DIR,
     KEPT_FORMAT,
     OUTPUT_DIR,
+    REGION_FIGURES,
     drop_removed_offices,
     drop_removed_regions,
     overview_page,
@@ -109,8 +112,8 @@ def remove_office(project: Project, office: str) -> None:
 
 
 def test_kept_figures_of_offices_removed_from_the_registry_go_when_every_office_is_built(tmp_path) -> None:
-    synth(tmp_path / "p", 3, range(2023, 2025))
-    project = Project(tmp_path / "p")
+    # Settled files: an office's figures are kept only once their mtime has settled (`SETTLE_NS`).
+    project = settled_synth(tmp_path / "p", 3, range(2023, 2025), 0)
     assert run_batch(project).exit_code == 0
     kept = project.outputs / OUTPUT_DIR / CACHE_DIR
     assert {p.name for p in kept.iterdir()} == {f"shili-000{i}.v{KEPT_FORMAT}.json" for i in (1, 2, 3)}
@@ -132,6 +135,11 @@ def test_kept_figures_of_offices_removed_from_the_registry_go_when_every_office_
     assert drop_removed_offices(project, read_registry(project)) == []
 
 
+def _charts(charts: Path) -> list[str]:
+    """The kept charts under `.charts/`, without the regions' kept figures (`REGION_FIGURES`), which stay."""
+    return sorted(str(p.relative_to(charts)) for p in charts.rglob("*.json") if p.name != REGION_FIGURES)
+
+
 def _params_gone(project: Project, year: int) -> None:
     for path in project.root.glob(f"params/*/{year}.yaml"):
         path.unlink()
@@ -145,7 +153,7 @@ def test_kept_charts_of_years_no_longer_listed_go_when_every_office_year_is_buil
     set_region(project, "shili-0003", OLD)
     assert run_batch(project).exit_code == 0
     charts = project.outputs / OUTPUT_DIR / CHARTS_DIR
-    kept = sorted(str(p.relative_to(charts)) for p in charts.rglob("*.json"))
+    kept = _charts(charts)
     assert kept == sorted(f"{region_slug(r)}/{y}.json" for r in (HERE, OLD) for y in (2022, 2023, 2024))
     (charts / "2023.json").write_text("{}", encoding="utf-8")  # a year's charts of before there were regions
     (charts / "notes.json").write_text("{}", encoding="utf-8")  # not ours
@@ -153,7 +161,7 @@ def test_kept_charts_of_years_no_longer_listed_go_when_every_office_year_is_buil
     run_batch(project, offices=["shili-0001"])  # a selection does not see every office-year: nothing goes
     assert (charts / region_slug(HERE) / "2022.json").is_file()
     assert run_batch(project).exit_code == 0
-    kept = sorted(str(p.relative_to(charts)) for p in charts.rglob("*.json"))
+    kept = _charts(charts)
     assert kept == sorted(["notes.json", *(f"{region_slug(r)}/{y}.json" for r in (HERE, OLD) for y in (2023, 2024))])
     # No regions: the year's own charts, and a removed year's go the same way.
     set_region(project, "shili-0003", HERE)
@@ -161,7 +169,7 @@ def test_kept_charts_of_years_no_longer_listed_go_when_every_office_year_is_buil
     set_region(project, "shili-0002", "")
     set_region(project, "shili-0003", "")
     assert run_batch(project).exit_code == 0
-    assert sorted(p.name for p in charts.glob("*.json")) == ["2023.json", "2024.json", "notes.json"]
+    assert _charts(charts) == ["2023.json", "2024.json", "notes.json"]
     _params_gone(project, 2023)
     assert run_batch(project).exit_code == 0
-    assert sorted(str(p.relative_to(charts)) for p in charts.rglob("*.json")) == ["2024.json", "notes.json"]
+    assert _charts(charts) == ["2024.json", "notes.json"]

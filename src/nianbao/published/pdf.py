@@ -110,16 +110,20 @@ def _open_ends(grid: Any) -> list[dict]:
     """Horizontal lines where a table's column borders begin or end with no line drawn across them: a table
     continued on a new page without its header rows, whose first row's top border (collapsed into the row
     above) was printed on the previous page, or a table cut at the foot of a page. Without them that row is
-    no part of the table and its figures are read as prose."""
+    no part of the table and its figures are read as prose. A border that goes on in another segment is no
+    end: browsers draw the sides of a cell spanning rows (三、本年度办理结果) one segment a row."""
     h = [e for e in grid.edges if e["orientation"] == "h" and e["width"] > RULE_MAX]
-    ends: dict[float, list[float]] = {}
-    for e in grid.edges:
-        if e["orientation"] != "v" or e["height"] <= RULE_MAX:
-            continue
-        for y in (e["top"], e["bottom"]):
-            if not any(abs(line["top"] - y) <= RULE_MAX and line["x0"] - RULE_MAX <= e["x0"] <= line["x1"] + RULE_MAX
-                       for line in h):
-                ends.setdefault(round(y, 1), []).append(e["x0"])
+    v = [e for e in grid.edges if e["orientation"] == "v" and e["height"] > RULE_MAX]
+    ends: dict[float, set[float]] = {}
+    for e in v:
+        for y, sign in ((e["top"], -1), (e["bottom"], 1)):
+            if any(abs(line["top"] - y) <= RULE_MAX and line["x0"] - RULE_MAX <= e["x0"] <= line["x1"] + RULE_MAX
+                   for line in h):
+                continue
+            if any(f is not e and abs(f["x0"] - e["x0"]) <= RULE_MAX and f["top"] - RULE_MAX <= y <= f["bottom"]
+                   + RULE_MAX and (f["bottom"] - y if sign > 0 else y - f["top"]) > RULE_MAX for f in v):
+                continue  # the border goes on past y
+            ends.setdefault(round(y, 1), set()).add(round(e["x0"], 1))
     return [{"object_type": "line", "x0": min(xs), "x1": max(xs), "top": y, "bottom": y, "width": max(xs) - min(xs),
              "height": 0} for y, xs in ends.items() if len(xs) > 1]
 
