@@ -346,16 +346,7 @@ def test_a_column_deleted_or_relabelled_is_refused_naming_sheet_and_column(synth
              "last deleted": ("表三", lambda ws: ws.delete_cols(10),
                               "表三!J4：此处应为栏目名称“总计”，现在是空白"),  # where it should be, not "找不到"
              **GROUP_LABEL_EDITS}
-    before = files_under(project.data)
-    for name, (sheet, edit, message) in cases.items():
-        broken = tmp_path / name / path.name
-        broken.parent.mkdir()
-        wb = load_workbook(path)
-        edit(wb[sheet])
-        wb.save(broken)
-        code, out = cli("ingest", "--project", project.root, broken)
-        assert code == 2 and f"{path.name} {message}" in out and "未写入任何数据" in out, (name, out)
-    assert files_under(project.data) == before
+    _each_refused(project, path, tmp_path, cases)
 
 
 def _merge(ws, cells: str) -> None:
@@ -421,12 +412,12 @@ LABEL_CELL_FAULTS = {
 }
 
 
-def test_label_cells_merged_moved_or_split_are_refused_naming_the_cell(synthetic: Project, tmp_path: Path) -> None:
-    project = copy_of(synthetic, tmp_path / "p")
-    office = sorted(read_offices(project))[0]
-    path = _form(project, office, 2024, tmp_path / "forms")  # with its merged cells, as written
+def _each_refused(project: Project, path: Path, tmp_path: Path, cases: dict) -> dict[str, str]:
+    """Each of `cases` (name → (sheet, an edit of it, the message)) made to a copy of the form at `path`, then
+    ingested: refused with the message, writing nothing. Returns each case's output."""
     before = files_under(project.data)
-    for name, (sheet, edit, message) in LABEL_CELL_FAULTS.items():
+    outputs = {}
+    for name, (sheet, edit, message) in cases.items():
         broken = tmp_path / name / path.name
         broken.parent.mkdir()
         wb = load_workbook(path)
@@ -434,8 +425,17 @@ def test_label_cells_merged_moved_or_split_are_refused_naming_the_cell(synthetic
         wb.save(broken)
         code, out = cli("ingest", "--project", project.root, broken)
         assert code == 2 and f"{path.name} {message}" in out and "未写入任何数据" in out, (name, out)
-        assert "找不到" not in out, (name, out)
+        outputs[name] = out
     assert files_under(project.data) == before
+    return outputs
+
+
+def test_label_cells_merged_moved_or_split_are_refused_naming_the_cell(synthetic: Project, tmp_path: Path) -> None:
+    project = copy_of(synthetic, tmp_path / "p")
+    office = sorted(read_offices(project))[0]
+    path = _form(project, office, 2024, tmp_path / "forms")  # with its merged cells, as written
+    for name, out in _each_refused(project, path, tmp_path, LABEL_CELL_FAULTS).items():
+        assert "找不到" not in out, (name, out)
 
 
 @needs_soffice
