@@ -333,6 +333,24 @@ GROUP_LABEL_EDITS = {
 }
 
 
+def _each_refused(project: Project, path: Path, tmp_path: Path, cases: dict) -> dict[str, str]:
+    """Each of `cases` (name → (sheet, an edit of it, the message)) made to a copy of the form at `path`, then
+    ingested: refused with the message, writing nothing. Returns each case's output."""
+    before = files_under(project.data)
+    outputs = {}
+    for name, (sheet, edit, message) in cases.items():
+        broken = tmp_path / name / path.name
+        broken.parent.mkdir()
+        wb = load_workbook(path)
+        edit(wb[sheet])
+        wb.save(broken)
+        code, out = cli("ingest", "--project", project.root, broken)
+        assert code == 2 and f"{path.name} {message}" in out and "未写入任何数据" in out, (name, out)
+        outputs[name] = out
+    assert files_under(project.data) == before
+    return outputs
+
+
 def test_a_column_deleted_or_relabelled_is_refused_naming_sheet_and_column(synthetic: Project,
                                                                            tmp_path: Path) -> None:
     project = copy_of(synthetic, tmp_path / "p")
@@ -410,24 +428,6 @@ LABEL_CELL_FAULTS = {
     "column label split": ("表二", lambda ws: (ws.__setitem__("B4", "本年制发"), ws.__setitem__("B5", "件数")),
                            "表二!B4：此处应为栏目名称“本年制发件数”，现为“本年制发”，其余的“件数”写在了B5"),
 }
-
-
-def _each_refused(project: Project, path: Path, tmp_path: Path, cases: dict) -> dict[str, str]:
-    """Each of `cases` (name → (sheet, an edit of it, the message)) made to a copy of the form at `path`, then
-    ingested: refused with the message, writing nothing. Returns each case's output."""
-    before = files_under(project.data)
-    outputs = {}
-    for name, (sheet, edit, message) in cases.items():
-        broken = tmp_path / name / path.name
-        broken.parent.mkdir()
-        wb = load_workbook(path)
-        edit(wb[sheet])
-        wb.save(broken)
-        code, out = cli("ingest", "--project", project.root, broken)
-        assert code == 2 and f"{path.name} {message}" in out and "未写入任何数据" in out, (name, out)
-        outputs[name] = out
-    assert files_under(project.data) == before
-    return outputs
 
 
 def test_label_cells_merged_moved_or_split_are_refused_naming_the_cell(synthetic: Project, tmp_path: Path) -> None:

@@ -116,13 +116,13 @@ def _open_ends(grid: Any) -> list[dict]:
     v = [e for e in grid.edges if e["orientation"] == "v" and e["height"] > RULE_MAX]
     ends: dict[float, set[float]] = {}
     for e in v:
-        for y, sign in ((e["top"], -1), (e["bottom"], 1)):
-            if any(abs(line["top"] - y) <= RULE_MAX and line["x0"] - RULE_MAX <= e["x0"] <= line["x1"] + RULE_MAX
-                   for line in h):
+        same_x = [f for f in v if abs(f["x0"] - e["x0"]) <= RULE_MAX]
+        # (y, whether another segment goes on past it: above the top, below the bottom)
+        for y, goes_on in ((e["top"], any(f["top"] < e["top"] - RULE_MAX <= f["bottom"] for f in same_x)),
+                           (e["bottom"], any(f["top"] <= e["bottom"] + RULE_MAX < f["bottom"] for f in same_x))):
+            if goes_on or any(abs(line["top"] - y) <= RULE_MAX
+                              and line["x0"] - RULE_MAX <= e["x0"] <= line["x1"] + RULE_MAX for line in h):
                 continue
-            if any(f is not e and abs(f["x0"] - e["x0"]) <= RULE_MAX and f["top"] - RULE_MAX <= y <= f["bottom"]
-                   + RULE_MAX and (f["bottom"] - y if sign > 0 else y - f["top"]) > RULE_MAX for f in v):
-                continue  # the border goes on past y
             ends.setdefault(round(y, 1), set()).add(round(e["x0"], 1))
     return [{"object_type": "line", "x0": min(xs), "x1": max(xs), "top": y, "bottom": y, "width": max(xs) - min(xs),
              "height": 0} for y, xs in ends.items() if len(xs) > 1]
