@@ -18,7 +18,7 @@ from nianbao import validate
 from nianbao.deferred import is_deferred
 project = Project(Path(sys.argv[1]))
 reports = [load_report("example-shifan", year, project) for year in (2022, 2023)]
-found = validate.validate(reports, project)
+found = validate.validate(reports, project, by_rows=False)  # with great-expectations
 print(json.dumps({"findings": [f.to_dict() for f in found],
                   "deferred": [name for name in validate.DEFERRED if is_deferred(name)],
                   "loaded": sorted(m for m in sys.modules if m.startswith(("scipy.stats.", "altair.")))}))

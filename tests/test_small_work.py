@@ -119,6 +119,21 @@ def test_a_no_op_imports_neither_great_expectations_nor_pandas_nor_papermill(bui
     assert json.loads(out.stdout.splitlines()[-1]) == {"built": 0, "modules": []}
 
 
+@pytest.mark.parametrize(("value", "status"), [("78", "published"), ("七十八", "gated")])
+def test_a_small_change_is_validated_without_importing_great_expectations(built: Project, value: str,
+                                                                           status: str) -> None:
+    """The few reports a small change rebuilds are validated row by row (`validate.ROW_BY_ROW`): the batch's own
+    process imports neither great-expectations nor pandas, and a broken figure is still gated."""
+    run_batch(built)
+    set_figure(built, "shili-0001", 2022, "t2.license.decisions", value)
+    code = NO_OP.replace('"built": result.built,', '"built": result.built, "status": [e.status for e in '
+                         'result.entries if (e.office, e.year) == ("shili-0001", 2022)],')
+    out = subprocess.run([sys.executable, "-c", code, str(built.root)], capture_output=True, text=True,
+                         cwd=Path(built.root))
+    assert json.loads(out.stdout.splitlines()[-1]) == {"built": 1, "status": [status], "modules": []}, out.stderr
+    set_figure(built, "shili-0001", 2022, "t2.license.decisions", "78")
+
+
 @pytest.mark.parametrize(("ref", "value"), [("t3.new.natural", "NaN"), ("t4.review.total", "9"),
                                             ("t2.rules.issued", "-1"), ("t3.new.research", "")])
 def test_a_suites_verdict_first_finds_what_its_complete_run_finds(project, monkeypatch, ref: str, value: str) -> None:
@@ -130,7 +145,7 @@ def test_a_suites_verdict_first_finds_what_its_complete_run_finds(project, monke
     set_figure(project, "example-shifan", 2023, ref, value)
     reports = [load_report("example-shifan", year, project) for year in (2022, 2023)]
     monkeypatch.setattr(v, "VERDICT_FIRST", 0)
-    complete = v.validate(reports, project)
+    complete = v.validate(reports, project, by_rows=False)
     assert complete  # the broken cell is found
     from great_expectations.datasource.fluent.interfaces import Batch
 
@@ -143,7 +158,7 @@ def test_a_suites_verdict_first_finds_what_its_complete_run_finds(project, monke
 
     monkeypatch.setattr(Batch, "validate", spy)
     monkeypatch.setattr(v, "VERDICT_FIRST", 20)
-    assert v.validate(reports, project) == complete
+    assert v.validate(reports, project, by_rows=False) == complete
     assert kinds.count("BOOLEAN_ONLY") == 4  # each suite's verdict (cells, arithmetic, prose, labels)
     assert 1 <= kinds.count("COMPLETE") < 4  # only the failing suites again
 

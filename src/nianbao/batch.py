@@ -2,8 +2,9 @@
 
 1. Digest each selected report's inputs; a report whose outputs were made from the same inputs is skipped.
 2. Load the others and validate them with great-expectations (imported once, run on a chunk of reports
-   at a time so that memory does not grow with the dataset), so each report knows its findings before it
-   runs. This happens in a thread while the workers start and execute the first chunk.
+   at a time so that memory does not grow with the dataset; a few reports, row by row without GX), so each
+   report knows its findings before it runs. This happens in a thread while the workers start and execute
+   the first chunk.
 3. Execute them in N worker processes (`nianbao.pool`): warm kernels, rendering, atomic publishing.
 4. Record each outcome in `outputs/manifest.json` as it arrives; each overview a change remakes runs on the
    same workers once the reports its page shows are recorded, or at once when they were built before (kept if
@@ -106,7 +107,11 @@ def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict,
     """A task for each office-year of `pairs` that loads, with its findings; a failed entry for each that
     does not (bad params, figures or prose), with the message that names file, office, year and field."""
     from .report import iter_reports
-    from .validate import validate  # imports great-expectations: once per batch, only when there is work
+    from .validate import ROW_BY_ROW, validate
+
+    # A few reports (a re-run after a small change) are checked row by row, without importing great-expectations;
+    # more, with GX: the same findings either way.
+    by_rows = len(pairs) <= ROW_BY_ROW
 
     for chunk in _chunks(pairs):
         reports = []
@@ -116,7 +121,7 @@ def tasks(project: Project, pairs: Sequence[tuple[str, int]], digests: dict,
             else:
                 reports.append(loaded)
         found: dict[tuple[str, int], list[dict]] = {}
-        for f in validate(reports, project):
+        for f in validate(reports, project, by_rows):
             found.setdefault((f.office, f.year), []).append(f.to_dict())
         for r in reports:
             key = (r.office.id, r.year)

@@ -60,6 +60,7 @@ ARITHMETIC_COLUMNS = ("office", "year", "format", "rule", "table", "row", "colum
 PROSE_COLUMNS = ("office", "year", "format", "source", "headings", "text", *(f"sec{i}" for i in range(1, 7)),
                  *(f"reported_{t}" for t in ("t2", "t3", "t4")))
 LABELS_COLUMNS = ("office", "year", "format", "position", "label", "cell", "source")
+COLUMNS = {"cells": CELLS_COLUMNS, "arithmetic": ARITHMETIC_COLUMNS, "prose": PROSE_COLUMNS, "labels": LABELS_COLUMNS}
 
 
 def cells_rows(reports: Sequence[Report]) -> list[tuple]:
@@ -73,10 +74,19 @@ def cells_rows(reports: Sequence[Report]) -> list[tuple]:
     return rows
 
 
-def cells_frame(reports: Sequence[Report]) -> pd.DataFrame:
+def frame_of(name: str, rows: list[tuple]) -> pd.DataFrame:
+    """Suite `name`'s frame from its rows (`cells_rows`...): the cells' values stay text (object), the
+    identities' residuals are floats (NaN where not assessable), the other columns as pandas reads them."""
     import pandas as pd
 
-    return pd.DataFrame(cells_rows(reports), columns=list(CELLS_COLUMNS), dtype=object)
+    frame = pd.DataFrame(rows, columns=list(COLUMNS[name]), dtype=object if name == "cells" else None)
+    if name == "arithmetic":
+        frame["value"] = frame["value"].astype("float64")
+    return frame
+
+
+def cells_frame(reports: Sequence[Report]) -> pd.DataFrame:
+    return frame_of("cells", cells_rows(reports))
 
 
 def _term_value(term: Term, report: Report) -> Decimal | None:
@@ -97,11 +107,7 @@ _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def arithmetic_frame(reports: Sequence[Report], suite: dict) -> pd.DataFrame:
-    import pandas as pd
-
-    frame = pd.DataFrame(arithmetic_rows(reports, suite), columns=list(ARITHMETIC_COLUMNS))
-    frame["value"] = frame["value"].astype("float64")
-    return frame
+    return frame_of("arithmetic", arithmetic_rows(reports, suite))
 
 
 _prepared: dict[tuple[str, int], tuple[Any, Any]] = {}
@@ -172,9 +178,7 @@ def prose_rows(reports: Sequence[Report]) -> list[tuple]:
 
 
 def prose_frame(reports: Sequence[Report]) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame(prose_rows(reports), columns=list(PROSE_COLUMNS))
+    return frame_of("prose", prose_rows(reports))
 
 
 def labels_rows(reports: Sequence[Report], offices_file: str = "data/offices.csv") -> list[tuple]:
@@ -190,9 +194,7 @@ def labels_rows(reports: Sequence[Report], offices_file: str = "data/offices.csv
 
 
 def labels_frame(reports: Sequence[Report], offices_file: str = "data/offices.csv") -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame(labels_rows(reports, offices_file), columns=list(LABELS_COLUMNS))
+    return frame_of("labels", labels_rows(reports, offices_file))
 
 
 # -- great-expectations -------------------------------------------------------------------------------
@@ -291,15 +293,26 @@ def run_suite(name: str, suite: dict, frame: pd.DataFrame, verdict_first: bool =
     findings = []
     for res in result.results:
         config = res.expectation_config
-        if res.exception_info and res.exception_info.get("raised_exception"):
+        problem = _exception(res.exception_info)
+        if problem is not None:
             raise NianbaoError(f"expectation {config.type} ({config.meta.get('rule')}) of suite {name} failed to run: "
-                               f"{res.exception_info.get('exception_message')}")
+                               f"{problem}")
         if res.success:
             continue
         severity = getattr(config.severity, "value", config.severity) or "critical"
         findings += [_finding(name, config.meta, str(severity), dict(config.kwargs), raw)
                      for raw in res.result.get("unexpected_index_list") or ()]
     return findings
+
+
+def _exception(info: dict | None) -> str | None:
+    """The message of the exception an expectation raised, if it raised one. GX gives it flat
+    (`raised_exception`, `exception_message`) or, for a metric that failed to compute, per metric."""
+    if not info:
+        return None
+    if "raised_exception" in info:
+        return str(info.get("exception_message") or "?") if info["raised_exception"] else None
+    return next((m for m in map(_exception, (v for v in info.values() if isinstance(v, dict))) if m), None)
 
 
 def _finding(name: str, meta: dict, severity: str, kwargs: dict, raw: dict) -> Finding:
@@ -327,29 +340,82 @@ def _finding(name: str, meta: dict, severity: str, kwargs: dict, raw: dict) -> F
     )
 
 
-# -- verifying handed findings --------------------------------------------------------------------------
+# -- row by row ----------------------------------------------------------------------------------------
 
-def _conditions(condition: dict | None) -> tuple[tuple[str, frozenset], ...]:
-    """A GX row condition (as `expectations.where` writes it: one `in` test, or an `and` of them) as
-    (column, allowed values) pairs, all of which a selected row meets."""
+# What `_breaks` decides exactly as great-expectations does: each expectation type with the arguments it reads.
+ROW_CHECKS = {
+    "expect_column_values_to_not_be_null": frozenset(),
+    "expect_column_values_to_match_regex": frozenset({"regex"}),
+    "expect_column_values_to_be_in_set": frozenset({"value_set"}),
+    "expect_column_values_to_be_between": frozenset({"min_value", "max_value"}),
+}
+# Reports up to which `validate` evaluates the suites row by row in Python rather than with great-expectations:
+# importing GX alone takes about 3 s, the row-by-row check a few milliseconds a report. A batch after a small
+# change, `nianbao validate` on one report and a notebook run on its own are this size; a first build is not.
+ROW_BY_ROW = 20
+SEVERITIES = ("critical", "warning", "info")  # GX's
+
+
+class _NotRowCheckable(Exception):
+    """A value a row-by-row check cannot decide as GX would (a `between` on a text): GX decides."""
+
+
+def _condition_pairs(condition: dict | None) -> tuple[tuple[str, frozenset], ...] | None:
+    """A GX row condition (as `expectations.where` writes it: one `IN` test, or an `and` of them) as
+    (column, allowed values) pairs, all of which a selected row meets; None for any other form."""
     if condition is None:
         return ()
-    if condition["type"] == "and":
-        return tuple(pair for part in condition["conditions"] for pair in _conditions(part))
-    return ((condition["column"]["name"], frozenset(condition["parameter"])),)
+    if not isinstance(condition, dict):
+        return None
+    if condition.get("type") == "and" and set(condition) == {"type", "conditions"}:
+        parts = [_condition_pairs(c) for c in condition["conditions"]]
+        return None if any(p is None for p in parts) or not parts else tuple(pair for p in parts for pair in p)
+    column = condition.get("column")
+    if (set(condition) == {"type", "column", "operator", "parameter"} and condition["type"] == "comparison"
+            and condition["operator"] == "IN" and isinstance(column, dict) and set(column) == {"name"}
+            and isinstance(condition["parameter"], list) and all(_scalar(v) for v in condition["parameter"])):
+        return ((column["name"], frozenset(condition["parameter"])),)
+    return None
 
 
-def _critical_expectations(suite: dict) -> list[tuple[dict, tuple[tuple[str, frozenset], ...]]]:
-    """The suite's critical expectations, ready to check row by row: value sets as frozensets, conditions
-    as `_conditions`."""
-    prepared = []
-    for exp in suite["expectations"]:
-        if exp.get("severity", "critical") != "critical":
-            continue
-        if "value_set" in exp["kwargs"]:
-            exp = {**exp, "kwargs": {**exp["kwargs"], "value_set": frozenset(exp["kwargs"]["value_set"])}}
-        prepared.append((exp, _conditions(exp["kwargs"].get("row_condition"))))
-    return prepared
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str) or _number(value)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _row_check(exp: dict) -> tuple[dict, tuple[tuple[str, frozenset], ...]] | None:
+    """One expectation ready to check row by row (its value set a frozenset, its row condition as
+    `_condition_pairs`), or None when GX alone can decide it: another type, another argument (`mostly`,
+    `strict_min`...), another form of row condition."""
+    kwargs = exp.get("kwargs")
+    reads = ROW_CHECKS.get(exp.get("type"))
+    if reads is None or not isinstance(kwargs, dict) or not isinstance(kwargs.get("column"), str):
+        return None
+    if set(kwargs) - reads - {"column", "row_condition"} or exp.get("severity", "critical") not in SEVERITIES:
+        return None
+    if "regex" in reads and not isinstance(kwargs.get("regex"), str):
+        return None
+    if "value_set" in reads:
+        if not isinstance(kwargs.get("value_set"), list) or not all(_scalar(v) for v in kwargs["value_set"]):
+            return None
+        exp = {**exp, "kwargs": {**kwargs, "value_set": frozenset(kwargs["value_set"])}}
+    if "min_value" in reads:
+        bounds = [kwargs.get("min_value"), kwargs.get("max_value")]
+        if all(b is None for b in bounds) or not all(b is None or _number(b) for b in bounds):
+            return None
+        if None not in bounds and bounds[0] > bounds[1]:  # GX raises
+            return None
+    conditions = _condition_pairs(kwargs.get("row_condition"))
+    return None if conditions is None else (exp, conditions)
+
+
+def _row_checks(suite: dict) -> list[tuple[dict, tuple[tuple[str, frozenset], ...]]] | None:
+    """Every expectation of `suite` ready to check row by row (`_row_check`), or None when one is not."""
+    checks = [_row_check(exp) for exp in suite["expectations"]]
+    return None if any(c is None for c in checks) else checks  # type: ignore[return-value]
 
 
 @cache
@@ -358,7 +424,10 @@ def _regex(pattern: str) -> re.Pattern[str]:
 
 
 def _breaks(expectation: dict, row: dict) -> bool:
-    """Whether one row breaks one expectation, as GX decides it (a null passes every check but not-null)."""
+    """Whether one row breaks one expectation, as GX decides it on a pandas frame: a null (None, NaN) passes every
+    check but not-null; a regex is searched in the value as text; `between` is inclusive at both ends.
+
+    Raises `_NotRowCheckable` for a value GX would treat otherwise (a text checked as a number)."""
     kw = expectation["kwargs"]
     value = row[kw["column"]]
     kind = expectation["type"]
@@ -367,54 +436,98 @@ def _breaks(expectation: dict, row: dict) -> bool:
     if _missing(value):
         return False
     if kind == "expect_column_values_to_match_regex":
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise _NotRowCheckable(kind)
         return not _regex(kw["regex"]).search(str(value))
     if kind == "expect_column_values_to_be_in_set":
-        return value not in kw["value_set"]  # a frozenset: verify() prepares it
+        return value not in kw["value_set"]  # a frozenset: `_row_check` prepares it
     if kind == "expect_column_values_to_be_between":
-        number = float(value)
-        return number < kw["min_value"] or (kw.get("max_value") is not None and number > kw["max_value"])
-    raise NianbaoError(f"cannot verify expectation type {kind}")
+        if not _number(value):
+            raise _NotRowCheckable(kind)
+        low, high = kw.get("min_value"), kw.get("max_value")
+        return (low is not None and value < low) or (high is not None and value > high)
+    raise _NotRowCheckable(kind)
+
+
+def _rows(reports: Sequence[Report], suites: dict[str, dict], offices_file: str) -> dict[str, list[dict]]:
+    """Each suite's frame as a list of row dicts (the rows `validate` gives GX as frames)."""
+    tables = {"cells": cells_rows(reports), "arithmetic": arithmetic_rows(reports, suites["arithmetic"]),
+              "prose": prose_rows(reports), "labels": labels_rows(reports, offices_file)}
+    return {name: [dict(zip(COLUMNS[name], row, strict=True)) for row in rows] for name, rows in tables.items()}
+
+
+def _row_findings(suites: dict[str, dict], rows: dict[str, list[dict]],
+                  checks: dict[str, list[tuple[dict, tuple[tuple[str, frozenset], ...]]]],
+                  critical_only: bool = False) -> list[Finding]:
+    found = []
+    for name, suite in suites.items():
+        index = suite.get("meta", {}).get("index") or SUITES[name]
+        for exp, conditions in checks[name]:
+            severity = str(exp.get("severity") or "critical")
+            if critical_only and severity != "critical":
+                continue
+            if not {exp["kwargs"]["column"], *(c for c, _ in conditions)} <= set(COLUMNS[name]):
+                raise _NotRowCheckable(f"a column not in the {name} frame")  # GX raises
+            # GX names a failing row by its index columns and the column checked
+            keys = [*index, exp["kwargs"]["column"]]
+            found += [_finding(name, exp["meta"], severity, exp["kwargs"], {k: row[k] for k in keys})
+                      for row in rows[name] if all(row[c] in allowed for c, allowed in conditions)
+                      and _breaks(exp, row)]
+    return found
 
 
 def verify(report: Report, project: Project) -> list[Finding]:
     """The critical findings of `report`, from the project's suites evaluated row by row on exactly the figures
     and prose that will be rendered: a cross-check, in milliseconds, of findings handed in from outside (a
-    batch validated with great-expectations already; a papermill user may hand anything)."""
+    batch validated with great-expectations already; a papermill user may hand anything).
+
+    Raises NianbaoError when a critical expectation is of a kind only GX can decide."""
     suites = load_suites(project.expectations)
-    tables = {"cells": (CELLS_COLUMNS, cells_rows([report])),
-              "arithmetic": (ARITHMETIC_COLUMNS, arithmetic_rows([report], suites["arithmetic"])),
-              "prose": (PROSE_COLUMNS, prose_rows([report])),
-              "labels": (LABELS_COLUMNS, labels_rows([report], project.relative(project.offices_file)))}
-    found = []
+    checks = {}
     for name, suite in suites.items():
-        columns, values = tables[name]
-        rows = [dict(zip(columns, row, strict=True)) for row in values]
-        index = suite.get("meta", {}).get("index") or SUITES[name]
-        for exp, conditions in _once("critical", suite, _critical_expectations):
-            found += [_finding(name, exp["meta"], "critical", exp["kwargs"], {k: row[k] for k in index})
-                      for row in rows if all(row[c] in allowed for c, allowed in conditions) and _breaks(exp, row)]
-    return found
+        critical = [e for e in suite["expectations"] if e.get("severity", "critical") == "critical"]
+        prepared = _once("critical", suite, lambda s, critical=critical: [_row_check(e) for e in critical])
+        if any(c is None for c in prepared):
+            raise NianbaoError(f"cannot verify an expectation of suite {name} row by row")
+        checks[name] = prepared
+    rows = _rows([report], suites, project.relative(project.offices_file))
+    try:
+        return _row_findings(suites, rows, checks, critical_only=True)
+    except _NotRowCheckable as e:
+        raise NianbaoError(f"cannot verify expectation type {e} row by row") from None
 
 
-def validate(reports: Iterable[Report], project: Project | None) -> list[Finding]:
-    """Findings of every rule on `reports` (cross-year rules use each report's previous year).
+def validate(reports: Iterable[Report], project: Project | None, by_rows: bool | None = None) -> list[Finding]:
+    """Findings of every rule on `reports` (cross-year rules use each report's previous year), sorted.
 
     The suites are the project's `expectations/`; without a project (auditing published reports), the ones
-    nianbao generates from its rule definitions.
+    nianbao generates from its rule definitions. They run in great-expectations, or, for up to `ROW_BY_ROW`
+    reports (`by_rows` None) or when `by_rows` is true, row by row in Python when every expectation is of a kind
+    that decides the same (`ROW_CHECKS`; the tests compare the two): the same findings, without importing GX.
     """
     reports = list(reports)
     if not reports:
         return []
     suites = load_suites(project.expectations) if project else build_suites()
-    frames = {
-        "cells": cells_frame(reports),
-        "arithmetic": arithmetic_frame(reports, suites["arithmetic"]),
-        "prose": prose_frame(reports),
-        "labels": labels_frame(reports, project.relative(project.offices_file) if project else "offices"),
-    }
-    findings: list[Finding] = []
-    for name, suite in suites.items():
-        findings += run_suite(name, suite, frames[name], verdict_first=len(reports) <= VERDICT_FIRST)
+    offices_file = project.relative(project.offices_file) if project else "offices"
+    findings: list[Finding] | None = None
+    if by_rows or (by_rows is None and len(reports) <= ROW_BY_ROW):
+        checks = {name: _once("rows", suite, _row_checks) for name, suite in suites.items()}
+        if all(c is not None for c in checks.values()):
+            try:
+                findings = _row_findings(suites, _rows(reports, suites, offices_file), checks)  # type: ignore[arg-type]
+            except _NotRowCheckable:
+                findings = None
+    if findings is None:
+        frames = {
+            "cells": cells_frame(reports),
+            "arithmetic": arithmetic_frame(reports, suites["arithmetic"]),
+            "prose": prose_frame(reports),
+            "labels": labels_frame(reports, offices_file),
+        }
+        findings = []
+        for name, suite in suites.items():
+            findings += run_suite(name, suite, frames[name], verdict_first=len(reports) <= VERDICT_FIRST)
     findings = involve(findings, reports, suites["arithmetic"])
     findings += [f for r in reports for f in prose_contradictions(r)]
     return sorted(set(findings), key=_order)
@@ -532,7 +645,11 @@ def involve(findings: list[Finding], reports: Sequence[Report], suite: dict) -> 
 
 
 def _order(f: Finding) -> tuple:
-    return (f.office, f.year, f.severity != "critical", f.rule, f.table or "", f.row or "", f.column or "")
+    """Findings of a report, critical first, by rule and place; the rest of the key makes the order total, so
+    that the same findings come out in the same order whatever order they were found in."""
+    cells = tuple((c.ref, c.value or "", c.expected or "", c.source or "") for c in f.cells)
+    return (f.office, f.year, f.severity != "critical", f.rule, f.table or "", f.row or "", f.column or "",
+            f.message, f.value or "", f.source or "", cells, f.suspect or "")
 
 
 def not_assessable(reports: Sequence[Report]) -> list[tuple[str, int, str, str, str | None, str | None]]:
