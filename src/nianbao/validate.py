@@ -2,7 +2,8 @@
 
 The frames are long: one row per data cell, per identity instance, per label, per office-year. So a
 suite is a few dozen expectations whatever the number of reports, and the whole dataset is validated at
-once (GX's cost is per expectation and per validation far more than per row).
+once (GX's cost is per expectation and per validation far more than per row). A few reports are checked
+row by row in Python instead (`ROW_BY_ROW`): the same findings, without GX's import (about 3 s).
 """
 
 from __future__ import annotations
