@@ -272,3 +272,37 @@ def test_handed_findings_cannot_skip_an_expectation_only_gx_decides(project: Pro
     result = execute_report(project, OFFICE, 2023, findings=[])
     assert result.status == GATED and [f.rule for f in result.findings if f.critical] == ["TABLE-BLANK"]
     assert not (project.output_dir(OFFICE) / "2023.html").exists()
+
+
+# -- suites edited by hand -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "change", "problem"), [
+    ("cells", {"type": None}, "（CELL-FILLED）缺少校验类型（type）"),
+    ("cells", {"kwargs": {"regex": "x"}}, "（CELL-FILLED）缺少参数（kwargs）或参数中没有列名（column）"),
+    ("prose", {"meta": {"rule": "X"}}, "（X）meta 中缺少规则编号（rule）或提示（message）"),
+    ("arithmetic", {"meta": {"rule": "T4-SUM", "message": "错"}}, "（T4-SUM）meta 中缺少勾稽关系的各项（instances）"),
+    ("labels", "not an object", "不是一个对象"),
+])
+def test_a_suite_edited_into_something_validation_cannot_run_is_named_by_file_and_line(
+        project: Project, name: str, change, problem: str) -> None:
+    from nianbao.exceptions import InputError
+
+    path = project.expectations / f"{name}.json"
+    suite = json.loads(path.read_text(encoding="utf-8"))
+    broken = change if isinstance(change, str) else {**suite["expectations"][0], **change}
+    suite["expectations"].insert(1, broken)
+    path.write_text(json.dumps(suite, ensure_ascii=False, indent=1), encoding="utf-8")
+    line = next(i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                if text.startswith("  }")) + 1  # the second item starts after the first one's closing brace
+    with pytest.raises(InputError) as raised:
+        v.validate([load_report(OFFICE, 2023, project)], project)
+    assert raised.value.file == str(path) and raised.value.line == line
+    assert str(raised.value).endswith(f"第2条校验规则{problem}")
+
+
+def test_a_prose_expectation_of_a_rule_nianbao_does_not_know_is_reported_with_its_message(project: Project) -> None:
+    _add_expectation(project, "prose", "TABLE-BLANK", type="expect_column_value_lengths_to_be_between",
+                     kwargs={"column": "text", "min_value": 10 ** 6},
+                     meta={"rule": "LOCAL-LONG", "message": "正文不足一百万字"})
+    found = v.validate([load_report(OFFICE, 2023, project)], project)
+    assert [(f.rule, f.message) for f in found if f.critical] == [("LOCAL-LONG", "正文不足一百万字")]

@@ -157,7 +157,56 @@ def _read_suites(folder: Path) -> dict[str, dict]:
                              file=path) from None
         except json.JSONDecodeError as exc:
             raise InputError(f"JSON 格式有误：{exc.msg}", file=path, line=exc.lineno) from None
-        if not isinstance(suite, dict) or suite.get("meta", {}).get("frame") != name:
+        if not isinstance(suite, dict) or not isinstance(suite.get("meta"), dict) \
+                or suite["meta"].get("frame") != name:
             raise InputError(f"不是 nianbao 的“{name}”校验规则文件", file=path)
+        _check_expectations(name, suite, path)
         suites[name] = suite
     return suites
+
+
+def _check_expectations(name: str, suite: dict, path: Path) -> None:
+    """Raise `InputError` (file and line of the expectation) for an expectation that validation cannot run or
+    place: a suite edited by hand. What it checks is what `validate` reads besides GX: the type and arguments,
+    the rule id and Chinese message in `meta`, and each identity's instances."""
+    expectations = suite.get("expectations")
+    if not isinstance(expectations, list):
+        raise InputError("校验规则文件缺少 expectations 列表", file=path)
+    for i, exp in enumerate(expectations):
+        meta = exp.get("meta") if isinstance(exp, dict) else None
+        problem = (
+            "不是一个对象" if not isinstance(exp, dict)
+            else "缺少校验类型（type）" if not isinstance(exp.get("type"), str)
+            else "缺少参数（kwargs）或参数中没有列名（column）" if not isinstance(exp.get("kwargs"), dict)
+            or not isinstance(exp["kwargs"].get("column"), str)
+            else "meta 中缺少规则编号（rule）或提示（message）" if not isinstance(meta, dict)
+            or not isinstance(meta.get("rule"), str) or not isinstance(meta.get("message"), str)
+            else "meta 中缺少勾稽关系的各项（instances）" if name == "arithmetic" and not _instances_ok(meta)
+            else None)
+        if problem:
+            rule = f"（{meta['rule']}）" if isinstance(meta, dict) and isinstance(meta.get("rule"), str) else ""
+            raise InputError(f"第{i + 1}条校验规则{rule}{problem}", file=path, line=_item_line(path, i))
+
+
+def _instances_ok(meta: dict) -> bool:
+    instances = meta.get("instances")
+    return isinstance(instances, dict) and all(
+        isinstance(group, list) and all(isinstance(inst, dict) and isinstance(inst.get("terms"), list)
+                                        and {"table", "row", "column"} <= set(inst) for inst in group)
+        for group in instances.values())
+
+
+def _item_line(path: Path, index: int) -> int | None:
+    """The line where item `index` of the suite's `expectations` list starts (None when it cannot be found)."""
+    text = path.read_text(encoding="utf-8")
+    decoder = json.JSONDecoder()
+    at = text.find("[", text.find('"expectations"'))
+    try:
+        for _ in range(index + 1):
+            at = len(text) - len(text[at + 1:].lstrip(" \t\r\n,"))
+            start = at
+            _, at = decoder.raw_decode(text, at)
+            at -= 1
+    except ValueError:
+        return None
+    return text.count("\n", 0, start) + 1
