@@ -17,6 +17,7 @@ hold the whole rule; the JSON files are generated (`nianbao expectations`) and c
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -150,42 +151,101 @@ def _read_suites(folder: Path) -> dict[str, dict]:
     suites = {}
     for name in SUITES:
         path = folder / f"{name}.json"
+        shown = Path(folder.name, path.name)  # as the project's files are named in messages: expectations/cells.json
         try:
-            suite = json.loads(path.read_text(encoding="utf-8"))
+            suite = json.loads(path.read_text(encoding="utf-8-sig"))  # as the CSV files: a BOM is no fault
+        except UnicodeDecodeError:
+            raise InputError("不是 UTF-8 编码的文件", file=shown) from None
         except FileNotFoundError:
             raise InputError("找不到校验规则文件（expectation suite），请运行 nianbao expectations 生成",
-                             file=path) from None
+                             file=shown) from None
         except json.JSONDecodeError as exc:
-            raise InputError(f"JSON 格式有误：{exc.msg}", file=path, line=exc.lineno) from None
+            raise InputError(f"JSON 格式有误：{exc.msg}", file=shown, line=exc.lineno) from None
         if not isinstance(suite, dict) or not isinstance(suite.get("meta"), dict) \
                 or suite["meta"].get("frame") != name:
-            raise InputError(f"不是 nianbao 的“{name}”校验规则文件", file=path)
-        _check_expectations(name, suite, path)
+            raise InputError(f"不是 nianbao 的“{name}”校验规则文件", file=shown)
+        _check_expectations(name, suite, path, shown)
         suites[name] = suite
     return suites
 
 
-def _check_expectations(name: str, suite: dict, path: Path) -> None:
-    """Raise `InputError` (file and line of the expectation) for an expectation that validation cannot run or
-    place: a suite edited by hand. What it checks is what `validate` reads besides GX: the type and arguments,
-    the rule id and Chinese message in `meta`, and each identity's instances."""
+# The columns of each suite's frame (`nianbao.validate` builds them): what an expectation may read.
+FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cells": ("office", "year", "format", "table", "row", "column", "kind", "value", "source"),
+    "arithmetic": ("office", "year", "format", "rule", "table", "row", "column", "value", "source"),
+    "prose": ("office", "year", "format", "source", "headings", "text", *(f"sec{i}" for i in range(1, 7)),
+              *(f"reported_{t}" for t in ("t2", "t3", "t4"))),
+    "labels": ("office", "year", "format", "position", "label", "cell", "source"),
+}
+# What an expectation of a suite may hold besides its type, arguments and meta (GX refuses anything else).
+OPTIONAL_KEYS = frozenset({"severity", "id", "notes", "description"})
+SEVERITIES = ("critical", "warning", "info")  # GX's
+
+
+def _check_expectations(name: str, suite: dict, path: Path, shown: Path) -> None:
+    """Raise `InputError` (file and line of the expectation, its rule) for an expectation of a suite edited by
+    hand that validation cannot run, or that great-expectations would drop or fail on while the suite seemed to
+    pass: what `validate` reads besides GX (type, column, rule id and Chinese message, each identity's
+    instances, the frame's index) and what GX would otherwise only log (an unknown key or severity) or raise
+    mid-run (a bad regex, bounds the wrong way round, a column the frame does not have)."""
     expectations = suite.get("expectations")
     if not isinstance(expectations, list):
-        raise InputError("校验规则文件缺少 expectations 列表", file=path)
+        raise InputError("校验规则文件缺少 expectations 列表", file=shown)
+    index = suite["meta"].get("index", SUITES[name])
+    if not isinstance(index, list) or not {"office", "year", "format"} <= set(index) \
+            or not set(index) <= set(FRAME_COLUMNS[name]):
+        raise InputError(f"meta 中的 index 应为{name}数据表的列名列表，且包含 office、year、format", file=shown)
     for i, exp in enumerate(expectations):
-        meta = exp.get("meta") if isinstance(exp, dict) else None
-        problem = (
-            "不是一个对象" if not isinstance(exp, dict)
-            else "缺少校验类型（type）" if not isinstance(exp.get("type"), str)
-            else "缺少参数（kwargs）或参数中没有列名（column）" if not isinstance(exp.get("kwargs"), dict)
-            or not isinstance(exp["kwargs"].get("column"), str)
-            else "meta 中缺少规则编号（rule）或提示（message）" if not isinstance(meta, dict)
-            or not isinstance(meta.get("rule"), str) or not isinstance(meta.get("message"), str)
-            else "meta 中缺少勾稽关系的各项（instances）" if name == "arithmetic" and not _instances_ok(meta)
-            else None)
+        problem = _problem(name, exp)
         if problem:
+            meta = exp.get("meta") if isinstance(exp, dict) else None
             rule = f"（{meta['rule']}）" if isinstance(meta, dict) and isinstance(meta.get("rule"), str) else ""
-            raise InputError(f"第{i + 1}条校验规则{rule}{problem}", file=path, line=_item_line(path, i))
+            raise InputError(f"第{i + 1}条校验规则{rule}{problem}", file=shown, line=item_line(path, i))
+
+
+def _problem(name: str, exp: Any) -> str | None:
+    """What is wrong with one expectation of suite `name`, in Chinese, or None."""
+    if not isinstance(exp, dict):
+        return "不是一个对象"
+    kwargs, meta = exp.get("kwargs"), exp.get("meta")
+    if not isinstance(exp.get("type"), str):
+        return "缺少校验类型（type）"
+    if not isinstance(kwargs, dict) or not isinstance(kwargs.get("column"), str):
+        return "缺少参数（kwargs）或参数中没有列名（column）"
+    if not isinstance(meta, dict) or not isinstance(meta.get("rule"), str) or not isinstance(meta.get("message"), str):
+        return "meta 中缺少规则编号（rule）或提示（message）"
+    if name == "arithmetic" and not _instances_ok(meta):
+        return "meta 中缺少勾稽关系的各项（instances）"
+    if unknown := sorted(set(exp) - {"type", "kwargs", "meta"} - OPTIONAL_KEYS):
+        return f"有不认识的键：{'、'.join(unknown)}"
+    if exp.get("severity", "critical") not in SEVERITIES:
+        return f"严重程度（severity）应为 {'、'.join(SEVERITIES)} 之一，而不是“{exp.get('severity')}”"
+    columns = [kwargs["column"], *_condition_columns(kwargs.get("row_condition"))]
+    if missing := [c for c in columns if c not in FRAME_COLUMNS[name]]:
+        return f"所用的列“{missing[0]}”不在{name}数据表中（可用：{'、'.join(FRAME_COLUMNS[name])}）"
+    if "regex" in kwargs:
+        try:
+            re.compile(kwargs["regex"])
+        except (re.error, TypeError) as exc:
+            return f"正则表达式（regex）有误：{exc}"
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if _is_number(low) and _is_number(high) and low > high:
+        return f"下限（min_value {low}）大于上限（max_value {high}）"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _condition_columns(condition: Any) -> list[str]:
+    """The columns a row condition in JSON form reads (`where` writes them; a string condition: none found)."""
+    if not isinstance(condition, dict):
+        return []
+    if isinstance(condition.get("conditions"), list):
+        return [c for part in condition["conditions"] for c in _condition_columns(part)]
+    column = condition.get("column")
+    return [column["name"]] if isinstance(column, dict) and isinstance(column.get("name"), str) else []
 
 
 def _instances_ok(meta: dict) -> bool:
@@ -196,7 +256,7 @@ def _instances_ok(meta: dict) -> bool:
         for group in instances.values())
 
 
-def _item_line(path: Path, index: int) -> int | None:
+def item_line(path: Path, index: int) -> int | None:
     """The line where item `index` of the suite's `expectations` list starts (None when it cannot be found)."""
     text = path.read_text(encoding="utf-8")
     decoder = json.JSONDecoder()

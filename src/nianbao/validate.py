@@ -9,6 +9,7 @@ row by row in Python instead (`ROW_BY_ROW`): the same findings, without GX's imp
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -21,8 +22,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .deferred import defer
-from .exceptions import NianbaoError
-from .expectations import SUITES, build_suites, label_cell, load_suites
+from .exceptions import InputError, NianbaoError
+from .expectations import FRAME_COLUMNS, SEVERITIES, SUITES, build_suites, item_line, label_cell, load_suites
 from .findings import Cell, Finding, mark_suspects
 from .formats import Kind, get_format
 from .formats.rules import ProsePattern, Term, rule
@@ -56,12 +57,8 @@ def number(text: str | None, kind: Kind = Kind.AMOUNT) -> Decimal | None:
 # -- frames ------------------------------------------------------------------------------------------
 
 # Each frame is built from rows (tuples in the order of its columns), which `verify` reads without pandas.
-CELLS_COLUMNS = ("office", "year", "format", "table", "row", "column", "kind", "value", "source")
-ARITHMETIC_COLUMNS = ("office", "year", "format", "rule", "table", "row", "column", "value", "source")
-PROSE_COLUMNS = ("office", "year", "format", "source", "headings", "text", *(f"sec{i}" for i in range(1, 7)),
-                 *(f"reported_{t}" for t in ("t2", "t3", "t4")))
-LABELS_COLUMNS = ("office", "year", "format", "position", "label", "cell", "source")
-COLUMNS = {"cells": CELLS_COLUMNS, "arithmetic": ARITHMETIC_COLUMNS, "prose": PROSE_COLUMNS, "labels": LABELS_COLUMNS}
+COLUMNS = FRAME_COLUMNS
+CELLS_COLUMNS, ARITHMETIC_COLUMNS, PROSE_COLUMNS, LABELS_COLUMNS = (COLUMNS[n] for n in SUITES)
 
 
 def cells_rows(reports: Sequence[Report]) -> list[tuple]:
@@ -231,10 +228,21 @@ def _batch_definition(frame: str) -> Any:
 
 
 _suites: dict[str, Any] = {}
+_probes = itertools.count()  # names of the one-expectation suites that find the expectation GX refuses
+
+
+class SuiteError(NianbaoError):
+    """An expectation great-expectations cannot run, drops, or fails without naming a row: `index` is its place
+    in its suite's list when known."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 def _gx_suite(name: str, suite: dict) -> Any:
-    """A GX suite object for `suite`, registered once per distinct content."""
+    """A GX suite object for `suite`, registered once per distinct content. Raises `SuiteError` for an expectation
+    GX refuses or would drop (it only logs an unknown type, and the suite would seem to pass)."""
     import great_expectations as gx
 
     digest = hashlib.sha256(json.dumps(suite, sort_keys=True).encode()).hexdigest()[:16]
@@ -244,9 +252,27 @@ def _gx_suite(name: str, suite: dict) -> Any:
         # configuration many times per run, so it gets the expectations without them.
         expectations = [{**e, "meta": {k: v for k, v in e["meta"].items() if k != "instances"}}
                         for e in suite["expectations"]]
-        gx_suite = gx.ExpectationSuite(name=key, expectations=expectations, meta=suite.get("meta"))
-        _suites[key] = _context().suites.add(gx_suite)
+        registered = _registered(gx, key, expectations, suite.get("meta"))
+        if registered is None:
+            at = next((i for i, e in enumerate(expectations)
+                       if _registered(gx, f"{key}-probe-{next(_probes)}", [e]) is None), None)
+            raise SuiteError("great-expectations 无法识别或不接受此校验规则", at)
+        _suites[key] = registered
     return _suites[key]
+
+
+def _registered(gx: Any, name: str, expectations: list[dict], meta: dict | None = None) -> Any:
+    """A GX suite of `expectations` added to the context, or None when GX refuses one, drops one (it only logs
+    an unknown type: silenced here) or cannot store the suite (a NaN in a row condition)."""
+    log = logging.getLogger("great_expectations")
+    level, log.level = log.level, logging.CRITICAL + 1
+    try:
+        built = gx.ExpectationSuite(name=name, expectations=expectations, meta=meta)
+        return _context().suites.add(built) if len(built.expectations) == len(expectations) else None
+    except Exception:  # GX's own checks of an expectation's arguments: pydantic, TypeError...
+        return None
+    finally:
+        log.setLevel(level)
 
 
 def _labels(fmt_id: str, table: str | None, row: str | None, column: str | None) -> dict[str, str]:
@@ -296,14 +322,21 @@ def run_suite(name: str, suite: dict, frame: pd.DataFrame, verdict_first: bool =
         config = res.expectation_config
         problem = _exception(res.exception_info)
         if problem is not None:
-            raise NianbaoError(f"expectation {config.type} ({config.meta.get('rule')}) of suite {name} failed to run: "
-                               f"{problem}")
+            raise SuiteError(f"great-expectations 运行此校验规则时出错：{problem}", _place(suite, config))
         if res.success:
             continue
+        rows = res.result.get("unexpected_index_list")
+        if not rows:  # an aggregate expectation (a mean, a row count): no finding could say where
+            raise SuiteError("校验未通过，但没有指出哪一行：nianbao 只能使用逐行检查的校验类型", _place(suite, config))
         severity = getattr(config.severity, "value", config.severity) or "critical"
-        findings += [_finding(name, config.meta, str(severity), dict(config.kwargs), raw)
-                     for raw in res.result.get("unexpected_index_list") or ()]
+        findings += [_finding(name, config.meta, str(severity), dict(config.kwargs), raw) for raw in rows]
     return findings
+
+
+def _place(suite: dict, config: Any) -> int | None:
+    """The place in `suite`'s list of the expectation GX ran as `config` (the first of its type and rule)."""
+    return next((i for i, e in enumerate(suite["expectations"])
+                 if e["type"] == config.type and e["meta"].get("rule") == config.meta.get("rule")), None)
 
 
 def _exception(info: dict | None) -> str | None:
@@ -354,7 +387,6 @@ ROW_CHECKS = {
 # importing GX alone takes about 3 s, the row-by-row check a few milliseconds a report. A batch after a small
 # change, `nianbao validate` on one report and a notebook run on its own are this size; a first build is not.
 ROW_BY_ROW = 20
-SEVERITIES = ("critical", "warning", "info")  # GX's
 
 
 class _NotRowCheckable(Exception):
@@ -384,7 +416,7 @@ def _scalar(value: Any) -> bool:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN: GX refuses
 
 
 def _row_check(exp: dict) -> tuple[dict, tuple[tuple[str, frozenset], ...]] | None:
@@ -528,7 +560,17 @@ def validate(reports: Iterable[Report], project: Project | None, by_rows: bool |
         }
         findings = []
         for name, suite in suites.items():
-            findings += run_suite(name, suite, frames[name], verdict_first=len(reports) <= VERDICT_FIRST)
+            try:
+                findings += run_suite(name, suite, frames[name], verdict_first=len(reports) <= VERDICT_FIRST)
+            except SuiteError as exc:
+                if project is None:
+                    raise
+                path = project.expectations / f"{name}.json"
+                at = exc.index
+                rule = f"（{suite['expectations'][at]['meta']['rule']}）" if at is not None else ""
+                raise InputError(f"第{at + 1}条校验规则{rule}：{exc}" if at is not None else str(exc),
+                                 file=project.relative(path), line=item_line(path, at) if at is not None else None) \
+                    from None
     findings = involve(findings, reports, suites["arithmetic"])
     findings += [f for r in reports for f in prose_contradictions(r)]
     return sorted(set(findings), key=_order)
