@@ -222,6 +222,30 @@ def test_registry_row_with_a_bad_id_is_reported_and_the_rest_loads(proj: Project
     refused(proj, "check", expect=[f"{REGISTRY}:{line}", "无效的机关标识"])
 
 
+@pytest.mark.parametrize("column", ["label.t9.x.y", "label.t3.new.total", "label.", "label.T2.procurement.amount"])
+def test_a_label_column_of_no_configurable_label_is_reported_and_the_rest_checks(proj: Project, column: str) -> None:
+    """A mistyped `label.*` column would leave every office's own wording unused without a word."""
+    def add_column(text: str) -> str:
+        lines = text.split("\n")
+        return "\n".join([f"{lines[0]},{column}", *(f"{line},采购金额" for line in lines[1:] if line), ""])
+
+    rewrite(proj, REGISTRY, add_column)
+    registry = read_registry(proj)
+    assert {A, B} <= set(registry.offices) and all(not o.labels for o in registry.offices.values())
+    (problem,) = registry.unplaced
+    assert problem.file == REGISTRY and problem.field == column and "label.t2.procurement.amount" in str(problem)
+    out = refused(proj, "check", expect=[REGISTRY, f"字段 {column}", "没有这个可配置的表头"])
+    assert "已校验" in out  # every report was still checked
+
+
+def test_the_label_columns_of_configurable_labels_are_accepted(proj: Project) -> None:
+    from nianbao.data import label_keys
+
+    assert label_keys() == {"t2.procurement.amount"}  # FORMAT.md: 表二's 采购总金额 may be worded by the office
+    assert "label.t2.procurement.amount" in (proj.root / REGISTRY).read_text(encoding="utf-8").split("\n")[0]
+    assert read_registry(proj).unplaced == []
+
+
 @pytest.mark.parametrize(("edit", "expect"), [
     (lambda t: t.replace("id,", "code,", 1), [f"{REGISTRY}:1", "缺少 id"]),
     (lambda t: t.replace(",name", ",title", 1), [f"{REGISTRY}:1", "缺少 name"]),

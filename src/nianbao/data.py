@@ -115,6 +115,8 @@ def read_registry(project: Project) -> Registry:
     rel = project.relative(project.offices_file)
     registry = Registry({})
     first_line: dict[str, int] = {}
+    header: list[str] = []
+    keys = label_keys()
     for line, cells, header in csv_rows(project.offices_file, rel, ("id", "name"), exact=False):
         raw_id = cells[header.index("id")] if len(cells) > header.index("id") else ""
         try:
@@ -135,9 +137,24 @@ def read_registry(project: Project) -> Registry:
         if not row["name"]:
             registry.problems[office] = InputError("机关名称为空", file=rel, line=line, office=office, field="name")
             continue
-        labels = {k.removeprefix(LABEL_PREFIX): v for k, v in row.items() if k.startswith(LABEL_PREFIX) and v}
+        labels = {key: v for k, v in row.items() if v and (key := k.removeprefix(LABEL_PREFIX)) in keys
+                  and k.startswith(LABEL_PREFIX)}
         registry.offices[office] = Office(**{k: row.get(k, "") for k in OFFICE_FIELDS}, labels=labels)
+    for name in header:
+        # A mistyped label column would leave every office's override unused without a word: said, the rest built.
+        if name.startswith(LABEL_PREFIX) and name.removeprefix(LABEL_PREFIX) not in keys:
+            known = "、".join(LABEL_PREFIX + k for k in sorted(keys))
+            registry.unplaced.append(InputError(f"没有这个可配置的表头，此列未被使用（可配置的：{known}）", file=rel,
+                                                field=name))
     return registry
+
+
+def label_keys() -> set[str]:
+    """The keys of the labels an office may word its own way (`label.<key>` columns of `data/offices.csv`), from
+    every format's tables (FORMAT.md: the labels marked as configurable)."""
+    from .formats import FORMATS
+
+    return {label.key for f in FORMATS for t in f.tables for _, label in t.labels() if label.key}
 
 
 def read_offices(project: Project) -> dict[str, Office]:
