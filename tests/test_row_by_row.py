@@ -267,11 +267,13 @@ def test_handed_findings_cannot_skip_an_expectation_only_gx_decides(project: Pro
 # -- suites edited by hand -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "change", "problem"), [
-    ("cells", {"type": None}, "（CELL-FILLED）缺少校验类型（type）"),
-    ("cells", {"kwargs": {"regex": "x"}}, "（CELL-FILLED）缺少参数（kwargs）或参数中没有列名（column）"),
-    ("prose", {"meta": {"rule": "X"}}, "（X）meta 中缺少规则编号（rule）或提示（message）"),
-    ("arithmetic", {"meta": {"rule": "T4-SUM", "message": "错"}}, "（T4-SUM）meta 中缺少勾稽关系的各项（instances）"),
-    ("labels", "not an object", "不是一个对象"),
+    ("cells", {"type": None}, "（CELL-FILLED）：缺少校验类型（type）"),
+    ("cells", {"kwargs": {"regex": "x"}}, "（CELL-FILLED）：缺少参数（kwargs）或参数中没有列名（column）"),
+    ("prose", {"meta": {"rule": "X"}}, "（X）：meta 中缺少规则编号（rule）或提示（message）"),
+    ("prose", {"meta": {"rule": " ", "message": "错"}}, "（ ）：meta 中缺少规则编号（rule）或提示（message）"),
+    ("arithmetic", {"meta": {"rule": "T4-SUM", "message": "错"}}, "（T4-SUM）：meta 中缺少勾稽关系的各项（instances）"),
+    ("labels", "not an object", "：不是一个对象"),
+    ("cells", {"description": {"a": 1}}, "（CELL-FILLED）：“description”应为文字"),
 ])
 def test_a_suite_edited_into_something_validation_cannot_run_is_named_by_file_and_line(
         project: Project, name: str, change, problem: str) -> None:
@@ -305,32 +307,42 @@ def _edit_suite(project: Project, name: str, edit) -> Path:
     return path
 
 
-def _set(i: int, key: str, value, where: str | None = None):
-    """An edit: expectation `i`'s `key` (or its `where`'s `key`: "kwargs", "meta") set to `value`."""
+def _added(i: int, key: str, value, where: str | None = None):
+    """An edit: a copy of expectation `i` added at the end with its `key` (or its `where`'s `key`: "kwargs",
+    "meta") set to `value`: a project's own expectation (the national rules stay as generated)."""
     def edit(exps: list) -> None:
-        (exps[i][where] if where else exps[i])[key] = value
+        copy = json.loads(json.dumps(exps[i]))
+        (copy[where] if where else copy)[key] = value
+        exps.append(copy)
     return edit
 
 
-# Hand edits GX would refuse, drop (an unknown type or severity: it only logs, and the suite seemed to pass) or
-# fail on mid-run, each named by file, line and rule in Chinese, whichever way the reports are validated.
+def _inserted(i: int, **changes):
+    def edit(exps: list) -> None:
+        exps.insert(i, {**exps[i], **changes})
+    return edit
+
+
+# A project's own expectations that GX would refuse, drop (an unknown type or severity: it only logs, and the suite
+# seemed to pass) or fail on mid-run, each named by file, line and rule in Chinese, whichever way the reports are
+# validated. `number`: the expectation's place, 0 for the last.
 HOSTILE_SUITES = [
-    ("cells", _set(1, "type", "expect_column_values_to_match_regexp"), 2, "无法识别或不接受此校验规则"),
-    ("cells", _set(1, "severity", "fatal"), 2, "严重程度（severity）应为 critical、warning、info 之一"),
-    ("cells", _set(1, "severity", "Critical"), 2, "严重程度（severity）"),
-    ("cells", _set(1, "foo", 1), 2, "有不认识的键：foo"),
-    ("cells", _set(1, "foo", 1, "kwargs"), 2, "无法识别或不接受此校验规则"),
-    ("cells", _set(1, "regex", "(", "kwargs"), 2, "正则表达式（regex）有误"),
-    ("cells", _set(1, "column", "valu", "kwargs"), 2, "所用的列“valu”不在cells数据表中"),
-    ("cells", _set(1, "row_condition", where(tabel=["t2"]), "kwargs"), 2, "所用的列“tabel”不在cells数据表中"),
-    ("cells", _set(1, "row_condition", {"type": "comparison", "column": {"name": "source"}, "operator": "IN",
-                                        "parameter": [math.nan]}, "kwargs"), 2, "无法识别或不接受此校验规则"),
-    ("arithmetic", _set(0, "max_value", -1, "kwargs"), 1, "下限（min_value 0）大于上限（max_value -1）"),
-    ("cells", lambda exps: exps.insert(1, {**exps[1], "type": "expect_column_values_to_be_between",
-                                           "kwargs": {"column": "value", "min_value": 0}}), 2,
+    ("cells", _added(1, "type", "expect_column_values_to_match_regexp"), 0, "不认识的校验类型（type）"),
+    ("cells", _added(1, "severity", "fatal"), 0, "严重程度（severity）应为 critical、warning、info 之一"),
+    ("cells", _added(1, "severity", "Critical"), 0, "严重程度（severity）"),
+    ("cells", _added(1, "foo", 1), 0, "有不认识的键：foo"),
+    ("cells", _added(1, "foo", 1, "kwargs"), 0, "great-expectations 不接受此校验规则"),
+    ("cells", _added(1, "regex", "(", "kwargs"), 0, "正则表达式（regex）有误"),
+    ("cells", _added(1, "column", "valu", "kwargs"), 0, "所用的列“valu”不在cells数据表中"),
+    ("cells", _added(1, "row_condition", where(tabel=["t2"]), "kwargs"), 0, "所用的列“tabel”不在cells数据表中"),
+    ("cells", _added(1, "row_condition", {"type": "comparison", "column": {"name": "source"}, "operator": "IN",
+                                          "parameter": [math.nan]}, "kwargs"), 0,
+     "great-expectations 不接受此校验规则"),
+    ("arithmetic", _added(0, "max_value", -1, "kwargs"), 0, "下限（min_value 0）大于上限（max_value -1）"),
+    ("cells", _inserted(1, type="expect_column_values_to_be_between", kwargs={"column": "value", "min_value": 0}), 2,
      "great-expectations 运行此校验规则时出错"),  # a between on the cells' text
-    ("prose", lambda exps: exps.insert(0, {**exps[0], "type": "expect_column_mean_to_be_between",
-                                           "kwargs": {"column": "reported_t2", "min_value": 10 ** 6}}), 1,
+    ("prose", _inserted(0, type="expect_column_mean_to_be_between",
+                        kwargs={"column": "reported_t2", "min_value": 10 ** 6}), 1,
      "没有指出哪一行"),  # an aggregate check: no row to name
 ]
 
@@ -342,7 +354,9 @@ def test_a_hand_edited_suite_gx_would_refuse_or_drop_is_named_whichever_way_vali
     path = _edit_suite(project, name, edit)
     with pytest.raises(InputError) as raised:
         v.validate([load_report(OFFICE, 2023, project)], project, by_rows=by_rows)
-    rule = json.loads(path.read_text(encoding="utf-8"))["expectations"][number - 1]["meta"]["rule"]
+    expectations = json.loads(path.read_text(encoding="utf-8"))["expectations"]
+    number = number or len(expectations)
+    rule = expectations[number - 1]["meta"]["rule"]
     assert f"第{number}条校验规则（{rule}）" in str(raised.value) and problem in str(raised.value)
     assert raised.value.file == f"expectations/{name}.json"
     starts = [i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if text.startswith("  {")]
@@ -353,11 +367,11 @@ def test_a_hand_edited_suite_is_refused_by_the_command_with_exit_2_and_no_traceb
     import subprocess
     import sys
 
-    _edit_suite(project, "cells", _set(1, "type", "expect_column_values_to_match_regexp"))
+    _edit_suite(project, "cells", _added(1, "type", "expect_column_values_to_match_regexp"))
     done = subprocess.run([sys.executable, "-m", "nianbao", "check", OFFICE, "2023", "--project", str(project.root)],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "expectations/cells.json:" in done.stderr and "无法识别或不接受此校验规则" in done.stderr
+    assert "expectations/cells.json:" in done.stderr and "不认识的校验类型" in done.stderr
 
 
 def test_a_suite_with_a_bom_is_read_and_one_not_in_utf8_is_named(project: Project) -> None:
@@ -378,4 +392,39 @@ def test_a_suite_index_validation_cannot_name_rows_by_is_refused(project: Projec
     suite["meta"]["index"] = index
     path.write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(InputError, match="index 应为cells数据表的列名列表"):
+        v.validate([load_report(OFFICE, 2023, project)], project)
+
+
+def _changed(i: int, key: str, value, where: str | None = None):
+    def edit(exps: list) -> None:
+        (exps[i][where] if where else exps[i])[key] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit", [
+    _changed(1, "severity", "warning"),  # critical lowered
+    _changed(1, "mostly", 0.5, "kwargs"),  # half the cells may be wrong
+    _changed(1, "regex", "", "kwargs"),  # anything matches
+    _changed(1, "row_condition", {"type": "and", "conditions": []}, "kwargs"),
+    _changed(1, "row_condition", where(format=["F2019", "F2O21"]), "kwargs"),  # a letter O: selects nothing of 2021
+    lambda exps: exps.pop(1),
+    lambda exps: exps.clear(),
+])
+def test_the_national_rules_cannot_be_changed_or_dropped_in_a_projects_suite(project: Project, edit) -> None:
+    """The gate's rules are FORMAT.md's: a suite that changes or drops one would publish what they block."""
+    path = _edit_suite(project, "cells", edit)
+    set_figure(project, OFFICE, 2023, "t2.normative.issued", "1.5")  # what T2-INT blocks
+    with pytest.raises(InputError, match=r"国家格式规定的校验规则 (T2-INT|CELL-FILLED) 被删除或改动") as raised:
+        v.validate([load_report(OFFICE, 2023, project)], project)
+    assert raised.value.file == "expectations/cells.json"
+    starts = [i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if text.startswith("  {")]
+    assert raised.value.line in (None, *starts)
+
+
+def test_a_repeated_key_in_a_suite_is_named(project: Project) -> None:
+    path = project.expectations / "cells.json"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('"severity": "critical"', '"severity": "critical", "severity": "warning"', 1),
+                    encoding="utf-8")
+    with pytest.raises(InputError, match="键“severity”出现了两次"):
         v.validate([load_report(OFFICE, 2023, project)], project)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,8 @@ def _read_suites(folder: Path) -> dict[str, dict]:
         path = folder / f"{name}.json"
         shown = Path(folder.name, path.name)  # as the project's files are named in messages: expectations/cells.json
         try:
-            suite = json.loads(path.read_text(encoding="utf-8-sig"))  # as the CSV files: a BOM is no fault
+            suite = json.loads(path.read_text(encoding="utf-8-sig"),  # as the CSV files: a BOM is no fault
+                               object_pairs_hook=_no_repeated_keys)
         except UnicodeDecodeError:
             raise InputError("不是 UTF-8 编码的文件", file=shown) from None
         except FileNotFoundError:
@@ -161,6 +163,8 @@ def _read_suites(folder: Path) -> dict[str, dict]:
                              file=shown) from None
         except json.JSONDecodeError as exc:
             raise InputError(f"JSON 格式有误：{exc.msg}", file=shown, line=exc.lineno) from None
+        except _RepeatedKey as exc:
+            raise InputError(f"同一对象中键“{exc}”出现了两次（只有后一个会生效）", file=shown) from None
         if not isinstance(suite, dict) or not isinstance(suite.get("meta"), dict) \
                 or suite["meta"].get("frame") != name:
             raise InputError(f"不是 nianbao 的“{name}”校验规则文件", file=shown)
@@ -200,7 +204,41 @@ def _check_expectations(name: str, suite: dict, path: Path, shown: Path) -> None
         if problem:
             meta = exp.get("meta") if isinstance(exp, dict) else None
             rule = f"（{meta['rule']}）" if isinstance(meta, dict) and isinstance(meta.get("rule"), str) else ""
-            raise InputError(f"第{i + 1}条校验规则{rule}{problem}", file=shown, line=item_line(path, i))
+            raise InputError(f"第{i + 1}条校验规则{rule}：{problem}", file=shown, line=item_line(path, i))
+    # The national format's rules gate every report: a project may add expectations, not change or drop these (a
+    # severity lowered, `mostly`, a regex or row condition that lets everything through would open the gate).
+    present = {_canonical(e) for e in expectations}
+    for generated in _generated(name):
+        if generated not in present:
+            rule = json.loads(generated)["meta"]["rule"]
+            at = next((i for i, e in enumerate(expectations) if e["meta"]["rule"] == rule), None)
+            raise InputError(f"国家格式规定的校验规则 {rule} 被删除或改动：nianbao 生成的校验规则只可增加，不可修改"
+                             "（运行 nianbao expectations 重新生成；自己的规则请另加一条）", file=shown,
+                             line=None if at is None else item_line(path, at))
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict:
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RepeatedKey(key)
+        found[key] = value
+    return found
+
+
+def _canonical(expectation: Any) -> str:
+    return json.dumps(expectation, ensure_ascii=False, sort_keys=True)
+
+
+@cache
+def _generated(name: str) -> tuple[str, ...]:
+    """The expectations nianbao generates for suite `name`, as `_canonical` writes them (read back from JSON, as
+    a suite file holds them)."""
+    return tuple(_canonical(e) for e in json.loads(dump(build_suites()[name]))["expectations"])
 
 
 def _problem(name: str, exp: Any) -> str | None:
@@ -212,12 +250,16 @@ def _problem(name: str, exp: Any) -> str | None:
         return "缺少校验类型（type）"
     if not isinstance(kwargs, dict) or not isinstance(kwargs.get("column"), str):
         return "缺少参数（kwargs）或参数中没有列名（column）"
-    if not isinstance(meta, dict) or not isinstance(meta.get("rule"), str) or not isinstance(meta.get("message"), str):
+    if not isinstance(meta, dict) or not isinstance(meta.get("rule"), str) or not isinstance(meta.get("message"), str) \
+            or not meta["rule"].strip() or not meta["message"].strip():
         return "meta 中缺少规则编号（rule）或提示（message）"
     if name == "arithmetic" and not _instances_ok(meta):
         return "meta 中缺少勾稽关系的各项（instances）"
     if unknown := sorted(set(exp) - {"type", "kwargs", "meta"} - OPTIONAL_KEYS):
         return f"有不认识的键：{'、'.join(unknown)}"
+    if wrong := [k for k in ("id", "description", "notes") if k in exp and not isinstance(exp[k], (str, type(None)))
+                 and not (k == "notes" and isinstance(exp[k], list) and all(isinstance(n, str) for n in exp[k]))]:
+        return f"“{wrong[0]}”应为文字"
     if exp.get("severity", "critical") not in SEVERITIES:
         return f"严重程度（severity）应为 {'、'.join(SEVERITIES)} 之一，而不是“{exp.get('severity')}”"
     columns = [kwargs["column"], *_condition_columns(kwargs.get("row_condition"))]

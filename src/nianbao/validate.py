@@ -252,25 +252,28 @@ def _gx_suite(name: str, suite: dict) -> Any:
         # configuration many times per run, so it gets the expectations without them.
         expectations = [{**e, "meta": {k: v for k, v in e["meta"].items() if k != "instances"}}
                         for e in suite["expectations"]]
-        registered = _registered(gx, key, expectations, suite.get("meta"))
+        registered, _ = _registered(gx, key, expectations, suite.get("meta"))
         if registered is None:
-            at = next((i for i, e in enumerate(expectations)
-                       if _registered(gx, f"{key}-probe-{next(_probes)}", [e]) is None), None)
-            raise SuiteError("great-expectations 无法识别或不接受此校验规则", at)
+            for i, e in enumerate(expectations):
+                if (probe := _registered(gx, f"{key}-probe-{next(_probes)}", [e]))[0] is None:
+                    raise SuiteError(f"great-expectations 不接受此校验规则：{probe[1]}", i)
+            raise SuiteError("great-expectations 不接受此校验规则文件")
         _suites[key] = registered
     return _suites[key]
 
 
-def _registered(gx: Any, name: str, expectations: list[dict], meta: dict | None = None) -> Any:
-    """A GX suite of `expectations` added to the context, or None when GX refuses one, drops one (it only logs
-    an unknown type: silenced here) or cannot store the suite (a NaN in a row condition)."""
+def _registered(gx: Any, name: str, expectations: list[dict], meta: dict | None = None) -> tuple[Any, str]:
+    """A GX suite of `expectations` added to the context, or None and why: GX refuses an expectation, drops one (it
+    only logs an unknown type: silenced here) or cannot store the suite (a NaN in a row condition)."""
     log = logging.getLogger("great_expectations")
     level, log.level = log.level, logging.CRITICAL + 1
     try:
         built = gx.ExpectationSuite(name=name, expectations=expectations, meta=meta)
-        return _context().suites.add(built) if len(built.expectations) == len(expectations) else None
-    except Exception:  # GX's own checks of an expectation's arguments: pydantic, TypeError...
-        return None
+        if len(built.expectations) != len(expectations):
+            return None, "不认识的校验类型（type）"
+        return _context().suites.add(built), ""
+    except Exception as exc:  # GX's own checks of an expectation's arguments: pydantic, TypeError...
+        return None, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     finally:
         log.setLevel(level)
 
