@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from nianbao import validate as v
 from nianbao.audit import audit
 from nianbao.exceptions import InputError
-from nianbao.expectations import SUITES, where
+from nianbao.expectations import FRAME_COLUMNS, SUITES, where
 from nianbao.project import Project
 from nianbao.report import load_report
 from nianbao.scaffold import NARRATIVE_HINT
@@ -56,10 +56,10 @@ def frames(draw: st.DrawFn, name: str) -> list[tuple]:
     for i in range(draw(st.integers(0, 12))):
         row = {"office": f"o{i}", "year": draw(st.sampled_from([2020, 2021])),
                "format": draw(st.sampled_from(["F2019", "F2021"])), "rule": "R", "position": "F2021/t2/r0c0"}
-        row |= {c: _text(draw) for c in v.COLUMNS[name] if c not in row}
+        row |= {c: _text(draw) for c in FRAME_COLUMNS[name] if c not in row}
         row |= {"table": draw(st.sampled_from(["t2", "t3", "t4", None]))} if name != "labels" else {}
         row |= {c: _number(draw, floats) for c in numbers}
-        rows.append(tuple(row.get(c) for c in v.COLUMNS[name]))
+        rows.append(tuple(row.get(c) for c in FRAME_COLUMNS[name]))
     return rows
 
 
@@ -103,7 +103,7 @@ def cases(draw: st.DrawFn) -> tuple[str, dict, list[tuple]]:
 def _by_rows(name: str, suite: dict, rows: list[tuple]) -> list:
     checks = v._row_checks(suite)
     assert checks is not None  # every expectation drawn is of a kind the rows decide
-    found = v._row_findings({name: suite}, {name: [dict(zip(v.COLUMNS[name], r, strict=True)) for r in rows]},
+    found = v._row_findings({name: suite}, {name: [dict(zip(FRAME_COLUMNS[name], r, strict=True)) for r in rows]},
                             {name: checks})
     return sorted(found, key=v._order)
 

@@ -137,8 +137,8 @@ def read_registry(project: Project) -> Registry:
         if not row["name"]:
             registry.problems[office] = InputError("机关名称为空", file=rel, line=line, office=office, field="name")
             continue
-        labels = {key: v for k, v in row.items() if v and (key := k.removeprefix(LABEL_PREFIX)) in keys
-                  and k.startswith(LABEL_PREFIX)}
+        labels = {key: v for k, v in row.items()
+                  if k.startswith(LABEL_PREFIX) and (key := k.removeprefix(LABEL_PREFIX)) in keys and v}
         registry.offices[office] = Office(**{k: row.get(k, "") for k in OFFICE_FIELDS}, labels=labels)
     for name in header:
         # A mistyped label column would leave every office's override unused without a word: said, the rest built.

@@ -271,13 +271,15 @@ def _problem(name: str, exp: Any) -> str | None:
         except (re.error, TypeError) as exc:
             return f"正则表达式（regex）有误：{exc}"
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
-    if _is_number(low) and _is_number(high) and low > high:
+    if is_number(low) and is_number(high) and low > high:
         return f"下限（min_value {low}）大于上限（max_value {high}）"
     return None
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def is_number(value: Any) -> bool:
+    """Whether `value` is a number as an expectation's bound or a frame's value (not a bool, not NaN: GX refuses
+    NaN as a bound and treats it as a null in a frame)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 def _condition_columns(condition: Any) -> list[str]:

@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 from .deferred import defer
 from .exceptions import InputError, NianbaoError
-from .expectations import FRAME_COLUMNS, SEVERITIES, SUITES, build_suites, item_line, label_cell, load_suites
+from .expectations import (
+    FRAME_COLUMNS,
+    SEVERITIES,
+    SUITES,
+    build_suites,
+    is_number,
+    item_line,
+    label_cell,
+    load_suites,
+)
 from .findings import Cell, Finding, mark_suspects
 from .formats import Kind, get_format
 from .formats.rules import ProsePattern, Term, rule
@@ -56,9 +65,8 @@ def number(text: str | None, kind: Kind = Kind.AMOUNT) -> Decimal | None:
 
 # -- frames ------------------------------------------------------------------------------------------
 
-# Each frame is built from rows (tuples in the order of its columns), which `verify` reads without pandas.
-COLUMNS = FRAME_COLUMNS
-CELLS_COLUMNS, ARITHMETIC_COLUMNS, PROSE_COLUMNS, LABELS_COLUMNS = (COLUMNS[n] for n in SUITES)
+# Each frame is built from rows (tuples in the order of its `FRAME_COLUMNS`), which the row-by-row check reads
+# without pandas.
 
 
 def cells_rows(reports: Sequence[Report]) -> list[tuple]:
@@ -77,7 +85,7 @@ def frame_of(name: str, rows: list[tuple]) -> pd.DataFrame:
     identities' residuals are floats (NaN where not assessable), the other columns as pandas reads them."""
     import pandas as pd
 
-    frame = pd.DataFrame(rows, columns=list(COLUMNS[name]), dtype=object if name == "cells" else None)
+    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS[name]), dtype=object if name == "cells" else None)
     if name == "arithmetic":
         frame["value"] = frame["value"].astype("float64")
     return frame
@@ -171,7 +179,7 @@ def prose_rows(reports: Sequence[Report]) -> list[tuple]:
         row |= {f"sec{i + 1}": r.narrative.body(heading) for i, heading in enumerate(h)}
         row |= {f"reported_{t.key}": sum(r.values.get(f"{t.key}.{d.row}.{d.column}") is not None
                                          for d in t.data_cells()) for t in r.format.tables}
-        rows.append(tuple(row.get(c) for c in PROSE_COLUMNS))
+        rows.append(tuple(row.get(c) for c in FRAME_COLUMNS["prose"]))
     return rows
 
 
@@ -415,11 +423,7 @@ def _condition_pairs(condition: dict | None) -> tuple[tuple[str, frozenset], ...
 
 
 def _scalar(value: Any) -> bool:
-    return isinstance(value, str) or _number(value)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN: GX refuses
+    return isinstance(value, str) or is_number(value)
 
 
 def _row_check(exp: dict) -> tuple[dict, tuple[tuple[str, frozenset], ...]] | None:
@@ -440,7 +444,7 @@ def _row_check(exp: dict) -> tuple[dict, tuple[tuple[str, frozenset], ...]] | No
         exp = {**exp, "kwargs": {**kwargs, "value_set": frozenset(kwargs["value_set"])}}
     if "min_value" in reads:
         bounds = [kwargs.get("min_value"), kwargs.get("max_value")]
-        if all(b is None for b in bounds) or not all(b is None or _number(b) for b in bounds):
+        if all(b is None for b in bounds) or not all(b is None or is_number(b) for b in bounds):
             return None
         if None not in bounds and bounds[0] > bounds[1]:  # GX raises
             return None
@@ -478,7 +482,7 @@ def _breaks(expectation: dict, row: dict) -> bool:
     if kind == "expect_column_values_to_be_in_set":
         return value not in kw["value_set"]  # a frozenset: `_row_check` prepares it
     if kind == "expect_column_values_to_be_between":
-        if not _number(value):
+        if not is_number(value):
             raise _NotRowCheckable(kind)
         low, high = kw.get("min_value"), kw.get("max_value")
         return (low is not None and value < low) or (high is not None and value > high)
@@ -489,20 +493,18 @@ def _rows(reports: Sequence[Report], suites: dict[str, dict], offices_file: str)
     """Each suite's frame as a list of row dicts (the rows `validate` gives GX as frames)."""
     tables = {"cells": cells_rows(reports), "arithmetic": arithmetic_rows(reports, suites["arithmetic"]),
               "prose": prose_rows(reports), "labels": labels_rows(reports, offices_file)}
-    return {name: [dict(zip(COLUMNS[name], row, strict=True)) for row in rows] for name, rows in tables.items()}
+    return {name: [dict(zip(FRAME_COLUMNS[name], row, strict=True)) for row in rows] for name, rows in tables.items()}
 
 
 def _row_findings(suites: dict[str, dict], rows: dict[str, list[dict]],
-                  checks: dict[str, list[tuple[dict, tuple[tuple[str, frozenset], ...]]]],
-                  critical_only: bool = False) -> list[Finding]:
+                  checks: dict[str, list[tuple[dict, tuple[tuple[str, frozenset], ...]]]]) -> list[Finding]:
+    """The findings of `checks` (per suite, as `_row_check` prepares them) on each suite's `rows` (`_rows`)."""
     found = []
     for name, suite in suites.items():
         index = suite.get("meta", {}).get("index") or SUITES[name]
         for exp, conditions in checks[name]:
             severity = str(exp.get("severity") or "critical")
-            if critical_only and severity != "critical":
-                continue
-            if not {exp["kwargs"]["column"], *(c for c, _ in conditions)} <= set(COLUMNS[name]):
+            if not {exp["kwargs"]["column"], *(c for c, _ in conditions)} <= set(FRAME_COLUMNS[name]):
                 raise _NotRowCheckable(f"a column not in the {name} frame")  # GX raises
             # GX names a failing row by its index columns and the column checked
             keys = [*index, exp["kwargs"]["column"]]
@@ -521,14 +523,13 @@ def verify(report: Report, project: Project) -> list[Finding]:
     suites = load_suites(project.expectations)
     checks = {}
     for name, suite in suites.items():
-        critical = [e for e in suite["expectations"] if e.get("severity", "critical") == "critical"]
-        prepared = _once("critical", suite, lambda s, critical=critical: [_row_check(e) for e in critical])
-        if any(c is None for c in prepared):
+        checks[name] = _once("critical", suite, lambda s: [_row_check(e) for e in s["expectations"]
+                                                           if e.get("severity", "critical") == "critical"])
+        if any(c is None for c in checks[name]):
             raise NianbaoError(f"cannot verify an expectation of suite {name} row by row")
-        checks[name] = prepared
     rows = _rows([report], suites, project.relative(project.offices_file))
     try:
-        return _row_findings(suites, rows, checks, critical_only=True)
+        return _row_findings(suites, rows, checks)
     except _NotRowCheckable as e:
         raise NianbaoError(f"cannot verify expectation type {e} row by row") from None
 
