@@ -130,3 +130,43 @@ def test_the_timeout_holds_per_cell_in_a_group(tmp_path) -> None:
     hung = notebook(tmp_path, "t", "x = 1", "import time; time.sleep(60)")
     with pytest.raises(CellTimeoutError):
         execute(hung, tmp_path, execution_timeout=2)
+
+
+def test_a_batch_kernel_imports_nianbao_as_it_starts_leaving_the_namespace_and_the_count_untouched(tmp_path) -> None:
+    """The modules the notebooks use are imported while the kernel boots (`kernel.PRELOAD`, IPython's exec_lines):
+    the first notebook finds them loaded, yet sees no name it did not bind and starts at execution count 1."""
+    from nianbao.kernel import PRELOAD
+
+    probe = ("import sys\nprint(sorted(n for n in globals() if not n.startswith('_') and n not in "
+             "('In', 'Out', 'exit', 'quit', 'get_ipython', 'open', 'sys')))\n"
+             f"print(all(m in sys.modules for m in {PRELOAD!r}))")
+    nb = execute(notebook(tmp_path, "first", probe), tmp_path)
+    assert stdout(nb) == ["[]", "True"]
+    assert nb.cells[0].execution_count == 1
+
+
+def test_a_kernel_started_ahead_is_the_one_the_first_notebook_runs_on(tmp_path) -> None:
+    """A worker starts its kernel before it imports papermill (`pool.start_kernel`) and hands it to the engine
+    (`engines.adopt`): the first notebook waits for that kernel and runs on it; a notebook for another kernel
+    name does not."""
+    from nianbao.pool import start_kernel
+
+    name, km, kc = start_kernel(tmp_path, "python3")
+    pid = km.provisioner.process.pid
+    engines.adopt(name, str(tmp_path), km, kc)
+    nb = execute(notebook(tmp_path, "pid", "import os\nprint(os.getpid())"), tmp_path)
+    assert stdout(nb) == [str(pid)]
+    assert nb.metadata["language_info"]["name"] == "python"
+    assert start_kernel(tmp_path, "no-such-kernel") is None and start_kernel(tmp_path, None) is None
+
+
+def test_a_kernel_started_ahead_that_died_is_replaced(tmp_path) -> None:
+    from nianbao.pool import start_kernel
+
+    name, km, kc = start_kernel(tmp_path, "python3")
+    engines.adopt(name, str(tmp_path), km, kc)
+    dead = km.provisioner.process
+    dead.kill()
+    dead.wait()
+    (pid,) = stdout(execute(notebook(tmp_path, "pid", "import os\nprint(os.getpid())"), tmp_path))
+    assert pid != str(dead.pid)

@@ -119,6 +119,28 @@ def test_a_no_op_imports_neither_great_expectations_nor_pandas_nor_papermill(bui
     assert json.loads(out.stdout.splitlines()[-1]) == {"built": 0, "modules": []}
 
 
+def test_no_collection_while_the_project_is_loaded_and_the_collector_is_left_as_found(built: Project,
+                                                                                      monkeypatch) -> None:
+    """The manifest, the digest records and the registry are ~10⁶ objects, none garbage: no automatic collection
+    walks them while they are read (half of a no-op's time at 10⁴ office-years); the caller's setting is kept."""
+    import gc
+
+    from nianbao.digests import DigestState
+
+    seen: list[bool] = []
+    save = DigestState.save
+    monkeypatch.setattr(DigestState, "save", lambda self: (seen.append(gc.isenabled()), save(self))[1])
+    for enabled in (True, False):
+        gc.enable() if enabled else gc.disable()
+        try:
+            run_batch(built)
+        finally:
+            after = gc.isenabled()
+            gc.enable()
+        assert after is enabled
+    assert seen == [False, False]  # the digests are saved at the end of the loading
+
+
 @pytest.mark.parametrize(("value", "status"), [("78", "published"), ("七十八", "gated")])
 def test_a_small_change_is_validated_without_importing_great_expectations(built: Project, value: str,
                                                                            status: str) -> None:

@@ -180,14 +180,24 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     if jobs and jobs > usable:
         note(f"note: --jobs {jobs} capped at {usable}, the CPUs this process may use")
     jobs = min(jobs or usable, usable)
-    with outputs_lock(project, "nianbao batch", wait=wait, on_wait=note):
-        return _run_batch(project, offices, years, jobs, force, on_start, on_entry, kernel, timeout, scheduler)
+    collecting = gc.isenabled()
+    try:
+        with outputs_lock(project, "nianbao batch", wait=wait, on_wait=note):
+            return _run_batch(project, offices, years, jobs, force, on_start, on_entry, kernel, timeout, scheduler)
+    finally:
+        if collecting:
+            gc.enable()
+        else:
+            gc.disable()
 
 
 def _run_batch(project: Project, offices: list[str] | None, years: list[int] | None, jobs: int, force: bool,
                on_start: Callable[[int, int], None] | None, on_entry: Callable[[Entry], None] | None,
                kernel: str, timeout: int | None, scheduler: str | None = None) -> BatchResult:
     started = time.perf_counter()
+    # Until the project is loaded and digested, no automatic collection: each walked the ~10⁶ objects of the
+    # manifest, the digest records and the registry made so far, none of them garbage (about half of this part).
+    gc.disable()
     swept = sweep(project.outputs)  # temporaries of a killed run
     problems: list[InputError] = []
     pairs = list_reports(project, offices, years, problems)
@@ -231,6 +241,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         # The registry, the manifest and the digests live until the batch ends: out of the collector's sight (a full
         # collection walking them, and the libraries a cluster's client imports next, cost ~60 ms each time).
         gc.freeze()
+        gc.enable()
         stale = [(o, y) for o, y in pairs if force or not manifest.fresh(o, y, digests[(o, y)])]
         # Outputs that a killed batch finished but did not record are not built again (damaged ones are).
         recovered = [e for o, y in stale if not force and (o, y) not in manifest.damaged

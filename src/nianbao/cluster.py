@@ -45,7 +45,7 @@ from .manifest import FAILED, GATED, MANIFEST, PUBLISHED, Entry, outcome_entry, 
 # Imported with this module, which a worker imports as it receives the plugin: an overview's task (`OverviewTask`)
 # unpickled in the worker's event loop while the plugin's thread imports papermill failed half-way (jupyter_client).
 from .overview import OverviewTask, overview_key, overview_notebook, regions, report_status
-from .pool import Task, failed_entry, failure_reason
+from .pool import Task, failed_entry, failure_reason, start_kernel
 from .project import Project
 
 ENV = "DASK_SCHEDULER_ADDRESS"
@@ -327,21 +327,17 @@ class NianbaoWorker(WorkerPlugin):
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _warm_up(self) -> None:
-        import nbformat
-        import papermill
+        # The kernel first: it boots (and imports nianbao) while this thread imports papermill and nbconvert.
+        launched = start_kernel(self.root, self.kernel or "python3")
+        import papermill  # noqa: F401  first: papermill loads its engines, ours among them, as it initialises
 
-        from .kernel import IPCKernelManager
+        from . import engines
         from .run import _exporter, quiet_papermill
 
+        if launched is not None:
+            engines.adopt(launched[0], str(self.root), *launched[1:])
         quiet_papermill()
         _exporter()
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import nianbao, nianbao.render")])
-        nb.metadata["kernelspec"] = {"name": self.kernel or "python3", "display_name": "", "language": "python"}
-        try:
-            papermill.execute_notebook(nb, None, engine_name="nianbao", cwd=str(self.root), progress_bar=False,
-                                       kernel_manager_class=IPCKernelManager, kernel_name=self.kernel)
-        except Exception:
-            pass  # the first report starts a kernel again, and says what fails
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         with self._lock:

@@ -15,6 +15,8 @@ Closer to the kernel's floor, for a batch of small notebooks:
   costs more than these notebooks' cells compute. `--timeout` still holds per cell;
 - the reset after a notebook is sent without waiting for its reply: the kernel resets while the worker
   renders and writes the page, and the next notebook waits for that reply first;
+- a kernel imports the modules the notebooks use as it starts (`kernel.PRELOAD`), and a worker starts it
+  before importing papermill and nbconvert (`adopt`): the first notebook waits for whichever is later;
 - the kernel knows it is a batch kernel (`BATCH_KERNEL` in its environment): it reuses what it read while
   the files are unchanged, and leaves the inline styles of its displays to the worker (`render.inline`).
 
@@ -34,12 +36,9 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import Engine
 from papermill.utils import merge_kwargs, remove_args
 
-from .kernel import BATCH_KERNEL, IPCKernelManager
+from .kernel import start_batch_kernel
 
 MAX_REPORTS = 1000  # a kernel start costs ~1 s, which recycling after 200 reports added as 5 ms to each
-
-# Arguments every warm kernel starts with (IPython's traitlets configuration; ipykernel passes them on).
-KERNEL_ARGUMENTS = ("--HistoryManager.enabled=False",)
 
 # The code of one execute request that runs a notebook's code cells in turn. Each cell's own output begins
 # with a display of MARKER (which cell, its execution count); a cell that fails stops the rest, as papermill
@@ -76,7 +75,7 @@ class WarmKernel:
     cwd: str
     km: Any
     kc: Any
-    language_info: dict
+    language_info: dict | None  # None until the kernel has answered: it may still be starting
     served: int = 0
     reset: str | None = None  # the msg_id of the reset sent after the last notebook, its reply not yet read
 
@@ -86,6 +85,16 @@ _warm: WarmKernel | None = None
 
 def _alive(warm: WarmKernel) -> bool:
     return bool(run_sync(warm.km.is_alive)())
+
+
+def adopt(kernel_name: str, cwd: str, km: Any, kc: Any) -> None:
+    """Make a kernel started by `kernel.start_batch_kernel(kernel_name, cwd)` (its manager and connected client)
+    this process's warm kernel, replacing any: the first notebook for that kernel name and folder runs on it,
+    once it is ready. A worker starts its kernel so before it imports papermill and nbconvert."""
+    global _warm
+    shutdown()
+    atexit.register(shutdown)
+    _warm = WarmKernel(kernel_name, os.path.abspath(cwd), km, kc, None)
 
 
 def shutdown() -> None:
@@ -114,6 +123,9 @@ class WarmClient(PapermillNotebookClient):
             warm = _warm = self._start(cwd)
         self.km, self.kc = warm.km, warm.kc
         try:
+            if warm.language_info is None:  # just started: it may still be booting
+                run_sync(warm.kc.wait_for_ready)(timeout=self.startup_timeout)
+                warm.language_info = self.wait_for_reply(warm.kc.kernel_info())["content"]["language_info"]
             if warm.reset is not None:
                 reply = self.wait_for_reply(warm.reset)
                 warm.reset = None
@@ -229,15 +241,8 @@ class WarmClient(PapermillNotebookClient):
 
     def _start(self, cwd: str) -> WarmKernel:
         atexit.register(shutdown)
-        km = IPCKernelManager(kernel_name=self.kernel_name)
-        run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*KERNEL_ARGUMENTS, *self.extra_arguments],
-                                  env={**os.environ, BATCH_KERNEL: "1"})
-        kc = km.client()
-        kc.start_channels()
-        run_sync(kc.wait_for_ready)(timeout=self.startup_timeout)
-        self.km, self.kc = km, kc
-        info = self.wait_for_reply(kc.kernel_info())
-        return WarmKernel(self.kernel_name, cwd, km, kc, info["content"]["language_info"])
+        km, kc = start_batch_kernel(self.kernel_name, cwd, self.extra_arguments)
+        return WarmKernel(self.kernel_name, cwd, km, kc, None)
 
 
 class WarmKernelEngine(Engine):

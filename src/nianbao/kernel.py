@@ -39,6 +39,18 @@ PORT_SUFFIX = 3  # jupyter_client names each socket `<ip>-<port>`, ports 1 to 5 
 BATCH_KERNEL = "NIANBAO_BATCH_KERNEL"
 # The kernel name that means "ipykernel on the interpreter running nianbao", whatever kernelspecs exist.
 CURRENT_PYTHON = "nianbao-current-python"
+# The modules the notebooks use, imported by a batch kernel as it starts, before it answers its worker: it boots
+# while the worker imports papermill and nbconvert (a kernel without nianbao says so when a notebook imports it).
+PRELOAD = ("nianbao.render", "nianbao.report", "nianbao.notebook", "nianbao.validate", "nianbao.overview",
+           "nianbao.render.overview")
+# Arguments every batch kernel starts with (IPython's traitlets configuration; ipykernel passes them on): no
+# history (IPython wrote every cell to SQLite under HOME, about a quarter of a kernel's time), and `PRELOAD`
+# run as IPython's `exec_lines`, which bind no name in the user namespace and count no execution.
+BATCH_ARGUMENTS = (
+    "--HistoryManager.enabled=False",
+    "--IPKernelApp.exec_lines=try:\n    " + "; ".join(f"__import__({m!r})" for m in PRELOAD)
+    + "\nexcept Exception:\n    pass",
+)
 
 
 @cache
@@ -208,3 +220,19 @@ def choose_kernel(notebook: Path, requested: str | None = None) -> tuple[str, st
         pass
     return CURRENT_PYTHON, (f"note: the notebook's kernel {named!r} is not installed here; running it with "
                             f"this environment's Python ({sys.executable}); --kernel NAME picks another")
+
+
+def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str] = ()) -> tuple[Any, Any]:
+    """Start a batch kernel (`IPCKernelManager`, `BATCH_ARGUMENTS` and `extra_arguments`, `BATCH_KERNEL` in its
+    environment) in the folder `cwd` and connect a client to its channels, without waiting for it to be ready:
+    it boots while the caller goes on. Returns the manager and the client; the caller waits
+    (`wait_for_ready`) before its first request. Raises what jupyter_client raises when the kernel cannot be
+    launched (`NoSuchKernel`, `OSError`)."""
+    from jupyter_core.utils import run_sync
+
+    km = IPCKernelManager(kernel_name=kernel_name)
+    run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*BATCH_ARGUMENTS, *extra_arguments],
+                              env={**os.environ, BATCH_KERNEL: "1"})
+    kc = km.client()
+    kc.start_channels()
+    return km, kc

@@ -874,20 +874,32 @@ class Anomaly:
     why: str
 
 
-def anomalies(overview: Overview) -> list[Anomaly]:
-    """What looks wrong in the overview's year, by kind (`KINDS`) then office. Nothing is compared across
-    cells that the two formats define differently."""
+class Anomalies(list):
+    """A list of `Anomaly` that a notebook shows as a table (kind, office, figures, why), as the page lists them."""
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in (KINDS.get(a.kind, a.kind), a.office,
+                                                                           a.figures, a.why)) + "</tr>" for a in self)
+        return ("<table><thead><tr><th>类型</th><th>机关</th><th>数字</th><th>说明</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
+
+
+def anomalies(overview: Overview) -> Anomalies:
+    """What looks wrong in the overview's year, by kind (`KINDS`) then office, as a list of `Anomaly` (a table in
+    a notebook). Nothing is compared across cells that the two formats define differently."""
     if overview.found is None:
         with _no_pauses():
             kept = kept_parts(overview)
             if kept is None:
-                overview.found = _anomalies(overview)
+                overview.found = Anomalies(_anomalies(overview))
             else:  # kept by what they are found in: this year's and last year's figures, the prose read
                 prose = sorted(overview.prose.items())
                 found = kept.part("anomalies", part_digest(overview, "anomalies", (overview.year - 1, overview.year),
                                                            prose),
                                   lambda: [[a.kind, a.office, a.figures, a.why] for a in _anomalies(overview)])
-                overview.found = [Anomaly(*a) for a in found]
+                overview.found = Anomalies(Anomaly(*a) for a in found)
     return overview.found
 
 

@@ -127,40 +127,52 @@ def execute_task(project: Project, task: Task, engine: str | None = "nianbao", *
     return outcome_entry(project, result, task.findings, task.inputs)
 
 
-def _warm_up(project: Project, kernel: str | None) -> None:
-    """Start this worker's kernel and import nianbao in it while the parent validates."""
-    import nbformat
-    import papermill
+def start_kernel(root: Path, kernel: str | None) -> tuple[str, Any, Any] | None:
+    """Start the warm kernel `kernel` (a name; None: none) of a worker in `root` (`kernel.start_batch_kernel`),
+    without waiting for it. Returns its name, manager and client for `engines.adopt`; None when it cannot start
+    (the first report starts one again, and says why it fails)."""
+    from .kernel import start_batch_kernel
 
-    from .kernel import IPCKernelManager
-    from .run import _exporter
+    try:
+        return (kernel, *start_batch_kernel(kernel, str(root))) if kernel else None
+    except Exception:
+        return None
 
-    _exporter()
-    nb = nbformat.read(project.notebook, as_version=4)
-    nb.cells = [nbformat.v4.new_code_cell("import nianbao, nianbao.render")]
-    papermill.execute_notebook(nb, None, engine_name="nianbao", cwd=str(project.root), progress_bar=False,
-                               kernel_manager_class=IPCKernelManager, kernel_name=kernel)
+
+def _notebook_kernel(project: Project) -> str | None:
+    from .kernel import notebook_kernel
+
+    try:
+        return notebook_kernel(project.notebook)
+    except NianbaoError:
+        return None
 
 
 def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int | None) -> None:
-    import papermill  # noqa: F401  first: papermill loads its engines, ours among them, as it initialises
-
-    from . import engines
+    launched = None  # the kernel started here, until the engine adopts it
 
     def terminate(signum: int, frame: Any) -> None:  # the parent stops us: do not leave a kernel behind
-        engines.shutdown()
+        if (engines := sys.modules.get(f"{__package__}.engines")) is not None:
+            engines.shutdown()
+        if launched is not None:
+            launched[1].provisioner.process.kill()
         os._exit(128 + signum)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, terminate)
-    from .run import quiet_papermill
-
-    quiet_papermill()
     project = Project(Path(root))
-    try:
-        _warm_up(project, kernel)
-    except Exception:
-        pass  # the first report starts a kernel again, and reports what fails
+    # The kernel first: it boots (and imports nianbao) while this process imports papermill and nbconvert.
+    launched = start_kernel(project.root, kernel or _notebook_kernel(project))
+    import papermill  # noqa: F401  first: papermill loads its engines, ours among them, as it initialises
+
+    from . import engines
+    from .run import _exporter, quiet_papermill
+
+    if launched is not None:
+        engines.adopt(launched[0], str(project.root), *launched[1:])
+        launched = None
+    quiet_papermill()
+    _exporter()
     while True:
         try:
             task = conn.recv()
