@@ -216,6 +216,41 @@ def test_a_manifest_save_keeps_the_lines_it_read_and_encodes_only_what_changed(b
     assert f'"{key}": {{"error": null, ' in path.read_text(encoding="utf-8")
 
 
+def test_a_kernel_parses_the_manifest_again_only_when_its_reports_changed(built: Project, monkeypatch) -> None:
+    """A region's pages read the reports' statuses from the manifest, which the batch saves again after each page
+    with that page's entry: the reports part (`manifest.reports_part`) is what decides whether to parse it (4 MB
+    at 10⁴ office-years, 40 ms a page)."""
+    from dataclasses import replace
+
+    from nianbao import overview
+    from nianbao.manifest import MANIFEST, Manifest, reports_part
+
+    run_batch(built)
+    from types import SimpleNamespace
+
+    parsed: list[int] = []
+    real = overview.json  # overview's own name for it: the test's reads are not counted
+    monkeypatch.setattr(overview, "json", SimpleNamespace(dumps=real.dumps,
+                                                          loads=lambda text: (parsed.append(1), real.loads(text))[1]))
+    monkeypatch.setattr(overview, "SETTLE_NS", -10**18)  # the stat shortcut off: every read looks at the bytes
+    monkeypatch.setattr(overview, "_MANIFEST", ([], b"", {}))
+    first = overview._manifest_reports(built)
+    assert first and len(parsed) == 1
+    path = built.outputs / MANIFEST
+    before = path.read_bytes()
+    manifest = Manifest(built)
+    key = sorted(manifest.overviews)[0]
+    manifest.put_overview({**manifest.overviews[key], "headlines": {"x": 1}})  # a page published
+    manifest.save()
+    assert path.read_bytes() != before and reports_part(path.read_bytes()) == reports_part(before)
+    assert overview._manifest_reports(built) == first and len(parsed) == 1  # not parsed again
+    report = sorted(manifest.entries)[0]
+    manifest.put(replace(manifest.entries[report], error="x"))  # a report recorded
+    manifest.save()
+    assert overview._manifest_reports(built)[report]["error"] == "x" and len(parsed) == 2
+    assert reports_part(b'{"reports": {}}') == b'{"reports": {}}'  # not laid out by `save`: all of it
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in os.scandir("/proc"):

@@ -169,7 +169,7 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     """
     if _importing_main_in_a_child():
         raise NianbaoError(UNGUARDED)
-    from .kernel import choose_kernel
+    from .kernelspecs import choose_kernel
     from .lock import outputs_lock
 
     note = on_note or (lambda text: None)

@@ -8,9 +8,7 @@ never in the project. Where that cannot work, the kernel still starts, as stock 
 - the socket path would pass the Unix limit (sockaddr_un: 107 bytes on Linux, 103 on macOS; a long
   JUPYTER_RUNTIME_DIR or HOME, zeromq/libzmq#1176): a shorter folder, else TCP on 127.0.0.1.
 
-A notebook saved by JupyterLab names the kernel it was last run with (`conda-env-x-py`, a kernel installed
-with `ipykernel install --name`); where that kernel is not installed, the report runs on the Python that
-runs nianbao (`CURRENT_PYTHON`), with a note, unless `--kernel NAME` picks one.
+Which kernel runs a notebook is `nianbao.kernelspecs`'s to say.
 """
 
 from __future__ import annotations
@@ -23,22 +21,19 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any, BinaryIO
 
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
 
-from .exceptions import InputError, NianbaoError
+from .kernelspecs import CURRENT_PYTHON
 
 # The longest path a Unix socket may have (sun_path less its final NUL).
 SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
 PORT_SUFFIX = 3  # jupyter_client names each socket `<ip>-<port>`, ports 1 to 5 for IPC
 # Set in the environment of the warm kernels of a batch (`engines`); see `batch_kernel`.
 BATCH_KERNEL = "NIANBAO_BATCH_KERNEL"
-# The kernel name that means "ipykernel on the interpreter running nianbao", whatever kernelspecs exist.
-CURRENT_PYTHON = "nianbao-current-python"
 # The modules the notebooks use, imported by a batch kernel as it starts, before it answers its worker: it boots
 # while the worker imports papermill and nbconvert (a kernel without nianbao says so when a notebook imports it).
 PRELOAD = ("nianbao.render", "nianbao.report", "nianbao.notebook", "nianbao.validate", "nianbao.overview",
@@ -156,70 +151,6 @@ class IPCKernelManager(AsyncKernelManager):
         if self.kernel_name == CURRENT_PYTHON:
             return current_python_spec()
         return super().kernel_spec
-
-
-def installed_kernels() -> dict[str, str]:
-    """Kernel name → its folder, for every kernelspec Jupyter finds here."""
-    try:
-        return KernelSpecManager().find_kernel_specs()
-    except OSError:
-        return {}
-
-
-def notebook_kernel(notebook: Path) -> str | None:
-    """The kernel name the notebook's metadata names (`metadata.kernelspec.name`), if any.
-
-    Read as plain JSON: nbformat (and the jsonschema it pulls in, ~0.1 s) is left to the processes that
-    execute the notebook. Raises `InputError` naming the file when it is missing or unreadable, not UTF-8, not
-    JSON, or not a notebook's object with `metadata.kernelspec` an object and its `name` a string."""
-    import json
-
-    def bad(problem: str) -> InputError:
-        return InputError(f"报告笔记本无法读取：{problem}", file=notebook)
-
-    try:
-        nb = json.loads(notebook.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise bad("文件不存在") from None
-    except OSError as exc:
-        raise bad(exc.strerror or str(exc)) from None
-    except UnicodeDecodeError as exc:
-        raise bad(f"不是 UTF-8 编码（第 {exc.start + 1} 个字节）") from None
-    except ValueError as exc:
-        raise bad(f"不是 JSON 格式（{exc}）") from None
-    meta = nb.get("metadata", {}) if isinstance(nb, dict) else None
-    spec = meta.get("kernelspec", {}) if isinstance(meta, dict) else None
-    if not isinstance(spec, dict):
-        raise bad("不是 Jupyter 笔记本（应为含 metadata.kernelspec 对象的 JSON 对象）")
-    name = spec.get("name")
-    if name is not None and not isinstance(name, str):
-        raise bad(f"metadata.kernelspec.name 应为文本，读到 {json.dumps(name, ensure_ascii=False)}")
-    return name or None
-
-
-def choose_kernel(notebook: Path, requested: str | None = None) -> tuple[str, str | None]:
-    """The kernel to run `notebook` with, and a note for the user when it is not the notebook's own.
-
-    `requested` (`--kernel NAME`) wins and must be installed (raises `NianbaoError` listing those that are);
-    else the notebook's kernel when installed; else `CURRENT_PYTHON`.
-    """
-    kernels = installed_kernels()
-    if requested:
-        if requested not in kernels and requested != CURRENT_PYTHON:
-            names = ", ".join(sorted(kernels)) or "none"
-            raise NianbaoError(f"--kernel {requested}: no Jupyter kernel of that name is installed "
-                               f"(installed: {names}; `jupyter kernelspec list` shows them)")
-        return requested, None
-    named = notebook_kernel(notebook)
-    if named is None or named in kernels:
-        return named or CURRENT_PYTHON, None
-    try:  # a kernel provider may know names that are not folders
-        KernelSpecManager().get_kernel_spec(named)
-        return named, None
-    except (NoSuchKernel, OSError):
-        pass
-    return CURRENT_PYTHON, (f"note: the notebook's kernel {named!r} is not installed here; running it with "
-                            f"this environment's Python ({sys.executable}); --kernel NAME picks another")
 
 
 def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str] = ()) -> tuple[Any, Any]:

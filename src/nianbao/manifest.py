@@ -28,6 +28,15 @@ if TYPE_CHECKING:
     from .run import RunResult
 
 MANIFEST = "manifest.json"
+# Where the reports begin in the manifest as `Manifest.save` writes it: after the overviews, on one line.
+REPORTS_START = '\n"reports": {\n'
+
+
+def reports_part(data: bytes) -> bytes:
+    """The bytes of a manifest file (`data`) from its reports on, as `Manifest.save` writes it: equal for two files
+    whose reports are equal, whatever their overviews. The whole of `data` when it is not laid out so."""
+    start = data.find(REPORTS_START.encode())
+    return data if start < 0 else data[start:]
 STATS = ".nianbao-written.json"  # the reports' outputs' stats when last found intact (`nianbao.written`)
 # A report's status, as the index shows it.
 PUBLISHED = "published"
@@ -333,7 +342,7 @@ class Manifest:
             if key not in self._lines:
                 self._lines[key] = _line(key, self.entries[key].to_dict())
             lines.append(self._lines[key])
-        text = (f'{{"overviews": {overviews},\n"reports": {{\n' + ",\n".join(lines)
+        text = (f'{{"overviews": {overviews},{REPORTS_START}' + ",\n".join(lines)
                 + '\n},\n"version": 1}\n')
         write_files({self.path: text})
         self.changed = False

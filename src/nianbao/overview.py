@@ -36,8 +36,7 @@ from .data import Office, Registry, read_figures, read_offices
 from .digests import SETTLE_NS
 from .exceptions import ExecutionFailed, InputError
 from .formats import Format, format_for
-from .kernel import IPCKernelManager
-from .manifest import FAILED, MANIFEST, PUBLISHED, shared_digest
+from .manifest import FAILED, MANIFEST, PUBLISHED, reports_part, shared_digest
 from .params import list_reports
 from .pool import failure_reason
 from .project import RESERVED_IDS, Project, check_office_id
@@ -254,7 +253,8 @@ def _manifest_reports(project: Project) -> dict[str, dict]:
             data = f.read()
     except OSError:
         return {}
-    digest = hashlib.sha256(data).digest()
+    # Its overviews change with every page a batch publishes, its reports do not: parsed again only for the reports.
+    digest = hashlib.sha256(reports_part(data)).digest()
     if _MANIFEST[1] != digest:
         try:
             reports = json.loads(data.decode("utf-8")).get("reports", {})
@@ -1165,6 +1165,8 @@ def _papermill_in_memory(notebook: Path, parameters: dict[str, Any], *, engine: 
     from papermill.engines import papermill_engines
     from papermill.execute import raise_for_execution_errors
     from papermill.utils import chdir
+
+    from .kernel import IPCKernelManager
 
     nb = papermill.execute_notebook(str(notebook), None, parameters=parameters, engine_name=engine,
                                     kernel_name=kernel, prepare_only=True, progress_bar=False)

@@ -140,7 +140,7 @@ def start_kernel(root: Path, kernel: str | None) -> tuple[str, Any, Any] | None:
 
 
 def _notebook_kernel(project: Project) -> str | None:
-    from .kernel import notebook_kernel
+    from .kernelspecs import notebook_kernel
 
     try:
         return notebook_kernel(project.notebook)

@@ -215,7 +215,7 @@ def run_report(project: Project, office: str, year: int, *, kernel: str | None =
     `ExecutionFailed` when the notebook fails; writes nothing in either case.
     """
     from .batch import write_index
-    from .kernel import choose_kernel
+    from .kernelspecs import choose_kernel
     from .lock import outputs_lock
     from .manifest import Manifest, outcome_entry
     from .validate import validate
