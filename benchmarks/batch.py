@@ -20,7 +20,8 @@ of two workers, its start included) on the same synthetic project, interleaved, 
 and the peak memory of the client and of each Dask worker (its process and its kernel's).
 
     python benchmarks/batch.py --scale [--reports 10000] [--repeat 3] [--project-to 100000] [--machines 1,2,4]
-                               [--keep DIR] [--standing [--no-pool]]   (a DIR an earlier --scale run kept is reused)
+                               [--keep DIR] [--standing [--no-pool]] [--against REV [--rounds 4]]
+                               (a DIR an earlier --scale run kept is reused)
 
 instead measures what grows with a province (issue 14): the first build (reports/s, peak memory of the whole
 process tree and of the client), a no-op re-run and a run after one changed figure (medians of --repeat), the
@@ -29,6 +30,8 @@ projects --project-to office-years on N machines from the measured CPU per repor
 the rest of the tree's (parallel). With --standing it then starts a real standing Dask cluster (`dask scheduler`
 and two `dask worker --nthreads 1`), warms it with one batch, and prints its no-op and one-change figures next to
 the local pool's, measured interleaved; with --no-pool, on a kept project, only the standing cluster's runs.
+With --against REV it then times one-change runs of revision REV and of this checkout interleaved, each on its
+own copy of the project (the one-change figures of two revisions mean something only side by side here).
 """
 
 from __future__ import annotations
@@ -548,8 +551,52 @@ def scale(args: argparse.Namespace) -> None:
         print(f"{'met ' if ok else 'MISSED'}  {text}")
     if args.standing:
         standing(args, project, offices, work)
+    if args.against:
+        one_change_against(args, project, offices, work)
     if not args.keep:
         shutil.rmtree(work)
+
+
+def one_change_against(args: argparse.Namespace, project: Path, offices: int, work: Path) -> None:
+    """One-change runs of revision `--against` and of this checkout interleaved, `--rounds` times (default 4):
+    each on its own copy of the project (the base's with the base's own notebooks, as its users have them; kept
+    in `work` for the next time), the same figure changed in both before each round. Interleaving spreads the
+    machine's load, which varies by ~2x from day to day here, over both sides."""
+    global BIN
+    import statistics
+
+    ours = BIN
+    base_bin, commit = revision_bin(args.against, work)
+    copy = work / f"scale-{commit}"
+    if not (copy / "outputs" / "manifest.json").is_file():
+        shutil.copytree(project, copy, symlinks=True)
+        for name in ("report.ipynb", "overview.ipynb"):
+            shown = subprocess.run(["git", "show", f"{commit}:src/nianbao/project_files/{name}"], capture_output=True,
+                                   cwd=Path(__file__).resolve().parents[1])
+            if shown.returncode == 0:
+                (copy / "notebooks" / name).write_bytes(shown.stdout)
+    sides = {commit: (base_bin, copy), "this": (ours, project)}
+    try:
+        for bin_, folder in sides.values():  # each side's catch-up: its notebooks, its own kept parts
+            BIN = bin_
+            measured_scale([str(bin_ / "nianbao"), "batch", "--project", str(folder)], folder)
+        runs: dict[str, list[dict]] = {label: [] for label in sides}
+        for i in range(args.rounds or 4):
+            office, year = f"shili-{1 + (i * 53 + 11) % offices:04d}", YEARS[len(YEARS) // 2]
+            for label, (bin_, folder) in sides.items():
+                BIN = bin_
+                change_one_figure(folder, office, year)
+                time.sleep(2.1)
+                run = measured_scale([str(bin_ / "nianbao"), "batch", "--project", str(folder)], folder)
+                runs[label].append(run)
+                print(f"round {i + 1}  {label:<8} {office} {year}: {run['seconds']:.2f} s, built {run['built']}, "
+                      f"CPU {run['tree_cpu']:.1f} s", flush=True)
+    finally:
+        BIN = ours
+    wall = {label: statistics.median(r["seconds"] for r in rs) for label, rs in runs.items()}
+    cpu = {label: statistics.median(r["tree_cpu"] for r in rs) for label, rs in runs.items()}
+    print(f"one figure changed, medians: {commit} {wall[commit]:.2f} s (CPU {cpu[commit]:.1f} s), this checkout "
+          f"{wall['this']:.2f} s (CPU {cpu['this']:.1f} s): {wall[commit] / wall['this']:.2f}x")
 
 
 def standing(args: argparse.Namespace, project: Path, offices: int, work: Path) -> None:
@@ -603,11 +650,12 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=10, help="reports timed with the slow ways (default 10)")
     parser.add_argument("--jobs", type=int, default=None, help="nianbao batch --jobs (default: the cores)")
     parser.add_argument("--keep", type=Path, help="keep the synthetic project here instead of a temporary folder")
-    parser.add_argument("--against", metavar="REV", help="compare with git revision REV side by side, interleaved")
+    parser.add_argument("--against", metavar="REV", help="compare with git revision REV side by side, interleaved "
+                        "(with --scale: the one-change runs, each revision on its own copy of the kept project)")
     parser.add_argument("--scheduler", action="store_true",
                         help="only compare the local pool with --scheduler local (two Dask workers)")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="runs of each side: --against (default 3), --scheduler (default 2)")
+                        help="runs of each side: --against (default 3; 4 with --scale), --scheduler (default 2)")
     parser.add_argument("--scale", action="store_true",
                         help="instead: first build, no-op, one change, memory, the index and a projection (issue 14)")
     parser.add_argument("--repeat", type=int, default=3, help="--scale: no-op and one-change runs (default 3)")
