@@ -26,7 +26,6 @@ import nbformat
 from .atomic import sweep, temp_path, write_files
 from .exceptions import ExecutionFailed
 from .findings import Finding
-from .kernel import IPCKernelManager
 from .manifest import GATED, PUBLISHED, input_digests
 from .params import read_params
 from .pool import TIMEOUT
@@ -167,6 +166,8 @@ def execute_to_memory(project: Project, office: str, year: int, *, findings: lis
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    from .kernel import IPCKernelManager
 
     started = time.perf_counter()
     out_dir = project.output_dir(office)
