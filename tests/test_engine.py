@@ -170,3 +170,19 @@ def test_a_kernel_started_ahead_that_died_is_replaced(tmp_path) -> None:
     dead.wait()
     (pid,) = stdout(execute(notebook(tmp_path, "pid", "import os\nprint(os.getpid())"), tmp_path))
     assert pid != str(dead.pid)
+
+
+def test_an_overview_page_leaves_its_collection_to_the_reset_in_a_batch_kernel(project, tmp_path) -> None:
+    """A page of 1429 offices makes ~10⁵ objects with the collector off; the first allocation once it is on again
+    walked them all (~40 ms a page). In a batch kernel it stays off until the reset after the notebook, which
+    collects while the worker renders; anywhere else the page turns it back on."""
+    import gc
+
+    from nianbao.overview import load_overview
+
+    page = notebook(tmp_path, "page", "import gc\nfrom nianbao import overview as ov\nfrom nianbao.project import "
+                    f"Project\nov.load_overview(Project.find({str(project.root)!r}), 2023)\nprint(gc.isenabled())")
+    after = notebook(tmp_path, "after", "import gc\nprint(gc.isenabled())")
+    assert stdout(execute(page, tmp_path)) == ["False"]
+    assert stdout(execute(after, tmp_path)) == ["True"]
+    assert load_overview(project, 2023).offices and gc.isenabled()

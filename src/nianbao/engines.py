@@ -65,6 +65,7 @@ import gc as __gc, os as __os
 __os.chdir({cwd!r})
 __gc.collect()
 __gc.freeze()
+__gc.enable()
 del __gc, __os
 """
 

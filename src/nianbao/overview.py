@@ -40,6 +40,7 @@ from .manifest import FAILED, MANIFEST, PUBLISHED, reports_part, shared_digest
 from .params import list_reports
 from .pool import failure_reason
 from .project import RESERVED_IDS, Project, check_office_id
+from .report import registry_of
 from .written import DIGEST_CHARS, OutputStats, content_record, record_well_formed
 
 OUTPUT_DIR = "overview"  # outputs/overview/<year>.html; an office id may not take this name (RESERVED_IDS)
@@ -297,14 +298,17 @@ def _listed_reports(project: Project) -> list[tuple[str, int]]:
 def _no_pauses() -> Iterator[None]:
     """No garbage collection while a page is read and made: it makes ~10⁵ objects, most of which the kernel keeps
     (`_READ`) or drops without cycles, and each automatic collection on the way walked those made so far again
-    (a fifth of a page's time). What cycles there are go at the next collection (a batch kernel's is after
-    each notebook, `engines.RESET`)."""
+    (a fifth of a page's time). What cycles there are go at the next collection. In a batch kernel that is after
+    the notebook (`engines.RESET` collects and collects again automatically from then on), while its worker
+    renders the page: the first allocation once collecting again walked every object the page made (~40 ms)."""
+    from .kernel import batch_kernel
+
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if enabled:
+        if enabled and not batch_kernel():
             gc.enable()
 
 
@@ -328,7 +332,7 @@ def load_overview(project: Project, year: int, region: str | None = None) -> Ove
 
 
 def _load_overview(project: Project, year: int, region: str | None) -> Overview:
-    offices = [o for o in read_offices(project).values() if in_region(o, region)]
+    offices = [o for o in registry_of(project).offices.values() if in_region(o, region)]
     submitted = defaultdict(set)
     ids = {o.id for o in offices}
     # A params file that belongs to no report (`２０２２.yaml`) is the batch's to report: the page leaves it out.

@@ -115,6 +115,12 @@ def _unchanged(memo: FileMemo[T], path: Path, read: Callable[[], T]) -> T:
     return memo.get(path, read) if batch_kernel() else read()
 
 
+def registry_of(project: Project) -> Registry:
+    """The project's office registry (`data.read_registry`), read again in a batch kernel only when the file
+    changed (see `_unchanged`): each report and each overview page of a warm kernel reads it. Not to be changed."""
+    return _unchanged(_REGISTRY, project.offices_file, lambda: read_registry(project))
+
+
 def load_report(office: str, year: int | str, project: Project | str | Path | None = None) -> Report:
     """Load one office-year from a project (by default the one around the current directory). In a batch
     kernel, the registry and the office's figures file are read again only when they changed."""
@@ -122,7 +128,7 @@ def load_report(office: str, year: int | str, project: Project | str | Path | No
         project = Project.find(project)
     check_office_id(office)
     year = check_year(year, office=office)
-    registry = _unchanged(_REGISTRY, project.offices_file, lambda: read_registry(project))
+    registry = registry_of(project)
     found = registry.office(office, file=project.relative(project.offices_file), year=year)
     figures = _unchanged(_FIGURES, project.figures_file(office), lambda: read_figures(project, office))
     return build_report(project, found, year, figures)
