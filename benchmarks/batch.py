@@ -101,14 +101,17 @@ def tree_cpu(root: int, into: dict[int, tuple[str, float]]) -> None:
     parents: dict[int, int] = {}
     times: dict[int, tuple[str, float]] = {}
     for pid, (fields, cmdline) in _processes("cmdline").items():
-        kind = "kernel" if b"ipykernel" in cmdline else "worker" if b"spawn_main" in cmdline else "parent"
+        kind = "kernel" if b"ipykernel" in cmdline else "worker" if b"spawn_main" in cmdline else \
+            "parent" if cmdline else ""
         parents[pid], times[pid] = int(fields[1]), (kind, (int(fields[11]) + int(fields[12])) / tick)
     stack = [root]
     while stack:
         pid = stack.pop()
-        if pid in times:  # an exiting process has no command line any more: it keeps the kind it had
+        if pid in times:
+            # An exiting process has no command line any more: it keeps the kind it had. One seen between its
+            # fork and its exec (a worker starting its kernel) takes the kind of what it runs next.
             kind, used = times[pid]
-            into[pid] = (into[pid][0] if pid in into else kind, used)
+            into[pid] = (kind or (into[pid][0] if pid in into else "parent"), used)
         stack += [child for child, parent in parents.items() if parent == pid]
 
 
