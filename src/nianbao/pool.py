@@ -152,11 +152,15 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
     launched = None  # the kernel started here, until the engine adopts it
 
     def terminate(signum: int, frame: Any) -> None:  # the parent stops us: do not leave a kernel behind
-        if (engines := sys.modules.get(f"{__package__}.engines")) is not None:
-            engines.shutdown()
-        if launched is not None:
-            launched[1].provisioner.process.kill()
-        os._exit(128 + signum)
+        try:  # the engine's kernel, or the one started here before the engine was imported (maybe half-way)
+            if (shutdown := getattr(sys.modules.get(f"{__package__}.engines"), "shutdown", None)) is not None:
+                shutdown()
+            if launched is not None:
+                launched[1].provisioner.process.kill()
+        except Exception:
+            pass
+        finally:
+            os._exit(128 + signum)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, terminate)
@@ -172,7 +176,10 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
         engines.adopt(launched[0], str(project.root), *launched[1:])
         launched = None
     quiet_papermill()
-    _exporter()
+    try:
+        _exporter()
+    except Exception:
+        pass  # the first report renders again, and says what fails
     while True:
         try:
             task = conn.recv()
