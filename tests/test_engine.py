@@ -158,6 +158,9 @@ def test_a_kernel_started_ahead_is_the_one_the_first_notebook_runs_on(tmp_path) 
     assert stdout(nb) == [str(pid)]
     assert nb.metadata["language_info"]["name"] == "python"
     assert start_kernel(tmp_path, "no-such-kernel") is None and start_kernel(tmp_path, None) is None
+    # No heartbeat thread: liveness is the manager's (the process); stopping the channels of a kernel that died
+    # waited for the heartbeat's 1 s timeout, a second per report when a kernel dies at start.
+    assert kc._hb_channel is None
 
 
 def test_a_kernel_started_ahead_that_died_is_replaced(tmp_path) -> None:

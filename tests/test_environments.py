@@ -188,6 +188,8 @@ def test_an_installed_kernel_is_chosen_without_importing_jupyter_client(tmp_path
             "print(json.dumps([chosen, 'jupyter_client' in sys.modules]))")
     for name, requested, expected in [("nianbao-test-k", "", [["nianbao-test-k", None], False]),
                                       ("python3", "nianbao-test-k", [["nianbao-test-k", None], False]),
+                                      ("NIANBAO-Test-K", "", [["NIANBAO-Test-K", None], False]),  # any case
+                                      ("python3", "Nianbao-TEST-k", [["Nianbao-TEST-k", None], False]),
                                       ("not-installed-k", "", [kernelspecs.CURRENT_PYTHON, True])]:
         path = tmp_path / f"{name}.ipynb"
         nbformat.write(nbformat.v4.new_notebook(), path)
@@ -199,6 +201,24 @@ def test_an_installed_kernel_is_chosen_without_importing_jupyter_client(tmp_path
             assert chosen == expected[0] and "not-installed-k" in note and imported is expected[1]
         else:
             assert [[chosen, note], imported] == expected
+
+
+@pytest.mark.parametrize("name", ["python3/", "./python3", "../kernels/python3", "{data}/kernels/python3", ".."])
+def test_a_kernel_name_that_is_a_path_is_no_installed_kernel(tmp_path, name: str) -> None:
+    """A kernelspec's name is letters, digits, `.`, `_` and `-` (jupyter_client's rule): a name that reaches a
+    kernel.json as a path is not looked for as one. In a notebook it runs on this Python with a note; given with
+    --kernel it is refused at once, as before the quick look-up."""
+    from nianbao.exceptions import NianbaoError
+
+    data = Path(sys.prefix) / "share" / "jupyter"
+    name = name.format(data=data)
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), path)
+    set_kernelspec(path, {"name": name, "display_name": name, "language": "python"})
+    chosen, note = kernelspecs.choose_kernel(path)
+    assert chosen == kernelspecs.CURRENT_PYTHON and repr(name) in note
+    with pytest.raises(NianbaoError, match="no Jupyter kernel of that name is installed"):
+        kernelspecs.choose_kernel(path, name)
 
 
 # (file bytes, what the refusal says): files nbformat could not read either.

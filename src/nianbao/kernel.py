@@ -165,5 +165,7 @@ def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str
     run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*BATCH_ARGUMENTS, *extra_arguments],
                               env={**os.environ, BATCH_KERNEL: "1"})
     kc = km.client()
-    kc.start_channels()
+    # No heartbeat: whether the kernel lives is asked of its manager (its process), and stopping the channels of a
+    # kernel that died waited a heartbeat's timeout (1 s) for the heartbeat's thread.
+    kc.start_channels(hb=False)
     return km, kc

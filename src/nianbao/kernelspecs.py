@@ -9,6 +9,7 @@ when the kernel's folder is not found in Jupyter's data path: the batch's own pr
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from .exceptions import InputError, NianbaoError
 
 # The kernel name that means "ipykernel on the interpreter running nianbao", whatever kernelspecs exist.
 CURRENT_PYTHON = "nianbao-current-python"
+# What jupyter_client takes for a kernelspec's name (its `_kernel_name_pat`), in any case: it lowercases names.
+KERNEL_NAME = re.compile(r"[a-z0-9._\-]+", re.IGNORECASE)
 
 
 def installed_kernels() -> dict[str, str]:
@@ -29,11 +32,21 @@ def installed_kernels() -> dict[str, str]:
 
 
 def _has_folder(name: str) -> bool:
-    """Whether a kernelspec folder of that name is in Jupyter's data path: what `installed_kernels` finds first,
-    without importing jupyter_client (0.1 s of every run of a process that starts no kernel itself)."""
+    """Whether a kernelspec folder of that name is in Jupyter's data path, as jupyter_client finds it (a name of
+    letters, digits, `.`, `_` and `-`; a folder of that name in any case, holding `kernel.json`), without importing
+    jupyter_client (0.1 s of every run of a process that starts no kernel itself)."""
     from jupyter_core.paths import jupyter_path
 
-    return any(os.path.isfile(os.path.join(folder, name, "kernel.json")) for folder in jupyter_path("kernels"))
+    if not KERNEL_NAME.fullmatch(name):
+        return False
+    for folder in jupyter_path("kernels"):
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        if any(e.lower() == name.lower() and os.path.isfile(os.path.join(folder, e, "kernel.json")) for e in entries):
+            return True
+    return False
 
 
 def notebook_kernel(notebook: Path) -> str | None:
@@ -77,13 +90,13 @@ def choose_kernel(notebook: Path, requested: str | None = None) -> tuple[str, st
         if requested == CURRENT_PYTHON or _has_folder(requested):
             return requested, None
         kernels = installed_kernels()
-        if requested not in kernels:
+        if requested.lower() not in kernels:
             names = ", ".join(sorted(kernels)) or "none"
             raise NianbaoError(f"--kernel {requested}: no Jupyter kernel of that name is installed "
                                f"(installed: {names}; `jupyter kernelspec list` shows them)")
         return requested, None
     named = notebook_kernel(notebook)
-    if named is None or named == CURRENT_PYTHON or _has_folder(named) or named in installed_kernels():
+    if named is None or named == CURRENT_PYTHON or _has_folder(named) or named.lower() in installed_kernels():
         return named or CURRENT_PYTHON, None
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 

@@ -879,32 +879,48 @@ class Anomaly:
 
 
 class Anomalies(list):
-    """A list of `Anomaly` that a notebook shows as a table (kind, office, figures, why), as the page lists them."""
+    """A list of `Anomaly` that a notebook shows as a table, as the page lists them: the kind's label (and its key
+    in `KINDS`), the office's name and id (`names`: id → name), the figures and why. A slice is one too."""
+
+    def __init__(self, found: Iterable[Anomaly] = (), names: Mapping[str, str] | None = None) -> None:
+        super().__init__(found)
+        self.names = dict(names or {})
+
+    def __getitem__(self, index: Any) -> Any:
+        got = super().__getitem__(index)
+        return Anomalies(got, self.names) if isinstance(index, slice) else got
 
     def _repr_html_(self) -> str:
         from html import escape
 
-        rows = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in (KINDS.get(a.kind, a.kind), a.office,
-                                                                           a.figures, a.why)) + "</tr>" for a in self)
-        return ("<table><thead><tr><th>类型</th><th>机关</th><th>数字</th><th>说明</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>")
+        if not self:
+            return "<p>未发现需要关注的情况。</p>"
+        left = ' style="text-align:left"'  # notebooks' own style sets table cells right, for numbers
+        rows = "".join(
+            "<tr>" + "".join(f"<td{left}>{v}</td>" for v in (
+                f"{escape(KINDS.get(a.kind, a.kind))} <code>{escape(a.kind)}</code>",
+                f"{escape(self.names.get(a.office, ''))} <code>{escape(a.office)}</code>", escape(a.figures),
+                escape(a.why))) + "</tr>" for a in self)
+        head = "".join(f"<th{left}>{h}</th>" for h in ("类型", "机关", "数字", "说明"))
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def anomalies(overview: Overview) -> Anomalies:
-    """What looks wrong in the overview's year, by kind (`KINDS`) then office, as a list of `Anomaly` (a table in
-    a notebook). Nothing is compared across cells that the two formats define differently."""
+    """What looks wrong in the overview's year, by kind (`KINDS`) then office: a new list of `Anomaly` each call
+    (a table in a notebook; changing it changes nothing else). Nothing is compared across cells that the two
+    formats define differently."""
     if overview.found is None:
         with _no_pauses():
             kept = kept_parts(overview)
             if kept is None:
-                overview.found = Anomalies(_anomalies(overview))
+                overview.found = _anomalies(overview)
             else:  # kept by what they are found in: this year's and last year's figures, the prose read
                 prose = sorted(overview.prose.items())
                 found = kept.part("anomalies", part_digest(overview, "anomalies", (overview.year - 1, overview.year),
                                                            prose),
                                   lambda: [[a.kind, a.office, a.figures, a.why] for a in _anomalies(overview)])
-                overview.found = Anomalies(Anomaly(*a) for a in found)
-    return overview.found
+                overview.found = [Anomaly(*a) for a in found]
+    return Anomalies(overview.found, {o.id: o.name for o in overview.offices})
 
 
 def _anomalies(overview: Overview) -> list[Anomaly]:
