@@ -159,9 +159,13 @@ def test_only_changed_reports_and_the_years_that_read_them_are_rebuilt(tmp_path)
 
 
 def test_an_interrupted_batch_leaves_no_partial_file_and_resumes(tmp_path) -> None:
-    # Enough reports that a loaded machine, which may not run this test's loop for a second or two, still finds
-    # the batch under way once three pages are in place.
+    # Each report takes at least 0.2 s (a cell of the project's notebook sleeps): however fast the batch and however
+    # loaded the machine (a test's loop may not run for seconds), it is still under way once three pages are in
+    # place; it finished all 60 before the signal once both got quicker.
     project = make(tmp_path, offices=12, years=range(2019, 2024))
+    nb = nbformat.read(project.notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(0.2)"))
+    nbformat.write(nb, project.notebook)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.Popen([str(BIN / "nianbao"), "batch", "--jobs", "1", "--project", str(project.root)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
