@@ -91,10 +91,6 @@ def frame_of(name: str, rows: list[tuple]) -> pd.DataFrame:
     return frame
 
 
-def cells_frame(reports: Sequence[Report]) -> pd.DataFrame:
-    return frame_of("cells", cells_rows(reports))
-
-
 def _term_value(term: Term, report: Report) -> Decimal | None:
     values, fmt = (report.previous, report.previous_format) if term.prev else (report.values, report.format)
     if values is None or fmt is None:
@@ -183,10 +179,6 @@ def prose_rows(reports: Sequence[Report]) -> list[tuple]:
     return rows
 
 
-def prose_frame(reports: Sequence[Report]) -> pd.DataFrame:
-    return frame_of("prose", prose_rows(reports))
-
-
 def labels_rows(reports: Sequence[Report], offices_file: str = "data/offices.csv") -> list[tuple]:
     rows = []
     for r in reports:
@@ -197,10 +189,6 @@ def labels_rows(reports: Sequence[Report], offices_file: str = "data/offices.csv
                 source = r.narrative.file if r.printed and pos in r.printed else offices_file if overridden else None
                 rows.append((r.office.id, r.year, r.format.id, position, text, label_cell(position, text), source))
     return rows
-
-
-def labels_frame(reports: Sequence[Report], offices_file: str = "data/offices.csv") -> pd.DataFrame:
-    return frame_of("labels", labels_rows(reports, offices_file))
 
 
 # -- great-expectations -------------------------------------------------------------------------------
@@ -489,10 +477,15 @@ def _breaks(expectation: dict, row: dict) -> bool:
     raise _NotRowCheckable(kind)
 
 
-def _rows(reports: Sequence[Report], suites: dict[str, dict], offices_file: str) -> dict[str, list[dict]]:
-    """Each suite's frame as a list of row dicts (the rows `validate` gives GX as frames)."""
-    tables = {"cells": cells_rows(reports), "arithmetic": arithmetic_rows(reports, suites["arithmetic"]),
-              "prose": prose_rows(reports), "labels": labels_rows(reports, offices_file)}
+def _tables(reports: Sequence[Report], suites: dict[str, dict], offices_file: str) -> dict[str, list[tuple]]:
+    """Each suite's rows (tuples in the order of its `FRAME_COLUMNS`): what GX gets as frames (`frame_of`), what the
+    row-by-row check reads as dicts (`_rows`)."""
+    return {"cells": cells_rows(reports), "arithmetic": arithmetic_rows(reports, suites["arithmetic"]),
+            "prose": prose_rows(reports), "labels": labels_rows(reports, offices_file)}
+
+
+def _rows(tables: dict[str, list[tuple]]) -> dict[str, list[dict]]:
+    """Each suite's rows (`_tables`) as dicts, column → value."""
     return {name: [dict(zip(FRAME_COLUMNS[name], row, strict=True)) for row in rows] for name, rows in tables.items()}
 
 
@@ -527,7 +520,7 @@ def verify(report: Report, project: Project) -> list[Finding]:
                                                            if e.get("severity", "critical") == "critical"])
         if any(c is None for c in checks[name]):
             raise NianbaoError(f"cannot verify an expectation of suite {name} row by row")
-    rows = _rows([report], suites, project.relative(project.offices_file))
+    rows = _rows(_tables([report], suites, project.relative(project.offices_file)))
     try:
         return _row_findings(suites, rows, checks)
     except _NotRowCheckable as e:
@@ -546,26 +539,21 @@ def validate(reports: Iterable[Report], project: Project | None, by_rows: bool |
     if not reports:
         return []
     suites = load_suites(project.expectations) if project else build_suites()
-    offices_file = project.relative(project.offices_file) if project else "offices"
+    tables = _tables(reports, suites, project.relative(project.offices_file) if project else "offices")
     findings: list[Finding] | None = None
     if by_rows or (by_rows is None and len(reports) <= ROW_BY_ROW):
         checks = {name: _once("rows", suite, _row_checks) for name, suite in suites.items()}
         if all(c is not None for c in checks.values()):
             try:
-                findings = _row_findings(suites, _rows(reports, suites, offices_file), checks)  # type: ignore[arg-type]
+                findings = _row_findings(suites, _rows(tables), checks)  # type: ignore[arg-type]
             except _NotRowCheckable:
                 findings = None
     if findings is None:
-        frames = {
-            "cells": cells_frame(reports),
-            "arithmetic": arithmetic_frame(reports, suites["arithmetic"]),
-            "prose": prose_frame(reports),
-            "labels": labels_frame(reports, offices_file),
-        }
         findings = []
         for name, suite in suites.items():
             try:
-                findings += run_suite(name, suite, frames[name], verdict_first=len(reports) <= VERDICT_FIRST)
+                findings += run_suite(name, suite, frame_of(name, tables[name]),
+                                      verdict_first=len(reports) <= VERDICT_FIRST)
             except SuiteError as exc:
                 if project is None:
                     raise
