@@ -139,9 +139,10 @@ def test_a_batch_kernel_imports_nianbao_as_it_starts_leaving_the_namespace_and_t
 
     probe = ("import sys\nprint(sorted(n for n in globals() if not n.startswith('_') and n not in "
              "('In', 'Out', 'exit', 'quit', 'get_ipython', 'open', 'sys')))\n"
-             f"print(all(m in sys.modules for m in {PRELOAD!r}))")
+             f"print(all(m in sys.modules for m in {PRELOAD!r}))\n"
+             "print(__import__('gc').get_freeze_count() > 10 ** 4)")  # what it made booting: not to be collected
     nb = execute(notebook(tmp_path, "first", probe), tmp_path)
-    assert stdout(nb) == ["[]", "True"]
+    assert stdout(nb) == ["[]", "True", "True"]
     assert nb.cells[0].execution_count == 1
 
 
@@ -189,3 +190,28 @@ def test_an_overview_page_leaves_its_collection_to_the_reset_in_a_batch_kernel(p
     assert stdout(execute(page, tmp_path)) == ["False"]
     assert stdout(execute(after, tmp_path)) == ["True"]
     assert load_overview(project, 2023).offices and gc.isenabled()
+
+
+def test_notebooks_asked_for_from_two_threads_take_turns_on_the_one_kernel(tmp_path, monkeypatch) -> None:
+    """A batch worker runs two tasks at a time (`pool.AHEAD`) on its one kernel, used from a thread of its own
+    (`engines.use_thread`): whichever thread asks, the notebooks take their turns on that kernel, one after the
+    other, each with its own outputs."""
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import pairwise
+
+    monkeypatch.chdir(tmp_path)  # papermill changes the working folder during an execution: the same, as a worker's
+    on_kernel = ThreadPoolExecutor(1)
+    engines.use_thread(on_kernel)
+    paths = [notebook(tmp_path, f"n{i}", "import os, time\nstart = time.time()\ntime.sleep(0.3)",
+                      f"print({i}, os.getpid(), start, time.time())") for i in range(4)]
+    try:
+        with ThreadPoolExecutor(2) as callers:
+            done = list(callers.map(lambda path: stdout(execute(path, tmp_path)), paths))
+    finally:
+        engines.use_thread(None)
+        on_kernel.submit(engines.shutdown).result()
+        on_kernel.shutdown()
+    assert [int(d[0]) for d in done] == [0, 1, 2, 3]  # each notebook its own outputs
+    assert len({d[1] for d in done}) == 1  # one kernel served them all
+    spans = sorted((float(d[2]), float(d[3])) for d in done)
+    assert all(end <= start for (_, end), (start, _) in pairwise(spans))  # one at a time

@@ -463,3 +463,25 @@ def test_a_page_whose_own_figures_did_not_change_makes_again_only_its_changed_ch
         ov.index_headlines(overview)
         assert sorted(made) == sorted(again), year  # each made once at most
         assert shown == page(plain(project, year)), year
+
+
+def test_a_batch_kernel_freezes_matplotlib_once_it_is_imported(monkeypatch) -> None:
+    """matplotlib's ~2·10⁵ objects live as long as a batch kernel: frozen on its first chart (`charts._matplotlib`),
+    so that the reset after each notebook does not walk them all again; elsewhere nothing is frozen."""
+    import gc
+
+    from nianbao.kernel import BATCH_KERNEL
+
+    series = {2020: Decimal(1), 2021: Decimal(2)}
+    charts._matplotlib.cache_clear()
+    frozen = gc.get_freeze_count()
+    trend_chart("图", [2020, 2021], lines={"件": series})
+    assert gc.get_freeze_count() == frozen
+    charts._matplotlib.cache_clear()
+    monkeypatch.setenv(BATCH_KERNEL, "1")
+    try:
+        trend_chart("图", [2020, 2021], lines={"件": series})
+        assert gc.get_freeze_count() > frozen + 10 ** 5
+    finally:
+        gc.unfreeze()
+        charts._matplotlib.cache_clear()

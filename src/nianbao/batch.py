@@ -292,9 +292,10 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             manifest.save()
         finally:  # even when outputs/ is full or read-only: no temporary is left behind
             # by a local worker that died or was stopped while writing. This process's own writes (`write_files`,
-            # a cluster's writer threads too: joined by `close`) remove their temporaries whatever happens, and a
-            # cluster's workers write none here: a run that started no local worker has none to sweep.
-            if isinstance(pool, WorkerPool):
+            # a cluster's writer threads too: joined by `close`) remove their temporaries whatever happens, as do
+            # those of a worker that finished its work, and a cluster's workers write none here: only a worker
+            # lost or stopped at once can have left any (a walk of outputs/, 10⁴ folders at a province's scale).
+            if isinstance(pool, WorkerPool) and pool.interrupted:
                 sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     years = {y for _, y in pairs}

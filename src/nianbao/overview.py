@@ -1130,7 +1130,8 @@ class ExecutedOverview:
             files[path] = text
         if files:
             write_files(files)
-        return asdict(replace(self.entry, inputs=inputs))
+        # Its fields as they are, not `asdict`'s deep copy: the headlines of 1429 offices took 0.1 s a page to copy.
+        return dict(vars(replace(self.entry, inputs=inputs)))
 
 
 def execute_overview(project: Project, year: int, region: str | None = None, *, engine: str | None = None,

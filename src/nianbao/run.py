@@ -13,6 +13,7 @@ whole dataset first, passes each report its findings and executes on warm kernel
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,8 +57,12 @@ def _exporter() -> Any:
     return ReportExporter()
 
 
+_RENDERING = threading.Lock()  # one page at a time: a batch worker finishes one task while the next executes
+
+
 def render_page(nb: nbformat.NotebookNode) -> str:
-    body, _ = _exporter().from_notebook_node(nb)
+    with _RENDERING:
+        body, _ = _exporter().from_notebook_node(nb)
     return body
 
 
