@@ -263,19 +263,19 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
         if stale and isinstance(pool, WorkerPool):
             # The overviews run beside the reports, each once the reports its page shows are recorded.
             _build(project, pool, tasks(project, stale, digests, registry), len(stale), manifest, on_entry,
-                   overview_plan(project, pairs, [*stale, *done], every), done,
+                   overview_plan(project, pairs, [*stale, *done], every, registry), done,
                    lambda: overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force, every,
-                                          damaged_overviews))
+                                          damaged_overviews, registry))
         else:
             # Then each year's overview, one more job for the same workers (it reads the statuses just saved).
             manifest.save()
             jobs_after = overview_tasks(project, pairs, manifest.overviews, manifest.as_dicts(), force, every,
-                                        damaged_overviews)
+                                        damaged_overviews, registry)
             if jobs_after:
                 pool = pool or start(len(jobs_after))
                 for outcome in pool.run(jobs_after):
                     manifest.put_overview(outcome)
-        year_pages(project, manifest.overviews, {y for _, y in pairs}, damaged_overviews)  # the regions' list
+        year_pages(project, manifest.overviews, {y for _, y in pairs}, damaged_overviews, registry)  # regions' list
         drop_removed_regions(project, manifest.overviews, registry)  # of regions the registry no longer names
         if every:
             drop_removed_offices(project, registry)  # their kept figures

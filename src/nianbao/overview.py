@@ -32,7 +32,7 @@ from typing import Any
 
 from . import __version__
 from .atomic import write_files
-from .data import Office, Registry, read_figures, read_offices
+from .data import Office, Registry, read_figures, read_offices, read_registry
 from .digests import SETTLE_NS
 from .exceptions import ExecutionFailed, InputError
 from .formats import Format, format_for
@@ -1288,17 +1288,26 @@ def overview_written(outputs: Path, names: tuple[str, str]) -> list[list] | None
     return content_record(outputs, names)
 
 
-def _wanted(project: Project, pairs: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None) \
+def _offices(project: Project, registry: Registry | None) -> dict[str, Office]:
+    """The registry's offices: `registry`'s, as the caller read it (a batch reads it once), else read now; none
+    when it cannot be read (each overview says why, as the reports do)."""
+    if registry is not None:
+        return registry.offices
+    try:
+        return read_offices(project)
+    except InputError:
+        return {}
+
+
+def _wanted(project: Project, pairs: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None,
+            registry: Registry | None = None) \
         -> tuple[dict[str, list[Office]], dict[str, str], dict[str | None, dict[int, list[str]]],
                  dict[str | None, set[int]]]:
     """What `overview_tasks` and `overview_plan` share: the regions (`regions`), each office's region, the
     reports listed per region (None: no regions) and year ("office/year"), and the years of each region whose
     overview the selected office-years (`pairs`) concern. `every`: every office-year with a params file, if the
     caller listed them (`list_reports`)."""
-    try:
-        offices = read_offices(project)
-    except InputError:
-        offices = {}  # the overview says why, as the reports do
+    offices = _offices(project, registry)
     grouped = regions(offices.values())
     region_of = {o.id: region for region, members in grouped.items() for o in members}
     listed: dict[str | None, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -1319,16 +1328,17 @@ def _wanted(project: Project, pairs: Iterable[tuple[str, int]], every: Iterable[
 def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews: Mapping[str, dict],
                    reports: Mapping[str, dict], force: bool = False,
                    every: Iterable[tuple[str, int]] | None = None,
-                   damaged: dict[str, str] | None = None) -> list[OverviewTask]:
+                   damaged: dict[str, str] | None = None, registry: Registry | None = None) -> list[OverviewTask]:
     """The overviews of the selected office-years (`pairs`) whose inputs changed since the recorded `overviews`
     (all with `force`): each year's overview of every office, or, when offices.csv names regions, each year's
     overview of the regions of the selected offices. None when the project has no overview notebook.
     `reports`: the manifest's entries, as dicts; `every`: every office-year with a params file, if the caller
     listed them; `damaged`, when given, gets the overviews to build again because a page or notebook of theirs
-    was changed or deleted since it was written (overview key → that output, relative to outputs/)."""
+    was changed or deleted since it was written (overview key → that output, relative to outputs/); `registry`:
+    offices.csv as the caller read it (None: read now)."""
     if not overview_notebook(project).is_file():
         return []
-    grouped, _, listed, wanted = _wanted(project, pairs, every)
+    grouped, _, listed, wanted = _wanted(project, pairs, every, registry)
     shared = _shared(project)
     stats = _stats(project.outputs)
     tasks = []
@@ -1348,17 +1358,17 @@ def overview_tasks(project: Project, pairs: Iterable[tuple[str, int]], overviews
 
 
 def overview_plan(project: Project, pairs: Iterable[tuple[str, int]],
-                  changing: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None) \
-        -> dict[OverviewTask, set[tuple[str, int]]]:
+                  changing: Iterable[tuple[str, int]], every: Iterable[tuple[str, int]] | None = None,
+                  registry: Registry | None = None) -> dict[OverviewTask, set[tuple[str, int]]]:
     """The overviews that a batch rebuilding the reports `changing` (of the selected `pairs`) will make again,
     as `hold` tasks, each with the reports of `changing` its page shows (its region's of its year): it may run
     once those are recorded. An overview's digest covers its region's reports of earlier years as well, so the
     batch publishes it once every report is done (`ExecutedOverview.publish`); `overview_tasks` then says which
-    were needed. Empty when the project has no overview notebook. The latest year first. `every`: as for
-    `overview_tasks`."""
+    were needed. Empty when the project has no overview notebook. The latest year first. `every`, `registry`: as
+    for `overview_tasks`."""
     if not overview_notebook(project).is_file():
         return {}
-    grouped, region_of, _, wanted = _wanted(project, pairs, every)
+    grouped, region_of, _, wanted = _wanted(project, pairs, every, registry)
     changed: dict[str | None, dict[int, set[tuple[str, int]]]] = defaultdict(lambda: defaultdict(set))
     for office, year in changing:
         region = region_of.get(office) if grouped else None
@@ -1374,18 +1384,21 @@ def overview_plan(project: Project, pairs: Iterable[tuple[str, int]],
 
 
 def year_pages(project: Project, overviews: dict[str, dict], years: Iterable[int],
-               damaged: dict[str, str] | None = None) -> list[Path]:
+               damaged: dict[str, str] | None = None, registry: Registry | None = None) -> list[Path]:
     """Where offices.csv names regions: write `outputs/overview/<year>.html` for each of `years`, the list of
     that year's regions with their counts (from each region's overview as recorded in `overviews`) and links,
     and record it in `overviews` under the year, with its size and digest as written (`written`). A page whose
     text is unchanged is not written again; one changed or deleted since it was written is, and is noted in
-    `damaged` (the year → the page, relative to outputs/). Returns the pages written."""
+    `damaged` (the year → the page, relative to outputs/). `registry`: offices.csv as the caller read it (None:
+    read now). Returns the pages written."""
     from .render.overview import year_page_html
 
-    try:
-        grouped = regions(read_offices(project).values())
-    except InputError:
-        return []
+    if registry is None:
+        try:
+            registry = read_registry(project)
+        except InputError:
+            return []
+    grouped = regions(registry.offices.values())
     written = []
     for year in sorted(set(years)):
         rows = [(region, overviews[overview_key(year, region)]) for region in grouped
@@ -1444,7 +1457,7 @@ def drop_removed_regions(project: Project, overviews: dict[str, dict], registry:
     years = {overviews.pop(k).get("year") for k in keys} | {int(p.stem) for d in stale for p in d.glob("*.html")
                                                            if p.stem.isdigit()}
     if current:  # the year's list of regions, without the removed ones
-        year_pages(project, overviews, {y for y in years if isinstance(y, int)})
+        year_pages(project, overviews, {y for y in years if isinstance(y, int)}, registry=registry)
     for folder in stale:
         gone = folder.with_name(f".{folder.name}.removed")
         shutil.rmtree(gone, ignore_errors=True)
@@ -1492,7 +1505,7 @@ def drop_removed_years(project: Project, every: Iterable[tuple[str, int]], regis
     if registry.problems or registry.unplaced or not registry.offices:
         return []
     every = list(every)
-    _, _, _, wanted = _wanted(project, every, every)
+    _, _, _, wanted = _wanted(project, every, every, registry)
     current = {f"{overview_key(year, region)}.json" for region, years in wanted.items() for year in years}
     root = project.outputs / OUTPUT_DIR / CHARTS_DIR
     found = []

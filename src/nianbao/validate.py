@@ -686,9 +686,12 @@ def involve(findings: list[Finding], reports: Sequence[Report], suite: dict) -> 
 def _order(f: Finding) -> tuple:
     """Findings of a report, critical first, by rule and place; the rest of the key makes the order total, so
     that the same findings come out in the same order whatever order they were found in."""
-    cells = tuple((c.ref, c.value or "", c.expected or "", c.source or "") for c in f.cells)
+    def text(value: str | None) -> tuple[bool, str]:  # a blank ("") and no value (None) are not the same finding
+        return value is not None, value or ""
+
+    cells = tuple((c.ref, text(c.value), text(c.expected), text(c.source)) for c in f.cells)
     return (f.office, f.year, f.severity != "critical", f.rule, f.table or "", f.row or "", f.column or "",
-            f.message, f.value or "", f.source or "", cells, f.suspect or "")
+            f.message, text(f.value), text(f.source), cells, text(f.suspect))
 
 
 def not_assessable(reports: Sequence[Report]) -> list[tuple[str, int, str, str, str | None, str | None]]:
