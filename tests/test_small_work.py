@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -60,19 +61,20 @@ def test_one_changed_figure_starts_one_worker_for_its_reports_and_overviews(buil
     assert [(p.started, p.size, p.most) for p in pools.made] == [(1, 1, 2)]
 
 
-def test_the_worker_starts_at_the_first_changed_input_and_not_for_a_file_that_digests_the_same(
+def test_the_kernel_starts_at_the_first_changed_input_and_not_for_a_file_that_digests_the_same(
         built: Project, monkeypatch) -> None:
-    """A worker starts its kernel as soon as an input digests to something new, while the others are digested; a
-    file saved again unchanged (a new mtime, the same bytes) starts none."""
+    """A worker starts on standby as the batch starts, and its kernel as soon as an input digests to something new,
+    while the others are digested; a file saved again unchanged (a new mtime, the same bytes) starts no kernel, and
+    the worker goes without having started one."""
     from nianbao import batch
 
     pools = Pools(monkeypatch)
-    during: list[int] = []  # pools made by the time the digests were known
+    during: list[int] = []  # kernels asked for by the time the digests were known
     original = batch.input_digests
 
     def digests(*args, **kwargs):
         found = original(*args, **kwargs)
-        during.append(len(pools.made))
+        during.append(sum(p.kernels for p in pools.made))
         return found
 
     monkeypatch.setattr(batch, "input_digests", digests)
@@ -84,11 +86,14 @@ def test_the_worker_starts_at_the_first_changed_input_and_not_for_a_file_that_di
     path = built.figures_file("shili-0003")
     path.write_bytes(path.read_bytes())  # saved again, unchanged
     assert run_batch(built, jobs=2).built == 0
-    assert during == [0] and pools.made == []
+    assert during == [0] and [(p.started, p.kernels) for p in pools.made] == [(1, 0)]
+    # stopped on standby, by the signal or its handler, whichever it had reached
+    assert all(w.process.exitcode in (-signal.SIGTERM, 128 + signal.SIGTERM) for p in pools.made for w in p._workers)
+    pools.made.clear()
     set_figure(built, "shili-0003", 2022, "t2.license.decisions", "77")
     result = run_batch(built, jobs=2)
     assert result.built == 1 and result.exit_code == 0
-    assert during == [0, 1] and [(p.started, p.size) for p in pools.made] == [(1, 1)]
+    assert during == [0, 1] and [(p.started, p.size, p.kernels) for p in pools.made] == [(1, 1, 1)]
 
 
 def test_the_pool_grows_when_the_waiting_work_outlasts_a_workers_start(built: Project, monkeypatch) -> None:

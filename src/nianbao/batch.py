@@ -198,22 +198,31 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
     # Until the project is loaded and digested, no automatic collection: each walked the ~10⁶ objects of the
     # manifest, the digest records and the registry made so far, none of them garbage (about half of this part).
     gc.disable()
-    swept = sweep(project.outputs)  # temporaries of a killed run
-    problems: list[InputError] = []
-    pairs = list_reports(project, offices, years, problems)
-    if not pairs:
-        if problems:
-            raise problems[0]
-        raise NianbaoError("no reports selected: params/<office>/<year>.yaml lists the reports to build")
-    # An unreadable registry stops everything (InputError, exit 2) before a worker starts; a bad row of it
-    # fails that office's reports only.
-    registry = read_registry(project)
-    problems += registry.unplaced
-    manifest = Manifest(project)
-    # A first build (reports never recorded) or --force has work: the workers start their kernels now, while
-    # the inputs are hashed. Otherwise they start once something is found to have changed.
-    eager = force or any(manifest.get(o, y) is None for o, y in pairs)
     options = {"kernel": kernel, "timeout": timeout}
+    # A local worker starts first, on standby (`WorkerPool`): its process and its imports are done by the time the
+    # batch knows whether there is work (~0.3 s), and it starts its kernel only then: a run with nothing to do
+    # starts none.
+    standby = None if scheduler else WorkerPool(project, 1, most=jobs, standby=True, **options)
+    try:
+        swept = sweep(project.outputs)  # temporaries of a killed run
+        problems: list[InputError] = []
+        pairs = list_reports(project, offices, years, problems)
+        if not pairs:
+            if problems:
+                raise problems[0]
+            raise NianbaoError("no reports selected: params/<office>/<year>.yaml lists the reports to build")
+        # An unreadable registry stops everything (InputError, exit 2) before a kernel starts; a bad row of it
+        # fails that office's reports only.
+        registry = read_registry(project)
+        problems += registry.unplaced
+        manifest = Manifest(project)
+    except BaseException:
+        if standby is not None:
+            standby.close()
+        raise
+    # A first build (reports never recorded) or --force has work: the workers start their kernels now, while
+    # the inputs are hashed. Otherwise once something is found to have changed.
+    eager = force or any(manifest.get(o, y) is None for o, y in pairs)
 
     def start(n: int) -> WorkerPool | DaskPool:
         if scheduler:
@@ -225,10 +234,17 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             return DaskPool(project, scheduler, min(jobs, n), **options)
         return WorkerPool(project, workers_for(n, jobs), most=jobs, **options)
 
-    pool = start(len(pairs)) if eager else None
+    pool = standby
+    if eager and standby is not None:
+        standby.grow(workers_for(len(pairs), jobs))
+        standby.start_kernels()
+    elif eager:
+        pool = start(len(pairs))
 
     def changed() -> None:  # the first input that digests to something new: a worker starts its kernel now
         nonlocal pool
+        if isinstance(pool, WorkerPool):
+            pool.start_kernels()
         pool = pool or start(1)
 
     try:

@@ -39,6 +39,7 @@ SWITCH_INTERVAL = 0.0002  # seconds between GIL hand-overs while the feed thread
 # worker would take much longer than this.
 WORKER_START = 2.0
 AHEAD = 2  # tasks a worker holds at a time: one executing on its kernel, one being rendered and written
+START = "start"  # what tells a worker on standby to start its kernel (a task does too)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -153,7 +154,7 @@ def _notebook_kernel(project: Project) -> str | None:
         return None
 
 
-def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int | None) -> None:
+def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int | None, standby: bool = False) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     launched = None  # the kernel started here, until the engine adopts it
@@ -175,10 +176,22 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
     # papermill changes the working folder for the time of each execution, and two tasks run at a time here: it
     # is the project's folder already, so that neither leaves the other's execution elsewhere.
     os.chdir(project.root)
+    kernel_name = kernel or _notebook_kernel(project)
+    first = None  # what ended the standby: a task to run, or `START`
+    if standby:  # started before the batch knows there is work: with what a kernel's start needs, and no kernel
+        from . import kernel as _  # noqa: F401  jupyter_client
+
+        try:
+            first = conn.recv()
+        except (EOFError, OSError):
+            first = None
+        if first is None:  # no work after all
+            conn.close()
+            os._exit(0)
     # The kernel is used from one thread (`engines.use_thread`), this one from its start on. It goes first: it boots
     # (and imports nianbao) while this process imports papermill and nbconvert.
     on_kernel = ThreadPoolExecutor(1, thread_name_prefix="nianbao-kernel")
-    launched = on_kernel.submit(start_kernel, project.root, kernel or _notebook_kernel(project)).result()
+    launched = on_kernel.submit(start_kernel, project.root, kernel_name).result()
     import papermill  # noqa: F401  first: papermill loads its engines, ours among them, as it initialises
 
     from . import engines
@@ -209,6 +222,8 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
 
     # Two tasks at a time (`AHEAD`): while one is rendered and written, the next has the kernel.
     tasks = ThreadPoolExecutor(AHEAD, thread_name_prefix="nianbao-task")
+    if isinstance(first, tuple):
+        tasks.submit(run, *first)
     while True:
         try:
             message = conn.recv()
@@ -242,17 +257,18 @@ class _Worker:
     conn: Connection
     tasks: dict[int, Any] = field(default_factory=dict)  # the tasks it holds (at most `AHEAD`), by their number
     warm: bool = False  # it has finished a task: its kernel is up
+    standby: bool = False  # started without its kernel, and not yet given work or told to start it
     sent: float | None = None  # since when its next outcome is due, if warm then (its first waits for its kernel)
     stopping: bool = False  # told to stop
 
 
-def _start_worker(ctx: Any, root: Path, kernel: str | None, timeout: int | None) -> _Worker:
+def _start_worker(ctx: Any, root: Path, kernel: str | None, timeout: int | None, standby: bool = False) -> _Worker:
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=_worker_main, args=(child, str(root), kernel, timeout), name="nianbao-worker",
-                          daemon=True)
+    process = ctx.Process(target=_worker_main, args=(child, str(root), kernel, timeout, standby),
+                          name="nianbao-worker", daemon=True)
     process.start()
     child.close()
-    return _Worker(process, parent)
+    return _Worker(process, parent, standby=standby)
 
 
 def _tell_stop(workers: Sequence[_Worker], graceful: bool) -> bool:
@@ -263,7 +279,9 @@ def _tell_stop(workers: Sequence[_Worker], graceful: bool) -> bool:
             continue
         w.stopping = True
         try:
-            if graceful and not w.tasks:
+            if w.standby:  # it has done nothing, and has nothing to shut down: no need to wait for its imports
+                w.process.terminate()
+            elif graceful and not w.tasks:
                 w.conn.send(None)
             else:
                 forced = True
@@ -351,15 +369,20 @@ class WorkerPool:
     `most`: the pool may grow to this many workers while it runs, when the tasks waiting would keep each worker
     busy for longer than a new one takes to start (`WORKER_START`, judged from the tasks done so far). Each
     worker costs a process and a kernel (about two seconds of CPU): for a few reports one warm worker is done
-    sooner, on a machine of a few cores, than two that must both start."""
+    sooner, on a machine of a few cores, than two that must both start.
+
+    `standby`: the workers start without their kernels, import what starting one takes and wait: each starts its
+    kernel when given work or told to (`start_kernels`), and goes without one when there is none. A batch starts
+    its pool so before it knows whether anything changed: a worker's start (a process, its imports) is then done
+    by the time a change is found, and a run with nothing to do starts no kernel."""
 
     def __init__(self, project: Project, jobs: int, *, kernel: str | None = None, timeout: int | None = None,
-                 most: int | None = None) -> None:
+                 most: int | None = None, standby: bool = False) -> None:
         # spawn, not fork: the parent imports great-expectations and its threads.
         self._ctx = multiprocessing.get_context("spawn")
         self._root = project.root
         self._options = (kernel, timeout)
-        self._workers = [_start_worker(self._ctx, self._root, *self._options) for _ in range(max(1, jobs))]
+        self._workers = [_start_worker(self._ctx, self._root, *self._options, standby) for _ in range(max(1, jobs))]
         self.most = max(len(self._workers), most or 0)
         self.started = len(self._workers)  # worker processes started, replacements included
         self._graceful = False
@@ -368,6 +391,24 @@ class WorkerPool:
         self._numbered = 0  # tasks sent so far: each goes with its number, and its outcome comes back with it
         # A worker died or was stopped at once: it may have left temporaries behind (`atomic.sweep` finds them).
         self.interrupted = False
+        self.kernels = 0 if standby else len(self._workers)  # workers that start (or started) a kernel
+
+    def start_kernels(self) -> None:
+        """Have the workers on standby start their kernels now (see `standby`)."""
+        for w in self._workers:
+            self._wake(w)
+
+    def _wake(self, w: _Worker, message: Any = START) -> None:
+        """Send `message` to worker `w`; one on standby starts its kernel on it."""
+        if w.standby:
+            w.standby = False
+            self.kernels += 1
+        elif message == START:
+            return
+        try:
+            w.conn.send(message)
+        except OSError:
+            pass  # the worker is dead: its sentinel says so, and its tasks fail
 
     @property
     def size(self) -> int:
@@ -378,6 +419,7 @@ class WorkerPool:
         while len(self._workers) < min(n, self.most):
             self._workers.append(_start_worker(self._ctx, self._root, *self._options))
             self.started += 1
+            self.kernels += 1
 
     def _should_grow(self, pending: int, took: list[float]) -> bool:
         """Whether the waiting tasks, at the time the last one done took, would keep every worker busy for longer
@@ -408,10 +450,7 @@ class WorkerPool:
                     w.tasks[self._numbered] = task
                     if not held:
                         w.sent = time.monotonic() if w.warm else None
-                    try:
-                        w.conn.send((self._numbered, task))
-                    except OSError:
-                        pass  # the worker is dead: its sentinel says so, and its tasks fail
+                    self._wake(w, (self._numbered, task))
 
     def run(self, source: Iterable[Task | Entry]) -> Iterator[Entry]:
         """Run the tasks of `source` and yield each outcome as it arrives; an `Entry` in `source` is an outcome
@@ -485,6 +524,7 @@ class WorkerPool:
                     w.conn.close()
                     workers[i] = _start_worker(self._ctx, self._root, *self._options)
                     self.started += 1
+                    self.kernels += 1
                     for task in lost:
                         yield Entry(task.office, task.year, FAILED, task.inputs, findings=task.findings,
                                     error=f"worker process died (exit code {w.process.exitcode}) while running "
