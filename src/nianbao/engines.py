@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +88,13 @@ class WarmKernel:
 
 _warm: WarmKernel | None = None
 _thread: Executor | None = None  # where this process's warm kernel is used from (`use_thread`); None: the caller's
+_queued = threading.local()  # `callback`: what the calling thread's next notebook calls once it waits for the kernel
+
+
+def when_queued(callback: Callable[[], None]) -> None:
+    """Have the calling thread's next notebook call `callback()` once it is queued for the kernel (`use_thread`):
+    a batch worker gives the kernel its tasks in the order they came, each thread waiting for the one before."""
+    _queued.callback = callback
 
 
 def use_thread(thread: Executor | None) -> None:
@@ -272,4 +281,10 @@ class WarmKernelEngine(Engine):
                              kernel_name=kernel_name, log_output=log_output, stdout_file=stdout_file,
                              stderr_file=stderr_file)
         client = WarmClient(nb_man, **final)
-        return client.execute(cwd=cwd) if _thread is None else _thread.submit(client.execute, cwd=cwd).result()
+        if _thread is None:
+            return client.execute(cwd=cwd)
+        turn = _thread.submit(client.execute, cwd=cwd)
+        callback, _queued.callback = getattr(_queued, "callback", None), None
+        if callback is not None:
+            callback()
+        return turn.result()

@@ -127,12 +127,16 @@ def input_digests(project: Project, pairs: Iterable[tuple[str, int]], *, registr
     figures: dict[str, dict[str, str] | None] = {}
     digests: dict[tuple[str, int], str | None] = {}
     root = str(project.root)
+    pairs = list(pairs)
+    # The figures files first, one per office: the files analysts edit most, so that a change there is found
+    # (`DigestState.on_change`: the batch's worker starts its kernel) before the prose and params of every report
+    # are looked at.
+    for office in dict.fromkeys(office for office, _ in pairs):
+        found = registry.offices.get(office)
+        offices[office] = hashlib.sha256(repr(found).encode()).hexdigest() if found else None
+        figures[office] = state.value(project.figures_file(office), "figures",
+                                      lambda _, o=office: figures_digests(project, o)) if found else None
     for office, year in pairs:
-        if office not in offices:
-            found = registry.offices.get(office)
-            offices[office] = hashlib.sha256(repr(found).encode()).hexdigest() if found else None
-            figures[office] = state.value(project.figures_file(office), "figures",
-                                          lambda _, o=office: figures_digests(project, o)) if found else None
         years = figures[office]
         if offices[office] is None or not isinstance(years, dict):
             digests[(office, year)] = None

@@ -208,12 +208,16 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
         pass  # the first report renders again, and says what fails
     sending = threading.Lock()
 
-    def run(number: int, task: Any) -> None:
+    def run(number: int, task: Any, after: threading.Event, queued: threading.Event) -> None:
+        after.wait()  # the task before is queued for the kernel (or done): they take it in the order they came
+        engines.when_queued(queued.set)
         try:  # a task that knows how to run itself (an overview) does; a report goes through execute_task
             outcome = task.execute(project, kernel=kernel, timeout=timeout) if hasattr(task, "execute") \
                 else execute_task(project, task, kernel=kernel, timeout=timeout)
         except BaseException as exc:  # both turn what a notebook or its kernel raises into a failed outcome
             outcome = failed_entry(task, exc)
+        finally:
+            queued.set()  # it failed before it reached the kernel, or is done
         try:
             with sending:
                 conn.send((number, outcome))
@@ -222,8 +226,17 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
 
     # Two tasks at a time (`AHEAD`): while one is rendered and written, the next has the kernel.
     tasks = ThreadPoolExecutor(AHEAD, thread_name_prefix="nianbao-task")
+    previous = threading.Event()
+    previous.set()
+
+    def submit(message: tuple[int, Any]) -> None:
+        nonlocal previous
+        queued = threading.Event()
+        tasks.submit(run, *message, previous, queued)
+        previous = queued
+
     if isinstance(first, tuple):
-        tasks.submit(run, *first)
+        submit(first)
     while True:
         try:
             message = conn.recv()
@@ -235,7 +248,7 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
             tasks.shutdown(wait=True)
             on_kernel.submit(engines.shutdown).result()
             break
-        tasks.submit(run, *message)
+        submit(message)
     conn.close()
     # Done, its kernel shut down: the process ends without tearing the interpreter down object by object (0.3-0.5 s
     # with papermill, nbconvert and pandas loaded), which the batch would wait for (`WorkerPool.close`), as the
