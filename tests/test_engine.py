@@ -3,6 +3,10 @@ dead kernel is replaced, and a report's HTML is the same as from a fresh kernel.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import nbformat
 import papermill
 import pytest
@@ -215,3 +219,53 @@ def test_notebooks_asked_for_from_two_threads_take_turns_on_the_one_kernel(tmp_p
     assert len({d[1] for d in done}) == 1  # one kernel served them all
     spans = sorted((float(d[2]), float(d[3])) for d in done)
     assert all(end <= start for (_, end), (start, _) in pairwise(spans))  # one at a time
+
+
+
+# A worker whose kernel's start has made the kernel's process but not returned (held there for a second, a window
+# otherwise a few milliseconds wide); its kernel's pid printed.
+SLOW_START = """
+import sys, time
+from multiprocessing import Pipe
+from nianbao import kernel, pool
+
+real = kernel.IPCKernelManager.start_kernel
+
+async def start_kernel(self, **kw):
+    await real(self, **kw)
+    print(self.provisioner.process.pid, flush=True)
+    time.sleep(1)
+
+kernel.IPCKernelManager.start_kernel = start_kernel
+parent, child = Pipe()
+pool._worker_main(child, sys.argv[1], "python3", None)
+"""
+# A child subreaper (as a container's init or a service manager is) starts that worker, stops it with SIGTERM, and
+# says the worker's exit status and whether the kernel lives 3 s later. An orphaned kernel is the subreaper's child,
+# not init's: ipykernel's parent poller, which stops a kernel whose parent became init, does not see it.
+SUBREAPER = """
+import ctypes, signal, subprocess, sys, time
+import psutil
+
+assert ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+worker = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]], stdout=subprocess.PIPE)
+kernel = psutil.Process(int(worker.stdout.readline()))
+worker.send_signal(signal.SIGTERM)
+status = worker.wait(timeout=30)
+time.sleep(3)
+alive = kernel.is_running() and kernel.status() != psutil.STATUS_ZOMBIE
+if alive:
+    kernel.kill()
+kernel.wait(timeout=10)  # reaped, by us
+print(status, alive)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child subreapers are Linux's (prctl)")
+def test_a_worker_stopped_while_its_kernel_starts_leaves_no_kernel(project) -> None:
+    """SIGTERM to a worker whose kernel's process exists but whose start has not returned: the worker kills that
+    kernel too (it knew none until the start returned, and left it running)."""
+    out = subprocess.run([sys.executable, "-c", SUBREAPER, SLOW_START, str(project.root)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(128 + signal.SIGTERM), "False"], out.stdout

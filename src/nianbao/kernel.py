@@ -18,7 +18,9 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any, BinaryIO
@@ -156,6 +158,30 @@ class IPCKernelManager(AsyncKernelManager):
         return super().kernel_spec
 
 
+# The batch kernels this process started, and how many starts are under way: a worker told to stop kills them all
+# (`kill_batch_kernels`), even one whose start had not returned yet (its process made, its manager not yet known to
+# the caller), which the process's exit would leave running.
+_started: weakref.WeakSet[Any] = weakref.WeakSet()
+_starting = 0
+_started_changes = threading.Condition(threading.RLock())
+
+
+def kill_batch_kernels(wait: float = 5.0) -> None:
+    """Kill (SIGKILL) the process of every batch kernel this process started that still runs, after waiting up to
+    `wait` seconds for the starts under way to return. For a process about to exit on a signal: safe in a signal
+    handler (no import, no event loop); the kernels' socket files are left to `shutdown_kernel` if it follows."""
+    with _started_changes:
+        _started_changes.wait_for(lambda: _starting == 0, timeout=wait)
+        managers = list(_started)
+    for km in managers:
+        process = getattr(km.provisioner, "process", None) if km.provisioner is not None else None
+        try:
+            if process is not None and process.poll() is None:
+                process.kill()
+        except OSError:  # gone meanwhile
+            pass
+
+
 def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str] = ()) -> tuple[Any, Any]:
     """Start a batch kernel (`IPCKernelManager`, `BATCH_ARGUMENTS` and `extra_arguments`, `BATCH_KERNEL` in its
     environment) in the folder `cwd` and connect a client to its channels, without waiting for it to be ready:
@@ -165,8 +191,17 @@ def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str
     from jupyter_core.utils import run_sync
 
     km = IPCKernelManager(kernel_name=kernel_name)
-    run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*BATCH_ARGUMENTS, *extra_arguments],
-                              env={**os.environ, BATCH_KERNEL: "1"})
+    global _starting
+    with _started_changes:
+        _starting += 1
+        _started.add(km)
+    try:
+        run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*BATCH_ARGUMENTS, *extra_arguments],
+                                  env={**os.environ, BATCH_KERNEL: "1"})
+    finally:
+        with _started_changes:
+            _starting -= 1
+            _started_changes.notify_all()
     kc = km.client()
     # No heartbeat: whether the kernel lives is asked of its manager (its process), and stopping the channels of a
     # kernel that died waited a heartbeat's timeout (1 s) for the heartbeat's thread.

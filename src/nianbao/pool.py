@@ -157,14 +157,11 @@ def _notebook_kernel(project: Project) -> str | None:
 def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int | None, standby: bool = False) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    launched = None  # the kernel started here, until the engine adopts it
-
     def terminate(signum: int, frame: Any) -> None:  # the parent stops us: do not leave a kernel behind
-        try:  # the engine's kernel, or the one started here before the engine was imported (maybe half-way)
-            if (shutdown := getattr(sys.modules.get(f"{__package__}.engines"), "shutdown", None)) is not None:
-                shutdown()
-            if launched is not None:
-                launched[1].provisioner.process.kill()
+        try:  # every kernel started here, even one whose start is under way; then the engine's socket files
+            for name, stop in (("kernel", "kill_batch_kernels"), ("engines", "shutdown")):
+                if (function := getattr(sys.modules.get(f"{__package__}.{name}"), stop, None)) is not None:
+                    function()
         except Exception:
             pass
         finally:
@@ -200,7 +197,6 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
     engines.use_thread(on_kernel)
     if launched is not None:
         engines.adopt(launched[0], str(project.root), *launched[1:])
-        launched = None
     quiet_papermill()
     try:
         _exporter()
