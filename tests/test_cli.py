@@ -102,3 +102,56 @@ def test_an_uncaught_exception_exits_as_python_does(tmp_path) -> None:
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "RuntimeError: boom" in proc.stderr
     assert "torn down" in proc.stdout  # Python's own exit, teardown and all
+
+
+# Ctrl-C as the command is imported, at each module it imports of its own (a KeyboardInterrupt raised there, as the
+# signal raises it wherever it falls), then the command run.
+INTERRUPTED_IMPORT = """
+import importlib.abc, sys
+
+interrupted = sys.argv[1]
+
+class Interrupt(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == interrupted:
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["nianbao", "rules"]
+from nianbao.__main__ import main
+main()
+"""
+
+
+@pytest.mark.parametrize("module", ["click", "nianbao.cli", "nianbao.project", "nianbao.formats"])
+def test_ctrl_c_while_the_command_is_imported_ends_it_with_130_and_no_traceback(module: str) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT, module], capture_output=True, text=True,
+                          timeout=120)
+    assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted")
+
+
+@pytest.mark.parametrize("raised", ["KeyboardInterrupt", "click.Abort"])
+def test_ctrl_c_that_no_command_handles_is_status_130_not_clicks_aborted(tmp_path, raised: str) -> None:
+    """Status 1 means gated reports: click's own "Aborted!" and status 1 would say so of a Ctrl-C."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "interrupted.py"
+    script.write_text(SCRIPT.replace("original(**kwargs)", f"import click; raise {raised}()"), encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted")
+
+
+@pytest.mark.parametrize(("args", "status", "said"), [
+    (["--version"], 0, "version"), (["rules", "--help"], 0, "Usage:"), (["no-such-command"], 2, "No such command"),
+    (["batch", "--jobs", "x"], 2, "Invalid value"), ([], 2, "Usage:"),
+])
+def test_the_command_keeps_clicks_statuses_and_messages(args: list[str], status: int, said: str) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "nianbao", *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == status and said in proc.stdout + proc.stderr, (proc.returncode, proc.stdout, proc.stderr)

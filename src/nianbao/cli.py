@@ -52,6 +52,8 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 # The status of a process ended by SIGPIPE, as shells report it (128 + 13): what `nianbao check | head` ends
 # with when `head` has read its lines, the command's own status being unknown then.
 BROKEN_PIPE = 141
+# The status of a command stopped by Ctrl-C (SIGINT) or SIGTERM: 128 + 2, as shells report a process SIGINT ended.
+INTERRUPTED = 130
 
 
 def _reader_gone() -> bool:
@@ -110,9 +112,15 @@ def script_main() -> None:
     import atexit
 
     atexit.register(_end_without_teardown)  # run last of the handlers registered from now on (they run LIFO)
-    try:
-        main()
-        code = 0
+    try:  # click's errors shown as click shows them; a Ctrl-C that no command caught is not its "Aborted!" (status 1)
+        code = main.main(standalone_mode=False)
+        code = code if isinstance(code, int) else 0  # a command's own value, or the status of `ctx.exit`
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("\ninterrupted", err=True)
+        code = INTERRUPTED
     except BrokenPipeError:
         if not _reader_gone():
             raise
@@ -269,7 +277,7 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     except KeyboardInterrupt:
         progress.close()
         click.echo("interrupted: finished reports are kept; run again to build the rest", err=True)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     progress.close()
     gated, failed = result.with_status(GATED), result.with_status(FAILED)
     for entry in gated[:SUMMARY_LIMIT]:
@@ -536,7 +544,7 @@ def run(office: str, year: str, kernel: str | None, timeout: int, wait: bool, pr
                                 kernel=kernel, timeout=timeout, wait=wait, on_note=_note)
     except KeyboardInterrupt:
         click.echo(f"interrupted: {office} {year} was not published; an earlier report is kept", err=True)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     html = project.relative(result.html)
     if result.status == GATED:
         critical = [f for f in result.findings if f.critical]
