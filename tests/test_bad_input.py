@@ -82,6 +82,21 @@ def test_malformed_offices_csv(project) -> None:
     assert_refused(project, "check", "guandu-taihe", expect=["data/offices.csv"])
 
 
+@pytest.mark.parametrize("kind", ["folder", "dangling link"])
+@pytest.mark.parametrize("command", [["check"], ["batch"], ["run", "guandu-taihe", "2020"]])
+def test_an_offices_csv_that_is_no_file_is_named_not_taken_for_no_project(project, kind: str,
+                                                                           command: list[str]) -> None:
+    """The project is found by its data/offices.csv, whatever is there: what is wrong with it is said when it is
+    read, rather than "no nianbao project" sending the analyst to look for another folder."""
+    project.offices_file.unlink()
+    if kind == "folder":
+        project.offices_file.mkdir()
+    else:
+        project.offices_file.symlink_to(project.root / "gone.csv")
+    code, out = run_cli(project, *command)
+    assert code == 2 and "offices.csv" in out and "no nianbao project" not in out, out
+
+
 def test_script_in_prose(project) -> None:
     path = project.narrative_file("guandu-taihe", 2020)
     text = path.read_text(encoding="utf-8").replace("无。", "无。\n\n<script>alert(1)</script>")

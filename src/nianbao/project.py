@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -66,7 +67,7 @@ class Project:
         """The project that holds `start` (default: the current directory), found by its data/offices.csv."""
         here = Path(start or ".").resolve()
         for folder in (here, *here.parents):
-            if (folder / "data" / "offices.csv").is_file():
+            if os.path.lexists(folder / "data" / "offices.csv"):  # a folder or a dangling link there: said when read
                 return cls(folder)
         raise NianbaoError(f"no nianbao project at or above {here} (looked for data/offices.csv)")
 
