@@ -96,6 +96,37 @@ def test_the_kernel_starts_at_the_first_changed_input_and_not_for_a_file_that_di
     assert during == [0, 1] and [(p.started, p.size, p.kernels) for p in pools.made] == [(1, 1, 1)]
 
 
+
+def test_a_changed_figures_file_starts_the_kernel_before_the_reports_are_listed_and_is_read_once(
+        built: Project, monkeypatch) -> None:
+    """The figures files the last run recorded are looked at first (`manifest.look_ahead`): a change there starts
+    the kernel before params/ is listed and the registry and the manifest are read, and the file is parsed once
+    (fresh, its record is not settled, but it was read this run). A selection (--offices) does not look ahead: a
+    change to an office not selected starts no kernel."""
+    from nianbao import batch, manifest
+
+    pools = Pools(monkeypatch)
+    at_listing: list[int] = []
+    listed = batch.list_reports
+    monkeypatch.setattr(batch, "list_reports", lambda *a, **k: at_listing.append(
+        sum(p.kernels for p in pools.made)) or listed(*a, **k))
+    parsed: list[str] = []
+    digests = manifest.figures_digests
+    monkeypatch.setattr(manifest, "figures_digests", lambda project, office: parsed.append(office) or digests(
+        project, office))
+    run_batch(built, jobs=2)  # whatever the tests before left to do
+    at_listing.clear(), parsed.clear(), pools.made.clear()
+    set_figure(built, "shili-0001", 2021, "t2.license.decisions", "76")
+    result = run_batch(built, jobs=2)
+    assert result.built == 2 and result.exit_code == 0
+    assert at_listing == [1] and parsed.count("shili-0001") == 1  # (others edited just before may be read again)
+    at_listing.clear(), parsed.clear(), pools.made.clear()
+    set_figure(built, "shili-0002", 2021, "t2.license.decisions", "75")
+    result = run_batch(built, jobs=2, offices=["shili-0003"])
+    assert result.built == 0 and at_listing == [0] and "shili-0002" not in parsed
+    assert [p.kernels for p in pools.made] == [0]
+    assert run_batch(built, jobs=2).built == 2  # left as the tests after expect it: nothing to do
+
 def test_the_pool_grows_when_the_waiting_work_outlasts_a_workers_start(built: Project, monkeypatch) -> None:
     pools = Pools(monkeypatch)
     monkeypatch.setattr(pool, "WORKER_START", 0.0)  # any waiting work outlasts it

@@ -168,3 +168,65 @@ def test_run_rewrites_an_existing_index(project) -> None:
     run_report(project, "example-shifan", 2021)
     assert "SEC6-FEE" in index_text(project.outputs)
     assert os.path.getsize(project.outputs / "manifest.json") > 0
+
+
+# --- what a killed writer leaves --------------------------------------------------------------------------
+
+def killed_holder(project) -> None:
+    """A writer killed (SIGKILL) while it held the lock, its record left in the lock file."""
+    other = hold(project)
+    other.send_signal(signal.SIGKILL)
+    other.wait()
+
+
+def test_a_writer_that_ends_leaves_no_record_and_a_killed_one_does(project) -> None:
+    lock = project.outputs / ".nianbao.lock"
+    with outputs_lock(project, "test") as held:
+        assert held.unfinished  # no lock file before: no telling what was left
+        assert json.loads(lock.read_text())["command"] == "test"
+        held.unfinished = False  # swept
+    assert lock.read_text() == ""
+    with outputs_lock(project, "test") as held:
+        assert not held.unfinished
+    killed_holder(project)
+    assert json.loads(lock.read_text())["pid"]
+    with outputs_lock(project, "test") as held:
+        assert held.unfinished
+    assert lock.read_text(), "not swept: the next holder is told too"
+    with outputs_lock(project, "test") as held:
+        assert held.unfinished
+        held.unfinished = False
+    assert lock.read_text() == ""
+
+
+def test_the_batch_walks_outputs_for_temporaries_only_after_a_killed_writer(project, monkeypatch) -> None:
+    from nianbao import batch
+
+    walks: list[Path] = []
+    real = batch.sweep
+    monkeypatch.setattr(batch, "sweep", lambda folder: walks.append(folder) or real(folder))
+    run_batch(project, offices=["guandu-taihe"])
+    assert walks == [project.outputs]  # a new outputs/: who knows
+    walks.clear()
+    run_batch(project, offices=["guandu-taihe"])
+    assert walks == []
+    stray = project.output_dir("example-shifan") / ".2021.abcd1234.tmp.html"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"<html")  # as a batch killed while it wrote leaves it
+    killed_holder(project)
+    result = run_batch(project, offices=["guandu-taihe"])
+    assert walks == [project.outputs] and result.swept == [stray] and not stray.exists()
+    assert (project.outputs / ".nianbao.lock").read_text() == ""
+    walks.clear()
+    run_batch(project, offices=["guandu-taihe"])
+    assert walks == []
+
+
+def test_a_run_after_a_killed_writer_sweeps_every_folder(project) -> None:
+    stray = project.output_dir("example-shifan") / ".2021.abcd1234.tmp.ipynb"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"{")
+    killed_holder(project)
+    out = nianbao(project, "run", "guandu-taihe", "2020")
+    assert out.returncode == 0, out.stderr
+    assert not stray.exists() and (project.outputs / ".nianbao.lock").read_text() == ""

@@ -32,7 +32,7 @@ from .digests import DigestState
 from .early import may_start_early, same_reports
 from .exceptions import InputError, NianbaoError
 from .findings import Finding, has_critical
-from .manifest import FAILED, GATED, Entry, Manifest, input_digests, recover
+from .manifest import FAILED, GATED, Entry, Manifest, input_digests, look_ahead, recover
 from .overview import (
     OUTPUT_DIR,
     ExecutedOverview,
@@ -51,6 +51,7 @@ from .project import Project
 
 if TYPE_CHECKING:
     from .cluster import DaskPool
+    from .lock import Held
 
 SAVE_EVERY = 2.0  # seconds between manifest saves while a batch runs: what a kill can lose
 # Reports validated in one great-expectations run. GX costs per run and per expectation far more than per
@@ -182,8 +183,9 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
     jobs = min(jobs or usable, usable)
     collecting = gc.isenabled()
     try:
-        with outputs_lock(project, "nianbao batch", wait=wait, on_wait=note):
-            return _run_batch(project, offices, years, jobs, force, on_start, on_entry, kernel, timeout, scheduler)
+        with outputs_lock(project, "nianbao batch", wait=wait, on_wait=note) as held:
+            return _run_batch(project, offices, years, jobs, force, on_start, on_entry, kernel, timeout, scheduler,
+                              held)
     finally:
         if collecting:
             gc.enable()
@@ -193,7 +195,8 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
 
 def _run_batch(project: Project, offices: list[str] | None, years: list[int] | None, jobs: int, force: bool,
                on_start: Callable[[int, int], None] | None, on_entry: Callable[[Entry], None] | None,
-               kernel: str, timeout: int | None, scheduler: str | None = None) -> BatchResult:
+               kernel: str, timeout: int | None, scheduler: str | None = None,
+               held: Held | None = None) -> BatchResult:
     started = time.perf_counter()
     # Until the project is loaded and digested, no automatic collection: each walked the ~10⁶ objects of the
     # manifest, the digest records and the registry made so far, none of them garbage (about half of this part).
@@ -203,8 +206,38 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
     # batch knows whether there is work (~0.3 s), and it starts its kernel only then: a run with nothing to do
     # starts none.
     standby = None if scheduler else WorkerPool(project, 1, most=jobs, standby=True, **options)
+
+    def start(n: int) -> WorkerPool | DaskPool:
+        if scheduler:
+            try:
+                from .cluster import DaskPool
+            except ImportError as exc:
+                raise NianbaoError(f"--scheduler needs Dask's distributed ({exc}): pip install 'nianbao[dask]'") \
+                    from None
+            return DaskPool(project, scheduler, min(jobs, n), **options)
+        return WorkerPool(project, workers_for(n, jobs), most=jobs, **options)
+
+    pool = standby
+
+    def changed() -> None:  # the first input that digests to something new: a worker starts its kernel now
+        nonlocal pool
+        if isinstance(pool, WorkerPool):
+            pool.start_kernels()
+        pool = pool or start(1)
+
     try:
-        swept = sweep(project.outputs)  # temporaries of a killed run
+        # Digests from the files' recorded digests: only files whose size or mtime changed are read. When every
+        # report is selected, the files that change most are looked at first, before anything else is read.
+        state = DigestState(project.root, project.outputs, on_change=None if scheduler else changed)
+        if force and standby is not None:
+            standby.start_kernels()
+        elif not offices and not years and standby is not None:
+            look_ahead(project, state)
+        swept = []  # temporaries of a killed process: only one that was killed leaves any (see `nianbao.lock`)
+        if held is None or held.unfinished:
+            swept = sweep(project.outputs)
+            if held is not None:
+                held.unfinished = False
         problems: list[InputError] = []
         pairs = list_reports(project, offices, years, problems)
         if not pairs:
@@ -223,33 +256,13 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
     # A first build (reports never recorded) or --force has work: the workers start their kernels now, while
     # the inputs are hashed. Otherwise once something is found to have changed.
     eager = force or any(manifest.get(o, y) is None for o, y in pairs)
-
-    def start(n: int) -> WorkerPool | DaskPool:
-        if scheduler:
-            try:
-                from .cluster import DaskPool
-            except ImportError as exc:
-                raise NianbaoError(f"--scheduler needs Dask's distributed ({exc}): pip install 'nianbao[dask]'") \
-                    from None
-            return DaskPool(project, scheduler, min(jobs, n), **options)
-        return WorkerPool(project, workers_for(n, jobs), most=jobs, **options)
-
-    pool = standby
     if eager and standby is not None:
         standby.grow(workers_for(len(pairs), jobs))
         standby.start_kernels()
     elif eager:
         pool = start(len(pairs))
 
-    def changed() -> None:  # the first input that digests to something new: a worker starts its kernel now
-        nonlocal pool
-        if isinstance(pool, WorkerPool):
-            pool.start_kernels()
-        pool = pool or start(1)
-
     try:
-        # Digests from the files' recorded digests: only files whose size or mtime changed are read.
-        state = DigestState(project.root, project.outputs, on_change=None if scheduler else changed)
         digests = input_digests(project, pairs, registry=registry, state=state)
         if not offices and not years:  # every input was looked at: forget the files deleted since
             state.forget_untouched(("data" + os.sep, "params" + os.sep))

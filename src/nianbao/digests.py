@@ -77,6 +77,9 @@ class DigestState:
         self.records: dict[str, list] = {}
         self.touched: set[str] = set()
         self.computed = 0  # files read this run (for the benchmark and the tests)
+        # The files read this run: a record of this run is used again in it, settled or not (a file looked at
+        # twice, ahead of the rest and then with it, is read once).
+        self.read_now: set[str] = set()
         self.changed = False
         self.dirty: set[str] = set()  # the records changed or dropped since loaded or saved (`RecordFile.save`)
         if load:  # none yet, or unreadable: everything is digested again; a malformed record: that file
@@ -93,7 +96,7 @@ class DigestState:
             return MISSING
         record = self.records.get(rel)
         if (record and record[0] == kind and record[1] == st.st_size and record[2] == st.st_mtime_ns
-                and record[3]):
+                and (record[3] or rel in self.read_now)):
             if len(record) > 5 and record[5] == st.st_ctime_ns:
                 return record[4]
             if len(record) == 5:  # an older version's record: trusted this once, its ctime kept from now on
@@ -107,6 +110,7 @@ class DigestState:
             self._drop(rel)
             return MISSING
         self.computed += 1
+        self.read_now.add(rel)
         if self.on_change is not None and (record is None or record[4] != value):
             on_change, self.on_change = self.on_change, None
             on_change()
@@ -117,6 +121,10 @@ class DigestState:
             self.changed = True
             self.dirty.add(rel)
         return value
+
+    def recorded(self, kind: str) -> list[str]:
+        """The paths (relative to `root`) of the files recorded with values of `kind`, in the order recorded."""
+        return [rel for rel, record in self.records.items() if record[0] == kind]
 
     def _drop(self, rel: str) -> None:
         if self.records.pop(rel, None) is not None:

@@ -106,6 +106,20 @@ def figures_digests(project: Project, office: str) -> dict[str, str] | None:
         ensure_ascii=False).encode()).hexdigest() for year, figures in years.items()}
 
 
+def look_ahead(project: Project, state: DigestState) -> None:
+    """Digest, before the reports are listed and the registry and the manifest read, what changes most: the files
+    every report shares and every figures file that `state` recorded (a new office's is found by `input_digests`).
+    Only files whose size or mtime changed are read, and `input_digests` uses what was found. For `state.on_change`,
+    a batch's first sign of work: at a province's scale it comes ~0.2 s sooner so (listing 10⁴ reports and reading
+    the registry and the manifest come after)."""
+    shared_digest(project, state)
+    figures = project.data / "figures"
+    for rel in state.recorded("figures"):
+        path = project.root / rel
+        if path.parent == figures and path.suffix == ".csv":  # as `input_digests` records them
+            state.value(path, "figures", lambda _, o=path.stem: figures_digests(project, o))
+
+
 def input_digests(project: Project, pairs: Iterable[tuple[str, int]], *, registry: Registry | None = None,
                   state: DigestState | None = None) -> dict[tuple[str, int], str | None]:
     """The digest of each office-year's inputs; None when its inputs cannot be read (the run will say why).

@@ -233,8 +233,11 @@ def run_report(project: Project, office: str, year: int, *, kernel: str | None =
         on_note(note)
     findings = validate([report], project)
     digest = input_digests(project, [(office, year)])[(office, year)]
-    with outputs_lock(project, "nianbao run", wait=wait, on_wait=on_note):
-        sweep(project.output_dir(office))  # temporaries of a killed run; no one else writes now
+    with outputs_lock(project, "nianbao run", wait=wait, on_wait=on_note) as held:
+        # Temporaries of a killed process (no one else writes now): a run killed in this folder leaves some, and any
+        # process killed may have left some anywhere (`nianbao.lock`).
+        sweep(project.outputs if held.unfinished else project.output_dir(office))
+        held.unfinished = False
         result = execute_report(project, office, year, findings=findings, inputs=digest, timeout=timeout,
                                 kernel=kernel)
         manifest = Manifest(project)
