@@ -180,6 +180,32 @@ def test_a_kernel_started_ahead_that_died_is_replaced(tmp_path) -> None:
     assert pid != str(dead.pid)
 
 
+
+def test_a_kernel_just_started_answers_and_its_first_notebook_loses_no_output(tmp_path) -> None:
+    """`engines.ready` (not jupyter_client's `wait_for_ready`, which then waits for IOPub to be quiet for 0.2 s):
+    the kernel's language_info once it answers and IOPub is connected, so that the first notebook's outputs,
+    printed at once, all arrive; a kernel that died as it started is said to have died."""
+    from jupyter_core.utils import run_sync
+
+    from nianbao.kernel import start_batch_kernel
+
+    for round in range(3):
+        km, kc = start_batch_kernel("python3", str(tmp_path))
+        engines.adopt("python3", str(tmp_path), km, kc)
+        nb = execute(notebook(tmp_path, f"first{round}", "for i in range(5):\n    print(i, flush=True)",
+                              "print('second')"), tmp_path)
+        assert stdout(nb) == ["0", "1", "2", "3", "4", "second"]
+        assert nb.metadata["language_info"]["name"] == "python"
+        engines.shutdown()
+    km, kc = start_batch_kernel("python3", str(tmp_path))
+    km.provisioner.process.kill()
+    try:
+        with pytest.raises(RuntimeError, match="died"):
+            run_sync(engines.ready)(km, kc, 60)
+    finally:
+        kc.stop_channels()
+        run_sync(km.shutdown_kernel)(now=True)
+
 def test_an_overview_page_leaves_its_collection_to_the_reset_in_a_batch_kernel(project, tmp_path) -> None:
     """A page of 1429 offices makes ~10⁵ objects with the collector off; the first allocation once it is on again
     walked them all (~40 ms a page). In a batch kernel it stays off until the reset after the notebook, which

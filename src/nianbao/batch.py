@@ -304,14 +304,14 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
                 pool = pool or start(len(jobs_after))
                 for outcome in pool.run(jobs_after):
                     manifest.put_overview(outcome)
+        if isinstance(pool, WorkerPool):
+            pool.release()  # no more work: the workers shut their kernels down while this process finishes its own
         year_pages(project, manifest.overviews, {y for _, y in pairs}, damaged_overviews, registry)  # regions' list
         drop_removed_regions(project, manifest.overviews, registry)  # of regions the registry no longer names
         if every:
             drop_removed_offices(project, registry)  # their kept figures
             drop_removed_years(project, every, registry)  # the kept charts of years no params file lists
         manifest.save()
-        if isinstance(pool, WorkerPool):
-            pool.release()  # the workers shut their kernels down while the index is written
         index = write_index(project, manifest, registry, every)
     finally:
         gc.unfreeze()  # collectable again for a caller that goes on

@@ -106,6 +106,37 @@ def use_thread(thread: Executor | None) -> None:
     _thread = thread
 
 
+async def ready(km: Any, kc: Any, timeout: float) -> dict:
+    """Wait for a kernel just started (manager `km`, connected client `kc`) to answer, and return its
+    `language_info`, within `timeout` seconds. What jupyter_client's `wait_for_ready` checks, without what it
+    adds: a kernel_info reply on the shell channel, and a message on IOPub (the kernel's welcome to a subscriber,
+    or its status), which tells that IOPub is connected; jupyter_client then waits until IOPub has been quiet for
+    0.2 s (a batch's one-change run waited so for its only kernel), and its caller asked for kernel_info once
+    more. Messages left on IOPub are not ours to read: requests read only the replies to their own. Raises
+    `RuntimeError` when the kernel dies or does not answer in time, as `wait_for_ready` does."""
+    from queue import Empty
+    from time import monotonic
+
+    deadline = monotonic() + timeout
+    while True:
+        msg_id = kc.kernel_info()
+        while True:  # its reply, or a second without one: ask again (a request sent before the kernel listened)
+            try:
+                reply = await kc.shell_channel.get_msg(timeout=max(0.0, min(1.0, deadline - monotonic())))
+            except Empty:
+                break
+            if reply["parent_header"].get("msg_id") == msg_id:
+                try:
+                    await kc.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    break  # IOPub not connected yet: outputs would be lost
+                return reply["content"]["language_info"]
+        if not await km.is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+
 def _alive(warm: WarmKernel) -> bool:
     return bool(run_sync(warm.km.is_alive)())
 
@@ -147,8 +178,7 @@ class WarmClient(PapermillNotebookClient):
         self.km, self.kc = warm.km, warm.kc
         try:
             if warm.language_info is None:  # just started: it may still be booting
-                run_sync(warm.kc.wait_for_ready)(timeout=self.startup_timeout)
-                warm.language_info = self.wait_for_reply(warm.kc.kernel_info())["content"]["language_info"]
+                warm.language_info = run_sync(ready)(warm.km, warm.kc, self.startup_timeout)
             if warm.reset is not None:
                 reply = self.wait_for_reply(warm.reset)
                 warm.reset = None

@@ -186,7 +186,7 @@ def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str
     """Start a batch kernel (`IPCKernelManager`, `BATCH_ARGUMENTS` and `extra_arguments`, `BATCH_KERNEL` in its
     environment) in the folder `cwd` and connect a client to its channels, without waiting for it to be ready:
     it boots while the caller goes on. Returns the manager and the client; the caller waits
-    (`wait_for_ready`) before its first request. Raises what jupyter_client raises when the kernel cannot be
+    (`engines.ready`) before its first request. Raises what jupyter_client raises when the kernel cannot be
     launched (`NoSuchKernel`, `OSError`)."""
     from jupyter_core.utils import run_sync
 
