@@ -244,8 +244,8 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             if problems:
                 raise problems[0]
             raise NianbaoError("no reports selected: params/<office>/<year>.yaml lists the reports to build")
-        # An unreadable registry stops everything (InputError, exit 2) before a kernel starts; a bad row of it
-        # fails that office's reports only.
+        # An unreadable registry stops everything (InputError, exit 2; a kernel started for a change found already
+        # is stopped with its worker); a bad row of it fails that office's reports only.
         registry = read_registry(project)
         problems += registry.unplaced
         manifest = Manifest(project)
@@ -325,7 +325,11 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             # those of a worker that finished its work, and a cluster's workers write none here: only a worker
             # lost or stopped at once can have left any (a walk of outputs/, 10⁴ folders at a province's scale).
             if isinstance(pool, WorkerPool) and pool.interrupted:
+                if held is not None:  # until swept, the next writer is told what the lock file would tell it
+                    held.unfinished = True
                 sweep(project.outputs)
+                if held is not None:
+                    held.unfinished = False
     entries = [manifest.get(o, y) for o, y in pairs]
     years = {y for _, y in pairs}
     overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]
