@@ -97,6 +97,24 @@ def test_an_offices_csv_that_is_no_file_is_named_not_taken_for_no_project(projec
     assert code == 2 and "offices.csv" in out and "no nianbao project" not in out, out
 
 
+
+@pytest.mark.parametrize("which", ["figures", "narrative", "params"])
+def test_an_input_that_is_a_folder_fails_its_reports_only_and_says_so_in_chinese(project, which: str) -> None:
+    """A folder (or a loop of links) where an office's file should be: its reports fail naming the file, the other
+    offices' are built; the message is the analyst's, not the operating system's "Is a directory"."""
+    path = {"figures": project.figures_file("example-shifan"),
+            "narrative": project.narrative_file("example-shifan", 2021),
+            "params": project.root / "params" / "example-shifan" / "2021.yaml"}[which]
+    path.unlink()
+    path.mkdir()
+    code, out = run_cli(project, "batch")
+    assert code == 2, out
+    rel = project.relative(path)
+    failed = [line for line in out.splitlines() if line.startswith("failed:")]
+    assert failed and all("example-shifan" in line and rel in line and "这里是一个文件夹" in line for line in failed)
+    assert "Is a directory" not in out
+    assert (project.outputs / "guandu-taihe" / "2020.html").is_file()
+
 def test_script_in_prose(project) -> None:
     path = project.narrative_file("guandu-taihe", 2020)
     text = path.read_text(encoding="utf-8").replace("无。", "无。\n\n<script>alert(1)</script>")

@@ -155,3 +155,16 @@ def test_the_command_keeps_clicks_statuses_and_messages(args: list[str], status:
 
     proc = subprocess.run([sys.executable, "-m", "nianbao", *args], capture_output=True, text=True, timeout=120)
     assert proc.returncode == status and said in proc.stdout + proc.stderr, (proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_sigterm_to_any_command_ends_it_as_ctrl_c_does(tmp_path) -> None:
+    """Not only `batch` and `run`: a command stopped by SIGTERM (a cancelled CI job) says so and ends with 130, not
+    killed silently with 143."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "terminated.py"
+    script.write_text(SCRIPT.replace("original(**kwargs)", "import os, signal, time\n"
+                                     "    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(30)"), encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted")

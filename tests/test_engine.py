@@ -3,6 +3,7 @@ dead kernel is replaced, and a report's HTML is the same as from a fresh kernel.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -295,3 +296,67 @@ def test_a_worker_stopped_while_its_kernel_starts_leaves_no_kernel(project) -> N
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [str(128 + signal.SIGTERM), "False"], out.stdout
+
+
+# A kernel whose start is interrupted (Ctrl-C) once its process exists, in the main thread as `nianbao run` starts
+# it; then what this process may still start once told to stop. Prints the interrupted kernel's pid, then "refused"
+# or "started".
+INTERRUPTED_START = """
+import sys
+from nianbao import kernel
+
+real = kernel.IPCKernelManager.start_kernel
+
+async def start_kernel(self, **kw):
+    await real(self, **kw)
+    print(self.provisioner.process.pid, flush=True)
+    raise KeyboardInterrupt
+
+kernel.IPCKernelManager.start_kernel = start_kernel
+try:
+    kernel.start_batch_kernel("python3", sys.argv[1])
+except KeyboardInterrupt:
+    pass
+kernel.IPCKernelManager.start_kernel = real
+kernel.kill_batch_kernels()
+try:
+    kernel.start_batch_kernel("python3", sys.argv[1])
+    print("started", flush=True)
+except RuntimeError:
+    print("refused", flush=True)
+"""
+
+
+def test_a_kernel_start_interrupted_leaves_no_kernel_and_none_starts_once_stopping(tmp_path) -> None:
+    """Ctrl-C inside `start_batch_kernel` (its process made): that kernel is killed, not left to a subreaper. Once
+    `kill_batch_kernels` ran (a worker's SIGTERM handler), no kernel starts: an engine finding its kernel dead
+    started another in the moment before the worker exited."""
+    import psutil
+
+    out = subprocess.run([sys.executable, "-c", INTERRUPTED_START, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    pid, said = out.stdout.split()
+    assert said == "refused"
+    assert not psutil.pid_exists(int(pid)) or psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_worker_is_born_deaf_to_ctrl_c(tmp_path) -> None:
+    """A Ctrl-C sent to the terminal's process group reaches the workers too; one still importing printed a
+    KeyboardInterrupt traceback and died. Born with SIGINT blocked, it drops it when it ignores SIGINT."""
+    import multiprocessing
+    import time
+
+    from nianbao import pool
+
+    worker = pool._start_worker(multiprocessing.get_context("spawn"), tmp_path, None, None, standby=True)
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:  # from its first moments until it waits for work
+            os.kill(worker.process.pid, signal.SIGINT)
+            time.sleep(0.01)
+        assert worker.process.is_alive() and worker.process.exitcode is None
+    finally:
+        worker.conn.send(None)
+        worker.process.join(30)
+    assert worker.process.exitcode == 0

@@ -113,13 +113,14 @@ def script_main() -> None:
 
     atexit.register(_end_without_teardown)  # run last of the handlers registered from now on (they run LIFO)
     try:  # click's errors shown as click shows them; a Ctrl-C that no command caught is not its "Aborted!" (status 1)
-        code = main.main(standalone_mode=False)
+        with _sigterm_interrupts():  # every command stops on SIGTERM as on Ctrl-C (130), not killed silently (143)
+            code = main.main(standalone_mode=False)
         code = code if isinstance(code, int) else 0  # a command's own value, or the status of `ctx.exit`
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
     except (click.Abort, KeyboardInterrupt):
-        click.echo("\ninterrupted", err=True)
+        click.echo("interrupted", err=True)  # after the line click ends an interrupted command with
         code = INTERRUPTED
     except BrokenPipeError:
         if not _reader_gone():

@@ -32,6 +32,7 @@ VERSION = 1
 # to 2 s, and the kernel's file timestamps lag the clock by up to a tick.
 SETTLE_NS = 2_000_000_000
 MISSING = "(missing)"
+UNREADABLE = "(unreadable)"  # a folder, a loop of links, no permission: the report that reads it says which
 
 
 def file_sha(path: Path | str) -> str:
@@ -59,7 +60,8 @@ class DigestState:
 
     `value(path, kind, compute)` returns the recorded value when the file's stat is the recorded one and the
     record is settled, else `compute(path)` (recorded); a missing file is `MISSING`. Paths are recorded
-    relative to `root`. `save()` writes the file only when something was recorded. `on_change()` is called
+    relative to `root`; one that cannot be read (a folder in its place) is `UNREADABLE`, not recorded. `save()`
+    writes the file only when something was recorded. `on_change()` is called
     the first time a file's value is not the recorded one.
     """
 
@@ -109,6 +111,9 @@ class DigestState:
         except FileNotFoundError:  # deleted between stat and read
             self._drop(rel)
             return MISSING
+        except OSError:  # not recorded: looked at again by the next run
+            self._drop(rel)
+            return UNREADABLE
         self.computed += 1
         self.read_now.add(rel)
         if self.on_change is not None and (record is None or record[4] != value):

@@ -163,14 +163,19 @@ class IPCKernelManager(AsyncKernelManager):
 # the caller), which the process's exit would leave running.
 _started: weakref.WeakSet[Any] = weakref.WeakSet()
 _starting = 0
+_stopping = False  # set by `kill_batch_kernels`: no kernel starts after it (the process is about to exit)
 _started_changes = threading.Condition(threading.RLock())
 
 
 def kill_batch_kernels(wait: float = 5.0) -> None:
     """Kill (SIGKILL) the process of every batch kernel this process started that still runs, after waiting up to
-    `wait` seconds for the starts under way to return. For a process about to exit on a signal: safe in a signal
-    handler (no import, no event loop); the kernels' socket files are left to `shutdown_kernel` if it follows."""
+    `wait` seconds for the starts under way to return, and remove their connection and socket files; from then on
+    `start_batch_kernel` refuses to start one (an engine that finds its kernel dead would start another before the
+    process exits). For a process about to exit (a worker's SIGTERM handler, the end of the `nianbao` command):
+    safe in a signal handler (no import, no event loop)."""
+    global _stopping
     with _started_changes:
+        _stopping = True
         _started_changes.wait_for(lambda: _starting == 0, timeout=wait)
         managers = list(_started)
     for km in managers:
@@ -178,8 +183,15 @@ def kill_batch_kernels(wait: float = 5.0) -> None:
         try:
             if process is not None and process.poll() is None:
                 process.kill()
+                km.cleanup_connection_file()
+                km.cleanup_ipc_files()
         except OSError:  # gone meanwhile
             pass
+
+
+# What a command interrupted while it starts its kernel, or any exit that skips the engine's shutdown, would leave
+# running: a kernel whose parent poller never sees its parent go under a child subreaper (a container's init).
+atexit.register(kill_batch_kernels, 0.0)
 
 
 def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str] = ()) -> tuple[Any, Any]:
@@ -187,23 +199,30 @@ def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str
     environment) in the folder `cwd` and connect a client to its channels, without waiting for it to be ready:
     it boots while the caller goes on. Returns the manager and the client; the caller waits
     (`engines.ready`) before its first request. Raises what jupyter_client raises when the kernel cannot be
-    launched (`NoSuchKernel`, `OSError`)."""
+    launched (`NoSuchKernel`, `OSError`); `RuntimeError` once this process is stopping (`kill_batch_kernels`)."""
     from jupyter_core.utils import run_sync
 
     km = IPCKernelManager(kernel_name=kernel_name)
     global _starting
     with _started_changes:
+        if _stopping:
+            raise RuntimeError("this process is stopping: no kernel starts")
         _starting += 1
         _started.add(km)
     try:
         run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*BATCH_ARGUMENTS, *extra_arguments],
                                   env={**os.environ, BATCH_KERNEL: "1"})
+        kc = km.client()
+        # No heartbeat: whether the kernel lives is asked of its manager (its process), and stopping the channels of
+        # a kernel that died waited a heartbeat's timeout (1 s) for the heartbeat's thread.
+        kc.start_channels(hb=False)
+    except BaseException:  # Ctrl-C as it starts (`nianbao run` starts its kernel in its main thread): none left
+        process = getattr(km.provisioner, "process", None) if km.provisioner is not None else None
+        if process is not None and process.poll() is None:
+            process.kill()
+        raise
     finally:
         with _started_changes:
             _starting -= 1
             _started_changes.notify_all()
-    kc = km.client()
-    # No heartbeat: whether the kernel lives is asked of its manager (its process), and stopping the channels of a
-    # kernel that died waited a heartbeat's timeout (1 s) for the heartbeat's thread.
-    kc.start_channels(hb=False)
     return km, kc

@@ -167,7 +167,7 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
         finally:
             os._exit(128 + signum)
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent's (ignored since birth, `_start_worker`)
     signal.signal(signal.SIGTERM, terminate)
     project = Project(Path(root))
     # papermill changes the working folder for the time of each execution, and two tasks run at a time here: it
@@ -275,7 +275,17 @@ def _start_worker(ctx: Any, root: Path, kernel: str | None, timeout: int | None,
     parent, child = ctx.Pipe()
     process = ctx.Process(target=_worker_main, args=(child, str(root), kernel, timeout, standby),
                           name="nianbao-worker", daemon=True)
-    process.start()
+    # Born deaf to SIGINT (an ignored signal stays ignored through exec, and Python then installs no handler for it):
+    # a Ctrl-C sent to the terminal's whole process group while the worker still imports was a KeyboardInterrupt
+    # traceback. Only the main thread may change a handler; a Ctrl-C in the few ms of the start is lost to this
+    # process too (pressed again, it stops the batch).
+    deaf = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if deaf else None
+    try:
+        process.start()
+    finally:
+        if deaf:
+            signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
     child.close()
     return _Worker(process, parent, standby=standby)
 

@@ -10,6 +10,7 @@ to these files (`nianbao new`, `nianbao ingest`), which would leave a file that 
 from __future__ import annotations
 
 import codecs
+import errno
 from pathlib import Path
 
 from .exceptions import InputError
@@ -77,5 +78,24 @@ def _utf8(data: bytes) -> bool:
 
 
 def read_text(path: Path, *, file: str, office: str | None = None, year: int | None = None) -> str:
-    """The text of an input file, as `decode`. Raises `FileNotFoundError` for a missing file."""
-    return decode(path.read_bytes(), file=file, office=office, year=year)
+    """The text of an input file, as `decode`. Raises `FileNotFoundError` for a missing file (the caller says
+    which file that is), `InputError` naming `file` (relative to the project), `office` and `year` for one that is
+    there but cannot be read: a folder in its place, a loop of symbolic links, no permission."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise InputError(_unreadable(exc), file=file, office=office, year=year) from None
+    return decode(data, file=file, office=office, year=year)
+
+
+def _unreadable(exc: OSError) -> str:
+    """Why a file that is there cannot be read, as the analyst is told."""
+    if isinstance(exc, IsADirectoryError):
+        return "这里是一个文件夹，不是文件：请换成文件"
+    if isinstance(exc, PermissionError):
+        return "无权读取此文件：请检查文件权限"
+    if exc.errno == errno.ELOOP:
+        return "符号链接形成循环，无法读取：请换成文件"
+    return f"无法读取此文件（{exc.strerror or exc}）"
