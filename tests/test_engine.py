@@ -291,11 +291,16 @@ print(status, alive)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child subreapers are Linux's (prctl)")
 def test_a_worker_stopped_while_its_kernel_starts_leaves_no_kernel(project) -> None:
     """SIGTERM to a worker whose kernel's process exists but whose start has not returned: the worker kills that
-    kernel too (it knew none until the start returned, and left it running)."""
+    kernel too (it knew none until the start returned, and left it running), and leaves no file of it behind."""
+    temporary, runtime = project.root.parent / "tmp", project.root.parent / "runtime"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary), "JUPYTER_RUNTIME_DIR": str(runtime)}
     out = subprocess.run([sys.executable, "-c", SUBREAPER, SLOW_START, str(project.root)], capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [str(128 + signal.SIGTERM), "False"], out.stdout
+    # nor its connection file, its sockets or the worker's private folder (the kernels' log)
+    assert [p.name for p in temporary.iterdir()] == [] and [p.name for p in runtime.iterdir()] == []
 
 
 # A kernel whose start is interrupted (Ctrl-C) once its process exists, in the main thread as `nianbao run` starts

@@ -169,10 +169,11 @@ _started_changes = threading.Condition(threading.RLock())
 
 def kill_batch_kernels(wait: float = 5.0) -> None:
     """Kill (SIGKILL) the process of every batch kernel this process started that still runs, after waiting up to
-    `wait` seconds for the starts under way to return, and remove their connection and socket files; from then on
-    `start_batch_kernel` refuses to start one (an engine that finds its kernel dead would start another before the
-    process exits). For a process about to exit (a worker's SIGTERM handler, the end of the `nianbao` command):
-    safe in a signal handler (no import, no event loop)."""
+    `wait` seconds for the starts under way to return; remove their connection and socket files and this process's
+    private folder (`_private_folder`, the kernels' log). From then on `start_batch_kernel` refuses to start one (an
+    engine that finds its kernel dead would start another before the process exits). For a process about to exit
+    (a worker's SIGTERM handler, the end of any process that imported this module): safe in a signal handler (no
+    import, no event loop)."""
     global _stopping
     with _started_changes:
         _stopping = True
@@ -187,6 +188,8 @@ def kill_batch_kernels(wait: float = 5.0) -> None:
                 km.cleanup_ipc_files()
         except OSError:  # gone meanwhile
             pass
+    if _private_folder.cache_info().currsize:  # the kernels' log, which a worker's `os._exit` would leave behind
+        shutil.rmtree(_private_folder(), ignore_errors=True)
 
 
 # What a command interrupted while it starts its kernel, or any exit that skips the engine's shutdown, would leave
