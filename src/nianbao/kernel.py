@@ -144,12 +144,27 @@ class IPCKernelManager(AsyncKernelManager):
         # The kernel process's own stderr holds only ipykernel's logging (a cell's output goes to the
         # notebook), such as tracebacks of its sockets closing when it is stopped mid-cell: kept in a log
         # file, where `kernel_log_tail` finds the last words of a kernel that died.
-        global _log_start
-        log = _kernel_log()
-        if log is not None:
-            kw.setdefault("stderr", log)
-            _log_start = log.tell()
-        return await super().start_kernel(**kw)
+        # Every kernel started so is known from before its start to `kill_batch_kernels`: a worker told to stop, and
+        # any process as it exits, kill what still runs (nbclient starts `nianbao run`'s with this class too).
+        global _log_start, _starting
+        with _started_changes:
+            if _stopping:
+                raise RuntimeError("this process is stopping: no kernel starts")
+            _starting += 1
+            _started.add(self)
+        try:
+            log = _kernel_log()
+            if log is not None:
+                kw.setdefault("stderr", log)
+                _log_start = log.tell()
+            return await super().start_kernel(**kw)
+        except BaseException:  # Ctrl-C as it starts (in the main thread, as `nianbao run`'s): no kernel left
+            _kill(self)
+            raise
+        finally:
+            with _started_changes:
+                _starting -= 1
+                _started_changes.notify_all()
 
     @property
     def kernel_spec(self) -> KernelSpec | None:
@@ -158,7 +173,7 @@ class IPCKernelManager(AsyncKernelManager):
         return super().kernel_spec
 
 
-# The batch kernels this process started, and how many starts are under way: a worker told to stop kills them all
+# The kernels this process started, and how many starts are under way: a worker told to stop kills them all
 # (`kill_batch_kernels`), even one whose start had not returned yet (its process made, its manager not yet known to
 # the caller), which the process's exit would leave running.
 _started: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -167,27 +182,32 @@ _stopping = False  # set by `kill_batch_kernels`: no kernel starts after it (the
 _started_changes = threading.Condition(threading.RLock())
 
 
+def _kill(km: Any) -> None:
+    """Kill the kernel process of manager `km` if it runs, and remove its connection and socket files."""
+    process = getattr(km.provisioner, "process", None) if km.provisioner is not None else None
+    try:
+        if process is not None and process.poll() is None:
+            process.kill()
+            km.cleanup_connection_file()
+            km.cleanup_ipc_files()
+    except OSError:  # gone meanwhile
+        pass
+
+
 def kill_batch_kernels(wait: float = 5.0) -> None:
-    """Kill (SIGKILL) the process of every batch kernel this process started that still runs, after waiting up to
-    `wait` seconds for the starts under way to return; remove their connection and socket files and this process's
-    private folder (`_private_folder`, the kernels' log). From then on `start_batch_kernel` refuses to start one (an
-    engine that finds its kernel dead would start another before the process exits). For a process about to exit
-    (a worker's SIGTERM handler, the end of any process that imported this module): safe in a signal handler (no
-    import, no event loop)."""
+    """Kill (SIGKILL) every kernel this process started (`IPCKernelManager`: a batch's, and the one nbclient starts
+    for `nianbao run`) that still runs, after waiting up to `wait` seconds for the starts under way to return;
+    remove their connection and socket files and this process's private folder (`_private_folder`, the kernels'
+    log). From then on no kernel starts here (`RuntimeError`): an engine that finds its kernel dead would start
+    another before the process exits. For a process about to exit (a worker's SIGTERM handler, the end of any
+    process that imported this module): safe in a signal handler (no import, no event loop)."""
     global _stopping
     with _started_changes:
         _stopping = True
         _started_changes.wait_for(lambda: _starting == 0, timeout=wait)
         managers = list(_started)
     for km in managers:
-        process = getattr(km.provisioner, "process", None) if km.provisioner is not None else None
-        try:
-            if process is not None and process.poll() is None:
-                process.kill()
-                km.cleanup_connection_file()
-                km.cleanup_ipc_files()
-        except OSError:  # gone meanwhile
-            pass
+        _kill(km)
     if _private_folder.cache_info().currsize:  # the kernels' log, which a worker's `os._exit` would leave behind
         shutil.rmtree(_private_folder(), ignore_errors=True)
 
@@ -206,26 +226,14 @@ def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str
     from jupyter_core.utils import run_sync
 
     km = IPCKernelManager(kernel_name=kernel_name)
-    global _starting
-    with _started_changes:
-        if _stopping:
-            raise RuntimeError("this process is stopping: no kernel starts")
-        _starting += 1
-        _started.add(km)
+    run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*BATCH_ARGUMENTS, *extra_arguments],
+                              env={**os.environ, BATCH_KERNEL: "1"})
     try:
-        run_sync(km.start_kernel)(cwd=cwd, extra_arguments=[*BATCH_ARGUMENTS, *extra_arguments],
-                                  env={**os.environ, BATCH_KERNEL: "1"})
         kc = km.client()
         # No heartbeat: whether the kernel lives is asked of its manager (its process), and stopping the channels of
         # a kernel that died waited a heartbeat's timeout (1 s) for the heartbeat's thread.
         kc.start_channels(hb=False)
-    except BaseException:  # Ctrl-C as it starts (`nianbao run` starts its kernel in its main thread): none left
-        process = getattr(km.provisioner, "process", None) if km.provisioner is not None else None
-        if process is not None and process.poll() is None:
-            process.kill()
+    except BaseException:  # Ctrl-C between the start and the client: no kernel left
+        _kill(km)
         raise
-    finally:
-        with _started_changes:
-            _starting -= 1
-            _started_changes.notify_all()
     return km, kc
