@@ -200,11 +200,11 @@ def test_a_writer_that_ends_leaves_no_record_and_a_killed_one_does(project) -> N
 
 
 def test_the_batch_walks_outputs_for_temporaries_only_after_a_killed_writer(project, monkeypatch) -> None:
-    from nianbao import batch
+    from nianbao import lock
 
     walks: list[Path] = []
-    real = batch.sweep
-    monkeypatch.setattr(batch, "sweep", lambda folder: walks.append(folder) or real(folder))
+    real = lock.sweep
+    monkeypatch.setattr(lock, "sweep", lambda folder: walks.append(folder) or real(folder))
     run_batch(project, offices=["guandu-taihe"])
     assert walks == [project.outputs]  # a new outputs/: who knows
     walks.clear()

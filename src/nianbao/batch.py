@@ -26,7 +26,6 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic import sweep
 from .data import Registry, read_registry
 from .digests import DigestState
 from .early import may_start_early, same_reports
@@ -195,8 +194,7 @@ def run_batch(project: Project, offices: list[str] | None = None, years: list[in
 
 def _run_batch(project: Project, offices: list[str] | None, years: list[int] | None, jobs: int, force: bool,
                on_start: Callable[[int, int], None] | None, on_entry: Callable[[Entry], None] | None,
-               kernel: str, timeout: int | None, scheduler: str | None = None,
-               held: Held | None = None) -> BatchResult:
+               kernel: str, timeout: int | None, scheduler: str | None, held: Held) -> BatchResult:
     started = time.perf_counter()
     # Until the project is loaded and digested, no automatic collection: each walked the ~10⁶ objects of the
     # manifest, the digest records and the registry made so far, none of them garbage (about half of this part).
@@ -233,11 +231,8 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             standby.start_kernels()
         elif not offices and not years and standby is not None:
             look_ahead(project, state)
-        swept = []  # temporaries of a killed process: only one that was killed leaves any (see `nianbao.lock`)
-        if held is None or held.unfinished:
-            swept = sweep(project.outputs)
-            if held is not None:
-                held.unfinished = False
+        # Temporaries of a killed process: only one that was killed leaves any (see `nianbao.lock`).
+        swept = held.sweep(project.outputs) if held.unfinished else []
         problems: list[InputError] = []
         pairs = list_reports(project, offices, years, problems)
         if not pairs:
@@ -325,11 +320,7 @@ def _run_batch(project: Project, offices: list[str] | None, years: list[int] | N
             # those of a worker that finished its work, and a cluster's workers write none here: only a worker
             # lost or stopped at once can have left any (a walk of outputs/, 10⁴ folders at a province's scale).
             if isinstance(pool, WorkerPool) and pool.interrupted:
-                if held is not None:  # until swept, the next writer is told what the lock file would tell it
-                    held.unfinished = True
-                sweep(project.outputs)
-                if held is not None:
-                    held.unfinished = False
+                held.sweep(project.outputs)
     entries = [manifest.get(o, y) for o, y in pairs]
     years = {y for _, y in pairs}
     overviews = [o for _, o in sorted(manifest.overviews.items()) if o.get("year") in years and "inputs" in o]

@@ -61,8 +61,8 @@ class DigestState:
     `value(path, kind, compute)` returns the recorded value when the file's stat is the recorded one and the
     record is settled, else `compute(path)` (recorded); a missing file is `MISSING`. Paths are recorded
     relative to `root`; one that cannot be read (a folder in its place) is `UNREADABLE`, not recorded. `save()`
-    writes the file only when something was recorded. `on_change()` is called
-    the first time a file's value is not the recorded one.
+    writes the file only when something was recorded. `on_change()` is called the first time a file's value is not
+    the recorded one.
     """
 
     def __init__(self, root: Path, outputs: Path, *, load: bool = True,

@@ -18,9 +18,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from .atomic import sweep
 from .exceptions import NianbaoError
 from .project import Project
 
@@ -44,10 +46,18 @@ def _holder(path: os.PathLike) -> str:
 @dataclass
 class Held:
     """The lock, held. `unfinished`: whether a holder before may have left temporaries in outputs/ (it was killed:
-    its record was still in the lock file, or the lock file was new); the holder sets it to False once it has swept
-    them all, else the next holder is told so too."""
+    its record was still in the lock file, or the lock file was new); False once `sweep` has swept them all, else
+    the next holder is told so too."""
 
     unfinished: bool
+
+    def sweep(self, folder: Path) -> list[Path]:
+        """`atomic.sweep(folder)`; with `folder` the whole outputs/, what was left unfinished is no more (until it
+        is done, a kill leaves it so for the next holder)."""
+        self.unfinished = True
+        found = sweep(folder)
+        self.unfinished = False
+        return found
 
 
 @contextmanager

@@ -236,8 +236,10 @@ def run_report(project: Project, office: str, year: int, *, kernel: str | None =
     with outputs_lock(project, "nianbao run", wait=wait, on_wait=on_note) as held:
         # Temporaries of a killed process (no one else writes now): a run killed in this folder leaves some, and any
         # process killed may have left some anywhere (`nianbao.lock`).
-        sweep(project.outputs if held.unfinished else project.output_dir(office))
-        held.unfinished = False
+        if held.unfinished:
+            held.sweep(project.outputs)
+        else:
+            sweep(project.output_dir(office))
         result = execute_report(project, office, year, findings=findings, inputs=digest, timeout=timeout,
                                 kernel=kernel)
         manifest = Manifest(project)
