@@ -330,7 +330,7 @@ try:
 except Exception:
     print("runs", flush=True)
 kernel.IPCKernelManager._async_post_start_kernel = real
-kernel.kill_batch_kernels()
+kernel.kill_kernels()
 try:
     kernel.start_batch_kernel("python3", sys.argv[1])
     print("started", flush=True)
@@ -341,7 +341,7 @@ except RuntimeError:
 
 def test_a_kernel_start_interrupted_leaves_no_kernel_and_none_starts_once_stopping(tmp_path) -> None:
     """Ctrl-C inside `start_batch_kernel` (its process made): that kernel is killed, not left to a subreaper. Once
-    `kill_batch_kernels` ran (a worker's SIGTERM handler), no kernel starts: an engine finding its kernel dead
+    `kill_kernels` ran (a worker's SIGTERM handler), no kernel starts: an engine finding its kernel dead
     started another in the moment before the worker exited."""
     import psutil
 

@@ -144,7 +144,7 @@ class IPCKernelManager(AsyncKernelManager):
         # The kernel process's own stderr holds only ipykernel's logging (a cell's output goes to the
         # notebook), such as tracebacks of its sockets closing when it is stopped mid-cell: kept in a log
         # file, where `kernel_log_tail` finds the last words of a kernel that died.
-        # Every kernel started so is known from before its start to `kill_batch_kernels`: a worker told to stop, and
+        # Every kernel started so is known from before its start to `kill_kernels`: a worker told to stop, and
         # any process as it exits, kill what still runs (nbclient starts `nianbao run`'s with this class too).
         global _log_start, _starting
         with _started_changes:
@@ -174,27 +174,31 @@ class IPCKernelManager(AsyncKernelManager):
 
 
 # The kernels this process started, and how many starts are under way: a worker told to stop kills them all
-# (`kill_batch_kernels`), even one whose start had not returned yet (its process made, its manager not yet known to
+# (`kill_kernels`), even one whose start had not returned yet (its process made, its manager not yet known to
 # the caller), which the process's exit would leave running.
 _started: weakref.WeakSet[Any] = weakref.WeakSet()
 _starting = 0
-_stopping = False  # set by `kill_batch_kernels`: no kernel starts after it (the process is about to exit)
+_stopping = False  # set by `kill_kernels`: no kernel starts after it (the process is about to exit)
 _started_changes = threading.Condition(threading.RLock())
 
 
 def _kill(km: Any) -> None:
-    """Kill the kernel process of manager `km` if it runs, and remove its connection and socket files."""
+    """Kill the kernel process of manager `km` if it runs, and remove its connection and socket files (also those of
+    one that died: removing them again after a shutdown does nothing)."""
     process = getattr(km.provisioner, "process", None) if km.provisioner is not None else None
     try:
         if process is not None and process.poll() is None:
             process.kill()
-            km.cleanup_connection_file()
-            km.cleanup_ipc_files()
     except OSError:  # gone meanwhile
+        pass
+    try:
+        km.cleanup_connection_file()
+        km.cleanup_ipc_files()
+    except OSError:
         pass
 
 
-def kill_batch_kernels(wait: float = 5.0) -> None:
+def kill_kernels(wait: float = 5.0) -> None:
     """Kill (SIGKILL) every kernel this process started (`IPCKernelManager`: a batch's, and the one nbclient starts
     for `nianbao run`) that still runs, after waiting up to `wait` seconds for the starts under way to return;
     remove their connection and socket files and this process's private folder (`_private_folder`, the kernels'
@@ -214,7 +218,7 @@ def kill_batch_kernels(wait: float = 5.0) -> None:
 
 # What a command interrupted while it starts its kernel, or any exit that skips the engine's shutdown, would leave
 # running: a kernel whose parent poller never sees its parent go under a child subreaper (a container's init).
-atexit.register(kill_batch_kernels, 0.0)
+atexit.register(kill_kernels, 0.0)
 
 
 def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str] = ()) -> tuple[Any, Any]:
@@ -222,7 +226,7 @@ def start_batch_kernel(kernel_name: str, cwd: str, extra_arguments: Iterable[str
     environment) in the folder `cwd` and connect a client to its channels, without waiting for it to be ready:
     it boots while the caller goes on. Returns the manager and the client; the caller waits
     (`engines.ready`) before its first request. Raises what jupyter_client raises when the kernel cannot be
-    launched (`NoSuchKernel`, `OSError`); `RuntimeError` once this process is stopping (`kill_batch_kernels`)."""
+    launched (`NoSuchKernel`, `OSError`); `RuntimeError` once this process is stopping (`kill_kernels`)."""
     from jupyter_core.utils import run_sync
 
     km = IPCKernelManager(kernel_name=kernel_name)

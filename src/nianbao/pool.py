@@ -158,10 +158,9 @@ def _worker_main(conn: Connection, root: str, kernel: str | None, timeout: int |
     from concurrent.futures import ThreadPoolExecutor
 
     def terminate(signum: int, frame: Any) -> None:  # the parent stops us: do not leave a kernel behind
-        try:  # every kernel started here, even one whose start is under way; then the engine's socket files
-            for name, stop in (("kernel", "kill_batch_kernels"), ("engines", "shutdown")):
-                if (function := getattr(sys.modules.get(f"{__package__}.{name}"), stop, None)) is not None:
-                    function()
+        try:  # every kernel started here, even one whose start is under way, and its files (the engine's included)
+            if (kill := getattr(sys.modules.get(f"{__package__}.kernel"), "kill_kernels", None)) is not None:
+                kill()
         except Exception:
             pass
         finally:
