@@ -133,6 +133,30 @@ def test_ctrl_c_while_the_command_is_imported_ends_it_with_130_and_no_traceback(
     assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted")
 
 
+# SIGTERM as the command is imported (a CI job cancelled as it starts): before `cli.script_main` installs its handler.
+TERMINATED_IMPORT = INTERRUPTED_IMPORT.replace("raise KeyboardInterrupt", """import os, signal, time
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)""")
+
+
+@pytest.mark.parametrize("module", ["click", "nianbao.cli", "nianbao.formats"])
+def test_sigterm_while_the_command_is_imported_ends_it_with_130_and_no_traceback(module: str) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", TERMINATED_IMPORT, module], capture_output=True, text=True,
+                          timeout=120)
+    assert (proc.returncode, proc.stderr.strip()) == (130, "interrupted")
+
+
+def test_version_names_the_command_also_when_run_as_a_module() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "nianbao", "--version"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("nianbao, version "), proc.stdout
+
+
 @pytest.mark.parametrize("raised", ["KeyboardInterrupt", "click.Abort"])
 def test_ctrl_c_that_no_command_handles_is_status_130_not_clicks_aborted(tmp_path, raised: str) -> None:
     """Status 1 means gated reports: click's own "Aborted!" and status 1 would say so of a Ctrl-C."""

@@ -92,6 +92,26 @@ def test_the_lock_is_refused_in_process_too(project) -> None:
         other.wait()
 
 
+@pytest.mark.parametrize("made", ["dangling link", "link to a file", "folder"])
+@pytest.mark.parametrize("args", [["batch", "--offices", "guandu-taihe"], ["run", "guandu-taihe", "2020"]])
+def test_a_lock_file_that_is_not_a_file_is_named_with_what_to_do(project, tmp_path, made, args) -> None:
+    lock = project.outputs / ".nianbao.lock"
+    project.outputs.mkdir(exist_ok=True)
+    if made == "folder":
+        lock.mkdir()
+    else:
+        target = tmp_path / "elsewhere.lock"
+        if made == "link to a file":
+            target.write_text("")
+        lock.symlink_to(target)
+    out = nianbao(project, *args)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    kind = "a folder" if made == "folder" else "a symbolic link"
+    assert f"outputs/.nianbao.lock is {kind}" in out.stderr and "remove outputs/.nianbao.lock" in out.stderr
+    assert "Too many levels" not in out.stderr
+    assert not list(project.outputs.rglob("*.html"))
+
+
 def test_concurrent_batches_lose_no_entry(project) -> None:
     """The case that lost manifest entries: two batches on disjoint offices, the second started while the
     first runs. With --wait the second waits, and both are recorded."""

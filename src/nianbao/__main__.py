@@ -1,11 +1,17 @@
-"""The `nianbao` command (`cli.script_main`), also as `python -m nianbao`. A Ctrl-C while the command is still
-being imported ends it as one afterwards does: "interrupted" and status 130, no traceback."""
+"""The `nianbao` command (`cli.script_main`), also as `python -m nianbao`. A Ctrl-C or a SIGTERM while the command
+is still being imported ends it as one afterwards does: "interrupted" and status 130, no traceback."""
 
+import signal
 import sys
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:
     """Import and run the command."""
+    signal.signal(signal.SIGTERM, _interrupt)  # until the command's own handler (`cli.script_main`) takes over
     try:
         from .cli import script_main
     except KeyboardInterrupt:

@@ -96,7 +96,7 @@ def _note(text: str) -> None:
 
 
 @click.group()
-@click.version_option(package_name="nianbao")
+@click.version_option(package_name="nianbao", prog_name="nianbao")  # also as `python -m nianbao`
 def main() -> None:
     """nianbao (年报): annual government information disclosure reports, from data to a published page."""
 

@@ -33,6 +33,16 @@ class OutputsBusy(NianbaoError):
     """Another nianbao process writes the project's outputs."""
 
 
+def _check_lock_file(project: Project, path: Path) -> None:
+    """The lock file is a regular file or nothing: filelock refuses a symbolic link ("Too many levels of symbolic
+    links") and a folder, and neither says what to do. Raises `NianbaoError` naming it."""
+    kind = "a symbolic link" if path.is_symlink() else "a folder" if path.is_dir() else None
+    if kind:
+        name = project.relative(path)
+        raise NianbaoError(f"{name} is {kind}, not the regular file nianbao locks outputs/ with: "
+                           f"remove {name} and run again")
+
+
 def _holder(path: os.PathLike) -> str:
     try:
         with open(path, encoding="utf-8") as f:
@@ -66,10 +76,12 @@ def outputs_lock(project: Project, command: str, *, wait: bool = False,
     """Hold the lock on `project.outputs` (created if missing) for the block, which gets a `Held`.
 
     When another process holds it: with `wait`, call `on_wait(message)` once and wait for it; else raise
-    `OutputsBusy` naming the holder (command, pid, since when). `OSError` when outputs/ cannot be written.
+    `OutputsBusy` naming the holder (command, pid, since when). `OSError` when outputs/ cannot be written;
+    `NianbaoError` when the lock file is a symbolic link or a folder.
     """
     project.outputs.mkdir(parents=True, exist_ok=True)
     path = project.outputs / LOCK
+    _check_lock_file(project, path)
     me = json.dumps({"pid": os.getpid(), "command": command, "argv": sys.argv[1:], "started": time.time()})
     held = Held(unfinished=not path.exists())
     lock_fd: list[int] = []
