@@ -311,8 +311,11 @@ def batch(offices: tuple[str, ...], years: tuple[str, ...], jobs: int | None, fo
     speed = f", {speed}" if speed else ""
     click.echo(f"{len(result.entries)} report(s): {counts}; built {result.built} in {result.seconds:.1f} s{speed}; "
                f"index: {project.relative(result.index)}")
-    if result.overviews:
-        click.echo(f"{len(result.overviews)} overview(s): {project.relative(project.outputs)}/overview/<year>.html")
+    if result.overviews:  # a page per region and year, each year's linked from overview/<year>.html
+        years = len({o.get("year") for o in result.overviews})
+        regions = len({o.get("region") for o in result.overviews})
+        click.echo(f"{len(result.overviews)} overview page(s) ({regions} region(s), {years} year(s)): "
+                   f"{project.relative(project.outputs)}/overview/<year>.html")
     sys.exit(result.exit_code)
 
 
