@@ -151,6 +151,17 @@ def test_a_batch_kernel_imports_nianbao_as_it_starts_leaving_the_namespace_and_t
     assert nb.cells[0].execution_count == 1
 
 
+def test_a_batch_kernel_starts_without_the_debugger_and_imports_from_the_working_folder(tmp_path) -> None:
+    """ipykernel's launcher without debugpy (`kernel.without_debugger`, a sixth of the kernel's start): blocked, as if
+    not installed; the working folder is on `sys.path` as with ipykernel's own launcher."""
+    from nianbao.kernel import IPCKernelManager
+
+    assert IPCKernelManager(kernel_name="python3").kernel_spec.argv[1] == "-c"
+    (tmp_path / "beside.py").write_text("VALUE = 7\n", encoding="utf-8")
+    probe = "import sys\nprint(sys.modules.get('debugpy', 'absent'))\nimport beside\nprint(beside.VALUE)"
+    assert stdout(execute(notebook(tmp_path, "probe", probe), tmp_path)) == ["None", "7"]
+
+
 def test_a_kernel_started_ahead_is_the_one_the_first_notebook_runs_on(tmp_path) -> None:
     """A worker starts its kernel before it imports papermill (`pool.start_kernel`) and hands it to the engine
     (`engines.adopt`): the first notebook waits for that kernel and runs on it; a notebook for another kernel
