@@ -156,7 +156,13 @@ def test_a_batch_kernel_starts_without_the_debugger_and_imports_from_the_working
     not installed; the working folder is on `sys.path` as with ipykernel's own launcher."""
     from nianbao.kernel import IPCKernelManager
 
+    from nianbao.kernel import LAUNCHER, without_debugger
+
     assert IPCKernelManager(kernel_name="python3").kernel_spec.argv[1] == "-c"
+    # as `ipykernel install` writes it: the interpreter's options kept
+    assert without_debugger(["py", "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"]) \
+        == ["py", "-Xfrozen_modules=off", "-c", LAUNCHER, "-f", "{connection_file}"]
+    assert without_debugger(["py", "-m", "other_kernel", "-f", "x"]) == ["py", "-m", "other_kernel", "-f", "x"]
     (tmp_path / "beside.py").write_text("VALUE = 7\n", encoding="utf-8")
     probe = "import sys\nprint(sys.modules.get('debugpy', 'absent'))\nimport beside\nprint(beside.VALUE)"
     assert stdout(execute(notebook(tmp_path, "probe", probe), tmp_path)) == ["None", "7"]

@@ -92,13 +92,15 @@ def test_the_lock_is_refused_in_process_too(project) -> None:
         other.wait()
 
 
-@pytest.mark.parametrize("made", ["dangling link", "link to a file", "folder"])
+@pytest.mark.parametrize("made", ["dangling link", "link to a file", "folder", "named pipe"])
 @pytest.mark.parametrize("args", [["batch", "--offices", "guandu-taihe"], ["run", "guandu-taihe", "2020"]])
 def test_a_lock_file_that_is_not_a_file_is_named_with_what_to_do(project, tmp_path, made, args) -> None:
     lock = project.outputs / ".nianbao.lock"
     project.outputs.mkdir(exist_ok=True)
     if made == "folder":
         lock.mkdir()
+    elif made == "named pipe":  # reading who holds it would block
+        os.mkfifo(lock)
     else:
         target = tmp_path / "elsewhere.lock"
         if made == "link to a file":
@@ -106,10 +108,26 @@ def test_a_lock_file_that_is_not_a_file_is_named_with_what_to_do(project, tmp_pa
         lock.symlink_to(target)
     out = nianbao(project, *args)
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
-    kind = "a folder" if made == "folder" else "a symbolic link"
+    kind = {"folder": "a folder", "named pipe": "a named pipe"}.get(made, "a symbolic link")
     assert f"outputs/.nianbao.lock is {kind}" in out.stderr and "remove outputs/.nianbao.lock" in out.stderr
     assert "Too many levels" not in out.stderr
     assert not list(project.outputs.rglob("*.html"))
+
+
+@pytest.mark.parametrize("made", ["dangling link", "file"])
+def test_outputs_that_is_not_a_folder_is_named(project, tmp_path, made) -> None:
+    """An unmounted share linked as outputs/ (a link to nowhere), or a file: said so, not "File exists"."""
+    import shutil
+
+    shutil.rmtree(project.outputs, ignore_errors=True)
+    if made == "file":
+        project.outputs.write_text("", encoding="utf-8")
+    else:
+        project.outputs.symlink_to(tmp_path / "unmounted")
+    out = nianbao(project, "batch", "--offices", "guandu-taihe")
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    what = "a symbolic link to a folder that does not exist" if made != "file" else "not a folder"
+    assert f"outputs is {what}" in out.stderr and "File exists" not in out.stderr
 
 
 def test_concurrent_batches_lose_no_entry(project) -> None:

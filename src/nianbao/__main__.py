@@ -17,6 +17,9 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         sys.exit(130)
+    # The command's own handler holds while it runs; after it, SIGTERM ends the process as by default, not with a
+    # KeyboardInterrupt in the middle of Python's exit (its threads joined, its exit handlers run).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     script_main()
 
 

@@ -136,10 +136,12 @@ LAUNCHER = ("import sys\n"
 
 
 def without_debugger(argv: list[str]) -> list[str]:
-    """A kernelspec's `argv` that starts ipykernel's launcher (`PYTHON -m ipykernel_launcher ARGS`), as the same
-    kernel without its debugger (`PYTHON -c LAUNCHER ARGS`); any other `argv` as it is."""
-    if argv[1:3] == ["-m", "ipykernel_launcher"]:
-        return [argv[0], "-c", LAUNCHER, *argv[3:]]
+    """A kernelspec's `argv` that starts ipykernel's launcher (`PYTHON [OPTIONS] -m ipykernel_launcher ARGS`, the
+    interpreter's options such as `-Xfrozen_modules=off`, which `ipykernel install` writes, kept), as the same
+    kernel without its debugger (`PYTHON [OPTIONS] -c LAUNCHER ARGS`); any other `argv` as it is."""
+    for i in range(1, len(argv) - 1):
+        if argv[i:i + 2] == ["-m", "ipykernel_launcher"]:
+            return [*argv[:i], "-c", LAUNCHER, *argv[i + 2:]]
     return list(argv)
 
 

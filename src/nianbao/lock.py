@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -35,12 +36,30 @@ class OutputsBusy(NianbaoError):
 
 def _check_lock_file(project: Project, path: Path) -> None:
     """The lock file is a regular file or nothing: filelock refuses a symbolic link ("Too many levels of symbolic
-    links") and a folder, and neither says what to do. Raises `NianbaoError` naming it."""
-    kind = "a symbolic link" if path.is_symlink() else "a folder" if path.is_dir() else None
-    if kind:
+    links") and a folder, and a named pipe would block whoever reads who holds it; none says what to do. Raises
+    `NianbaoError` naming it."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode) else \
+            "a named pipe" if stat.S_ISFIFO(mode) else "not a regular file"
         name = project.relative(path)
         raise NianbaoError(f"{name} is {kind}, not the regular file nianbao locks outputs/ with: "
                            f"remove {name} and run again")
+
+
+def _make_outputs(project: Project) -> None:
+    """outputs/, made if missing. Raises `NianbaoError` naming it when it is a file or a link to nowhere (an
+    unmounted share) rather than a folder."""
+    try:
+        project.outputs.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        name = project.relative(project.outputs)
+        what = "a symbolic link to a folder that does not exist" if project.outputs.is_symlink() else "not a folder"
+        raise NianbaoError(f"{name} is {what}: outputs/ must be a folder (or a link to one) that nianbao can "
+                           "write to") from None
 
 
 def _holder(path: os.PathLike) -> str:
@@ -77,9 +96,9 @@ def outputs_lock(project: Project, command: str, *, wait: bool = False,
 
     When another process holds it: with `wait`, call `on_wait(message)` once and wait for it; else raise
     `OutputsBusy` naming the holder (command, pid, since when). `OSError` when outputs/ cannot be written;
-    `NianbaoError` when the lock file is a symbolic link or a folder.
+    `NianbaoError` when outputs/ is not a folder or the lock file not a regular file.
     """
-    project.outputs.mkdir(parents=True, exist_ok=True)
+    _make_outputs(project)
     path = project.outputs / LOCK
     _check_lock_file(project, path)
     me = json.dumps({"pid": os.getpid(), "command": command, "argv": sys.argv[1:], "started": time.time()})
