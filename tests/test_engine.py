@@ -154,9 +154,7 @@ def test_a_batch_kernel_imports_nianbao_as_it_starts_leaving_the_namespace_and_t
 def test_a_batch_kernel_starts_without_the_debugger_and_imports_from_the_working_folder(tmp_path) -> None:
     """ipykernel's launcher without debugpy (`kernel.without_debugger`, a sixth of the kernel's start): blocked, as if
     not installed; the working folder is on `sys.path` as with ipykernel's own launcher."""
-    from nianbao.kernel import IPCKernelManager
-
-    from nianbao.kernel import LAUNCHER, without_debugger
+    from nianbao.kernel import LAUNCHER, IPCKernelManager, without_debugger
 
     assert IPCKernelManager(kernel_name="python3").kernel_spec.argv[1] == "-c"
     # as `ipykernel install` writes it: the interpreter's options kept
