@@ -5,13 +5,10 @@ import signal
 import sys
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> None:
     """Import and run the command."""
-    signal.signal(signal.SIGTERM, _interrupt)  # until the command's own handler (`cli.script_main`) takes over
+    # SIGTERM raises KeyboardInterrupt as Ctrl-C does, until the command's own handler (`cli.script_main`) takes over
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         from .cli import script_main
     except KeyboardInterrupt:

@@ -226,16 +226,12 @@ FILES_PER_PROCESS = 8  # `nianbao audit`: files read per process it starts (a pr
 SUMMARY_LIMIT = 50  # gated or failed reports named in a batch's summary; the index lists them all
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 @contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
     """SIGTERM (a cancelled CI job) stops the block as Ctrl-C does; the previous handler is back afterwards, so
     a program that runs the command in its own process (click's CliRunner, `main(..., standalone_mode=False)`)
     keeps its own."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # Python's Ctrl-C: KeyboardInterrupt
     try:
         yield
     finally:

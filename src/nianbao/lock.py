@@ -34,20 +34,21 @@ class OutputsBusy(NianbaoError):
     """Another nianbao process writes the project's outputs."""
 
 
-def _check_lock_file(project: Project, path: Path) -> None:
-    """The lock file is a regular file or nothing: filelock refuses a symbolic link ("Too many levels of symbolic
-    links") and a folder, and a named pipe would block whoever reads who holds it; none says what to do. Raises
-    `NianbaoError` naming it."""
+def _lock_file_exists(project: Project, path: Path) -> bool:
+    """Whether the lock file exists, which must be as a regular file: filelock refuses a symbolic link ("Too many
+    levels of symbolic links") and a folder, and a named pipe would block whoever reads who holds it; none says
+    what to do. Raises `NianbaoError` naming it."""
     try:
         mode = path.lstat().st_mode
     except FileNotFoundError:
-        return
+        return False
     if not stat.S_ISREG(mode):
         kind = "a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode) else \
             "a named pipe" if stat.S_ISFIFO(mode) else "not a regular file"
         name = project.relative(path)
         raise NianbaoError(f"{name} is {kind}, not the regular file nianbao locks outputs/ with: "
                            f"remove {name} and run again")
+    return True
 
 
 def _make_outputs(project: Project) -> None:
@@ -100,9 +101,8 @@ def outputs_lock(project: Project, command: str, *, wait: bool = False,
     """
     _make_outputs(project)
     path = project.outputs / LOCK
-    _check_lock_file(project, path)
+    held = Held(unfinished=not _lock_file_exists(project, path))
     me = json.dumps({"pid": os.getpid(), "command": command, "argv": sys.argv[1:], "started": time.time()})
-    held = Held(unfinished=not path.exists())
     lock_fd: list[int] = []
 
     def record(fd: int) -> None:
